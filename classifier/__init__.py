@@ -1,0 +1,1 @@
+"""Classifying replies against a codebook (filled by the classify issue)."""

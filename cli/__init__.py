@@ -1,0 +1,23 @@
+"""The `replies` command: a thin layer that parses options and prints; the packages do the work."""
+
+import click
+
+from harvester import __version__
+
+from .common import RepliesGroup
+from .demo_cmds import demo, emulator
+from .harvest_cmds import harvest, import_, threads
+
+
+@click.group(cls=RepliesGroup)
+@click.version_option(__version__, prog_name="replies")
+def main():
+    """Ask a question on social media, then turn the replies into evidence.
+
+    Harvest every reply to a question thread from X, Bluesky and Mastodon into
+    SQLite. Start with `replies demo` to see it work on a bundled sample.
+    """
+
+
+for command in (harvest, import_, threads, demo, emulator):
+    main.add_command(command)

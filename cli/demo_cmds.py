@@ -1,0 +1,102 @@
+"""`replies demo` and `replies emulator`: the bundled sample served over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+import db
+from harvester.emulator import Emulator, World
+from harvester.emulator.sample import load_sample, post_url
+from harvester.run import harvest as harvest_thread
+from harvester.settings import Settings
+
+from .common import StderrEvents, fail
+
+DEMO_TOKEN = "test-token"
+SAMPLE_AUTHORS = {"joy_improves", "joy.improves"}
+
+
+def _is_demo_database(path: Path) -> bool:
+    database = db.open_db(path)
+    handles = {row["author_handle"] or "" for row in database.query("select author_handle from threads")}
+    database.close()
+    return all(h in SAMPLE_AUTHORS or h.startswith("joy@127.0.0.1") for h in handles)
+
+
+@click.command()
+@click.option("--db", "db_path", default="replies-demo.db", show_default=True, type=click.Path(dir_okay=False),
+              help="Where to write the demo database (replaced on each run).")
+def demo(db_path):
+    """Run the whole job on the bundled sample, offline.
+
+    Starts the API emulator on 127.0.0.1 with the sample question (asked on X,
+    Bluesky and Mastodon, 160 replies), harvests each thread through the real
+    code paths, and prints what was collected.
+    """
+    path = Path(db_path)
+    if path.exists():
+        if not _is_demo_database(path):
+            fail(f"{path} holds threads that are not the demo's; pass another --db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    world = World()
+    roots = load_sample(world)
+    with Emulator(world, x_tokens=[DEMO_TOKEN]) as emulator:
+        settings = Settings(x_bearer_token=DEMO_TOKEN, x_api_base=emulator.base_url,
+                            bsky_api_base=emulator.base_url)
+        database = db.open_db(path)
+        click.echo(f"API emulator serving the sample at {emulator.base_url}", err=True)
+        started = time.perf_counter()
+        for platform, root in roots.items():
+            url = post_url(emulator, root)
+            result = harvest_thread(database, url, settings, events=StderrEvents(label=platform))
+            click.echo(f"Harvested {platform:<8} {result.total:>3} replies and quotes in {result.requests} requests"
+                       f"  ({url})")
+        elapsed = time.perf_counter() - started
+    _summary(database, elapsed, path)
+
+
+def _summary(database, elapsed: float, path: Path) -> None:
+    total = database.execute("select count(*) from replies").fetchone()[0]
+    kinds = dict(database.execute("select kind, count(*) from replies group by kind").fetchall())
+    statuses = dict(database.execute("select status, count(*) from replies where status != 'ok' group by status"))
+    click.echo(f"\n{total} posts stored in {path} in {elapsed:.1f}s: {kinds.get('reply', 0)} replies, "
+               f"{kinds.get('quote', 0)} quotes" +
+               "".join(f", {n} {s.replace('_', ' ')}" for s, n in statuses.items()))
+    click.echo("\nMost-liked replies:")
+    for row in database.query("select platform, author_handle, like_count, text from replies where status = 'ok'"
+                              " order by like_count desc, id limit 5"):
+        text = " ".join(row["text"].split())
+        click.echo(f"  [{row['platform']}] @{row['author_handle']} ({row['like_count']} likes): "
+                   f"{text[:90]}{'…' if len(text) > 90 else ''}")
+    click.echo(f"\nNext: replies threads --db {path}")
+
+
+@click.command()
+@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--sample/--empty", default=True, show_default=True, help="Serve the bundled sample thread.")
+def emulator(port, sample):
+    """Serve the X, Bluesky and Mastodon API emulator on 127.0.0.1 until Ctrl-C.
+
+    Point replies at it with the printed settings to try harvesting by hand.
+    """
+    world = World()
+    roots = load_sample(world) if sample else {}
+    server = Emulator(world, port=port, x_tokens=[DEMO_TOKEN])
+    try:
+        server.start()
+    except OSError as exc:
+        fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0")
+    click.echo(f"export REPLIES_X_API_BASE={server.base_url} REPLIES_BSKY_API_BASE={server.base_url} "
+               f"X_BEARER_TOKEN={DEMO_TOKEN}")
+    for platform, root in roots.items():
+        click.echo(f"{platform}: {post_url(server, root)}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()

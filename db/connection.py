@@ -1,0 +1,59 @@
+"""Opening the database: path resolution, WAL, busy timeout, migrations."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .errors import DatabaseError, SchemaTooNew
+from .schema import known_migrations, migrate, migrations
+
+DEFAULT_DB = "replies.db"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def resolve_path(path: str | os.PathLike | None = None) -> Path:
+    """The database path: the argument, else $REPLIES_DB, else ./replies.db."""
+    return Path(path or os.environ.get("REPLIES_DB") or DEFAULT_DB)
+
+
+def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False) -> Database:
+    """Open (creating if needed) and migrate the database at `path`.
+
+    WAL mode lets readers work while a harvest writes; the busy timeout makes
+    a writer wait briefly for another instead of failing at once.
+    """
+    target = resolve_path(path)
+    if readonly:
+        if not target.exists():
+            raise DatabaseError(f"no database at {target}: run `replies harvest URL` first or pass --db")
+        conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        db = Database(conn)
+        _check_not_newer(db)
+        return db
+    if target.parent and not target.parent.exists():
+        raise DatabaseError(f"cannot create database {target}: folder {target.parent} does not exist")
+    try:
+        conn = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000)
+        db = Database(conn)
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        _check_not_newer(db)
+        migrate(db)
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"cannot open database {target}: {exc}") from exc
+    return db
+
+
+def _check_not_newer(db: Database) -> None:
+    known = set(known_migrations())
+    unknown = [m.name for m in migrations.applied(db) if m.name not in known]
+    if unknown:
+        raise SchemaTooNew(
+            f"database was written by a newer version of replies (migration {unknown[0]!r}); "
+            "upgrade replies to open it"
+        )

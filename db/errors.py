@@ -1,0 +1,13 @@
+"""Errors the storage layer raises; the CLI turns them into one-line messages."""
+
+
+class DatabaseError(Exception):
+    """Base class for storage errors a user can act on."""
+
+
+class SchemaTooNew(DatabaseError):
+    """The database was written by a newer version of replies."""
+
+
+class UnknownThread(DatabaseError):
+    """A thread reference that matches no tracked thread."""

@@ -1,0 +1,42 @@
+"""Reads used by the commands: thread listings and lookups."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from .errors import UnknownThread
+
+
+def list_threads(db: Database) -> list[dict]:
+    """Every tracked thread with its reply and quote counts and last harvest."""
+    sql = """
+        select t.platform, t.id, t.url, t.author_handle,
+          substr(replace(t.text, char(10), ' '), 1, 60) as text,
+          (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
+             and r.kind = 'reply') as replies,
+          (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
+             and r.kind = 'quote') as quotes,
+          t.last_harvest_at
+        from threads t order by t.added_at
+    """
+    return [dict(r) for r in db.query(sql)]
+
+
+def find_thread(db: Database, ref: str) -> dict:
+    """A thread by URL, root id, or PLATFORM:ID."""
+    candidates = list(db.query(
+        "select * from threads where url = ? or id = ? or platform || ':' || id = ?", [ref, ref, ref]
+    ))
+    if not candidates:
+        raise UnknownThread(f"no tracked thread matches {ref!r}: see `replies threads`")
+    if len(candidates) > 1:
+        raise UnknownThread(f"{ref!r} matches threads on several platforms: write it as PLATFORM:ID")
+    return candidates[0]
+
+
+def thread_replies(db: Database, platform: str, thread_id: str) -> list[dict]:
+    """Every stored reply and quote of one thread, oldest first."""
+    return list(db.query(
+        "select * from replies where platform = ? and thread_id = ? order by created_at, id",
+        [platform, thread_id],
+    ))

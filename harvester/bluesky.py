@@ -1,0 +1,191 @@
+"""Bluesky through the public AppView's XRPC endpoints (httpx).
+
+getPostThread is asked for the full depth; where the AppView still cuts a
+branch short (a post says it has more replies than it shows), that post's own
+thread is fetched, so no reply is missed. Quotes come from getQuotes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from db.times import normalise_iso
+
+from .errors import BadResponse, HarvestError, ThreadNotFound
+from .events import Events
+from .http import HTTPStatusError, JsonClient
+from .record import BLOCKED, NOT_FOUND, QUOTE, REPLY, ROOT, Post
+from .retry import RetryPolicy
+from .settings import Settings
+from .source import Batch, CursorReader
+
+PLATFORM = "bluesky"
+WEB_RE = re.compile(r"^https?://(?:www\.)?bsky\.app/profile/([^/?#]+)/post/([A-Za-z0-9._~:-]+)/?(?:[?#].*)?$")
+AT_RE = re.compile(r"^at://([^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)$")
+MAX_DEPTH = 1000
+
+
+def parse_url(url: str) -> tuple[str, str] | None:
+    """(actor, rkey) from a bsky.app post URL or an at:// post URI, or None."""
+    text = url.strip()
+    match = WEB_RE.match(text) or AT_RE.match(text)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _reset(headers: httpx.Headers) -> float | None:
+    value = headers.get("ratelimit-reset")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _web_url(handle: str | None, did: str, uri: str) -> str:
+    return f"https://bsky.app/profile/{handle or did}/post/{uri.rsplit('/', 1)[-1]}"
+
+
+def normalise_post(view: dict, *, kind: str = REPLY, parent_id: str | None = None) -> Post:
+    """An app.bsky.feed.defs#postView as a Post."""
+    record = view.get("record") or {}
+    author = view.get("author") or {}
+    if parent_id is None:
+        parent_id = ((record.get("reply") or {}).get("parent") or {}).get("uri")
+    langs = record.get("langs") or []
+    return Post(
+        platform=PLATFORM, id=view["uri"], kind=kind, parent_id=parent_id,
+        author_id=author.get("did"), author_handle=author.get("handle"), text=record.get("text", ""),
+        created_at=normalise_iso(record.get("createdAt") or view.get("indexedAt")),
+        url=_web_url(author.get("handle"), author.get("did") or "", view["uri"]),
+        lang=langs[0] if langs else None, like_count=view.get("likeCount"),
+        repost_count=view.get("repostCount"), reply_count=view.get("replyCount"),
+        quote_count=view.get("quoteCount"), raw=view,
+    )
+
+
+def _type(node: Any) -> str:
+    if not isinstance(node, dict):
+        return "invalid"
+    kind = node.get("$type", "")
+    if node.get("notFound") or kind.endswith("#notFoundPost"):
+        return "notFound"
+    if node.get("blocked") or kind.endswith("#blockedPost"):
+        return "blocked"
+    if isinstance(node.get("post"), dict) and "uri" in node["post"]:
+        return "post"
+    return "invalid"
+
+
+class BlueskySource:
+    platform = PLATFORM
+
+    def __init__(self, actor: str, rkey: str, settings: Settings, retry: RetryPolicy, events: Events):
+        self.actor, self.rkey = actor, rkey
+        self.events = events
+        self.client = JsonClient(settings.bsky_api_base, retry, timeout=settings.http_timeout,
+                                 reset_parser=_reset, label="Bluesky")
+        self._first: dict | None = None
+
+    @property
+    def requests(self) -> int:
+        return self.client.requests
+
+    def _xrpc(self, nsid: str, **params) -> dict:
+        body, _ = self.client.get(f"/xrpc/{nsid}", params=params, what=f"Bluesky {nsid}")
+        if not isinstance(body, dict):
+            raise BadResponse(f"Bluesky {nsid} answered with something other than a JSON object")
+        return body
+
+    def _did(self) -> str:
+        if self.actor.startswith("did:"):
+            return self.actor
+        try:
+            body = self._xrpc("com.atproto.identity.resolveHandle", handle=self.actor)
+        except HTTPStatusError as exc:
+            raise ThreadNotFound(f"Bluesky handle @{self.actor} does not resolve to an account") from None
+        if not isinstance(body.get("did"), str):
+            raise BadResponse("Bluesky resolveHandle answered without a did")
+        return body["did"]
+
+    def _thread(self, uri: str) -> dict:
+        try:
+            body = self._xrpc("app.bsky.feed.getPostThread", uri=uri, depth=MAX_DEPTH, parentHeight=0)
+        except HTTPStatusError as exc:
+            err = exc.body.get("error") if isinstance(exc.body, dict) else None
+            if err == "NotFound":
+                raise ThreadNotFound(f"Bluesky post {uri} does not exist or was deleted") from None
+            raise HarvestError(f"Bluesky getPostThread refused {uri}: HTTP {exc.status} {err or ''}".strip()) from None
+        if "thread" not in body:
+            raise BadResponse("Bluesky getPostThread answered without a `thread`")
+        return body["thread"]
+
+    def fetch_root(self) -> Post:
+        uri = f"at://{self._did()}/app.bsky.feed.post/{self.rkey}"
+        thread = self._thread(uri)
+        kind = _type(thread)
+        if kind == "notFound":
+            raise ThreadNotFound(f"Bluesky post {uri} does not exist or was deleted")
+        if kind == "blocked":
+            raise ThreadNotFound(f"Bluesky post {uri} is blocked from view")
+        if kind != "post":
+            raise BadResponse("Bluesky getPostThread answered with an unknown thread shape")
+        self._first = thread
+        return normalise_post(thread["post"], kind=ROOT, parent_id=None)
+
+    def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        thread = self._first if self._first is not None else self._thread(root.id)
+        fetched = {root.id}
+        pending: list[dict] = [thread]
+        while pending:
+            posts, cut_short = self._walk(pending.pop())
+            yield Batch(posts, source_url="/xrpc/app.bsky.feed.getPostThread")
+            for uri in cut_short:
+                if uri not in fetched:
+                    fetched.add(uri)
+                    sub = self._thread(uri)
+                    if _type(sub) == "post":
+                        pending.append(sub)
+        yield from self._quotes(root, cursor)
+
+    def _walk(self, top: dict) -> tuple[list[Post], list[str]]:
+        """Posts below `top`, and the posts whose replies the AppView left out."""
+        posts: list[Post] = []
+        cut_short: list[str] = []
+        stack = [top]
+        while stack:
+            node = stack.pop()
+            view = node["post"]
+            replies = node.get("replies")
+            shown = replies if isinstance(replies, list) else []
+            if (view.get("replyCount") or 0) > len(shown):
+                cut_short.append(view["uri"])
+            for child in shown:
+                kind = _type(child)
+                if kind == "post":
+                    posts.append(normalise_post(child["post"], parent_id=view["uri"]))
+                    stack.append(child)
+                elif kind in ("notFound", "blocked"):
+                    author = (child.get("author") or {}).get("did")
+                    posts.append(Post(platform=PLATFORM, id=child["uri"], parent_id=view["uri"],
+                                      status=NOT_FOUND if kind == "notFound" else BLOCKED,
+                                      author_id=author, raw=child))
+        return posts, cut_short
+
+    def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        token = cursor("quotes.cursor")
+        while True:
+            params = {"uri": root.id, "limit": 100}
+            if token:
+                params["cursor"] = token
+            body = self._xrpc("app.bsky.feed.getQuotes", **params)
+            views = body.get("posts")
+            if not isinstance(views, list):
+                raise BadResponse("Bluesky getQuotes answered without `posts`")
+            posts = [normalise_post(v, kind=QUOTE, parent_id=root.id) for v in views if isinstance(v, dict)]
+            token = body.get("cursor") if views else None
+            yield Batch(posts, {"quotes.cursor": token}, source_url="/xrpc/app.bsky.feed.getQuotes")
+            if not token:
+                return

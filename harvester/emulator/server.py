@@ -1,0 +1,223 @@
+"""The HTTP server: routing, authentication, rate-limit windows, fault injection."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from . import bluesky_api, mastodon_api, x_api
+from .reply import Reply
+from .world import World
+
+
+@dataclass
+class Fault:
+    """A failure to serve instead of the real answer.
+
+    kind: "429" (with a reset `reset_in` seconds ahead), "503", "500", "reset"
+    (connection reset), "truncate" (JSON cut off mid-body), "timeout" (answer
+    after `delay` seconds), "html" (a 200 HTML page). It matches requests whose
+    path contains `path`, skips the first `after` of them, then fires `times` times.
+    """
+
+    kind: str
+    path: str = ""
+    times: int = 1
+    after: int = 0
+    reset_in: float = 1.0
+    delay: float = 5.0
+    seen: int = field(default=0, repr=False)
+
+
+class Emulator:
+    """Serves the three platform APIs from one `World` on 127.0.0.1.
+
+    Use as a context manager, or call start()/stop(). `base_url` is the address
+    to give as REPLIES_X_API_BASE, REPLIES_BSKY_API_BASE, or the Mastodon instance.
+    """
+
+    def __init__(self, world: World | None = None, *, port: int = 0, x_tokens=("test-token",),
+                 mastodon_tokens=("mastodon-token",), bsky_max_depth: int = 10, bsky_big_thread: tuple[int, int] | None = None,
+                 x_quotes_forbidden: bool = False, x_deleted_as_404: bool = False,
+                 mastodon_quotes: bool = True, latency: float = 0.0):
+        self.world = world or World()
+        self.port = port
+        self.x_tokens = set(x_tokens)
+        self.mastodon_tokens = set(mastodon_tokens)
+        self.bsky_max_depth = bsky_max_depth
+        self.bsky_big_thread = bsky_big_thread  # (posts, depth): bigger threads are served shallower
+        self.x_quotes_forbidden = x_quotes_forbidden
+        self.x_deleted_as_404 = x_deleted_as_404
+        self.mastodon_quotes = mastodon_quotes
+        self.latency = latency
+        self.faults: list[Fault] = []
+        self.log: list[dict] = []
+        self.limits: dict[str, int] = {}      # endpoint -> requests per window
+        self.window = 900.0
+        self._windows: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Emulator":
+        emulator = self
+
+        class Handler(_Handler):
+            owner = emulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- test helpers ------------------------------------------------------
+    def inject(self, kind: str, path: str = "", **options) -> Fault:
+        fault = Fault(kind, path, **options)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def requests_to(self, fragment: str = "") -> list[dict]:
+        with self._lock:
+            return [r for r in self.log if fragment in r["path"]]
+
+    # -- request handling ----------------------------------------------------
+    def _fault_for(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.path in path and fault.times > 0:
+                    fault.seen += 1
+                    if fault.seen > fault.after:
+                        fault.times -= 1
+                        return fault
+        return None
+
+    def rate_headers(self, endpoint: str) -> tuple[bool, int, int, float]:
+        """(allowed, limit, remaining, reset epoch) for one more request to `endpoint`."""
+        limit = self.limits.get(endpoint, 100_000)
+        now = time.time()
+        with self._lock:
+            start, used = self._windows.get(endpoint, (now, 0))
+            if now - start >= self.window:
+                start, used = now, 0
+            allowed = used < limit
+            if allowed:
+                used += 1
+            self._windows[endpoint] = (start, used)
+        return allowed, limit, max(0, limit - used), start + self.window
+
+    def dispatch(self, path: str, query: dict[str, list[str]], headers) -> Reply:
+        if path.startswith("/2/"):
+            return x_api.handle(self, path, query, headers)
+        if path.startswith("/xrpc/"):
+            return bluesky_api.handle(self, path, query, headers)
+        if path.startswith("/api/"):
+            return mastodon_api.handle(self, path, query, headers)
+        return Reply(404, {"error": "Not Found"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: Emulator
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        emulator = self.owner
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        entry = {"method": "GET", "path": parts.path, "query": {k: v[-1] for k, v in query.items()},
+                 "authorization": bool(self.headers.get("Authorization"))}
+        with emulator._lock:
+            emulator.log.append(entry)
+        if emulator.latency:
+            time.sleep(emulator.latency)
+        fault = emulator._fault_for(parts.path)
+        if fault and self._serve_fault(fault, parts.path):
+            entry["status"] = fault.kind
+            return
+        try:
+            reply = emulator.dispatch(parts.path, query, self.headers)
+        except Exception as exc:  # an emulator bug should look like a 500, not hang the client
+            reply = Reply(500, {"error": "InternalServerError", "message": repr(exc)})
+        entry["status"] = reply.status
+        self._send(reply.status, reply.body, reply.headers)
+
+    def _send(self, status: int, body, headers: dict | None = None, *, cut: bool = False) -> None:
+        if isinstance(body, (bytes, str)):
+            data = body.encode() if isinstance(body, str) else body
+            ctype = "text/html; charset=utf-8"
+        else:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            ctype = "application/json; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        if cut:
+            self.wfile.write(data[: max(1, len(data) // 2)])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+        else:
+            self.wfile.write(data)
+
+    def _serve_fault(self, fault: Fault, path: str) -> bool:
+        if fault.kind == "429":
+            reset = int(time.time() + fault.reset_in)
+            if path.startswith("/2/"):
+                headers = {"x-rate-limit-limit": 450, "x-rate-limit-remaining": 0, "x-rate-limit-reset": reset}
+                body = {"title": "Too Many Requests", "type": "about:blank", "status": 429, "detail": "Too Many Requests"}
+            elif path.startswith("/xrpc/"):
+                headers = {"RateLimit-Limit": 3000, "RateLimit-Remaining": 0, "RateLimit-Reset": reset,
+                           "RateLimit-Policy": "3000;w=300"}
+                body = {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}
+            else:
+                iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(reset))
+                headers = {"X-RateLimit-Limit": 300, "X-RateLimit-Remaining": 0, "X-RateLimit-Reset": iso}
+                body = {"error": "Too many requests"}
+            self._send(429, body, headers)
+        elif fault.kind in ("503", "500"):
+            self._send(int(fault.kind), "<html><body>Service Unavailable</body></html>")
+        elif fault.kind == "html":
+            self._send(200, "<!doctype html><html><body>Please enable JavaScript</body></html>")
+        elif fault.kind == "truncate":
+            self.close_connection = True
+            reply = self.owner.dispatch(path, parse_qs(urlsplit(self.path).query), self.headers)
+            self._send(reply.status, reply.body, reply.headers, cut=True)
+        elif fault.kind == "timeout":
+            time.sleep(fault.delay)
+            return False  # then answer normally, too late for a client with a shorter time-out
+        elif fault.kind == "reset":
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        else:
+            raise ValueError(f"unknown fault kind {fault.kind!r}")
+        return True

@@ -1,0 +1,69 @@
+"""A small JSON-over-HTTP client on httpx for Bluesky and Mastodon.
+
+It counts requests, maps failures onto the retry module's Transient and
+RateLimitHit, and keeps the Authorization header out of every message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from .retry import RateLimitHit, RetryPolicy, Transient
+
+USER_AGENT = "replies (+https://pypi.org/project/replies)"
+
+
+class HTTPStatusError(Exception):
+    """A 4xx answer other than 429, for the caller to interpret."""
+
+    def __init__(self, status: int, body: Any, url: str):
+        super().__init__(f"HTTP {status} from {url}")
+        self.status = status
+        self.body = body
+        self.url = url
+
+
+class JsonClient:
+    def __init__(self, base_url: str, retry: RetryPolicy, *, timeout: float, token: str | None = None,
+                 reset_parser: Callable[[httpx.Headers], float | None] = lambda h: None, label: str = "API"):
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, follow_redirects=True)
+        self.retry = retry
+        self.reset_parser = reset_parser
+        self.label = label
+        self.requests = 0
+
+    def get(self, path: str, params: dict | None = None, *, what: str | None = None) -> tuple[Any, httpx.Response]:
+        """GET `path` and return (decoded JSON, response); retries are handled here."""
+
+        def attempt():
+            self.requests += 1
+            try:
+                response = self.http.get(path, params=params)
+            except httpx.TimeoutException:
+                raise Transient("timed out") from None
+            except httpx.TransportError as exc:
+                raise Transient(f"connection failed: {type(exc).__name__}") from None
+            if response.status_code == 429:
+                raise RateLimitHit("429 Too Many Requests", self.reset_parser(response.headers))
+            if response.status_code >= 500:
+                raise Transient(f"HTTP {response.status_code}")
+            try:
+                body = response.json()
+            except ValueError:
+                if response.status_code >= 400:
+                    raise HTTPStatusError(response.status_code, response.text[:200], path) from None
+                raise Transient("answer was not JSON", bad_body=True) from None
+            if response.status_code >= 400:
+                raise HTTPStatusError(response.status_code, body, path)
+            return body, response
+
+        return self.retry.call(attempt, what or f"{self.label} {path}")
+
+    def close(self) -> None:
+        self.http.close()

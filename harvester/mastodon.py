@@ -1,0 +1,201 @@
+"""Mastodon and compatible servers through the client REST API (httpx).
+
+The instance is the one in the post URL. Logged-out `/context` answers are
+capped by Mastodon (60 descendants, depth 20); a capped answer is detected and
+the gaps are filled by asking for the context of the deepest posts that show
+more replies than were returned. A token lifts the cap and unlocks quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+import httpx
+
+from db.times import normalise_iso, parse_iso
+
+from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
+from .events import Events
+from .html_text import html_to_text
+from .http import HTTPStatusError, JsonClient
+from .record import QUOTE, REPLY, ROOT, Post
+from .retry import RetryPolicy
+from .settings import Settings
+from .source import Batch, CursorReader
+
+PLATFORM = "mastodon"
+URL_RE = re.compile(
+    r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:web/)?(?:@[A-Za-z0-9_.-]+(?:@[A-Za-z0-9.-]+)?|users/[A-Za-z0-9_.-]+/statuses)/(\d+)/?(?:[?#].*)?$"
+)
+LOGGED_OUT_LIMIT, LOGGED_OUT_DEPTH, TOKEN_LIMIT = 60, 20, 4096
+LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+def parse_url(url: str) -> tuple[str, str] | None:
+    """(instance base URL, status id) from a Mastodon status URL, or None."""
+    match = URL_RE.match(url.strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _reset(headers: httpx.Headers) -> float | None:
+    value = headers.get("x-ratelimit-reset")
+    if not value:
+        return None
+    try:
+        return parse_iso(value).timestamp()  # Mastodon sends ISO 8601, not epoch seconds
+    except ValueError:
+        return None
+
+
+def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_id: str | None = None) -> Post:
+    """A Mastodon Status entity as a Post, with its HTML and a plain-text version."""
+    account = status.get("account") or {}
+    acct = account.get("acct") or account.get("username")
+    if acct and "@" not in acct:
+        acct = f"{acct}@{instance.split('://', 1)[-1]}"
+    content = status.get("content")
+    return Post(
+        platform=PLATFORM, id=str(status["id"]), kind=kind,
+        parent_id=parent_id if parent_id is not None else status.get("in_reply_to_id"),
+        author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
+        text=html_to_text(content) if content is not None else status.get("text", ""), html=content,
+        created_at=normalise_iso(status.get("created_at")), url=status.get("url") or status.get("uri"),
+        lang=status.get("language"), like_count=status.get("favourites_count"),
+        repost_count=status.get("reblogs_count"), reply_count=status.get("replies_count"),
+        quote_count=status.get("quotes_count"), raw=status,
+    )
+
+
+def _depths(descendants: list[dict], anchor: str) -> dict[str, int]:
+    """Each descendant's depth below `anchor` (self-replies may come first, so walk parents)."""
+    parent = {str(s["id"]): str(s.get("in_reply_to_id")) for s in descendants}
+    depth: dict[str, int] = {anchor: 0}
+
+    def find(sid: str) -> int:
+        chain = []
+        while sid not in depth and sid in parent and len(chain) <= len(parent):
+            chain.append(sid)
+            sid = parent[sid]
+        base = depth.get(sid, 0)
+        for i, node in enumerate(reversed(chain), start=1):
+            depth[node] = base + i
+        return depth.get(chain[0], base) if chain else base
+
+    for sid in parent:
+        find(sid)
+    depth.pop(anchor)
+    return depth
+
+
+class MastodonSource:
+    platform = PLATFORM
+
+    def __init__(self, instance: str, status_id: str, settings: Settings, retry: RetryPolicy, events: Events):
+        self.instance, self.status_id = instance, status_id
+        self.events = events
+        self.token = settings.mastodon_access_token
+        self.client = JsonClient(instance, retry, timeout=settings.http_timeout, token=self.token,
+                                 reset_parser=_reset, label=f"Mastodon {instance}")
+
+    @property
+    def requests(self) -> int:
+        return self.client.requests
+
+    def _get(self, path: str, params: dict | None = None):
+        try:
+            return self.client.get(path, params=params)
+        except HTTPStatusError as exc:
+            if exc.status == 401 and self.token:
+                raise AuthRejected(f"{self.instance} rejected MASTODON_ACCESS_TOKEN (401)") from None
+            raise
+
+    def fetch_root(self) -> Post:
+        try:
+            status, _ = self._get(f"/api/v1/statuses/{self.status_id}")
+        except HTTPStatusError as exc:
+            if exc.status in (404, 410):
+                raise ThreadNotFound(f"Mastodon status {self.status_id} on {self.instance} does not exist, "
+                                     "was deleted or is not public") from None
+            if exc.status in (401, 403):
+                raise ThreadNotFound(f"{self.instance} will not show status {self.status_id} to this client "
+                                     f"(HTTP {exc.status}); a MASTODON_ACCESS_TOKEN may be needed") from None
+            raise HarvestError(f"{self.instance} refused status {self.status_id}: HTTP {exc.status}") from None
+        if not isinstance(status, dict) or "id" not in status:
+            raise BadResponse(f"{self.instance} answered /api/v1/statuses/{self.status_id} without a status")
+        return normalise_status(status, self.instance, kind=ROOT, parent_id=None)
+
+    def _context(self, status_id: str) -> list[dict]:
+        try:
+            body, _ = self._get(f"/api/v1/statuses/{status_id}/context")
+        except HTTPStatusError as exc:
+            if exc.status == 404 and status_id != self.status_id:
+                return []  # a reply deleted since we saw it
+            raise HarvestError(f"{self.instance} refused the context of {status_id}: HTTP {exc.status}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("descendants"), list):
+            raise BadResponse(f"{self.instance} answered /context without `descendants`")
+        return [s for s in body["descendants"] if isinstance(s, dict) and "id" in s]
+
+    def _capped(self, descendants: list[dict], relative_depth: dict[str, int]) -> bool:
+        if len(descendants) >= (TOKEN_LIMIT if self.token else LOGGED_OUT_LIMIT):
+            return True
+        return not self.token and any(d >= LOGGED_OUT_DEPTH for d in relative_depth.values())
+
+    def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        known: dict[str, Post] = {}
+        children: dict[str, set[str]] = {}
+        depth: dict[str, int] = {root.id: 0}
+        replies_count = {root.id: root.reply_count or 0}
+        asked: set[str] = set()
+        queue = [root.id]
+        capped_once = False
+        while queue:
+            anchor = queue.pop()
+            asked.add(anchor)
+            descendants = self._context(anchor)
+            posts = []
+            for status in descendants:
+                post = normalise_status(status, self.instance)
+                if post.id not in known:
+                    known[post.id] = post
+                    posts.append(post)
+                children.setdefault(post.parent_id or "", set()).add(post.id)
+                replies_count[post.id] = post.reply_count or 0
+            relative = _depths(descendants, anchor)
+            for sid, d in relative.items():
+                depth[sid] = depth[anchor] + d
+            yield Batch(posts, source_url=f"/api/v1/statuses/{anchor}/context")
+            if self._capped(descendants, relative) or (capped_once and posts):
+                capped_once = True
+                gaps = [sid for sid, n in replies_count.items()
+                        if n > len(children.get(sid, ())) and sid not in asked]
+                queue = sorted(set(queue) | set(gaps), key=lambda s: depth.get(s, 0))
+        missing = sum(max(0, n - len(children.get(sid, ()))) for sid, n in replies_count.items())
+        if capped_once and missing and not self.token:
+            self.events.warn(
+                f"{self.instance} shows logged-out clients at most {LOGGED_OUT_LIMIT} replies per request and "
+                f"about {missing} replies could not be reached that way; set MASTODON_ACCESS_TOKEN to lift the cap")
+        if self.token:
+            yield from self._quotes(root, cursor)
+
+    def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        path: str | None = cursor("quotes.next") or f"/api/v1/statuses/{root.id}/quotes"
+        while path:
+            try:
+                body, response = self._get(path, {"limit": 40} if "?" not in path else None)
+            except HTTPStatusError as exc:
+                if exc.status in (404, 403, 410):
+                    self.events.warn(f"{self.instance} does not offer the quotes endpoint; quote posts skipped")
+                    return
+                raise HarvestError(f"{self.instance} refused the quotes of {root.id}: HTTP {exc.status}") from None
+            if not isinstance(body, list):
+                raise BadResponse(f"{self.instance} answered /quotes with something other than a list")
+            posts = [normalise_status(s, self.instance, kind=QUOTE, parent_id=root.id)
+                     for s in body if isinstance(s, dict) and "id" in s]
+            match = LINK_NEXT_RE.search(response.headers.get("link", ""))
+            path = None
+            if match and body:
+                url = httpx.URL(match.group(1))
+                path = url.raw_path.decode()
+            yield Batch(posts, {"quotes.next": path}, source_url=f"/api/v1/statuses/{root.id}/quotes")

@@ -1,0 +1,49 @@
+"""The normalised post record every platform module produces."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REPLY, QUOTE, ROOT = "reply", "quote", "root"
+OK, NOT_FOUND, BLOCKED = "ok", "not_found", "blocked"
+
+
+@dataclass
+class Post:
+    """One post as stored, whatever platform it came from.
+
+    `id` is the platform's own id (tweet id, at:// URI, Mastodon status id);
+    `parent_id` is the post replied to, or for a quote the post quoted.
+    """
+
+    platform: str
+    id: str
+    kind: str = REPLY
+    parent_id: str | None = None
+    status: str = OK
+    author_id: str | None = None
+    author_handle: str | None = None
+    text: str | None = None
+    html: str | None = None
+    created_at: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    like_count: int | None = None
+    repost_count: int | None = None
+    reply_count: int | None = None
+    quote_count: int | None = None
+    raw: Any = field(default=None, repr=False)
+
+    def reply_row(self, thread_id: str, source_url: str | None, tool_version: str) -> dict:
+        """The row for the `replies` table."""
+        row = asdict(self)
+        row.update(thread_id=thread_id, source_url=source_url, tool_version=tool_version)
+        return row
+
+    def thread_row(self) -> dict:
+        """The row for the `threads` table (this post is the question)."""
+        row = asdict(self)
+        for key in ("kind", "parent_id", "status"):
+            row.pop(key)
+        return row

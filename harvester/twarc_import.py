@@ -1,0 +1,108 @@
+"""Importing twarc2 collections: JSONL of raw API v2 pages, or flattened tweets.
+
+Each tweet joins the thread of its conversation; a quote post joins the thread
+of the post it quotes when that thread is known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlite_utils import Database
+
+import db as store
+
+from . import __version__
+from .errors import HarvestError
+from .record import QUOTE, ROOT, Post
+from .x import normalise_tweet
+
+
+class ImportFileError(HarvestError):
+    """The file is not twarc2 output."""
+
+
+@dataclass
+class ImportResult:
+    tweets: int
+    new: int
+    updated: int
+    threads: int
+
+
+def _pages(path: Path) -> Iterator[tuple[int, list[dict], dict[str, dict], list[dict]]]:
+    """(line number, tweets, users by id, referenced tweets) for each line of the file."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise ImportFileError(f"{path} line {number}: not JSON; expected twarc2 JSONL") from None
+            if isinstance(obj, dict) and isinstance(obj.get("data"), list):
+                includes = obj.get("includes") or {}
+                users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, dict) and "id" in u}
+                yield number, obj["data"], users, includes.get("tweets") or []
+            elif isinstance(obj, dict) and "id" in obj and "text" in obj:
+                author = obj.get("author") if isinstance(obj.get("author"), dict) else None
+                users = {str(author["id"]): author} if author and "id" in author else {}
+                yield number, [obj], users, []
+            elif isinstance(obj, dict) and "meta" in obj and "data" not in obj:
+                continue  # an empty page
+            else:
+                raise ImportFileError(f"{path} line {number}: neither an API v2 page nor a tweet; "
+                                      "expected twarc2 JSONL")
+
+
+def import_twarc(database: Database, path: str | Path) -> ImportResult:
+    """Load a twarc2 JSONL file into the database, one transaction per line."""
+    path = Path(path)
+    tweets: dict[str, tuple[dict, dict[str, dict]]] = {}
+    referenced: dict[str, dict] = {}
+    for number, data, users, refs in _pages(path):
+        for tweet in data:
+            if not isinstance(tweet, dict) or "id" not in tweet:
+                raise ImportFileError(f"{path} line {number}: a tweet without an id")
+            tweets[str(tweet["id"])] = (tweet, users)
+        for ref in refs:
+            if isinstance(ref, dict) and "id" in ref:
+                referenced[str(ref["id"])] = ref
+    if not tweets:
+        raise ImportFileError(f"{path}: no tweets found")
+
+    def conversation(tweet_id: str) -> str | None:
+        found = tweets.get(tweet_id, (referenced.get(tweet_id), None))[0]
+        return str(found["conversation_id"]) if found and found.get("conversation_id") else None
+
+    rows: list[dict] = []
+    roots: dict[str, Post] = {}
+    for tweet_id, (tweet, users) in tweets.items():
+        post = normalise_tweet(tweet, users)
+        conv = str(tweet.get("conversation_id") or tweet_id)
+        if post.kind == QUOTE and conv == tweet_id:
+            thread = conversation(post.parent_id) or post.parent_id
+        elif conv == tweet_id:
+            post.kind, post.parent_id = ROOT, None
+            roots[tweet_id] = post
+            continue
+        else:
+            thread = conv
+        rows.append(post.reply_row(thread, f"file:{path.name}", __version__))
+    thread_ids = {r["thread_id"] for r in rows} | set(roots)
+    with database.atomic():
+        for thread_id in thread_ids:
+            root = roots.get(thread_id) or Post(platform="x", id=thread_id, kind=ROOT,
+                                                url=f"https://x.com/i/web/status/{thread_id}")
+            exists = database.execute("select 1 from threads where platform='x' and id=?", [thread_id]).fetchone()
+            if thread_id in roots or not exists:
+                store.upsert_thread(database, root.thread_row())
+        counts = store.store_replies(database, rows)
+    return ImportResult(len(tweets), counts.new, counts.updated, len(thread_ids))

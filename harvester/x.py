@@ -1,0 +1,258 @@
+"""X / Twitter through tweepy's API v2 Client.
+
+The root comes from `get_tweet`, replies from conversation search (recent or
+full archive) and quotes from `get_quote_tweets`. tweepy hard-codes its host,
+so a transport adapter mounted on the client's own requests session sends the
+requests to REPLIES_X_API_BASE instead, counts them and applies a time-out.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import requests
+import tweepy
+from requests.adapters import HTTPAdapter
+
+from db.times import normalise_iso, parse_iso
+
+from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
+from .events import Events
+from .record import QUOTE, REPLY, ROOT, Post
+from .retry import RateLimitHit, RetryPolicy, Transient
+from .settings import Settings
+from .source import Batch, CursorReader
+
+PLATFORM = "x"
+TWEEPY_HOST = "https://api.twitter.com"
+URL_RE = re.compile(
+    r"^https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/(?:[A-Za-z0-9_]{1,15}|i(?:/web)?)/status(?:es)?/(\d{1,19})(?:[/?#].*)?$"
+)
+TWEET_FIELDS = [
+    "author_id", "conversation_id", "created_at", "in_reply_to_user_id", "referenced_tweets",
+    "public_metrics", "lang", "entities", "note_tweet",
+]
+USER_FIELDS = ["username", "name", "created_at", "verified"]
+EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
+RECENT_DAYS = 7
+
+
+def parse_url(url: str) -> str | None:
+    """The tweet id in an x.com / twitter.com status URL, or None."""
+    match = URL_RE.match(url.strip())
+    return match.group(1) if match else None
+
+
+class _Rebase(HTTPAdapter):
+    """Sends tweepy's requests to another base URL, with a time-out, counting them."""
+
+    def __init__(self, base: str, timeout: float, counter: list[int]):
+        super().__init__()
+        self.base = base
+        self.timeout = timeout
+        self.counter = counter
+
+    def send(self, request, **kwargs):
+        if request.url.startswith(TWEEPY_HOST):
+            request.url = self.base + request.url[len(TWEEPY_HOST):]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        self.counter[0] += 1
+        return super().send(request, **kwargs)
+
+
+def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, parent_id: str | None = None) -> Post:
+    """A v2 tweet object (with its author from `includes.users`) as a Post."""
+    refs = {r.get("type"): r.get("id") for r in tweet.get("referenced_tweets") or []}
+    if parent_id is None:
+        if "replied_to" in refs:
+            parent_id = refs["replied_to"]
+        elif "quoted" in refs:
+            kind, parent_id = QUOTE, refs["quoted"]
+    author = users.get(str(tweet.get("author_id"))) or {}
+    metrics = tweet.get("public_metrics") or {}
+    note = tweet.get("note_tweet") or {}
+    # The API escapes &, < and > in post text; store what the author wrote.
+    text = html.unescape(note.get("text") or tweet.get("text") or "")
+    handle = author.get("username")
+    return Post(
+        platform=PLATFORM, id=str(tweet["id"]), kind=kind, parent_id=parent_id,
+        author_id=str(tweet["author_id"]) if tweet.get("author_id") else None,
+        author_handle=handle, text=text, created_at=normalise_iso(tweet.get("created_at")),
+        url=f"https://x.com/{handle or 'i/web'}/status/{tweet['id']}", lang=tweet.get("lang"),
+        like_count=metrics.get("like_count"), repost_count=metrics.get("retweet_count"),
+        reply_count=metrics.get("reply_count"), quote_count=metrics.get("quote_count"),
+        raw=tweet,
+    )
+
+
+def _users(page: dict) -> dict[str, dict]:
+    return {str(u["id"]): u for u in (page.get("includes") or {}).get("users") or [] if "id" in u}
+
+
+def _problem(page: dict) -> str:
+    errors = page.get("errors") or []
+    return errors[0].get("detail") or errors[0].get("title") or "unknown error" if errors else "no data"
+
+
+class XSource:
+    platform = PLATFORM
+
+    def __init__(self, tweet_id: str, settings: Settings, retry: RetryPolicy, events: Events, *,
+                 full_archive: bool = False):
+        if not settings.x_bearer_token:
+            raise AuthMissing("X needs an API bearer token: set X_BEARER_TOKEN")
+        self.tweet_id = tweet_id
+        self.retry = retry
+        self.events = events
+        self.full_archive = full_archive
+        self._count = [0]
+        self.client = tweepy.Client(bearer_token=settings.x_bearer_token, return_type=requests.Response)
+        self.client.session.mount(TWEEPY_HOST, _Rebase(settings.x_api_base, settings.http_timeout, self._count))
+
+    @property
+    def requests(self) -> int:
+        return self._count[0]
+
+    def _call(self, what: str, method, *args, **params) -> dict:
+        def attempt() -> dict:
+            try:
+                response = method(*args, **params)
+            except tweepy.TooManyRequests as exc:
+                raise RateLimitHit("429 Too Many Requests", exc.reset_time) from None
+            except tweepy.TwitterServerError as exc:
+                raise Transient(f"HTTP {exc.response.status_code}") from None
+            except tweepy.Unauthorized:
+                raise AuthRejected("X rejected the bearer token (401): check X_BEARER_TOKEN") from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise Transient(type(exc).__name__) from None
+            except requests.exceptions.ChunkedEncodingError:
+                raise Transient("connection broken mid-answer") from None
+            try:
+                page = response.json()
+            except ValueError:
+                raise Transient("answer was not JSON", bad_body=True) from None
+            if not isinstance(page, dict):
+                raise Transient("answer was not a JSON object", bad_body=True)
+            return page
+
+        return self.retry.call(attempt, f"X {what}")
+
+    def fetch_root(self) -> Post:
+        post = self._get_root(self.tweet_id)
+        conversation = post.raw.get("conversation_id")
+        if conversation and str(conversation) != post.id:
+            self.events.warn(f"X post {post.id} is a reply; harvesting its whole conversation, "
+                             f"which starts at {conversation}")
+            post = self._get_root(str(conversation))
+        if not self.full_archive and post.created_at:
+            age = datetime.now(timezone.utc) - parse_iso(post.created_at)
+            if age > timedelta(days=RECENT_DAYS):
+                self.events.warn(
+                    f"X recent search reaches back only {RECENT_DAYS} days: replies posted before "
+                    f"{(datetime.now(timezone.utc) - timedelta(days=RECENT_DAYS)):%Y-%m-%d %H:%M} UTC are out of "
+                    "its reach; use --full-archive if your access level allows it")
+        return post
+
+    def _get_root(self, tweet_id: str) -> Post:
+        try:
+            page = self._call("get_tweet", self.client.get_tweet, tweet_id, expansions=["author_id"],
+                              tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS)
+        except tweepy.NotFound:
+            raise ThreadNotFound(f"X post {tweet_id} does not exist or was deleted") from None
+        except tweepy.Forbidden:
+            raise ThreadNotFound(f"X post {tweet_id} is not visible to this token (protected or withheld)") from None
+        except tweepy.HTTPException as exc:
+            raise HarvestError(f"X refused get_tweet for {tweet_id}: {'; '.join(exc.api_messages) or exc}") from None
+        data = page.get("data")
+        if not isinstance(data, dict) or "id" not in data:
+            problem = (page.get("errors") or [{}])[0].get("type", "")
+            if problem.endswith("/resource-not-found"):
+                raise ThreadNotFound(f"X post {tweet_id} does not exist or was deleted")
+            if problem.endswith("/not-authorized-for-resource"):
+                raise ThreadNotFound(f"X post {tweet_id} is protected: this token is not authorized to see it")
+            raise ThreadNotFound(f"X post {tweet_id} cannot be read: {_problem(page)}")
+        return normalise_tweet(data, _users(page), kind=ROOT)
+
+    def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        yield from self._replies(root, cursor)
+        yield from self._quotes(root, cursor)
+
+    def _replies(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        search = self.client.search_all_tweets if self.full_archive else self.client.search_recent_tweets
+        token = cursor("search.next_token")
+        if token:  # carry on an interrupted pass with the since_id it started with
+            since, newest = cursor("search.pass_since"), cursor("search.pass_newest")
+        else:
+            since, newest = cursor("search.since_id"), None
+        while True:
+            params = dict(max_results=100, expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS,
+                          user_fields=USER_FIELDS)
+            if since:
+                params["since_id"] = since
+            if token:
+                params["next_token"] = token
+            try:
+                page = self._call("search", search, f"conversation_id:{root.id}", **params)
+            except tweepy.BadRequest as exc:
+                if since and "since_id" in " ".join(exc.api_messages) + str(exc):
+                    # The last harvest is older than search can reach: everything found is newer.
+                    since = None
+                    continue
+                raise HarvestError(f"X search refused: {'; '.join(exc.api_messages) or exc}") from None
+            except tweepy.Forbidden as exc:
+                raise HarvestError(f"X search is not available to this token: {'; '.join(exc.api_messages)}") from None
+            meta = page.get("meta")
+            if not isinstance(meta, dict):
+                raise BadResponse("X search answered without its `meta` object")
+            if newest is None:
+                newest = meta.get("newest_id") or since
+            posts = self._conversation_posts(page, root.id)
+            token = meta.get("next_token")
+            if token:
+                cursors = {"search.next_token": token, "search.pass_since": since, "search.pass_newest": newest}
+            else:
+                cursors = {"search.next_token": None, "search.pass_since": None, "search.pass_newest": None,
+                           "search.since_id": newest}
+            yield Batch(posts, cursors, source_url="/2/tweets/search/" + ("all" if self.full_archive else "recent"))
+            if not token:
+                return
+
+    def _conversation_posts(self, page: dict, root_id: str) -> list[Post]:
+        users = _users(page)
+        posts = [normalise_tweet(t, users) for t in page.get("data") or [] if str(t.get("id")) != root_id]
+        # Referenced tweets in the same conversation fill gaps the search index left.
+        for t in (page.get("includes") or {}).get("tweets") or []:
+            if str(t.get("conversation_id")) == root_id and str(t.get("id")) != root_id:
+                posts.append(normalise_tweet(t, users))
+        return posts
+
+    def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        token = cursor("quotes.next_token")
+        while True:
+            params = dict(max_results=100, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
+                          user_fields=USER_FIELDS)
+            if token:
+                params["pagination_token"] = token
+            try:
+                page = self._call("quote_tweets", self.client.get_quote_tweets, root.id, **params)
+            except tweepy.Forbidden as exc:
+                detail = "; ".join(exc.api_messages) or "403 Forbidden"
+                self.events.warn(f"X refused the quote-posts endpoint ({detail[:120]}); replies were "
+                                 "harvested, quote posts were not")
+                return
+            users = _users(page)
+            posts = [normalise_tweet(t, users, kind=QUOTE, parent_id=root.id) for t in page.get("data") or []]
+            token = (page.get("meta") or {}).get("next_token")
+            yield Batch(posts, {"quotes.next_token": token}, source_url=f"/2/tweets/{root.id}/quote_tweets")
+            if not token:
+                return
+
+
+def minimum_requests(replies: int, quote_pages: int) -> int:
+    """Fewest requests the API allows for a thread: the root, search pages, quote pages."""
+    return 1 + max(1, math.ceil(replies / 100)) + quote_pages

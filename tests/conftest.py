@@ -1,0 +1,94 @@
+"""Fixtures: the API emulator on loopback with the bundled sample, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from harvester.emulator import Emulator, World
+from harvester.emulator.sample import load_sample, post_url
+
+TOKEN = "test-token"
+
+
+@pytest.fixture
+def world():
+    return World()
+
+
+@pytest.fixture
+def roots(world):
+    return load_sample(world)
+
+
+@pytest.fixture
+def emulator(world, roots):
+    with Emulator(world, x_tokens=[TOKEN]) as server:
+        yield server
+
+
+@pytest.fixture
+def env(emulator, tmp_path, monkeypatch):
+    """Environment pointing replies at the emulator, with a database in tmp_path."""
+    values = {
+        "REPLIES_X_API_BASE": emulator.base_url,
+        "REPLIES_BSKY_API_BASE": emulator.base_url,
+        "X_BEARER_TOKEN": TOKEN,
+        "REPLIES_DB": str(tmp_path / "replies.db"),
+        "REPLIES_HTTP_TIMEOUT": "2",
+    }
+    monkeypatch.delenv("MASTODON_ACCESS_TOKEN", raising=False)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    return values
+
+
+@pytest.fixture
+def url(emulator, roots):
+    """The web URL of the sample question on a platform."""
+    return lambda platform: post_url(emulator, roots[platform])
+
+
+class Run:
+    def __init__(self):
+        self.runner = CliRunner()
+
+    def __call__(self, *args, code: int = 0, input=None):
+        result = self.runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+        assert result.exit_code == code, (result.exit_code, result.output, result.stderr)
+        return result
+
+
+@pytest.fixture
+def run(env):
+    return Run()
+
+
+def replies_subprocess(*args, env: dict, **kwargs) -> subprocess.Popen:
+    """The real `replies` program in a child process."""
+    full_env = {**os.environ, **env}
+    return subprocess.Popen([sys.executable, "-m", "cli", *map(str, args)], env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.fixture
+def serve(env, monkeypatch):
+    """Start another emulator (own world or options) and point the environment at it."""
+    servers = []
+
+    def start(world: World, **options) -> Emulator:
+        options.setdefault("x_tokens", [TOKEN])
+        server = Emulator(world, **options).start()
+        servers.append(server)
+        monkeypatch.setenv("REPLIES_X_API_BASE", server.base_url)
+        monkeypatch.setenv("REPLIES_BSKY_API_BASE", server.base_url)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

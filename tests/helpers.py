@@ -1,0 +1,25 @@
+"""Comparing a harvested database with what the emulator holds."""
+
+from __future__ import annotations
+
+import sqlite3
+
+COMPARED = ("platform", "id", "thread_id", "parent_id", "kind", "status", "author_id", "author_handle", "text",
+            "created_at", "url", "lang", "like_count", "repost_count", "reply_count", "quote_count", "raw")
+
+
+def stored(db_path, platform: str | None = None) -> dict[str, dict]:
+    """Every stored reply (by id) with the columns that must match between two harvests."""
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    sql = f"select {', '.join(COMPARED)} from replies" + (" where platform = ?" if platform else "")
+    rows = {r["id"]: dict(r) for r in conn.execute(sql, [platform] if platform else [])}
+    conn.close()
+    return rows
+
+
+def count(db_path, sql: str, params=()) -> int:
+    conn = sqlite3.connect(db_path)
+    value = conn.execute(sql, params).fetchone()[0]
+    conn.close()
+    return value

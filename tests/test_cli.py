@@ -1,0 +1,102 @@
+"""The command line as a user meets it: help, listings, the demo, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from harvester import bluesky, mastodon, x
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.mark.parametrize("name", sorted(main.commands))
+def test_every_command_has_help_and_is_in_the_readme(name):
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0 and len(result.output.splitlines()) > 3
+    assert f"replies {name}" in README.read_text()
+
+
+def test_readme_opens_with_a_two_command_quick_start():
+    text = README.read_text()
+    block = re.search(r"```sh\n(.*?)```", text, re.S).group(1)
+    assert text.index("Quick start") < text.index("```sh")
+    assert len([line for line in block.splitlines() if line.strip()]) == 2
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("https://x.com/joy/status/1234567890123", "1234567890123"),
+    ("https://twitter.com/joy/status/1234567890123?s=20", "1234567890123"),
+    ("https://mobile.twitter.com/joy/statuses/42", "42"),
+    ("https://x.com/i/web/status/42", "42"),
+    ("https://x.com/joy", None),
+    ("https://x.com/joy/status/notanumber", None),
+])
+def test_x_urls(url, expected):
+    assert x.parse_url(url) == expected
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("https://bsky.app/profile/joy.bsky.social/post/3kabc2xyz", ("joy.bsky.social", "3kabc2xyz")),
+    ("https://bsky.app/profile/did:plc:abc123/post/3kabc", ("did:plc:abc123", "3kabc")),
+    ("at://did:plc:abc123/app.bsky.feed.post/3kabc", ("did:plc:abc123", "3kabc")),
+    ("at://did:plc:abc123/app.bsky.feed.like/3kabc", None),
+    ("https://bsky.app/profile/joy.bsky.social", None),
+])
+def test_bluesky_urls(url, expected):
+    assert bluesky.parse_url(url) == expected
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("https://mastodon.social/@joy/110123456789", ("https://mastodon.social", "110123456789")),
+    ("https://mastodon.social/@joy@example.org/110123456789", ("https://mastodon.social", "110123456789")),
+    ("https://fosstodon.org/users/joy/statuses/110123", ("https://fosstodon.org", "110123")),
+    ("http://127.0.0.1:8765/@joy/5", ("http://127.0.0.1:8765", "5")),
+    ("https://mastodon.social/@joy", None),
+    ("ftp://mastodon.social/@joy/1", None),
+])
+def test_mastodon_urls(url, expected):
+    assert mastodon.parse_url(url) == expected
+
+
+def test_unrecognised_url_is_one_line_and_leaves_no_database(run, env, tmp_path):
+    result = run("harvest", "https://example.com/some/page", code=1)
+    assert result.stderr.startswith("Error: not a post URL") and result.stderr.count("\n") == 1
+
+
+def test_threads_lists_counts_in_every_format(run, env, url):
+    run("harvest", url("x"), url("bluesky"), url("mastodon"))
+    rows = json.loads(run("threads", "--json").output)
+    assert [(r["platform"], r["replies"], r["quotes"]) for r in rows] == [
+        ("x", 65, 3), ("bluesky", 43, 2), ("mastodon", 44, 0)]
+    assert all(r["last_harvest_at"] for r in rows)
+    csv_out = run("threads", "--csv").output.splitlines()
+    assert csv_out[0].startswith("platform,id,url") and len(csv_out) == 4
+    assert len(run("threads", "--nl").output.splitlines()) == 3
+    assert "joy_improves" in run("threads").output
+
+
+def test_one_failing_thread_does_not_stop_the_others(run, env, url):
+    result = run("harvest", url("x"), "https://bsky.app/profile/nobody.example/post/3kabc", url("mastodon"), code=5)
+    assert "1 of 3 threads failed" in result.stderr
+    assert "x " in result.output and "mastodon " in result.output
+
+
+def test_demo_harvests_the_sample_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "157 posts stored" in result.output
+    again = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    assert again.exit_code == 0 and "157 posts stored" in again.output
+    other = tmp_path / "mine.db"
+    CliRunner().invoke(main, ["demo", "--db", str(other)])
+    from db import open_db, upsert_thread
+    upsert_thread(open_db(other), {"platform": "x", "id": "1", "author_handle": "someone_else"})
+    refused = CliRunner().invoke(main, ["demo", "--db", str(other)])
+    assert refused.exit_code == 1 and "not the demo's" in refused.stderr

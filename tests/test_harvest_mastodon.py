@@ -1,0 +1,61 @@
+"""Harvesting Mastodon threads, logged out (capped context) and with a token."""
+
+from __future__ import annotations
+
+from harvester.emulator import World
+from harvester.emulator.sample import post_url
+from harvester.emulator.world import synthetic_thread
+from tests.helpers import stored
+
+
+def test_depth_cap_is_detected_and_filled(run, env, emulator, world, roots, url):
+    run("harvest", url("mastodon"))
+    rows = stored(env["REPLIES_DB"], "mastodon")
+    replies = {p.id for p in world.thread("mastodon", roots["mastodon"].id)}
+    assert set(rows) == replies  # logged out: every reply, no quotes
+    contexts = emulator.requests_to("/context")
+    assert len(contexts) == 2  # the capped answer, then the context of the deepest post
+    assert all(not r["authorization"] for r in emulator.requests_to("/api/"))
+
+
+def test_plain_text_is_faithful_and_html_is_kept(run, env, world, url):
+    run("harvest", url("mastodon"))
+    rows = stored(env["REPLIES_DB"], "mastodon")
+    for post in world.thread("mastodon", next(iter(world.posts["mastodon"].values())).id):
+        assert rows[post.id]["text"] == post.text
+    entities = next(p for p in world.posts["mastodon"].values() if p.key == "m39")
+    assert "\n" in rows[entities.id]["text"] and "<session>" in rows[entities.id]["text"]
+    assert "https://example.org/lean-healthcare/obstacles/2026/thread-notes" in rows[entities.id]["text"]
+    import sqlite3
+    html = sqlite3.connect(env["REPLIES_DB"]).execute("select html from replies where id=?", [entities.id]).fetchone()[0]
+    assert "&lt;session&gt;" in html and 'class="invisible"' in html
+
+
+def test_breadth_cap_warns_without_a_token_and_a_token_gets_everything(serve, env, run, monkeypatch):
+    world = World()
+    root = synthetic_thread(world, "mastodon", 150, quotes=45)
+    server = serve(world)
+    result = run("harvest", post_url(server, root))
+    assert "MASTODON_ACCESS_TOKEN" in result.stderr
+    assert len(stored(env["REPLIES_DB"])) < 150
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "mastodon-token")
+    result = run("harvest", post_url(server, root))
+    assert set(stored(env["REPLIES_DB"])) == world.expected("mastodon", root.id)
+    quotes = server.requests_to("/quotes")
+    assert len(quotes) == 2 and quotes[1]["query"].get("max_id")
+
+
+def test_rejected_token_and_missing_status(run, env, url, monkeypatch, emulator):
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "not-a-token")
+    result = run("harvest", url("mastodon"), code=4)
+    assert "rejected" in result.stderr and "not-a-token" not in result.stderr
+    monkeypatch.delenv("MASTODON_ACCESS_TOKEN")
+    result = run("harvest", f"{emulator.base_url}/@joy/123456", code=1)
+    assert "does not exist" in result.stderr
+
+
+def test_rate_limit_reset_header_in_iso_format(run, env, emulator, url, world, roots):
+    emulator.inject("429", "/context", reset_in=1)
+    result = run("harvest", url("mastodon"))
+    assert "Waiting" in result.stderr
+    assert len(stored(env["REPLIES_DB"], "mastodon")) == len(world.thread("mastodon", roots["mastodon"].id))

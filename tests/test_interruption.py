@@ -1,0 +1,62 @@
+"""A harvest killed mid-way (kill -9 or Ctrl-C) and run again ends exactly like an uninterrupted one."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from harvester.emulator import World
+from harvester.emulator.sample import post_url
+from harvester.emulator.world import synthetic_thread
+from tests.conftest import replies_subprocess
+from tests.helpers import count, stored
+
+
+def _kill_after(server, env, url, fragment: str, pages: int, sig=signal.SIGKILL):
+    proc = replies_subprocess("harvest", "-q", url, env=env)
+    deadline = time.time() + 60
+    while len(server.requests_to(fragment)) < pages and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, f"harvest finished before page {pages}: {proc.communicate()}"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("platform,fragment,pages", [
+    ("x", "/search/recent", 2), ("x", "/search/recent", 6), ("x", "/quote_tweets", 2),
+    ("bluesky", "getQuotes", 3), ("mastodon", "/quotes", 2),
+])
+def test_kill_9_then_rerun_equals_a_clean_harvest(serve, env, run, tmp_path, platform, fragment, pages):
+    world = World()
+    root = synthetic_thread(world, platform, 900, quotes=220)
+    server = serve(world, latency=0.02)
+    url = post_url(server, root)
+    child_env = {**env, "REPLIES_X_API_BASE": server.base_url, "REPLIES_BSKY_API_BASE": server.base_url,
+                 "MASTODON_ACCESS_TOKEN": "mastodon-token"}
+    code, _ = _kill_after(server, child_env, url, fragment, pages)
+    assert code == -signal.SIGKILL
+    partial = count(env["REPLIES_DB"], "select count(*) from replies")
+    assert partial < len(world.expected(platform, root.id))
+    rerun = replies_subprocess("harvest", "-q", url, env=child_env)
+    assert rerun.wait(timeout=120) == 0, rerun.communicate()
+    clean_db = tmp_path / "clean.db"
+    clean = replies_subprocess("harvest", "-q", url, env={**child_env, "REPLIES_DB": str(clean_db)})
+    assert clean.wait(timeout=120) == 0, clean.communicate()
+    resumed, reference = stored(env["REPLIES_DB"]), stored(clean_db)
+    assert set(reference) == world.expected(platform, root.id)
+    assert resumed == reference
+
+
+def test_ctrl_c_stops_cleanly_and_records_the_run(serve, env, tmp_path):
+    world = World()
+    root = synthetic_thread(world, "x", 900)
+    server = serve(world, latency=0.05)
+    child_env = {**env, "REPLIES_X_API_BASE": server.base_url}
+    code, err = _kill_after(server, child_env, post_url(server, root), "/search/recent", 3, signal.SIGINT)
+    assert code == 130
+    assert "Interrupted" in err and "Traceback" not in err
+    assert count(env["REPLIES_DB"], "select count(*) from harvest_runs where outcome = 'interrupted'") == 1
+    assert count(env["REPLIES_DB"], "select count(*) from cursors where name = 'search.next_token'") == 1
