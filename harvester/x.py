@@ -189,6 +189,8 @@ class XSource:
             since, newest = cursor("search.pass_since"), cursor("search.pass_newest")
         else:
             since, newest = cursor("search.since_id"), None
+            if since is None and self._searchable(root):
+                since = root.id  # every reply is newer than its root: this keeps the root off the pages
         while True:
             params = dict(max_results=100, expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS,
                           user_fields=USER_FIELDS)
@@ -221,6 +223,14 @@ class XSource:
             yield Batch(posts, cursors, source_url="/2/tweets/search/" + ("all" if self.full_archive else "recent"))
             if not token:
                 return
+
+    def _searchable(self, root: Post) -> bool:
+        """Whether search accepts the root's id as since_id (recent search: only within 7 days)."""
+        if self.full_archive:
+            return True
+        if not root.created_at:
+            return False
+        return datetime.now(timezone.utc) - parse_iso(root.created_at) < timedelta(days=RECENT_DAYS, hours=-1)
 
     def _conversation_posts(self, page: dict, root_id: str) -> list[Post]:
         users = _users(page)
@@ -255,4 +265,4 @@ class XSource:
 
 def minimum_requests(replies: int, quote_pages: int) -> int:
     """Fewest requests the API allows for a thread: the root, search pages, quote pages."""
-    return 1 + max(1, math.ceil(replies / 100)) + quote_pages
+    return 1 + max(1, math.ceil(replies / 100)) + max(1, quote_pages)

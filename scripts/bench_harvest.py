@@ -1,0 +1,88 @@
+"""Benchmark: harvest a 10,000-reply X thread and a 5,000-reply Bluesky thread from the emulator.
+
+Prints, from one run on this machine: HTTP requests made against the minimum the API
+allows, replies per second, and storage per reply as a ratio to a raw sqlite-utils
+insert_all of the same rows into a bare table (no index, no full-text search).
+
+    .venv/bin/python scripts/bench_harvest.py [--x 10000] [--bluesky 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+from sqlite_utils import Database
+
+import db
+from harvester.emulator import Emulator, World
+from harvester.emulator.sample import post_url
+from harvester.emulator.world import synthetic_thread
+from harvester.run import harvest
+from harvester.settings import Settings
+
+
+def file_bytes(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    conn.execute("pragma wal_checkpoint(truncate)")
+    pages, size = conn.execute("pragma page_count").fetchone()[0], conn.execute("pragma page_size").fetchone()[0]
+    conn.close()
+    return pages * size
+
+
+def cut_branches(world: World, root_id: str, max_depth: int) -> int:
+    """Posts at a multiple of the AppView's depth cap that have replies: each needs its own getPostThread."""
+    cut, stack = 0, [(root_id, 0)]
+    while stack:
+        post_id, depth = stack.pop()
+        children = world.replies_to("bluesky", post_id)
+        if depth and depth % max_depth == 0 and children:
+            cut += 1
+        stack.extend((c.id, depth + 1) for c in children)
+    return cut
+
+
+def bench(platform: str, replies: int, quotes: int, folder: Path) -> dict:
+    world = World()
+    root = synthetic_thread(world, platform, replies, quotes=quotes)
+    with Emulator(world, x_tokens=["bench"]) as server:
+        settings = Settings(x_bearer_token="bench", x_api_base=server.base_url, bsky_api_base=server.base_url)
+        path = folder / f"{platform}.db"
+        database = db.open_db(path)
+        started = time.perf_counter()
+        result = harvest(database, post_url(server, root), settings)
+        elapsed = time.perf_counter() - started
+    if platform == "x":
+        minimum = 1 + math.ceil(replies / 100) + max(1, math.ceil(quotes / 100))
+    else:  # resolveHandle, getPostThread for the root and for each branch the depth cap cuts, quote pages
+        minimum = 2 + cut_branches(world, root.id, server.bsky_max_depth) + max(1, math.ceil(quotes / 100))
+    rows = [dict(r) for r in database.query("select * from replies")]
+    database.close()
+    raw_path = folder / f"{platform}-raw.db"
+    Database(raw_path)["replies"].insert_all(rows)
+    ours, raw = file_bytes(path), file_bytes(raw_path)
+    return {"platform": platform, "replies": result.total, "requests": result.requests, "minimum": minimum,
+            "per_second": result.total / elapsed, "seconds": elapsed, "bytes_per_reply": ours / result.total,
+            "raw_bytes_per_reply": raw / result.total, "storage_ratio": ours / raw}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--x", type=int, default=10_000)
+    parser.add_argument("--bluesky", type=int, default=5_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for platform, n, quotes in (("x", args.x, 250), ("bluesky", args.bluesky, 150)):
+            r = bench(platform, n, quotes, Path(tmp))
+            print(f"{r['platform']:<8} {r['replies']:>6} replies+quotes  requests {r['requests']} "
+                  f"(minimum {r['minimum']})  {r['per_second']:,.0f} replies/s ({r['seconds']:.1f}s)  "
+                  f"storage {r['bytes_per_reply']:.0f} B/reply vs raw insert_all {r['raw_bytes_per_reply']:.0f} "
+                  f"B/reply = {r['storage_ratio']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
