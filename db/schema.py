@@ -96,3 +96,34 @@ def migrate(db: Database) -> None:
 def known_migrations() -> list[str]:
     """Names of every migration this version of the code knows, in order."""
     return [m.name for m in migrations.pending(Database(memory=True))]
+
+
+@migrations()
+def m002_classification(db: Database) -> None:
+    # Sentence vectors keyed by model and text hash, so reclassifying does no model work.
+    db["embeddings"].create(
+        {"model": str, "text_hash": str, "dim": int, "vector": bytes},
+        pk=("model", "text_hash"), not_null={"model", "text_hash", "vector"},
+    )
+    # One row per reply, codebook version and category: the score and whether it passed the
+    # threshold, with the method, model and threshold that produced it.
+    db["predictions"].create(
+        {"platform": str, "id": str, "codebook": str, "codebook_hash": str, "category": str, "score": float,
+         "predicted": int, "threshold": float, "method": str, "model": str, "created_at": str},
+        pk=("platform", "id", "codebook_hash", "category"),
+        not_null={"platform", "id", "codebook_hash", "category"},
+    )
+    db["predictions"].create_index(["codebook", "category"])
+    # Human (gold) labels: one row per reply, reviewer and codebook; `labels` is a JSON list of ids.
+    db["gold_labels"].create(
+        {"platform": str, "id": str, "codebook": str, "reviewer": str, "labels": str, "note": str,
+         "created_at": str},
+        pk=("platform", "id", "codebook", "reviewer"),
+        not_null={"platform", "id", "codebook", "reviewer", "labels"},
+    )
+    db["classify_runs"].create(
+        {"id": int, "started_at": str, "ended_at": str, "codebook": str, "codebook_hash": str, "method": str,
+         "model": str, "thresholds": str, "replies": int, "embedded": int, "gold": int,
+         "cv_zero_shot": float, "cv_few_shot": float, "tool_version": str},
+        pk="id",
+    )

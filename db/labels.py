@@ -1,0 +1,137 @@
+"""Classification storage: the embedding cache, predictions, gold labels, classify runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+from sqlite_utils import Database
+
+from .times import utc_now
+
+
+def cached_embeddings(db: Database, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Vectors already stored for `model`, by text hash."""
+    found: dict[str, np.ndarray] = {}
+    unique = list(dict.fromkeys(hashes))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for text_hash, vector in db.execute(
+            f"select text_hash, vector from embeddings where model = ? and text_hash in ({marks})", [model, *chunk]
+        ).fetchall():
+            found[text_hash] = np.frombuffer(vector, dtype=np.float32)
+    return found
+
+
+def store_embeddings(db: Database, model: str, vectors: Mapping[str, np.ndarray]) -> None:
+    with db.atomic():
+        db.conn.executemany(
+            "insert or replace into embeddings (model, text_hash, dim, vector) values (?, ?, ?, ?)",
+            [(model, h, int(v.shape[0]), np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+        )
+
+
+def replies_to_classify(db: Database, codebook_hash: str, *, thread: tuple[str, str] | None = None,
+                        redo: bool = False, method: str | None = None, model: str | None = None,
+                        batch: int = 1000, ids_only: bool = False) -> Iterator[list[dict]]:
+    """Replies with text and no prediction from this codebook version, method and model (all with `redo`),
+    in batches."""
+    where = ["r.status = 'ok'", "r.text is not null", "r.text != ''"]
+    params: list = []
+    if thread:
+        where.append("r.platform = ? and r.thread_id = ?")
+        params += list(thread)
+    if not redo:
+        where.append("not exists (select 1 from predictions p where p.platform = r.platform and p.id = r.id"
+                     " and p.codebook_hash = ? and p.method is ? and p.model is ?)")
+        params += [codebook_hash, method, model]
+    columns = "r.platform, r.id" if ids_only else "r.platform, r.id, r.text"
+    sql = f"select {columns} from replies r where {' and '.join(where)} order by r.rowid"
+    cursor = db.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    while rows := cursor.fetchmany(batch):
+        yield [dict(zip(names, r)) for r in rows]
+
+
+def write_predictions(db: Database, rows: Iterable[Mapping]) -> None:
+    now = utc_now()
+    with db.atomic():
+        db.conn.executemany(
+            "insert or replace into predictions (platform, id, codebook, codebook_hash, category, score, predicted,"
+            " threshold, method, model, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(r["platform"], r["id"], r["codebook"], r["codebook_hash"], r["category"], float(r["score"]),
+              int(r["predicted"]), float(r["threshold"]), r["method"], r["model"], now) for r in rows],
+        )
+
+
+def reply_exists(db: Database, platform: str, reply_id: str) -> bool:
+    return db.execute("select 1 from replies where platform = ? and id = ?", [platform, reply_id]).fetchone() is not None
+
+
+def set_gold(db: Database, rows: Iterable[Mapping]) -> int:
+    """Record reviewed labels (platform, id, codebook, reviewer, labels list, note) atomically."""
+    now = utc_now()
+    data = [(r["platform"], r["id"], r["codebook"], r["reviewer"], json.dumps(sorted(set(r["labels"]))),
+             r.get("note"), now) for r in rows]
+    with db.atomic():
+        db.conn.executemany(
+            "insert or replace into gold_labels (platform, id, codebook, reviewer, labels, note, created_at)"
+            " values (?, ?, ?, ?, ?, ?, ?)", data)
+    return len(data)
+
+
+def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:
+    """The reviewed labels per reply: the most recent review when several reviewers labelled it."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for platform, reply_id, labels in db.execute(
+        "select platform, id, labels from gold_labels where codebook = ? order by created_at, rowid", [codebook]
+    ).fetchall():
+        out[(platform, reply_id)] = json.loads(labels)
+    return out
+
+
+def gold_by_reviewer(db: Database, codebook: str) -> dict[str, dict[tuple[str, str], list[str]]]:
+    out: dict[str, dict[tuple[str, str], list[str]]] = {}
+    for platform, reply_id, reviewer, labels in db.execute(
+        "select platform, id, reviewer, labels from gold_labels where codebook = ?", [codebook]
+    ).fetchall():
+        out.setdefault(reviewer, {})[(platform, reply_id)] = json.loads(labels)
+    return out
+
+
+def texts_for(db: Database, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    out = {}
+    for platform, reply_id in keys:
+        row = db.execute("select text from replies where platform = ? and id = ?", [platform, reply_id]).fetchone()
+        if row and row[0]:
+            out[(platform, reply_id)] = row[0]
+    return out
+
+
+def predictions(db: Database, codebook_hash: str) -> dict[tuple[str, str], dict[str, tuple[float, int]]]:
+    """category -> (score, predicted) per reply, for one codebook version."""
+    out: dict[tuple[str, str], dict[str, tuple[float, int]]] = {}
+    for platform, reply_id, category, score, predicted in db.execute(
+        "select platform, id, category, score, predicted from predictions where codebook_hash = ?", [codebook_hash]
+    ).fetchall():
+        out.setdefault((platform, reply_id), {})[category] = (score, predicted)
+    return out
+
+
+def latest_codebook_hash(db: Database) -> str | None:
+    row = db.execute("select codebook_hash from classify_runs order by id desc limit 1").fetchone()
+    return row[0] if row else None
+
+
+def start_classify_run(db: Database, **values) -> int:
+    with db.atomic():
+        table = db["classify_runs"]
+        table.insert({"started_at": utc_now(), **values})
+        return table.last_pk
+
+
+def finish_classify_run(db: Database, run_id: int, **values) -> None:
+    with db.atomic():
+        db["classify_runs"].update(run_id, {"ended_at": utc_now(), **values})
