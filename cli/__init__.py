@@ -4,6 +4,7 @@ import click
 
 from harvester import __version__
 
+from .classify_cmds import classify, evaluate, export, import_labels, label
 from .common import RepliesGroup
 from .demo_cmds import demo, emulator
 from .harvest_cmds import harvest, import_, threads
@@ -19,5 +20,5 @@ def main():
     """
 
 
-for command in (harvest, import_, threads, demo, emulator):
+for command in (harvest, import_, threads, classify, label, import_labels, evaluate, export, demo, emulator):
     main.add_command(command)

@@ -7,6 +7,7 @@ import sys
 import click
 
 import db
+from classifier.errors import ClassifierError
 from harvester.errors import HarvestError
 from harvester.events import Events
 
@@ -40,6 +41,8 @@ class RepliesGroup(click.Group):
             fail(str(exc), exc.exit_code)
         except db.DatabaseError as exc:
             fail(str(exc), EXIT_ERROR)
+        except ClassifierError as exc:
+            fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             click.echo("\nInterrupted: everything stored so far is kept; run the same command again to carry on.",
                        err=True)

@@ -35,7 +35,8 @@ def demo(db_path):
 
     Starts the API emulator on 127.0.0.1 with the sample question (asked on X,
     Bluesky and Mastodon, 160 replies), harvests each thread through the real
-    code paths, and prints what was collected.
+    code paths, classifies the replies against the default codebook with the
+    packaged model, and prints what was collected.
     """
     path = Path(db_path)
     if path.exists():
@@ -58,6 +59,27 @@ def demo(db_path):
                        f"  ({url})")
         elapsed = time.perf_counter() - started
     _summary(database, elapsed, path)
+    _classify(database)
+    click.echo(f"\nNext: replies threads --db {path}   replies export --db {path} > labelled.jsonl")
+
+
+def _classify(database) -> None:
+    from classifier.codebook import load
+    from classifier.run import classify
+
+    codebook = load()
+    started = time.perf_counter()
+    result = classify(database, codebook)
+    click.echo(f"\nClassified {result.classified} replies against the {codebook.name} codebook "
+               f"({result.method}, {result.model}) in {time.perf_counter() - started:.1f}s:")
+    for category in codebook.categories:
+        top = database.execute(
+            "select r.text from predictions p join replies r on r.platform = p.platform and r.id = p.id "
+            "where p.codebook_hash = ? and p.category = ? and p.predicted = 1 order by p.score desc limit 1",
+            [codebook.hash, category.id]).fetchone()
+        example = " ".join(top[0].split()) if top else ""
+        click.echo(f"  {category.label:<32} {result.counts[category.id]:>3}   e.g. "
+                   f"\"{example[:70]}{'…' if len(example) > 70 else ''}\"")
 
 
 def _summary(database, elapsed: float, path: Path) -> None:
@@ -73,7 +95,6 @@ def _summary(database, elapsed: float, path: Path) -> None:
         text = " ".join(row["text"].split())
         click.echo(f"  [{row['platform']}] @{row['author_handle']} ({row['like_count']} likes): "
                    f"{text[:90]}{'…' if len(text) > 90 else ''}")
-    click.echo(f"\nNext: replies threads --db {path}")
 
 
 @click.command()

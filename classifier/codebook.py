@@ -1,0 +1,150 @@
+"""Codebooks: YAML files naming the categories a reply can belong to.
+
+    name: lean_nhs
+    question: Why does lean seem harder in the NHS?
+    categories:
+      - id: money
+        label: Money
+        description: How funding flows works against improvement...
+        examples: [short phrases that belong]
+        counter_examples: [optional phrases that do not]
+
+Validation errors name the file, the line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from .errors import CodebookError
+
+ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_CODEBOOK = "lean_nhs"
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    label: str
+    description: str
+    examples: tuple[str, ...] = ()
+    counter_examples: tuple[str, ...] = ()
+
+    def texts(self) -> list[str]:
+        """The texts that stand for this category: its description and examples."""
+        return [self.description, *self.examples]
+
+
+@dataclass(frozen=True)
+class Codebook:
+    name: str
+    question: str
+    categories: tuple[Category, ...]
+    path: str = field(default="", compare=False)
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.categories]
+
+    @property
+    def hash(self) -> str:
+        """A short hash of the content (not the file), stored with every label it produced."""
+        content = {"name": self.name, "question": self.question, "categories": [asdict(c) for c in self.categories]}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+    def category(self, category_id: str) -> Category:
+        for c in self.categories:
+            if c.id == category_id:
+                return c
+        raise KeyError(category_id)
+
+
+def default_path() -> Path:
+    return Path(str(resources.files(__package__).joinpath(f"codebooks/{DEFAULT_CODEBOOK}.yaml")))
+
+
+def load(path: str | Path | None = None) -> Codebook:
+    """Read and validate a codebook; the default one when `path` is None."""
+    path = Path(path) if path else default_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CodebookError(f"cannot read codebook {path}: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise CodebookError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    return _Validator(path).codebook(node)
+
+
+class _Validator:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, node, message: str):
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise CodebookError(f"{self.path}:{line}: {message}")
+
+    def mapping(self, node, what: str) -> dict:
+        if not isinstance(node, yaml.MappingNode):
+            self.fail(node, f"{what} must be a mapping of keys to values")
+        return {k.value: v for k, v in node.value}
+
+    def string(self, node, what: str, required: bool = True) -> str:
+        if node is None:
+            return ""
+        if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+            self.fail(node, f"{what} must be non-empty text")
+        return str(node.value).strip()
+
+    def strings(self, node, what: str) -> tuple[str, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, yaml.SequenceNode):
+            self.fail(node, f"{what} must be a list of phrases")
+        return tuple(self.string(item, f"each of {what}") for item in node.value)
+
+    def codebook(self, node) -> Codebook:
+        if node is None:
+            raise CodebookError(f"{self.path}:1: the codebook is empty")
+        top = self.mapping(node, "the codebook")
+        for key in ("name", "categories"):
+            if key not in top:
+                self.fail(node, f"missing `{key}`")
+        name = self.string(top["name"], "`name`")
+        question = self.string(top.get("question"), "`question`") if "question" in top else ""
+        cats_node = top["categories"]
+        if not isinstance(cats_node, yaml.SequenceNode) or not cats_node.value:
+            self.fail(cats_node, "`categories` must be a non-empty list")
+        seen: dict[str, int] = {}
+        categories = []
+        for item in cats_node.value:
+            fields = self.mapping(item, "each category")
+            for key in ("id", "label", "description"):
+                if key not in fields:
+                    self.fail(item, f"a category is missing `{key}`")
+            cid = self.string(fields["id"], "`id`")
+            if not ID_RE.match(cid):
+                self.fail(fields["id"], f"category id {cid!r} must be lower-case letters, digits and _")
+            if cid in seen:
+                self.fail(fields["id"], f"duplicate category id {cid!r} (first on line {seen[cid]})")
+            seen[cid] = fields["id"].start_mark.line + 1
+            unknown = set(fields) - {"id", "label", "description", "examples", "counter_examples"}
+            if unknown:
+                self.fail(item, f"unknown key {sorted(unknown)[0]!r} in category {cid!r}")
+            categories.append(Category(
+                id=cid, label=self.string(fields["label"], "`label`"),
+                description=self.string(fields["description"], "`description`"),
+                examples=self.strings(fields.get("examples"), "`examples`"),
+                counter_examples=self.strings(fields.get("counter_examples"), "`counter_examples`"),
+            ))
+        return Codebook(name=name, question=question, categories=tuple(categories), path=str(self.path))

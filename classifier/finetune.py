@@ -1,0 +1,73 @@
+"""SetFit-style contrastive fine-tuning of the encoder on the codebook's text and gold labels.
+
+Pairs of texts that share a category are pulled together and pairs that share
+none pushed apart (cosine similarity regressed to 1 or 0), for one epoch. With
+about eight labelled replies per category this runs in a minute or two on a CPU
+and lifts few-shot quality well above a head on the frozen encoder.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+
+from .model import Encoder
+
+PAIRS_PER_TEXT = 10
+LEARNING_RATE = 2e-5
+BATCH = 16
+
+
+def make_pairs(targets: np.ndarray, seed: int = 0) -> list[tuple[int, int, float]]:
+    rng = random.Random(seed)
+    label_sets = [set(np.nonzero(row == 1)[0]) for row in targets]
+    pairs = []
+    for a, labels in enumerate(label_sets):
+        if not labels:
+            continue
+        positives = [b for b in range(len(label_sets)) if b != a and labels & label_sets[b]]
+        negatives = [b for b in range(len(label_sets)) if label_sets[b] and not labels & label_sets[b]]
+        for _ in range(PAIRS_PER_TEXT // 2):
+            if positives:
+                pairs.append((a, rng.choice(positives), 1.0))
+            if negatives:
+                pairs.append((a, rng.choice(negatives), 0.0))
+    rng.shuffle(pairs)
+    return pairs
+
+
+def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: Path, *, seed: int = 0,
+             progress=None) -> Path:
+    """Fine-tune `encoder` in place on (texts, targets) and save it to `out_dir`."""
+    torch = encoder.torch
+    torch.manual_seed(seed)
+    pairs = make_pairs(targets, seed)
+    model, tokenizer = encoder.model, encoder.tokenizer
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=LEARNING_RATE)
+
+    def embed(batch: list[str]):
+        tokens = tokenizer(batch, padding=True, truncation=True, max_length=128, return_tensors="pt").to(encoder.device)
+        hidden = model(**tokens).last_hidden_state
+        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1)
+
+    for start in range(0, len(pairs), BATCH):
+        batch = pairs[start:start + BATCH]
+        left = embed([texts[a] for a, _, _ in batch])
+        right = embed([texts[b] for _, b, _ in batch])
+        target = torch.tensor([t for *_, t in batch], device=encoder.device)
+        loss = torch.nn.functional.mse_loss((left * right).sum(1), target)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if progress:
+            progress(min(start + BATCH, len(pairs)), len(pairs))
+    model.eval()
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    tmp.rename(out_dir)
+    return out_dir

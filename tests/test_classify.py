@@ -1,0 +1,200 @@
+"""Classification through the CLI on temporary databases with the packaged model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import db
+from classifier.errors import ModelError
+from classifier.model import default_model_dir, verify_default_weights
+from tests.helpers import count
+
+DATA = Path(__file__).resolve().parent / "data"
+LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
+            "lean_misconceptions", "leadership"]
+
+
+def load_dev(path: Path, dataset: str = "lean_nhs_dev.jsonl", limit: int | None = None) -> dict[str, list[str]]:
+    items = [json.loads(line) for line in (DATA / dataset).read_text().splitlines()][:limit]
+    database = db.open_db(path)
+    db.upsert_thread(database, {"platform": "x", "id": "0", "text": "Why is lean harder in the NHS?"})
+    db.store_replies(database, [{"platform": "x", "id": str(i + 1), "thread_id": "0", "kind": "reply",
+                                 "status": "ok", "text": item["text"]} for i, item in enumerate(items)])
+    database.close()
+    return {str(i + 1): item["labels"] for i, item in enumerate(items)}
+
+
+@pytest.fixture
+def dev_db(env):
+    truth = load_dev(Path(env["REPLIES_DB"]), limit=60)
+    return env["REPLIES_DB"], truth
+
+
+def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_db):
+    path, truth = dev_db
+    first = run("classify")
+    assert "60 replies classified with zero-shot (all-MiniLM-L6-v2)" in first.output
+    for category in LEAN_IDS:
+        assert category in first.output
+    conn = sqlite3.connect(path)
+    rows = conn.execute("select distinct method, model, codebook, codebook_hash, threshold from predictions").fetchall()
+    assert len(rows) == 1 and rows[0][:3] == ("zero-shot", "all-MiniLM-L6-v2", "lean_nhs") and rows[0][4] == 0.5
+    assert conn.execute("select count(*) from predictions").fetchone()[0] == 60 * len(LEAN_IDS)
+    assert conn.execute("select min(score) >= 0 and max(score) <= 1 from predictions").fetchone()[0] == 1
+    embedded = conn.execute("select count(*) from embeddings").fetchone()[0]
+    second = run("classify")
+    assert second.output.startswith("0 replies classified")
+    redo = run("classify", "--redo")
+    assert "60 replies classified" in redo.output and "0 embedded" in redo.output
+    assert conn.execute("select count(*) from embeddings").fetchone()[0] == embedded
+    # The export carries the predicted labels and scores.
+    records = [json.loads(line) for line in run("export", "--format", "jsonl").output.splitlines()]
+    assert len(records) == 60
+    assert set(records[0]) == {"platform", "id", "thread", "parent_id", "kind", "author", "text", "created_at",
+                               "url", "labels", "scores", "gold"}
+    assert set(records[0]["scores"]) == set(LEAN_IDS)
+    for record in records:
+        assert record["labels"] == sorted(c for c, s in record["scores"].items() if s >= 0.5)
+    # Labels beat chance by a wide margin on replies written in the voice of real ones.
+    from sklearn.metrics import f1_score
+    y = [[int(c in truth[r["id"]]) for c in LEAN_IDS] for r in records]
+    p = [[int(c in r["labels"]) for c in LEAN_IDS] for r in records]
+    assert f1_score(y, p, average="macro", zero_division=0) > 0.5
+
+
+def test_new_replies_only_are_embedded(run, dev_db):
+    path, _ = dev_db
+    run("classify")
+    database = db.open_db(path)
+    db.store_replies(database, [{"platform": "x", "id": "999", "thread_id": "0", "kind": "reply", "status": "ok",
+                                 "text": "Nobody gets backfill so improvement happens on our days off."}])
+    result = run("classify")
+    assert "1 replies classified" in result.output and "1 embedded" in result.output
+
+
+def test_labels_evaluate_and_agreement(run, dev_db, tmp_path):
+    path, truth = dev_db
+    run("classify")
+    run("label", "x:1", *truth["1"], "--reviewer", "ann")
+    jsonl = tmp_path / "labels.jsonl"
+    jsonl.write_text("".join(json.dumps({"platform": "x", "id": k, "labels": truth[k]}) + "\n"
+                             for k in list(truth)[:30]))
+    assert "30 replies labelled by ann" in run("import-labels", jsonl, "--reviewer", "ann").output
+    csv_file = tmp_path / "labels.csv"
+    csv_file.write_text("platform,id,labels\n" + "".join(
+        f"x,{k},{';'.join(truth[k] if int(k) % 3 else ['money'])}\n" for k in list(truth)[:30]))
+    run("import-labels", csv_file, "--reviewer", "bob")
+    result = run("evaluate", "--json")
+    report = json.loads(result.output)
+    assert report["compared"] == 30 and 0 <= report["macro"]["f1"] <= 1
+    assert {r["category"] for r in report["per_category"]} == set(LEAN_IDS)
+    kappas = {r["category"]: r["kappa"] for r in report["agreement"]}
+    assert set(kappas) == set(LEAN_IDS) and min(kappas.values()) < 1
+    table = run("evaluate").output
+    assert "macro average" in table and "kappa" in table
+    exported = {json.loads(line)["id"]: json.loads(line) for line in run("export").output.splitlines()}
+    assert exported["40"]["gold"] is None and exported["2"]["gold"] is not None
+
+
+def test_bad_labels_are_refused_whole(run, dev_db, tmp_path):
+    path, _ = dev_db
+    result = run("label", "x:1", "money", "astrology", code=1)
+    assert "unknown category 'astrology'" in result.stderr
+    assert "no reply x:424242" in run("label", "x:424242", "money", code=1).stderr
+    assert "not PLATFORM:ID" in run("label", "tumblr:1", "money", code=1).stderr
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"platform": "x", "id": "1", "labels": ["money"]}\n'
+                   '{"platform": "x", "id": "2", "labels": ["nonsense"]}\n')
+    result = run("import-labels", bad, code=1)
+    assert f"{bad}:2: unknown category 'nonsense'" in result.stderr
+    assert count(path, "select count(*) from gold_labels") == 0
+
+
+def test_codebook_errors_name_file_and_line(run, dev_db, tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("name: t\ncategories:\n  - id: a\n    label: A\n    description: first\n"
+                   "  - id: a\n    label: A again\n    description: second\n")
+    result = run("classify", "--codebook", dup, code=1)
+    assert f"{dup}:6: duplicate category id 'a' (first on line 3)" in result.stderr
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("name: t\ncategories: []\n")
+    assert f"{empty}:2: `categories` must be a non-empty list" in run("classify", "--codebook", empty, code=1).stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: t\ncategories:\n  - id: [unclosed\n")
+    assert "not valid YAML" in run("classify", "--codebook", broken, code=1).stderr
+    assert "cannot read codebook" in run("classify", "--codebook", tmp_path / "none.yaml", code=1).stderr
+    assert count(dev_db[0], "select count(*) from predictions") == 0
+
+
+def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path):
+    load_dev(Path(env["REPLIES_DB"]), "cycling_dev.jsonl")
+    result = run("classify", "--codebook", DATA / "cycling.yaml")
+    assert "58 replies classified" in result.output and "cycling_barriers" in result.output
+    assert "safety" in result.output and "money" not in result.output
+
+
+def test_empty_database_and_missing_model(run, env, tmp_path):
+    assert "no replies to classify" in run("classify", code=1).stderr
+    load_dev(Path(env["REPLIES_DB"]), limit=5)
+    assert "does not exist" in run("classify", "--model", tmp_path / "no-such-model", code=1).stderr
+    not_a_model = tmp_path / "folder"
+    not_a_model.mkdir()
+    assert "no config.json" in run("classify", "--model", not_a_model, code=1).stderr
+    assert count(env["REPLIES_DB"], "select count(*) from predictions") == 0
+
+
+def test_altered_weights_are_detected(tmp_path):
+    copy = tmp_path / "model"
+    shutil.copytree(default_model_dir(), copy)
+    verify_default_weights(copy)
+    with (copy / "model.safetensors").open("r+b") as handle:
+        handle.seek(5000)
+        handle.write(b"\x00\x01\x02")
+    with pytest.raises(ModelError, match="altered"):
+        verify_default_weights(copy)
+
+
+def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, tmp_path):
+    truth = load_dev(Path(env["REPLIES_DB"]), "cycling_dev.jsonl")
+    gold = tmp_path / "gold.jsonl"
+    keys = [k for k in truth if truth[k]][::3]
+    gold.write_text("".join(json.dumps({"platform": "x", "id": k, "labels": truth[k]}) + "\n" for k in keys))
+    run("import-labels", gold, "--codebook", DATA / "cycling.yaml")
+    result = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot")
+    assert "with few-shot" in result.output and "setfit" in result.output
+    assert "Cross-validated macro-F1" in result.stderr
+    assert list((Path(env["REPLIES_DB"]).parent / ".replies-models").iterdir())
+    again = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
+    assert "0 embedded" in again.output  # the fine-tuned model is kept and its embeddings cached
+    auto = run("classify", "--codebook", DATA / "cycling.yaml", "--redo")
+    conn = sqlite3.connect(env["REPLIES_DB"])
+    method, zero, few = conn.execute("select method, cv_zero_shot, cv_few_shot from classify_runs "
+                                     "order by id desc").fetchone()
+    assert method == ("few-shot" if few > zero else "zero-shot") and f"with {method}" in auto.output
+
+
+def test_few_shot_without_gold_is_a_clear_error(run, dev_db):
+    assert "few-shot needs gold labels" in run("classify", "--method", "few-shot", code=1).stderr
+
+
+def test_nli_method_runs_the_pipeline_on_a_tiny_model(run, env, tmp_path):
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    folder = tmp_path / "tiny-mnli"
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=37, num_labels=3,
+                        id2label={0: "contradiction", 1: "neutral", 2: "entailment"},
+                        label2id={"contradiction": 0, "neutral": 1, "entailment": 2})
+    BertForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(folder)
+    load_dev(Path(env["REPLIES_DB"]), limit=6)
+    result = run("classify", "--method", "nli", "--model", folder)
+    assert "6 replies classified with nli" in result.output
+    conn = sqlite3.connect(env["REPLIES_DB"])
+    assert conn.execute("select count(*), min(score) >= 0, max(score) <= 1 from predictions "
+                        "where method = 'nli'").fetchone() == (6 * len(LEAN_IDS), 1, 1)
