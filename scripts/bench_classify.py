@@ -1,0 +1,147 @@
+"""Benchmark: classify 5,000 harvested replies and compare with the raw model and sentence-transformers.
+
+Prints, from one run on this machine (same model folder, texts and batch size):
+- end-to-end replies/s of `classify` (database in, labels written), model loading excluded and shown apart;
+- the raw transformers forward pass (tokenise + model + mean pooling, length-sorted batches);
+- sentence-transformers' encode() on the same folder (what a user would reach for instead), if installed;
+- the ratios; peak memory (max RSS) of a classify run at 1,000 and at 5,000 replies (each in its own
+  process, to show whether memory grows with the number of replies);
+- the wall time of a second `replies classify` (all cached) and of `replies classify --redo` (scores
+  recomputed from cached embeddings), each as a fresh process, imports included.
+
+    .venv/bin/python scripts/bench_classify.py [--replies 5000] [--batch-size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT / "tests" / "data" / "lean_nhs_dev.jsonl"
+
+
+def replies_texts(n: int, seed: int = 1) -> list[str]:
+    """Distinct reply-like texts of varied length, built from the development set's sentences."""
+    rng = random.Random(seed)
+    base = [json.loads(line)["text"] for line in DEV.read_text().splitlines()]
+    texts = []
+    for i in range(n):
+        parts = rng.sample(base, rng.choice((1, 1, 1, 2)))
+        texts.append(" ".join(parts) + f" ({i})")
+    return texts
+
+
+def make_db(path: Path, n: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    import db
+    database = db.open_db(path)
+    db.upsert_thread(database, {"platform": "x", "id": "0", "text": "question"})
+    db.store_replies(database, [{"platform": "x", "id": str(i + 1), "thread_id": "0", "kind": "reply",
+                                 "status": "ok", "text": t} for i, t in enumerate(replies_texts(n))])
+    database.close()
+
+
+def child_classify(path: str, batch_size: int) -> None:
+    """Run in a subprocess: one classify, report timings and peak RSS as JSON."""
+    sys.path.insert(0, str(ROOT))
+    import db
+    from classifier.codebook import load
+    from classifier.model import Encoder
+    from classifier.run import classify
+
+    database = db.open_db(path)
+    started = time.perf_counter()
+    encoder = Encoder()
+    loaded = time.perf_counter()
+    result = classify(database, load(), batch_size=batch_size, encoder=encoder)
+    finished = time.perf_counter()
+    print(json.dumps({"replies": result.classified, "load_s": loaded - started, "classify_s": finished - loaded,
+                      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def raw_forward(texts: list[str], batch_size: int) -> float:
+    from classifier.model import Encoder
+    encoder = Encoder()
+    torch = encoder.torch
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = encoder.tokenizer([texts[i] for i in order[start:start + batch_size]], padding=True,
+                                      truncation=True, max_length=128, return_tensors="pt")
+            hidden = encoder.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            (hidden * mask).sum(1) / mask.sum(1)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def st_encode(texts: list[str], batch_size: int) -> float | None:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        return None
+    from classifier.model import default_model_dir
+    model = SentenceTransformer(str(default_model_dir()), device="cpu")
+    started = time.perf_counter()
+    model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def run_child(path: Path, batch_size: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(path), "--batch-size", str(batch_size)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cli_time(args: list[str], db_path: Path) -> float:
+    replies = Path(sys.executable).parent / "replies"
+    started = time.perf_counter()
+    subprocess.run([str(replies), *args, "--db", str(db_path)], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replies", type=int, default=5000)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        return child_classify(args.child, args.batch_size)
+    texts = replies_texts(args.replies)
+    with tempfile.TemporaryDirectory() as tmp:
+        small, big = Path(tmp) / "small.db", Path(tmp) / "big.db"
+        make_db(small, args.replies // 5)
+        make_db(big, args.replies)
+        few = run_child(small, args.batch_size)
+        many = run_child(big, args.batch_size)
+        cached = cli_time(["classify"], big)
+        redo = cli_time(["classify", "--redo"], big)
+    sys.path.insert(0, str(ROOT))
+    raw = raw_forward(texts, args.batch_size)
+    st = st_encode(texts, args.batch_size)
+    e2e = many["replies"] / many["classify_s"]
+    print(f"classify end to end: {e2e:,.0f} replies/s ({many['replies']} replies in {many['classify_s']:.1f}s; "
+          f"model load {many['load_s']:.1f}s apart), batch {args.batch_size}")
+    print(f"raw transformers forward pass: {raw:,.0f} texts/s  -> classify is {e2e / raw:.2f}x of it")
+    if st:
+        print(f"sentence-transformers encode(): {st:,.0f} texts/s  -> classify is {e2e / st:.2f}x of it")
+    else:
+        print("sentence-transformers not installed: pip install sentence-transformers to compare")
+    print(f"peak memory (max RSS): {few['max_rss_mb']:,.0f} MB at {few['replies']} replies, "
+          f"{many['max_rss_mb']:,.0f} MB at {many['replies']} replies")
+    print(f"second `replies classify` (all cached): {cached:.2f}s; `replies classify --redo` "
+          f"(scores from cached embeddings): {redo:.2f}s")
+
+
+if __name__ == "__main__":
+    main()
