@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -53,7 +54,7 @@ class Codebook:
     def ids(self) -> list[str]:
         return [c.id for c in self.categories]
 
-    @property
+    @cached_property
     def hash(self) -> str:
         """A short hash of the content (not the file), stored with every label it produced."""
         content = {"name": self.name, "question": self.question, "categories": [asdict(c) for c in self.categories]}

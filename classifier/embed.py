@@ -21,18 +21,19 @@ class CachedEmbedder:
     """Embeds texts, loading the model only when a text is missing from the cache."""
 
     def __init__(self, database: Database, model: str | None = None, *, cache_key: str | None = None,
-                 device: str | None = None, encoder: Encoder | None = None):
+                 device: str | None = None, encoder: Encoder | None = None, backend: str = "fp32"):
         self.database = database
         self.model = model
-        self.key, _ = (cache_key, None) if cache_key else resolve(model)
+        self.key = cache_key or resolve(model)[0] + ("" if backend == "fp32" else f"+{backend}")
         self.device = device
+        self.backend = backend
         self._encoder = encoder
         self.computed = 0
 
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder(self.model, device=self.device)
+            self._encoder = Encoder(self.model, device=self.device, backend=self.backend)
         return self._encoder
 
     @property

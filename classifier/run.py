@@ -60,10 +60,12 @@ def _models_dir(database: Database) -> Path:
 def classify(database: Database, codebook: Codebook, *, method: str = "auto", model: str | None = None,
              threshold: float | None = None, thread: tuple[str, str] | None = None, batch_size: int = 64,
              redo: bool = False, device: str | None = None, progress: Progress | None = None,
-             encoder=None) -> ClassifyResult:
+             encoder=None, backend: str = "fp32") -> ClassifyResult:
     """Classify replies without a label from this codebook, method and model (all with `redo`).
 
-    `encoder` reuses an already loaded `classifier.model.Encoder` for `model`.
+    `encoder` reuses an already loaded `classifier.model.Encoder` for `model`. `backend` "int8" runs the
+    encoder dynamically quantised on the CPU (faster; its embeddings are cached apart and the heads are
+    trained on them, so scores are recalibrated for it).
     """
     if method not in METHODS:
         raise ClassifierError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -87,7 +89,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         result.method = "nli"
         score = lambda texts: scorer.scores(texts, batch_size)
     else:
-        base = CachedEmbedder(database, model, device=device, encoder=encoder)
+        base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend)
         base_rows = codebook_rows(codebook)
         base_vectors = base.embed(base_rows.texts, batch_size)
         chosen = "zero-shot" if method == "auto" else method
@@ -121,15 +123,17 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
                                       tool_version=__version__)
     total = _count_pending(database, codebook.hash, result, thread, redo)
     done = 0
+    ids, digest = codebook.ids, codebook.hash
+    # chunks of whole model batches, each sorted by length inside the encoder
     for batch in store.replies_to_classify(database, codebook.hash, thread=thread, redo=redo,
-                                           method=result.method, model=result.model):
+                                           method=result.method, model=result.model, batch=batch_size * 16):
         scores = score([row["text"] for row in batch])
         passed = scores >= thresholds
         store.write_predictions(database, (
             {"platform": row["platform"], "id": row["id"], "codebook": codebook.name,
-             "codebook_hash": codebook.hash, "category": cid, "score": scores[i, j], "predicted": passed[i, j],
+             "codebook_hash": digest, "category": cid, "score": scores[i, j], "predicted": passed[i, j],
              "threshold": thresholds[j], "method": result.method, "model": result.model}
-            for i, row in enumerate(batch) for j, cid in enumerate(codebook.ids)))
+            for i, row in enumerate(batch) for j, cid in enumerate(ids)))
         done += len(batch)
         progress("classifying", done, total)
     result.classified = done
@@ -147,19 +151,26 @@ def _count_pending(database, codebook_hash, result, thread, redo) -> int:
 
 def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Codebook,
                progress: Progress) -> CachedEmbedder:
-    """The encoder fine-tuned on this codebook and gold, trained once and kept beside the database."""
+    """The encoder fine-tuned on this codebook and gold, trained once and kept beside the database.
+
+    Training always runs in fp32; with the int8 backend the saved model is quantised for inference.
+    """
     digest = hashlib.sha256(json.dumps([base.key, codebook.hash, training.texts, training.targets.tolist()])
                             .encode()).hexdigest()[:12]
     key = f"{base.key}+setfit-{digest}"
     folder = _models_dir(database) / f"setfit-{digest}"
+    trained = None
     if not folder.exists():
         from .finetune import finetune
+        from .model import Encoder
+        trainer = base.encoder if base.backend == "fp32" else Encoder(base.model, device=base.device)
         folder.parent.mkdir(parents=True, exist_ok=True)
-        finetune(base.encoder, training.texts, training.targets, folder,
+        finetune(trainer, training.texts, training.targets, folder,
                  progress=lambda done, total: progress("fine-tuning", done, total))
-        # the base encoder's weights are now the fine-tuned ones: reuse it rather than reload
-        return CachedEmbedder(database, str(folder), cache_key=key, encoder=base.encoder)
-    return CachedEmbedder(database, str(folder), cache_key=key)
+        if base.backend == "fp32":
+            trained = trainer  # now holds the fine-tuned weights: reuse it rather than reload
+    return CachedEmbedder(database, str(folder), cache_key=key, encoder=trained, device=base.device,
+                          backend=base.backend)
 
 
 def category_counts(database: Database, codebook: Codebook) -> dict[str, int]:

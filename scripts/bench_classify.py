@@ -4,6 +4,7 @@ Prints, from one run on this machine (same model folder, texts and batch size):
 - end-to-end replies/s of `classify` (database in, labels written), model loading excluded and shown apart;
 - the raw transformers forward pass (tokenise + model + mean pooling, length-sorted batches);
 - sentence-transformers' encode() on the same folder (what a user would reach for instead), if installed;
+- the same classify with `--backend int8` (dynamically quantised encoder);
 - the ratios; peak memory (max RSS) of a classify run at 1,000 and at 5,000 replies (each in its own
   process, to show whether memory grows with the number of replies);
 - the wall time of a second `replies classify` (all cached) and of `replies classify --redo` (scores
@@ -50,7 +51,7 @@ def make_db(path: Path, n: int) -> None:
     database.close()
 
 
-def child_classify(path: str, batch_size: int) -> None:
+def child_classify(path: str, batch_size: int, backend: str) -> None:
     """Run in a subprocess: one classify, report timings and peak RSS as JSON."""
     sys.path.insert(0, str(ROOT))
     import db
@@ -60,9 +61,9 @@ def child_classify(path: str, batch_size: int) -> None:
 
     database = db.open_db(path)
     started = time.perf_counter()
-    encoder = Encoder()
+    encoder = Encoder(backend=backend)
     loaded = time.perf_counter()
-    result = classify(database, load(), batch_size=batch_size, encoder=encoder)
+    result = classify(database, load(), batch_size=batch_size, encoder=encoder, backend=backend)
     finished = time.perf_counter()
     print(json.dumps({"replies": result.classified, "load_s": loaded - started, "classify_s": finished - loaded,
                       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -96,8 +97,9 @@ def st_encode(texts: list[str], batch_size: int) -> float | None:
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_child(path: Path, batch_size: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(path), "--batch-size", str(batch_size)],
+def run_child(path: Path, batch_size: int, backend: str = "fp32") -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(path), "--batch-size", str(batch_size),
+                          "--backend", backend],
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -114,9 +116,10 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--child")
+    parser.add_argument("--backend", default="fp32")
     args = parser.parse_args()
     if args.child:
-        return child_classify(args.child, args.batch_size)
+        return child_classify(args.child, args.batch_size, args.backend)
     texts = replies_texts(args.replies)
     with tempfile.TemporaryDirectory() as tmp:
         small, big = Path(tmp) / "small.db", Path(tmp) / "big.db"
@@ -124,6 +127,9 @@ def main() -> None:
         make_db(big, args.replies)
         few = run_child(small, args.batch_size)
         many = run_child(big, args.batch_size)
+        int8_db = Path(tmp) / "int8.db"
+        make_db(int8_db, args.replies)
+        int8 = run_child(int8_db, args.batch_size, "int8")
         cached = cli_time(["classify"], big)
         redo = cli_time(["classify", "--redo"], big)
     sys.path.insert(0, str(ROOT))
@@ -133,8 +139,12 @@ def main() -> None:
     print(f"classify end to end: {e2e:,.0f} replies/s ({many['replies']} replies in {many['classify_s']:.1f}s; "
           f"model load {many['load_s']:.1f}s apart), batch {args.batch_size}")
     print(f"raw transformers forward pass: {raw:,.0f} texts/s  -> classify is {e2e / raw:.2f}x of it")
+    e2e_int8 = int8["replies"] / int8["classify_s"]
+    print(f"classify --backend int8 end to end: {e2e_int8:,.0f} replies/s  -> {e2e_int8 / raw:.2f}x the fp32 "
+          "raw forward pass")
     if st:
-        print(f"sentence-transformers encode(): {st:,.0f} texts/s  -> classify is {e2e / st:.2f}x of it")
+        print(f"sentence-transformers encode(): {st:,.0f} texts/s  -> classify is {e2e / st:.2f}x of it (fp32), "
+              f"{e2e_int8 / st:.2f}x (int8)")
     else:
         print("sentence-transformers not installed: pip install sentence-transformers to compare")
     print(f"peak memory (max RSS): {few['max_rss_mb']:,.0f} MB at {few['replies']} replies, "

@@ -38,8 +38,11 @@ def load_set(folder: Path, dataset: Path):
     return database, {str(i): item["labels"] for i, item in enumerate(items)}
 
 
-def score(database, book, truth: dict, exclude: set) -> float:
-    records = {r["id"]: r for r in jsonl_records(database, codebook=book.name, codebook_hash=book.hash)}
+def exported(database, book) -> dict:
+    return {r["id"]: r for r in jsonl_records(database, codebook=book.name, codebook_hash=book.hash)}
+
+
+def score(records: dict, book, truth: dict, exclude: set) -> float:
     keys = [k for k in truth if k not in exclude]
     y = np.array([[int(c in truth[k]) for c in book.ids] for k in keys])
     p = np.array([[int(c in records[k]["labels"]) for c in book.ids] for k in keys])
@@ -56,8 +59,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             database, truth = load_set(Path(tmp), dataset)
             classify(database, book, method="zero-shot")
-            zero = score(database, book, truth, set())
-            few = []
+            zero_records = exported(database, book)
+            zero = score(zero_records, book, truth, set())
+            classify(database, book, method="zero-shot", backend="int8")
+            zero_int8 = score(exported(database, book), book, truth, set())
+            few, zero_same = [], []
             for draw in range(args.draws):
                 rng = random.Random(draw)
                 chosen: set[str] = set()
@@ -69,12 +75,16 @@ def main() -> None:
                 set_gold(database, [{"platform": "x", "id": k, "codebook": book.name, "reviewer": "eval",
                                      "labels": truth[k]} for k in chosen])
                 result = classify(database, book, method="few-shot", redo=True)
-                few.append(score(database, book, truth, chosen))
-                print(f"  {book.name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} "
+                few.append(score(exported(database, book), book, truth, chosen))
+                zero_same.append(score(zero_records, book, truth, chosen))
+                print(f"  {book.name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} against zero-shot "
+                      f"{zero_same[-1]:.3f} on the same {len(truth) - len(chosen)} held-out replies "
                       f"(cv on gold: zero-shot {result.cv_zero_shot:.3f}, head {result.cv_few_shot:.3f})")
-            print(f"{book.name:<18} {len(truth)} replies  zero-shot macro-F1 {zero:.3f}  "
+            print(f"{book.name:<18} {len(truth)} replies  zero-shot macro-F1 {zero:.3f} (int8 backend "
+                  f"{zero_int8:.3f})  "
                   f"few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
-                  f"(min {min(few):.3f}, max {max(few):.3f})")
+                  f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same held-out replies "
+                  f"{np.mean(zero_same):.3f})")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,7 @@ def test_empty_database_and_missing_model(run, env, tmp_path):
     not_a_model = tmp_path / "folder"
     not_a_model.mkdir()
     assert "no config.json" in run("classify", "--model", not_a_model, code=1).stderr
+    assert "cannot load model" in run("classify", "--model", "example-org/not-cached-model", code=1).stderr
     assert count(env["REPLIES_DB"], "select count(*) from predictions") == 0
 
 
@@ -198,3 +199,19 @@ def test_nli_method_runs_the_pipeline_on_a_tiny_model(run, env, tmp_path):
     conn = sqlite3.connect(env["REPLIES_DB"])
     assert conn.execute("select count(*), min(score) >= 0, max(score) <= 1 from predictions "
                         "where method = 'nli'").fetchone() == (6 * len(LEAN_IDS), 1, 1)
+
+
+def test_int8_backend_caches_apart_and_labels_like_fp32(run, env):
+    truth = load_dev(Path(env["REPLIES_DB"]), limit=40)
+    run("classify")
+    result = run("classify", "--backend", "int8")
+    assert "40 replies classified" in result.output and "all-MiniLM-L6-v2+int8" in result.output
+    conn = sqlite3.connect(env["REPLIES_DB"])
+    models = {m for (m,) in conn.execute("select distinct model from embeddings")}
+    assert models == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2+int8"}
+    # fp32's labels were replaced by int8's for the same codebook; compare against the truth instead.
+    from sklearn.metrics import f1_score
+    records = [json.loads(line) for line in run("export").output.splitlines()]
+    y = [[int(c in truth[r["id"]]) for c in LEAN_IDS] for r in records]
+    p = [[int(c in r["labels"]) for c in LEAN_IDS] for r in records]
+    assert f1_score(y, p, average="macro", zero_division=0) > 0.5
