@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-import db
 from db import labels as store
 from harvester import __version__
 
@@ -28,7 +27,6 @@ from .codebook import Codebook
 from .embed import CachedEmbedder
 from .errors import ClassifierError
 from .heads import Heads, codebook_rows, cross_validated, gold_rows
-from .model import resolve
 
 METHODS = ("auto", "zero-shot", "few-shot", "nli")
 # Default score at which a category is given. Fine-tuned embeddings separate classes more sharply, so the

@@ -5,13 +5,13 @@ This package imports nothing from the rest of the project.
 
 from .connection import open_db, resolve_path
 from .errors import DatabaseError, SchemaTooNew, UnknownThread
-from .queries import find_thread, list_threads, thread_replies
+from .queries import find_thread, list_threads
 from .store import (
-    PageCounts, finish_run, get_cursor, set_cursors, start_run, store_replies, upsert_thread,
+    PageCounts, finish_run, get_cursor, start_run, store_replies, upsert_thread,
 )
 
 __all__ = [
     "open_db", "resolve_path", "DatabaseError", "SchemaTooNew", "UnknownThread",
-    "find_thread", "list_threads", "thread_replies", "PageCounts", "finish_run",
-    "get_cursor", "set_cursors", "start_run", "store_replies", "upsert_thread",
+    "find_thread", "list_threads", "PageCounts", "finish_run",
+    "get_cursor", "start_run", "store_replies", "upsert_thread",
 ]

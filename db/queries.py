@@ -32,11 +32,3 @@ def find_thread(db: Database, ref: str) -> dict:
     if len(candidates) > 1:
         raise UnknownThread(f"{ref!r} matches threads on several platforms: write it as PLATFORM:ID")
     return candidates[0]
-
-
-def thread_replies(db: Database, platform: str, thread_id: str) -> list[dict]:
-    """Every stored reply and quote of one thread, oldest first."""
-    return list(db.query(
-        "select * from replies where platform = ? and thread_id = ? order by created_at, id",
-        [platform, thread_id],
-    ))

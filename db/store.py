@@ -155,12 +155,6 @@ def get_cursor(db: Database, platform: str, thread_id: str, name: str) -> str | 
     return row[0] if row else None
 
 
-def set_cursors(db: Database, cursors: Mapping[tuple[str, str, str], str | None], requests: int = 0,
-                run_id: int | None = None) -> None:
-    """Save (or, with None, delete) checkpoints without storing any replies."""
-    store_replies(db, [], cursors=cursors, run_id=run_id, requests=requests)
-
-
 def start_run(db: Database, platform: str, thread_id: str, tool_version: str) -> int:
     """Record the start of a harvest; returns the run's id."""
     with db.atomic():
@@ -187,7 +181,3 @@ def finish_run(db: Database, run_id: int, outcome: str, error: str | None = None
                 " (select platform, thread_id from harvest_runs where id = ?)",
                 [now, run_id],
             )
-
-
-def run_row(db: Database, run_id: int) -> dict:
-    return db["harvest_runs"].get(run_id)

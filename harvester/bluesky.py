@@ -104,7 +104,7 @@ class BlueskySource:
             return self.actor
         try:
             body = self._xrpc("com.atproto.identity.resolveHandle", handle=self.actor)
-        except HTTPStatusError as exc:
+        except HTTPStatusError:
             raise ThreadNotFound(f"Bluesky handle @{self.actor} does not resolve to an account") from None
         if not isinstance(body.get("did"), str):
             raise BadResponse("Bluesky resolveHandle answered without a did")

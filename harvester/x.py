@@ -9,7 +9,6 @@ requests to REPLIES_X_API_BASE instead, counts them and applies a time-out.
 from __future__ import annotations
 
 import html
-import math
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -261,8 +260,3 @@ class XSource:
             yield Batch(posts, {"quotes.next_token": token}, source_url=f"/2/tweets/{root.id}/quote_tweets")
             if not token:
                 return
-
-
-def minimum_requests(replies: int, quote_pages: int) -> int:
-    """Fewest requests the API allows for a thread: the root, search pages, quote pages."""
-    return 1 + max(1, math.ceil(replies / 100)) + max(1, quote_pages)

@@ -89,3 +89,16 @@ def test_db_path_from_environment(monkeypatch, tmp_path):
     assert db.resolve_path(tmp_path / "flag.db") == tmp_path / "flag.db"
     monkeypatch.delenv("REPLIES_DB")
     assert str(db.resolve_path()) == "replies.db"
+
+
+def test_a_database_from_the_first_release_is_upgraded_with_its_data(tmp_path):
+    from db.schema import migrations
+
+    path = tmp_path / "old.db"
+    old = Database(path)
+    migrations.apply(old, stop_before="m002_classification")
+    old["replies"].insert(_reply(7, raw='{"id": "7"}'))
+    old.close()
+    upgraded = db.open_db(path)
+    assert "predictions" in upgraded.table_names() and "embeddings" in upgraded.table_names()
+    assert upgraded["replies"].get(("x", "7"))["text"] == "reply number 7 about staffing"

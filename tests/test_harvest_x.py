@@ -6,7 +6,7 @@ import math
 import sqlite3
 from datetime import timedelta
 
-from harvester.emulator import Emulator, World
+from harvester.emulator import World
 from harvester.emulator.sample import post_url
 from harvester.emulator.world import synthetic_thread
 from tests.helpers import count, stored
