@@ -36,10 +36,6 @@ class CachedEmbedder:
             self._encoder = Encoder(self.model, device=self.device, backend=self.backend)
         return self._encoder
 
-    @property
-    def loaded(self) -> bool:
-        return self._encoder is not None
-
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         hashes = [text_hash(t) for t in texts]
         found = store.cached_embeddings(self.database, self.key, hashes)

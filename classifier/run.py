@@ -103,8 +103,8 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
             raise ClassifierError("few-shot needs gold labels: add some with `replies label` or "
                                   "`replies import-labels`, or use --method zero-shot")
         if chosen == "few-shot":
-            embedder = _finetuned(database, base, base_rows + gold_set, codebook, progress)
             training = base_rows + gold_set
+            embedder = _finetuned(database, base, training, codebook, progress)
             vectors = embedder.embed(training.texts, batch_size)
         else:
             embedder, training, vectors = base, base_rows, base_vectors

@@ -15,7 +15,7 @@ import db
 from db.export import jsonl_records
 from db.labels import latest_codebook_hash
 
-from .common import db_option, open_database
+from .common import StderrBar, db_option, open_database
 from .output import write_rows
 
 
@@ -39,30 +39,6 @@ def _thread(database, ref):
         return None
     row = db.find_thread(database, ref)
     return row["platform"], row["id"]
-
-
-class StageBar:
-    """A progress bar per stage on stderr, only on a terminal."""
-
-    def __init__(self):
-        self.stage, self.bar, self.shown = None, None, 0
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if stage != self.stage:
-            self.close()
-            self.stage, self.shown = stage, 0
-            self.bar = click.progressbar(length=max(total, 1), label=stage.capitalize(), file=sys.stderr,
-                                         show_pos=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.shown)
-        self.shown = done
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
 
 
 @click.command()
@@ -92,11 +68,12 @@ def classify(codebook_path, method, model, threshold, thread_ref, batch_size, re
 
     book = _codebook(codebook_path)
     database = open_database(db_path)
-    bar = StageBar()
+    bar = StderrBar()
     try:
         result = run_classify(database, book, method=method, model=model, threshold=threshold,
                               thread=_thread(database, thread_ref), batch_size=batch_size, redo=redo,
-                              device=device, progress=bar, backend=backend)
+                              device=device, progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
+                              backend=backend)
     finally:
         bar.close()
     if result.cv_few_shot is not None:

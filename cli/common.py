@@ -49,40 +49,51 @@ class RepliesGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
 
 
+class StderrBar:
+    """A click progress bar on stderr, only on a terminal; a new bar whenever the label changes."""
+
+    def __init__(self):
+        self.label, self.bar, self.shown = None, None, 0
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        if not sys.stderr.isatty():
+            return
+        if label != self.label or self.bar is None:
+            self.close()
+            self.label, self.shown = label, 0
+            self.bar = click.progressbar(length=max(total or 0, done, 1), label=label, file=sys.stderr,
+                                         show_pos=True)
+            self.bar.__enter__()
+        self.bar.length = max(self.bar.length, done)
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
 class StderrEvents(Events):
     """Warnings, waits and a progress bar on stderr; the bar only on a terminal."""
 
     def __init__(self, label: str = "Harvesting", quiet: bool = False):
         self.label = label
         self.quiet = quiet
-        self.bar = None
-        self.shown = 0
+        self.bar = StderrBar()
 
     def warn(self, message: str) -> None:
-        self._clear()
+        self.bar.close()
         click.echo(f"Warning: {message}", err=True)
 
     def waiting(self, seconds: float, reason: str) -> None:
-        self._clear()
+        self.bar.close()
         if not self.quiet:
             click.echo(f"Waiting {seconds:.0f}s: {reason}", err=True)
 
     def progress(self, stored: int, expected: int | None) -> None:
-        if self.quiet or not sys.stderr.isatty():
-            return
-        if self.bar is None:
-            self.bar = click.progressbar(length=max(expected or 0, stored, 1), label=self.label, file=sys.stderr,
-                                         show_pos=True)
-            self.bar.__enter__()
-        self.bar.length = max(self.bar.length, stored)
-        self.bar.update(stored - self.shown)
-        self.shown = stored
+        if not self.quiet:
+            self.bar(self.label, stored, expected)
 
     def finish(self) -> None:
-        self._clear()
-
-    def _clear(self) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-            self.shown = 0
+        self.bar.close()
