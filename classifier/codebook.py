@@ -57,14 +57,40 @@ class Codebook:
     @cached_property
     def hash(self) -> str:
         """A short hash of the content (not the file), stored with every label it produced."""
-        content = {"name": self.name, "question": self.question, "categories": [asdict(c) for c in self.categories]}
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "question": self.question, "categories": [asdict(c) for c in self.categories]}
+
+    @classmethod
+    def from_dict(cls, content: dict, path: str = "") -> "Codebook":
+        """The inverse of `as_dict` (for a codebook kept in the database, already validated)."""
+        return cls(name=content["name"], question=content.get("question", ""), path=path, categories=tuple(
+            Category(id=c["id"], label=c["label"], description=c["description"],
+                     examples=tuple(c.get("examples", ())), counter_examples=tuple(c.get("counter_examples", ())))
+            for c in content["categories"]))
+
+    def remember(self, database) -> None:
+        """Store this version in the database, so later commands find it without the file."""
+        from db.labels import save_codebook
+        save_codebook(database, self.hash, self.name, self.as_dict())
 
     def category(self, category_id: str) -> Category:
         for c in self.categories:
             if c.id == category_id:
                 return c
         raise KeyError(category_id)
+
+
+def current(database, path: str | Path | None = None) -> Codebook:
+    """The codebook at `path`; else the version `classify` last used on this database (kept in it);
+    else the bundled default."""
+    if path:
+        return load(path)
+    from db.labels import codebook_content, last_used_codebook_hash
+    digest = last_used_codebook_hash(database)
+    content = codebook_content(database, digest) if digest else None
+    return Codebook.from_dict(content, path=f"(stored in the database, {digest})") if content else load()
 
 
 def default_path() -> Path:

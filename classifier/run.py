@@ -72,6 +72,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     if database.execute("select count(*) from replies where status = 'ok'").fetchone()[0] == 0:
         raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
     progress = progress or (lambda stage, done, total: None)
+    codebook.remember(database)
     k = len(codebook.categories)
     result = ClassifyResult(method=method, model="", codebook=codebook.name, codebook_hash=codebook.hash)
 
@@ -151,7 +152,8 @@ def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Cod
                progress: Progress) -> CachedEmbedder:
     """The encoder fine-tuned on this codebook and gold, trained once and kept beside the database.
 
-    Training always runs in fp32; with the int8 backend the saved model is quantised for inference.
+    Training always runs in fp32 on a fresh copy of the base model; with the int8 backend the saved
+    model is quantised for inference.
     """
     digest = hashlib.sha256(json.dumps([base.key, codebook.hash, training.texts, training.targets.tolist()])
                             .encode()).hexdigest()[:12]
@@ -161,12 +163,14 @@ def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Cod
     if not folder.exists():
         from .finetune import finetune
         from .model import Encoder
-        trainer = base.encoder if base.backend == "fp32" else Encoder(base.model, device=base.device)
+        # A fresh copy: training changes weights in place, and the base encoder (perhaps the caller's)
+        # must keep producing base embeddings for its cache key.
+        trainer = Encoder(base.model, device=base.device)
         folder.parent.mkdir(parents=True, exist_ok=True)
         finetune(trainer, training.texts, training.targets, folder,
                  progress=lambda done, total: progress("fine-tuning", done, total))
         if base.backend == "fp32":
-            trained = trainer  # now holds the fine-tuned weights: reuse it rather than reload
+            trained = trainer  # holds the fine-tuned weights: reuse it rather than reload
     return CachedEmbedder(database, str(folder), cache_key=key, encoder=trained, device=base.device,
                           backend=base.backend)
 

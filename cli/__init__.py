@@ -4,10 +4,13 @@ import click
 
 from harvester import __version__
 
-from .classify_cmds import classify, evaluate, export, import_labels, label
+from .classify_cmds import classify, evaluate, import_labels, label
 from .common import RepliesGroup
 from .demo_cmds import demo, emulator
+from .explore_cmds import query, report, search, stats
+from .export_cmds import export
 from .harvest_cmds import harvest, import_, threads
+from .review_cmds import review
 
 
 @click.group(cls=RepliesGroup)
@@ -20,5 +23,6 @@ def main():
     """
 
 
-for command in (harvest, import_, threads, classify, label, import_labels, evaluate, export, demo, emulator):
+for command in (harvest, import_, threads, classify, review, label, import_labels, evaluate, query, search, stats,
+                export, report, demo, emulator):
     main.add_command(command)

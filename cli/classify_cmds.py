@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-import sys
-import tempfile
-from pathlib import Path
 
 import click
 
 import db
-from db.export import jsonl_records
-from db.labels import latest_codebook_hash
 
 from .common import StderrBar, db_option, open_database
 from .output import write_rows
@@ -21,7 +15,8 @@ from .output import write_rows
 
 def codebook_option(fn):
     return click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False),
-                        help="Codebook YAML file (default: the bundled lean_nhs codebook).")(fn)
+                        help="Codebook YAML file (default: the one `classify` last used on this database, "
+                             "else the bundled lean_nhs codebook).")(fn)
 
 
 def reviewer_option(fn):
@@ -29,12 +24,13 @@ def reviewer_option(fn):
                         help="Name recorded with each label.")(fn)
 
 
-def _codebook(path):
-    from classifier.codebook import load
-    return load(path)
+def current_codebook(database, path):
+    """--codebook, else the one classify last used on this database, else the bundled one."""
+    from classifier.codebook import current
+    return current(database, path)
 
 
-def _thread(database, ref):
+def thread_key(database, ref):
     if not ref:
         return None
     row = db.find_thread(database, ref)
@@ -66,12 +62,12 @@ def classify(codebook_path, method, model, threshold, thread_ref, batch_size, re
     """
     from classifier.run import classify as run_classify
 
-    book = _codebook(codebook_path)
     database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
     bar = StderrBar()
     try:
         result = run_classify(database, book, method=method, model=model, threshold=threshold,
-                              thread=_thread(database, thread_ref), batch_size=batch_size, redo=redo,
+                              thread=thread_key(database, thread_ref), batch_size=batch_size, redo=redo,
                               device=device, progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
                               backend=backend)
     finally:
@@ -101,23 +97,35 @@ def label(ref, categories, codebook_path, reviewer, note, db_path):
     """
     from classifier.labels import label as record
 
-    book = _codebook(codebook_path)
-    record(open_database(db_path), book, ref, list(categories), reviewer, note)
+    database = open_database(db_path)
+    record(database, current_codebook(database, codebook_path), ref, list(categories), reviewer, note)
     click.echo(f"{ref}: {', '.join(categories) or '(no category)'} by {reviewer}")
 
 
 @click.command(name="import-labels")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "labelstudio"]), default="auto",
+              show_default=True, help="auto: .csv is CSV, .json a Label Studio export, anything else JSONL.")
 @codebook_option
 @reviewer_option
 @db_option
-def import_labels(file, codebook_path, reviewer, db_path):
-    """Record gold labels from a file: JSONL lines {"platform","id","labels":[...]} or a CSV with
-    columns platform,id,labels (labels separated by ';'). Every row is checked before any is stored."""
+def import_labels(file, fmt, codebook_path, reviewer, db_path):
+    """Record gold labels from a file. Every row is checked before any is stored.
+
+    \b
+    jsonl        one {"platform", "id", "labels": [...]} per line
+    csv          columns platform,id,labels (labels separated by ';')
+    labelstudio  Label Studio's JSON (or JSON-MIN) export of the tasks that
+                 `replies export --format labelstudio` wrote; each annotator
+                 becomes a reviewer (their email, else --reviewer)
+    """
     from classifier.labels import import_labels as run_import
 
-    n = run_import(open_database(db_path), _codebook(codebook_path), file, reviewer)
-    click.echo(f"{n} replies labelled by {reviewer}")
+    database = open_database(db_path)
+    n = run_import(database, current_codebook(database, codebook_path), file, reviewer, fmt)
+    from_labelstudio = fmt == "labelstudio" or (fmt == "auto" and file.lower().endswith(".json"))
+    click.echo(f"{n} labels recorded from the export's annotators" if from_labelstudio
+               else f"{n} replies labelled by {reviewer}")
 
 
 @click.command()
@@ -129,8 +137,8 @@ def evaluate(codebook_path, as_json, db_path):
     cross-validated comparison of zero-shot and few-shot, and Cohen's kappa between reviewers."""
     from classifier.evaluate import evaluate as run_evaluate
 
-    book = _codebook(codebook_path)
-    result = run_evaluate(open_database(db_path), book)
+    database = open_database(db_path)
+    result = run_evaluate(database, current_codebook(database, codebook_path))
     if as_json:
         click.echo(json.dumps({"compared": result.compared, "per_category": result.rows, "macro": result.macro,
                                "method": result.method, "cv_zero_shot": result.cv_zero_shot,
@@ -150,42 +158,3 @@ def evaluate(codebook_path, as_json, db_path):
     if result.agreement:
         click.echo("Agreement between reviewers (Cohen's kappa):")
         write_rows(result.agreement)
-
-
-@click.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file (default: stdout).")
-@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
-@codebook_option
-@db_option
-def export(fmt, out, thread_ref, codebook_path, db_path):
-    """Export replies with their labels: one JSON object per line with platform, id, thread, parent_id,
-    kind, author, text, created_at, url, labels (predicted ids), scores and gold (reviewed ids, or null).
-
-    Labels come from the codebook given, else from the one last used by `classify`."""
-    database = open_database(db_path)
-    if codebook_path:
-        book = _codebook(codebook_path)
-        name, digest = book.name, book.hash
-    else:
-        digest = latest_codebook_hash(database)
-        row = database.execute("select codebook from classify_runs where codebook_hash = ? limit 1",
-                               [digest]).fetchone()
-        name = row[0] if row else _codebook(None).name
-    records = jsonl_records(database, codebook=name, codebook_hash=digest, thread=_thread(database, thread_ref))
-    if not out:
-        for record in records:
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-        return
-    target = Path(out)
-    if not target.parent.exists():
-        raise click.ClickException(f"folder {target.parent} does not exist")
-    handle = tempfile.NamedTemporaryFile("w", dir=target.parent, delete=False, encoding="utf-8", suffix=".part")
-    try:
-        with handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        os.replace(handle.name, target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise

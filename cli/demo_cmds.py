@@ -59,7 +59,8 @@ def demo(db_path):
         elapsed = time.perf_counter() - started
     _summary(database, elapsed, path)
     _classify(database)
-    click.echo(f"\nNext: replies threads --db {path}   replies export --db {path} > labelled.jsonl")
+    click.echo(f"\nNext: replies review --db {path}   replies stats --db {path}   "
+               f"replies report --db {path} --out report.html   replies export --db {path} > labelled.jsonl")
 
 
 def _classify(database) -> None:

@@ -11,3 +11,7 @@ class SchemaTooNew(DatabaseError):
 
 class UnknownThread(DatabaseError):
     """A thread reference that matches no tracked thread."""
+
+
+class QueryError(DatabaseError):
+    """SQL from the user that cannot run: a write on the read-only connection, or a syntax error."""

@@ -135,3 +135,25 @@ def start_classify_run(db: Database, **values) -> int:
 def finish_classify_run(db: Database, run_id: int, **values) -> None:
     with db.atomic():
         db["classify_runs"].update(run_id, {"ended_at": utc_now(), **values})
+
+
+def save_codebook(db: Database, codebook_hash: str, name: str, content: Mapping) -> None:
+    """Keep a codebook version (its JSON form) so later commands can use it without the file."""
+    with db.atomic():
+        db.execute("insert or ignore into codebooks (hash, name, content, added_at) values (?, ?, ?, ?)",
+                   [codebook_hash, name, json.dumps(content, ensure_ascii=False), utc_now()])
+
+
+def codebook_content(db: Database, codebook_hash: str) -> dict | None:
+    row = db.execute("select content from codebooks where hash = ?", [codebook_hash]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def last_used_codebook_hash(db: Database) -> str | None:
+    """The codebook version classify last ran with, else the last one a reviewer labelled with."""
+    found = latest_codebook_hash(db)
+    if found:
+        return found
+    row = db.execute("select c.hash from gold_labels g join codebooks c on c.name = g.codebook"
+                     " order by g.created_at desc, c.added_at desc limit 1").fetchone()
+    return row[0] if row else None

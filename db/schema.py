@@ -127,3 +127,46 @@ def m002_classification(db: Database) -> None:
          "cv_zero_shot": float, "cv_few_shot": float, "tool_version": str},
         pk="id",
     )
+
+
+@migrations()
+def m003_review_views(db: Database) -> None:
+    # Per-database values that must never leave it, such as the salt for pseudonymised exports.
+    db["settings"].create({"key": str, "value": str}, pk="key", not_null={"key"})
+    db["gold_labels"].create_index(["codebook", "reviewer"])
+    # The current human labels: the most recent review of each reply per codebook.
+    db.create_view("gold_current", """
+        select g.platform, g.id, g.codebook, g.labels, g.reviewer, g.note, g.created_at from gold_labels g
+        where g.rowid = (select g2.rowid from gold_labels g2 where g2.platform = g.platform and g2.id = g.id
+                         and g2.codebook = g.codebook order by g2.created_at desc, g2.rowid desc limit 1)
+    """)
+    # The codebook version `classify` last ran with: what the two views below describe.
+    db.create_view("current_codebook", """
+        select codebook, codebook_hash from classify_runs order by id desc limit 1
+    """)
+    db.create_view("reply_labels", """
+        select r.platform, r.id, r.thread_id, r.kind, r.author_handle as author, r.created_at, r.like_count,
+          r.text,
+          (select json_group_array(p.category) from predictions p, current_codebook c
+             where p.platform = r.platform and p.id = r.id and p.codebook_hash = c.codebook_hash
+             and p.predicted = 1) as predicted,
+          (select g.labels from gold_current g, current_codebook c
+             where g.platform = r.platform and g.id = r.id and g.codebook = c.codebook) as gold,
+          r.url
+        from replies r where r.status = 'ok'
+    """)
+    db.create_view("category_counts", """
+        select p.category, sum(p.predicted) as predicted,
+          (select count(*) from gold_current g, json_each(g.labels) j
+             where g.codebook = c.codebook and j.value = p.category) as gold
+        from predictions p join current_codebook c on p.codebook_hash = c.codebook_hash
+        group by p.category order by predicted desc, p.category
+    """)
+
+
+@migrations()
+def m004_codebooks(db: Database) -> None:
+    # Each codebook version classify or a reviewer used, so later commands know its categories
+    # without the YAML file at hand.
+    db["codebooks"].create({"hash": str, "name": str, "content": str, "added_at": str}, pk="hash",
+                           not_null={"hash", "name", "content"})

@@ -92,3 +92,32 @@ def serve(env, monkeypatch):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """The bundled sample harvested through the emulator and classified zero-shot, made once per session."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = CliRunner().invoke(main, ["demo", "--db", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture
+def classified(demo_template, tmp_path, monkeypatch):
+    """A private copy of the classified sample database, set as REPLIES_DB; returns its path."""
+    import sqlite3
+
+    target = tmp_path / "replies.db"
+    source, copy = sqlite3.connect(demo_template), sqlite3.connect(target)
+    source.backup(copy)
+    source.close()
+    copy.close()
+    monkeypatch.setenv("REPLIES_DB", str(target))
+    return target
+
+
+@pytest.fixture
+def cli(classified):
+    """The CLI runner on the classified sample database."""
+    return Run()

@@ -23,3 +23,12 @@ def count(db_path, sql: str, params=()) -> int:
     value = conn.execute(sql, params).fetchone()[0]
     conn.close()
     return value
+
+
+def rows(db_path, sql: str, params=()) -> list[dict]:
+    """Every row of `sql` as a dict, read with plain sqlite3 (independent of the code under test)."""
+    conn = sqlite3.connect(db_path)
+    conn.row_factory = sqlite3.Row
+    out = [dict(r) for r in conn.execute(sql, params)]
+    conn.close()
+    return out

@@ -1,0 +1,111 @@
+"""`replies query`, `search`, `stats` and `report`: questions to the database from the command line."""
+
+from __future__ import annotations
+
+import click
+
+import db
+from db.explore import category_stats, replies_over_time, reviewed_count, run_query
+from db.explore import search as run_search
+
+from .classify_cmds import codebook_option, current_codebook, thread_key
+from .common import db_option, open_database
+from .output import output_options, write_rows
+
+
+@click.command()
+@click.argument("sql")
+@click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
+              help="A named parameter for :NAME in the SQL (repeatable).")
+@output_options
+@db_option
+def query(sql, params, fmt, db_path):
+    """Run SQL against the database, read-only: a write is refused and the file never changes.
+
+    \b
+    Views for common questions:
+      reply_labels      each reply with its predicted and gold categories
+      category_counts   replies per category, predicted and gold
+      gold_current      the latest human label of each reply
+    Tables: threads, replies, predictions, gold_labels, harvest_runs, ...
+
+    \b
+    Examples:
+      replies query "select * from category_counts"
+      replies query "select author, text from reply_labels where gold like '%money%'" --csv
+      replies query "select * from replies where author_handle = :who" -p who alice --nl
+    """
+    database = db.open_db(db_path, readonly=True)
+    write_rows(run_query(database, sql, dict(params)), fmt)
+
+
+@click.command()
+@click.argument("text")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@output_options
+@db_option
+def search(text, limit, thread_ref, fmt, db_path):
+    """Full-text search of reply text, best matches first.
+
+    TEXT uses SQLite FTS5 syntax: words (all must match), "a phrase", OR, prefix*.
+    """
+    database = db.open_db(db_path, readonly=True)
+    rows = run_search(database, text, limit=limit, thread=thread_key(database, thread_ref))
+    if not rows and fmt == "table":
+        click.echo(f"No reply matches {text!r}.", err=True)
+        return
+    write_rows(rows, fmt)
+
+
+@click.command()
+@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@click.option("--by", "period", type=click.Choice(["day", "hour"]), default="day", show_default=True,
+              help="Bucket for replies over time.")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@codebook_option
+@db_option
+def stats(thread_ref, period, as_json, codebook_path, db_path):
+    """Replies per category (predicted by the model and given by reviewers) and replies over time."""
+    import json
+
+    database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
+    thread = thread_key(database, thread_ref)
+    found = {row["category"]: row for row in category_stats(database, book.name, book.hash, thread)}
+    categories = [{"category": c.id, "label": c.label, **{k: found.get(c.id, {}).get(k, 0)
+                                                          for k in ("predicted", "gold", "both_agree")}}
+                  for c in book.categories]
+    over_time = replies_over_time(database, thread, period)
+    reviewed = reviewed_count(database, book.name, thread)
+    total = sum(row["replies"] for row in over_time)
+    if as_json:
+        click.echo(json.dumps({"codebook": book.name, "codebook_hash": book.hash, "replies": total,
+                               "reviewed": reviewed, "categories": categories, "over_time": over_time}, indent=2))
+        return
+    click.echo(f"Codebook {book.name} ({book.hash}): {total} replies, {reviewed} reviewed")
+    click.echo()
+    write_rows(categories)
+    click.echo()
+    width = max((row["replies"] for row in over_time), default=0)
+    for row in over_time:
+        bar = "#" * max(1, round(40 * row["replies"] / width))
+        click.echo(f"{row[period]:<13} {row['replies']:>6}  {bar}")
+
+
+@click.command()
+@click.option("--out", type=click.Path(dir_okay=False), default="report.html", show_default=True)
+@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@codebook_option
+@db_option
+def report(out, thread_ref, codebook_path, db_path):
+    """Write one self-contained HTML page: categories predicted vs gold, replies over time, and the
+    three most-liked replies per category quoted in full."""
+    from db.report import write_report
+
+    database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
+    thread = thread_key(database, thread_ref)
+    write_report(database, out, name=book.name, question=book.question, codebook_hash=book.hash,
+                 categories=[(c.id, c.label) for c in book.categories], thread=thread)
+    click.echo(f"Report written to {out}", err=True)

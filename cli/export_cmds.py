@@ -1,0 +1,86 @@
+"""`replies export`: labelled datasets in jsonl, csv, parquet, Label Studio and Hugging Face form."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from db.export import Codebook as ExportCodebook
+from db.export import ExportError
+from db.formats import FORMATS, export_dataset
+from db.pseudonym import Pseudonymizer, database_salt
+from db.split import parse_split
+from harvester import __version__
+
+from .classify_cmds import codebook_option, current_codebook, thread_key
+from .common import db_option, open_database
+
+
+def export_codebook(book) -> ExportCodebook:
+    return ExportCodebook(name=book.name, hash=book.hash, categories=[(c.id, c.label) for c in book.categories],
+                          question=book.question, descriptions={c.id: c.description for c in book.categories})
+
+
+@click.command()
+@click.option("--format", "fmt", default="jsonl", show_default=True, metavar="|".join(FORMATS),
+              help="Output format (see below).")
+@click.option("--out", type=click.Path(), help="File (folder for hf) to write; default stdout for jsonl, csv "
+                                               "and labelstudio.")
+@click.option("--gold-only", is_flag=True, help="Only replies a human reviewed.")
+@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@click.option("--split", "split_spec", metavar="NAME=FRACTION,...",
+              help="Split into named parts stratified by category, e.g. train=0.8,dev=0.1,test=0.1; adds a "
+                   "`split` field (hf: one file per part).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --split: same seed, same split.")
+@click.option("--pseudonymize", is_flag=True,
+              help="Replace authors and @mentions with stable salted pseudonyms and ids with salted tokens; "
+                   "drop URLs.")
+@click.option("--salt", help="Salt for --pseudonymize (default: a secret kept in this database).")
+@click.option("--strip-links", is_flag=True, help="With --pseudonymize: replace links in the text by [link].")
+@codebook_option
+@db_option
+def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt, strip_links, codebook_path,
+           db_path):
+    """Export replies with their labels for a colleague, a paper's supplement or model training.
+
+    \b
+    jsonl        one object per reply: platform, id, thread, parent_id, kind,
+                 author, text, created_at, url, labels (predicted ids), scores
+                 (id -> score) and gold (reviewed ids, or null)
+    csv          the same fields, plus one 0/1 column per category (the
+                 reviewed labels where a human looked, else the predicted)
+    parquet      the same fields with types (timestamps, lists, a struct of
+                 scores); needs --out
+    labelstudio  Label Studio tasks with the predictions as pre-annotations;
+                 --out also writes NAME.label-config.xml, the labelling
+                 interface to paste into the project's settings
+    hf           a folder of JSONL files (one per --split part) and a dataset
+                 card (README.md) that `datasets.load_dataset` reads; needs --out
+
+    Labels come from --codebook, else the codebook `classify` last used. Nothing
+    is written at --out unless the whole export succeeds.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    split = parse_split(split_spec) if split_spec else None
+    if (salt or strip_links) and not pseudonymize:
+        raise ExportError("--salt and --strip-links only make sense with --pseudonymize")
+    database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
+    thread = thread_key(database, thread_ref)
+    pseudonymizer = Pseudonymizer(salt or database_salt(database), strip_links=strip_links) \
+        if pseudonymize else None
+    run = database.execute("select method, model from classify_runs where codebook_hash = ? order by id desc"
+                           " limit 1", [book.hash]).fetchone()
+    threads = database.execute("select count(*) from threads").fetchone()[0]
+    about = {"tool_version": __version__, "method": run[0] if run else None, "model": run[1] if run else None,
+             "threads": f"{threads} question post{'s' if threads != 1 else ''}", "pseudonymized": pseudonymize,
+             "strip_links": strip_links}
+    counts = export_dataset(database, fmt, out, export_codebook(book), stdout=sys.stdout, thread=thread,
+                            gold_only=gold_only, split=split, seed=seed, pseudonymizer=pseudonymizer,
+                            model=run[1] if run else None, about=about)
+    if out:
+        parts = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "all")
+        total = sum(counts.values())
+        click.echo(f"{total} replies written to {out}" + (f" ({parts})" if parts else ""), err=True)

@@ -1,0 +1,176 @@
+"""`replies review`: an interactive terminal review, one reply at a time, saved as it goes."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+
+import click
+
+from db.labels import set_gold
+from db.review import ORDERS, reply_context, review_queue
+
+from .classify_cmds import codebook_option, current_codebook, reviewer_option, thread_key
+from .common import EXIT_INTERRUPTED, db_option, fail, open_database
+
+DIGITS = "1234567890"
+HELP = """Keys:
+  1-9, 0    toggle category 1-10 (t then a number for more)
+  a, Enter  accept the categories as marked and go to the next reply
+  x         clear every category (reviewed: none applies)
+  s         skip this reply for now
+  b         back to the previous reply
+  n         add a note to this reply
+  q         quit (everything accepted is already saved)
+  ?         show these keys"""
+
+
+class Review:
+    """The review loop. Keys come from `read_key`, so the loop runs on any terminal."""
+
+    def __init__(self, database, book, reviewer: str, queue: list[tuple[str, str]], order: str, read_key=None):
+        self.database, self.book, self.reviewer = database, book, reviewer
+        self.queue, self.order = queue, order
+        self.read_key = read_key or (lambda: click.getchar())
+        self.saved = 0
+
+    def run(self) -> int:
+        position = 0
+        while 0 <= position < len(self.queue):
+            step = self.one(position)
+            if step == "quit":
+                break
+            position = max(0, position + step)
+        else:
+            click.clear()
+            click.echo(f"Nothing left to review ({self.saved} saved this session).")
+        return self.saved
+
+    def one(self, position: int):
+        platform, reply_id = self.queue[position]
+        context = reply_context(self.database, platform, reply_id, codebook=self.book.name,
+                                codebook_hash=self.book.hash, reviewer=self.reviewer)
+        predicted = {c for c, row in context["predictions"].items() if row["predicted"]}
+        chosen = set(context["own_labels"]) if context["own_labels"] is not None else set(predicted)
+        note = context["own_note"]
+        message = ""
+        while True:
+            self.draw(position, context, chosen, note, message)
+            message = ""
+            key = self.read_key()
+            if len(key) == 1 and key in DIGITS[: len(self.book.categories)]:
+                self.toggle(chosen, DIGITS.index(key))
+            elif key == "t" and len(self.book.categories) > 10:
+                number = click.prompt("Category number", type=click.IntRange(1, len(self.book.categories)))
+                self.toggle(chosen, number - 1)
+            elif key == "x":
+                chosen.clear()
+            elif key in ("a", "\r", "\n"):
+                set_gold(self.database, [{"platform": platform, "id": reply_id, "codebook": self.book.name,
+                                          "reviewer": self.reviewer, "labels": sorted(chosen), "note": note}])
+                self.saved += 1
+                return 1
+            elif key == "s":
+                return 1
+            elif key == "b":
+                if position == 0:
+                    message = "This is the first reply."
+                    continue
+                return -1
+            elif key == "n":
+                note = click.prompt("Note", default=note or "", show_default=False).strip() or None
+            elif key == "q":
+                return "quit"
+            elif key == "?":
+                message = HELP
+            else:
+                message = f"Unknown key {key!r}: press ? for the keys."
+
+    def toggle(self, chosen: set, index: int) -> None:
+        category = self.book.categories[index].id
+        chosen.symmetric_difference_update({category})
+
+    def draw(self, position: int, context: dict, chosen: set, note: str | None, message: str) -> None:
+        width = min(shutil.get_terminal_size((100, 30)).columns, 100)
+        reply, parent, question = context["reply"], context["parent"], context["question"]
+        wrap = lambda text, indent="": textwrap.fill(" ".join((text or "").split()), width, initial_indent=indent,
+                                                     subsequent_indent=indent)
+        lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
+                 f" · codebook {self.book.name} · {self.saved} saved"]
+        if question:
+            lines.append(wrap(_clip(question["text"], 200), "Q: "))
+        if parent and (not question or parent["text"] != question["text"]):
+            lines.append(wrap(_clip(f"@{parent['author_handle']}: {parent['text']}", 300), "↳ in reply to "))
+        lines.append("─" * width)
+        when = (reply.get("created_at") or "")[:16].replace("T", " ")
+        lines.append(f"@{reply.get('author_handle') or '?'} · {reply['platform']} · {when} · "
+                     f"{reply.get('like_count') or 0} likes · {reply['kind']}")
+        lines += [textwrap.fill(paragraph, width) if paragraph else "" for paragraph in
+                  (reply.get("text") or "").splitlines()]
+        if reply.get("url"):
+            lines.append(reply["url"])
+        lines.append("─" * width)
+        for i, category in enumerate(self.book.categories):
+            row = context["predictions"].get(category.id)
+            score = f"{row['score']:.2f}" if row else "  - "
+            suggested = "*" if row and row["predicted"] else " "
+            key = DIGITS[i] if i < 10 else f"t{i + 1}"
+            mark = "x" if category.id in chosen else " "
+            lines.append(f" [{mark}] {key:>3}  {category.label:<40} {score}{suggested}")
+        lines.append(f"Note: {note}" if note else "")
+        if context["own_labels"] is not None:
+            lines.append("(you reviewed this reply before; accepting replaces your earlier label)")
+        lines.append(message or "* = the model's suggestion · 1-9 toggle · a accept · s skip · b back · "
+                                "n note · q quit · ? help")
+        click.clear()
+        click.echo("\n".join(lines))
+
+
+def _clip(text: str | None, n: int) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@click.command()
+@reviewer_option
+@click.option("--order", type=click.Choice(ORDERS), default="uncertain", show_default=True,
+              help="uncertain: scores nearest the threshold first, where a human helps most.")
+@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@click.option("--category", help="Only replies predicted or labelled with this category id.")
+@click.option("--unreviewed/--all", default=True, show_default=True,
+              help="Leave out replies you already reviewed (reopening carries on where you stopped).")
+@codebook_option
+@db_option
+def review(reviewer, order, thread_ref, category, unreviewed, codebook_path, db_path):
+    """Review replies in the terminal: read each with the post it answers, confirm or correct the
+    suggested categories with single keys, and move on.
+
+    Each decision is saved the moment it is made, with your name and the time,
+    so quitting, Ctrl-C or a crash loses at most the reply on screen. Two
+    reviewers (--reviewer) label independently; `replies evaluate` then reports
+    their agreement. Press ? in the review for the keys.
+    """
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail("review needs a terminal; to record labels from a script use `replies label` or "
+             "`replies import-labels`")
+    database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
+    if category and category not in book.ids:
+        fail(f"unknown category {category!r} for codebook {book.name} (known: {', '.join(book.ids)})")
+    book.remember(database)
+    queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer=reviewer, order=order,
+                         thread=thread_key(database, thread_ref), category=category, unreviewed=unreviewed)
+    if not queue:
+        click.echo(f"Nothing to review for {reviewer}" + (" (all reviewed: --all shows them again)"
+                                                          if unreviewed else "") + ".")
+        return
+    session = Review(database, book, reviewer, queue, order)
+    try:
+        saved = session.run()
+    except (KeyboardInterrupt, EOFError):
+        n = session.saved
+        click.echo(f"\nStopped: {n} decision{'' if n == 1 else 's'} saved; `replies review` carries on from here.",
+                   err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(f"{saved} replies reviewed by {reviewer}.")

@@ -1,0 +1,310 @@
+"""Writers for each export format. Each takes an iterator of export records and streams it."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+from xml.sax.saxutils import quoteattr
+
+from .export import (FIELDS, Codebook, ExportError, atomic_file, atomic_folder, csv_rows, final_labels,
+                     jsonl_lines, jsonl_records)
+from .split import assign
+from .times import parse_iso
+
+FROM_NAME = "category"  # the Label Studio Choices control's name, checked on import
+
+
+def write_jsonl(records: Iterable[dict], out: IO[str]) -> int:
+    n = 0
+    for n, record in enumerate(records, start=1):
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return n
+
+
+def csv_header(codebook: Codebook, extra: Iterable[str] = ()) -> list[str]:
+    return [*FIELDS, *extra, *codebook.ids]
+
+
+def write_csv(records: Iterable[dict], out: IO[str], codebook: Codebook) -> int:
+    """The JSONL fields (lists joined with ';', scores as JSON) and a 0/1 column per category holding
+    the reviewed labels where a human looked, else the predicted ones."""
+    records = iter(records)
+    first = next(records, None)
+    extra = [k for k in (first or {}) if k not in FIELDS]
+    writer = csv.writer(out)
+    writer.writerow(csv_header(codebook, extra))
+    n = 0
+    for record in ([first] if first else []), records:
+        for record_ in record:
+            chosen = set(final_labels(record_))
+            writer.writerow([
+                *(_csv_value(name, record_[name]) for name in FIELDS),
+                *(record_[name] for name in extra),
+                *(int(cid in chosen) for cid in codebook.ids),
+            ])
+            n += 1
+    return n
+
+
+def _csv_value(name: str, value):
+    if name == "scores":
+        return json.dumps(value)
+    if name in ("labels", "gold"):
+        return "" if value is None else ";".join(value)
+    return "" if value is None else value
+
+
+def write_parquet(records: Iterable[dict], path: Path, codebook: Codebook, batch: int = 10_000) -> int:
+    """Typed columns: created_at a UTC timestamp, labels and gold lists of strings, scores a struct of
+    float per category; written in row groups so memory stays flat."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    string = pa.string()
+    scores_type = pa.struct([(cid, pa.float32()) for cid in codebook.ids]) if codebook.ids \
+        else pa.struct([("none", pa.float32())])
+    fields = [("platform", string), ("id", string), ("thread", string), ("parent_id", string), ("kind", string),
+              ("author", string), ("text", string), ("created_at", pa.timestamp("ms", tz="UTC")), ("url", string),
+              ("labels", pa.list_(string)), ("scores", scores_type), ("gold", pa.list_(string))]
+    records = iter(records)
+    first = next(records, None)
+    extra = [k for k in (first or {}) if k not in FIELDS]
+    schema = pa.schema(fields + [(k, string) for k in extra],
+                       metadata={"codebook": codebook.name, "codebook_hash": codebook.hash or ""})
+    n = 0
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        chunk: list[dict] = []
+
+        def flush():
+            columns = {name: [r[name] for r in chunk] for name in schema.names}
+            columns["created_at"] = [_timestamp(v) for v in columns["created_at"]]
+            columns["scores"] = [{cid: s.get(cid) for cid in codebook.ids} for s in columns["scores"]] \
+                if codebook.ids else [None] * len(chunk)
+            writer.write_table(pa.table(columns, schema=schema))
+            chunk.clear()
+
+        for record in ([first] if first else []), records:
+            for record_ in record:
+                chunk.append(record_)
+                n += 1
+                if len(chunk) >= batch:
+                    flush()
+        if chunk or n == 0:
+            flush()
+    return n
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return parse_iso(value) if value else None
+
+
+def labelstudio_config(codebook: Codebook) -> str:
+    """The labelling interface: the reply text and a multi-choice Choices control with the codebook's ids
+    as values (so exported results map straight back) and its labels as hints."""
+    choices = "\n".join(
+        f"    <Choice value={quoteattr(cid)} hint={quoteattr(label)}/>" for cid, label in codebook.categories)
+    return (f"<View>\n  <Header value={quoteattr(codebook.question or codebook.name)}/>\n"
+            f"  <Text name=\"text\" value=\"$text\"/>\n"
+            f"  <Choices name=\"{FROM_NAME}\" toName=\"text\" choice=\"multiple\" showInline=\"false\">\n"
+            f"{choices}\n  </Choices>\n</View>\n")
+
+
+def labelstudio_tasks(records: Iterable[dict], codebook: Codebook, model: str | None) -> Iterator[dict]:
+    """Label Studio tasks with the model's labels as pre-annotations (predictions)."""
+    for n, record in enumerate(records, start=1):
+        data = {"text": record["text"], "platform": record["platform"], "reply_id": record["id"],
+                "thread": record["thread"], "author": record["author"], "created_at": record["created_at"],
+                "url": record["url"], "codebook": codebook.name}
+        data.update({k: v for k, v in record.items() if k not in FIELDS})
+        task: dict = {"data": data}
+        if record["scores"]:
+            task["predictions"] = [{
+                "model_version": model or "replies",
+                "score": round(max(record["scores"].values()), 4),
+                "result": [{"id": f"r{n}", "from_name": FROM_NAME, "to_name": "text", "type": "choices",
+                            "value": {"choices": record["labels"]}}] if record["labels"] else [],
+            }]
+        yield task
+
+
+def write_labelstudio(records: Iterable[dict], out: IO[str], codebook: Codebook, model: str | None) -> int:
+    """A JSON array of tasks, streamed one task at a time."""
+    out.write("[")
+    n = 0
+    for n, task in enumerate(labelstudio_tasks(records, codebook, model), start=1):
+        out.write(("," if n > 1 else "") + "\n" + json.dumps(task, ensure_ascii=False))
+    out.write("\n]\n")
+    return n
+
+
+def write_hf(records: Iterable[dict], folder: Path, codebook: Codebook, about: dict,
+             order: Iterable[str] = ()) -> dict[str, int]:
+    """One JSONL file per split (train.jsonl without --split) and a dataset card (README.md); returns
+    counts per split, in `order` (the --split order) where given."""
+    handles: dict[str, IO[str]] = {}
+    counts: dict[str, int] = {}
+    per_category: dict[str, dict[str, int]] = {}
+    try:
+        for record in records:
+            split = record.get("split") or "train"
+            if split not in handles:
+                handles[split] = (folder / f"{split}.jsonl").open("w", encoding="utf-8")
+            handles[split].write(json.dumps(record, ensure_ascii=False) + "\n")
+            counts[split] = counts.get(split, 0) + 1
+            for cid in final_labels(record):
+                per_category.setdefault(cid, {}).setdefault(split, 0)
+                per_category[cid][split] += 1
+    finally:
+        for handle in handles.values():
+            handle.close()
+    rank = {name: i for i, name in enumerate(order)}
+    counts = dict(sorted(counts.items(), key=lambda item: rank.get(item[0], len(rank))))
+    (folder / "README.md").write_text(dataset_card(codebook, counts, per_category, about), encoding="utf-8")
+    return counts
+
+
+def dataset_card(codebook: Codebook, counts: dict[str, int], per_category: dict[str, dict[str, int]],
+                 about: dict) -> str:
+    splits = list(counts)
+    lines = ["---", "configs:", "- config_name: default", "  data_files:"]
+    for split in splits:
+        lines += [f"  - split: {split}", f"    path: {split}.jsonl"]
+    lines += ["task_categories:", "- text-classification", "size_categories:", f"- {_size_category(sum(counts.values()))}", "---", ""]
+    lines += [f"# {codebook.name}: replies labelled with a codebook", ""]
+    if codebook.question:
+        lines += [f"Question: {codebook.question}", ""]
+    lines += ["## How it was collected", "",
+              f"Replies and quotes to {about.get('threads', 'the question posts')} were harvested with "
+              f"`replies` {about.get('tool_version', '')} and tagged by {about.get('method') or 'no model'}"
+              f"{' (' + about['model'] + ')' if about.get('model') else ''}. `labels` holds the model's "
+              "categories, `scores` its score per category, and `gold` the categories a human reviewer gave "
+              "(null where nobody reviewed the reply). Splits are stratified by category "
+              f"(seed {about.get('seed', 0)}).", ""]
+    if about.get("pseudonymized"):
+        lines += ["Authors and @mentions are replaced by salted pseudonyms, reply ids by salted tokens, and "
+                  "URLs removed" + (", links in the text too" if about.get("strip_links") else "") + ".", ""]
+    lines += ["## Codebook", "", f"Version (hash) `{codebook.hash}`.", "", "| id | label | description |",
+              "|---|---|---|"]
+    for cid, label in codebook.categories:
+        lines.append(f"| `{cid}` | {_cell(label)} | {_cell(codebook.descriptions.get(cid, ''))} |")
+    lines += ["", "## Counts", "", "| category | " + " | ".join(splits) + " |",
+              "|---|" + "---|" * len(splits)]
+    lines.append("| **replies** | " + " | ".join(str(counts[s]) for s in splits) + " |")
+    for cid in codebook.ids:
+        row = per_category.get(cid, {})
+        lines.append(f"| `{cid}` | " + " | ".join(str(row.get(s, 0)) for s in splits) + " |")
+    lines += ["", "Counts per category use the reviewed labels where present, else the predicted ones.", "",
+              "## Loading", "", "```python", "from datasets import load_dataset",
+              "data = load_dataset(\"json\", data_files={" +
+              ", ".join(f'"{s}": "{s}.jsonl"' for s in splits) + "})", "```", ""]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _size_category(n: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
+        if n < limit:
+            return name
+    return "100K<n<1M"
+
+
+FORMATS = ("jsonl", "csv", "parquet", "labelstudio", "hf")
+STREAMABLE = ("jsonl", "csv", "labelstudio")
+
+
+def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, stdout: IO[str] | None = None,
+                   thread: tuple[str, str] | None = None, gold_only: bool = False,
+                   split: dict[str, float] | None = None, seed: int = 0, pseudonymizer=None,
+                   model: str | None = None, about: dict | None = None) -> dict[str, int]:
+    """Write the export; returns counts per split (key 'all' without --split). Nothing is left at `out`
+    unless the whole export succeeds."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if out is None and fmt not in STREAMABLE:
+        raise ExportError(f"--format {fmt} writes a {'folder' if fmt == 'hf' else 'binary file'}: give --out")
+
+    def records() -> Iterator[dict]:
+        rows = jsonl_records(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
+                             gold_only=gold_only)
+        for record in rows:
+            if assigned is not None:
+                record["split"] = assigned.get((record["platform"], record["id"]))
+            yield pseudonymizer.record(record) if pseudonymizer else record
+
+    assigned = None
+    if split:
+        keys = ((( r["platform"], r["id"]), final_labels(r)) for r in
+                jsonl_records(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
+                              gold_only=gold_only))
+        assigned = assign(keys, split, seed, codebook.ids)
+    counts: dict[str, int] = {}
+
+    def counted(rows: Iterable[dict]) -> Iterator[dict]:
+        for row in rows:
+            name = row.get("split") or "all"
+            counts[name] = counts.get(name, 0) + 1
+            yield row
+
+    about = {**(about or {}), "seed": seed}
+    if fmt == "hf":
+        with atomic_folder(out) as folder:
+            write_hf(counted(records()), folder, codebook, about, order=split or ())
+        return counts
+    if fmt == "parquet":
+        with atomic_file(out, "wb") as handle:
+            handle.close()
+            write_parquet(counted(records()), Path(handle.name), codebook)
+        return counts
+    if fmt == "jsonl" and not split and not pseudonymizer:  # the fast path: SQLite writes the JSON
+        lines = jsonl_lines(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
+                            gold_only=gold_only)
+
+        def counted_lines():
+            for line in lines:
+                counts["all"] = counts.get("all", 0) + 1
+                yield line + "\n"
+
+        if out is None:
+            stdout.writelines(counted_lines())
+        else:
+            with atomic_file(out) as handle:
+                handle.writelines(counted_lines())
+        return counts
+    if fmt == "csv" and not split and not pseudonymizer:  # the fast path for CSV
+        def counted_rows():
+            for row in csv_rows(db, codebook=codebook.name, codebook_hash=codebook.hash,
+                                category_ids=codebook.ids, thread=thread, gold_only=gold_only):
+                counts["all"] = counts.get("all", 0) + 1
+                yield row
+
+        def write(handle):
+            writer = csv.writer(handle)
+            writer.writerow(csv_header(codebook))
+            writer.writerows(counted_rows())
+
+        if out is None:
+            write(stdout)
+        else:
+            with atomic_file(out) as handle:
+                write(handle)
+        return counts
+    writer = {"jsonl": lambda rows, h: write_jsonl(rows, h),
+              "csv": lambda rows, h: write_csv(rows, h, codebook),
+              "labelstudio": lambda rows, h: write_labelstudio(rows, h, codebook, model)}[fmt]
+    if out is None:
+        writer(counted(records()), stdout)
+    else:
+        with atomic_file(out) as handle:
+            writer(counted(records()), handle)
+        if fmt == "labelstudio":
+            config = Path(out).with_suffix(".label-config.xml")
+            with atomic_file(config) as handle:
+                handle.write(labelstudio_config(codebook))
+    return counts

@@ -1,0 +1,143 @@
+"""A one-file HTML report: categories predicted vs gold, replies over time, most-liked replies.
+
+Reply text, handles and URLs are untrusted: every value from the database is escaped,
+and only http(s) links become links. Charts are inline SVG, so the page needs nothing else.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from .explore import category_stats, replies_over_time, reviewed_count
+from .export import atomic_file
+from .times import utc_now
+
+PREDICTED, GOLD = "#4c72b0", "#dd8452"
+
+
+def top_replies(db: Database, codebook: str, codebook_hash: str, category: str, *, limit: int = 3,
+                thread: tuple[str, str] | None = None) -> list[dict]:
+    """The most-liked replies in a category: by its reviewed labels where a human looked, else predicted."""
+    where, params = "", {"codebook": codebook, "hash": codebook_hash, "category": category, "limit": limit}
+    if thread:
+        where = "and r.platform = :platform and r.thread_id = :thread"
+        params.update(platform=thread[0], thread=thread[1])
+    sql = f"""
+        select r.platform, r.id, r.author_handle as author, r.created_at, r.like_count, r.text, r.url,
+          g.labels is not null as reviewed
+        from replies r left join gold_current g on g.platform = r.platform and g.id = r.id
+          and g.codebook = :codebook
+        where r.status = 'ok' {where} and (
+          (g.labels is not null and exists (select 1 from json_each(g.labels) j where j.value = :category))
+          or (g.labels is null and exists (select 1 from predictions p where p.platform = r.platform
+              and p.id = r.id and p.codebook_hash = :hash and p.category = :category and p.predicted = 1)))
+        order by coalesce(r.like_count, 0) desc, r.created_at limit :limit
+    """
+    return [dict(row) for row in db.query(sql, params)]
+
+
+def write_report(db: Database, out: str | Path, *, name: str, question: str, codebook_hash: str,
+                 categories: list[tuple[str, str]], thread: tuple[str, str] | None = None) -> None:
+    counts = {row["category"]: row for row in category_stats(db, name, codebook_hash, thread)}
+    bars = [(label, counts.get(cid, {}).get("predicted", 0), counts.get(cid, {}).get("gold", 0))
+            for cid, label in categories]
+    daily = replies_over_time(db, thread, "day")
+    over_time = replies_over_time(db, thread, "hour") if len(daily) <= 3 else daily
+    total = sum(row["replies"] for row in daily)
+    reviewed = reviewed_count(db, name, thread)
+    sections = []
+    for cid, label in categories:
+        quoted = "".join(_quote(reply) for reply in top_replies(db, name, codebook_hash, cid, thread=thread))
+        sections.append(f"<section><h3>{escape(label)} <code>{escape(cid)}</code></h3>"
+                        f"{quoted or '<p class=none>No reply in this category yet.</p>'}</section>")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(name)}: replies report</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
+h1 {{ font-size: 1.5rem; margin-bottom: .2rem; }} .meta {{ color: #666; }}
+svg text {{ font: 12px system-ui, sans-serif; fill: #333; }}
+blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc; background: #f7f7f7;
+  white-space: pre-wrap; overflow-wrap: anywhere; }}
+.who {{ color: #555; font-size: .9rem; }} .none {{ color: #888; }}
+.key span {{ display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem; vertical-align: middle; }}
+</style></head><body>
+<h1>{escape(question or name)}</h1>
+<p class="meta">Codebook <b>{escape(name)}</b> ({escape(codebook_hash or '')}) · {total} replies ·
+{reviewed} reviewed · made {escape(utc_now()[:16].replace('T', ' '))} UTC by replies</p>
+<h2>Categories</h2>
+<p class="key"><span style="background:{PREDICTED}"></span>predicted by the model
+<span style="background:{GOLD}"></span>given by reviewers</p>
+{_category_chart(bars)}
+<h2>Replies over time</h2>
+{_time_chart(over_time, "hour" if over_time is not daily else "day")}
+<h2>Most-liked replies per category</h2>
+<p class="meta">Reviewed labels where a human looked, else the model's.</p>
+{''.join(sections)}
+</body></html>
+"""
+    with atomic_file(out) as handle:
+        handle.write(page)
+
+
+def _quote(reply: dict) -> str:
+    url = reply.get("url") or ""
+    link = f' · <a href="{escape(url)}">link</a>' if url.startswith(("https://", "http://")) else ""
+    likes = reply.get("like_count") or 0
+    return (f"<blockquote>{escape(reply.get('text') or '')}</blockquote>"
+            f"<p class=who>@{escape(reply.get('author') or 'unknown')} · {escape(reply.get('platform') or '')} · "
+            f"{escape((reply.get('created_at') or '')[:16].replace('T', ' '))} · {likes} like"
+            f"{'' if likes == 1 else 's'}{' · reviewed' if reply.get('reviewed') else ''}{link}</p>")
+
+
+def _category_chart(bars: list[tuple[str, int, int]]) -> str:
+    label_width, width, row = 230, 760, 34
+    top = max([p for _, p, _ in bars] + [g for _, _, g in bars] + [1])
+    scale = (width - label_width - 50) / top
+    height = row * len(bars) + 10
+    parts = [f'<svg role="img" aria-label="Replies per category" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}">']
+    for i, (label, predicted, gold) in enumerate(bars):
+        y = 5 + i * row
+        parts.append(f'<text x="{label_width - 8}" y="{y + 17}" text-anchor="end">{escape(_short(label, 34))}'
+                     f'</text>')
+        for j, (value, colour) in enumerate(((predicted, PREDICTED), (gold, GOLD))):
+            w = value * scale
+            parts.append(f'<rect x="{label_width}" y="{y + j * 13}" width="{w:.1f}" height="12" fill="{colour}">'
+                         f'<title>{escape(label)}: {value} {"predicted" if j == 0 else "gold"}</title></rect>')
+            parts.append(f'<text x="{label_width + w + 4:.1f}" y="{y + j * 13 + 10}">{value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _time_chart(rows: list[dict], period: str) -> str:
+    if not rows:
+        return "<p class=none>No dated replies.</p>"
+    width, height, left, bottom = 760, 220, 40, 40
+    top = max(row["replies"] for row in rows)
+    step = (width - left - 10) / len(rows)
+    parts = [f'<svg role="img" aria-label="Replies per {period}" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}">',
+             f'<text x="{left - 6}" y="14" text-anchor="end">{top}</text>',
+             f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>']
+    every = max(1, -(-100 // int(step)) if step >= 1 else len(rows))  # a label every 100px or more
+    for i, row in enumerate(rows):
+        h = (height - bottom - 10) * row["replies"] / top
+        x = left + i * step
+        parts.append(f'<rect x="{x + 1:.1f}" y="{height - bottom - h:.1f}" width="{max(step - 2, 1):.1f}" '
+                     f'height="{h:.1f}" fill="{PREDICTED}"><title>{escape(row[period])}: {row["replies"]}</title>'
+                     f'</rect>')
+        if i % every == 0:
+            stamp = row[period][5:].replace("T", " ") + (":00" if period == "hour" else "")
+            parts.append(f'<text x="{x + step / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                         f'{escape(stamp)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

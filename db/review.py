@@ -1,0 +1,67 @@
+"""What the interactive review needs from the database: the queue of replies and each one's context."""
+
+from __future__ import annotations
+
+import json
+
+from sqlite_utils import Database
+
+ORDERS = ("uncertain", "newest", "thread")
+
+
+def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, reviewer: str,
+                 order: str = "uncertain", thread: tuple[str, str] | None = None, category: str | None = None,
+                 unreviewed: bool = True) -> list[tuple[str, str]]:
+    """(platform, id) of the replies to review, in order.
+
+    uncertain: the reply whose score is nearest its threshold in any category first (where a human
+    helps the model most); newest: latest first; thread: thread by thread, oldest first.
+    `unreviewed` leaves out replies this reviewer already labelled, so a second reviewer
+    still sees them and reopening carries on where the reviewer stopped."""
+    where = ["r.status = 'ok'", "r.text is not null", "r.text != ''"]
+    params: dict = {"hash": codebook_hash, "codebook": codebook, "reviewer": reviewer, "category": category}
+    if thread:
+        where.append("r.platform = :platform and r.thread_id = :thread")
+        params.update(platform=thread[0], thread=thread[1])
+    if unreviewed:
+        where.append("not exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
+                     " and g.codebook = :codebook and g.reviewer = :reviewer)")
+    if category:
+        where.append("(exists (select 1 from predictions p where p.platform = r.platform and p.id = r.id"
+                     " and p.codebook_hash = :hash and p.category = :category and p.predicted = 1)"
+                     " or exists (select 1 from gold_current g, json_each(g.labels) j where g.platform = r.platform"
+                     " and g.id = r.id and g.codebook = :codebook and j.value = :category))")
+    order_by = {
+        "uncertain": "uncertainty is null, uncertainty, r.created_at, r.id",
+        "newest": "r.created_at desc, r.id desc",
+        "thread": "r.platform, r.thread_id, r.created_at, r.id",
+    }[order]
+    sql = f"""
+        select r.platform, r.id,
+          (select min(abs(p.score - p.threshold)) from predictions p where p.platform = r.platform
+             and p.id = r.id and p.codebook_hash = :hash) as uncertainty
+        from replies r where {' and '.join(where)} order by {order_by}
+    """
+    return [(platform, reply_id) for platform, reply_id, _ in db.execute(sql, params).fetchall()]
+
+
+def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, codebook_hash: str | None,
+                  reviewer: str) -> dict:
+    """The reply, the post it answers, the question, its predictions and this reviewer's earlier label."""
+    reply = dict(next(db.query("select * from replies where platform = ? and id = ?", [platform, reply_id])))
+    parent = None
+    if reply.get("parent_id"):
+        parent = next(db.query("select author_handle, text from replies where platform = ? and id = ?",
+                               [platform, reply["parent_id"]]), None) \
+            or next(db.query("select author_handle, text from threads where platform = ? and id = ?",
+                             [platform, reply["parent_id"]]), None)
+    question = next(db.query("select author_handle, text from threads where platform = ? and id = ?",
+                             [platform, reply["thread_id"]]), None)
+    predictions = {row["category"]: row for row in db.query(
+        "select category, score, predicted, threshold from predictions where platform = ? and id = ?"
+        " and codebook_hash = ?", [platform, reply_id, codebook_hash])}
+    mine = next(db.query("select labels, note from gold_labels where platform = ? and id = ? and codebook = ?"
+                         " and reviewer = ?", [platform, reply_id, codebook, reviewer]), None)
+    return {"reply": reply, "parent": dict(parent) if parent else None,
+            "question": dict(question) if question else None, "predictions": predictions,
+            "own_labels": json.loads(mine["labels"]) if mine else None, "own_note": mine["note"] if mine else None}

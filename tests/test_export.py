@@ -1,0 +1,250 @@
+"""`replies export` in every format, splits, pseudonyms, Label Studio round trips and bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from db.export import ExportError, atomic_file, atomic_folder
+from tests.helpers import rows
+
+LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
+            "lean_misconceptions", "leadership"]
+FIELDS = ["platform", "id", "thread", "parent_id", "kind", "author", "text", "created_at", "url", "labels",
+          "scores", "gold"]
+
+
+
+def jsonl(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def label_some(cli, classified, n=6):
+    replies = rows(classified, "select platform, id from replies where status = 'ok' order by id limit ?", (n,))
+    for i, r in enumerate(replies):
+        cli("label", f"{r['platform']}:{r['id']}", *LEAN_IDS[i % 3: i % 3 + 2], "--reviewer", "ann")
+    return replies
+
+
+def test_jsonl_keeps_the_field_contract(cli, classified):
+    labelled = label_some(cli, classified, 2)
+    records = jsonl(cli("export").output)
+    ok = rows(classified, "select * from replies where status = 'ok'")
+    assert len(records) == len(ok) and all(list(r) == FIELDS for r in records)
+    by_key = {(r["platform"], r["id"]): r for r in records}
+    for reply in ok:
+        record = by_key[(reply["platform"], reply["id"])]
+        assert (record["text"], record["author"], record["url"]) == (reply["text"], reply["author_handle"],
+                                                                     reply["url"])
+        predicted = rows(classified, "select category, score, predicted from predictions where platform = ? "
+                                     "and id = ?", (reply["platform"], reply["id"]))
+        assert sorted(record["labels"]) == sorted(p["category"] for p in predicted if p["predicted"])
+        assert record["scores"] == {p["category"]: pytest.approx(p["score"], abs=1e-4) for p in predicted}
+    first = by_key[(labelled[0]["platform"], labelled[0]["id"])]
+    assert first["gold"] == sorted(LEAN_IDS[0:2])
+    gold_only = jsonl(cli("export", "--gold-only").output)
+    assert {(r["platform"], r["id"]) for r in gold_only} == {(r["platform"], r["id"]) for r in labelled}
+
+
+def test_csv_has_a_column_per_category(cli, classified):
+    label_some(cli, classified, 3)
+    records = {(r["platform"], r["id"]): r for r in jsonl(cli("export").output)}
+    table = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv").output)))
+    assert len(table) == len(records)
+    assert list(table[0])[: len(FIELDS)] == FIELDS and list(table[0])[len(FIELDS):] == LEAN_IDS
+    for row in table:
+        record = records[(row["platform"], row["id"])]
+        final = record["gold"] if record["gold"] is not None else record["labels"]
+        assert [int(row[c]) for c in LEAN_IDS] == [int(c in final) for c in LEAN_IDS]
+        assert row["labels"] == ";".join(record["labels"]) and row["text"] == record["text"]
+        assert json.loads(row["scores"]) == record["scores"]
+
+
+def test_parquet_has_types_and_the_same_rows(cli, classified, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = jsonl(cli("export").output)
+    out = tmp_path / "replies.parquet"
+    cli("export", "--format", "parquet", "--out", out)
+    table = pq.read_table(out)
+    assert table.num_rows == len(records)
+    assert table.schema.field("created_at").type == pa.timestamp("ms", tz="UTC")
+    assert table.schema.field("labels").type == pa.list_(pa.string())
+    assert table.schema.field("scores").type.num_fields == len(LEAN_IDS)
+    first = table.slice(0, 1).to_pylist()[0]
+    assert first["text"] == records[0]["text"] and first["labels"] == records[0]["labels"]
+    assert first["created_at"].isoformat().startswith(records[0]["created_at"][:19])
+    assert first["scores"]["money"] == pytest.approx(records[0]["scores"]["money"], abs=1e-4)
+
+
+def test_split_is_stratified_stable_and_loads_in_datasets(cli, classified, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    label_some(cli, classified, 10)
+    first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((first, 7), (second, 7), (other, 8)):
+        cli("export", "--format", "hf", "--out", out, "--split", "train=0.8,dev=0.1,test=0.1", "--seed", seed)
+    assert sorted(p.name for p in first.iterdir()) == ["README.md", "dev.jsonl", "test.jsonl", "train.jsonl"]
+    split_of = lambda folder: {(r["platform"], r["id"]): r["split"] for name in ("train", "dev", "test")
+                               for r in jsonl((folder / f"{name}.jsonl").read_text())}
+    a = split_of(first)
+    assert a == split_of(second) and a != split_of(other)
+    total = len(jsonl(cli("export").output))
+    sizes = {name: sum(1 for v in a.values() if v == name) for name in ("train", "dev", "test")}
+    assert sum(sizes.values()) == total
+    assert abs(sizes["train"] - 0.8 * total) <= 4 and abs(sizes["test"] - 0.1 * total) <= 4
+    records = jsonl(cli("export").output)
+    # stratified: each reply counts for its rarest category, and each such stratum is cut 0.8/0.1/0.1
+    final = {(r["platform"], r["id"]): (r["gold"] if r["gold"] is not None else r["labels"]) for r in records}
+    frequency = {c: sum(c in labels for labels in final.values()) for c in LEAN_IDS}
+    strata: dict[str, list] = {}
+    for key, labels in final.items():
+        rarest = min(labels, key=lambda c: (frequency[c], LEAN_IDS.index(c))) if labels else ""
+        strata.setdefault(rarest, []).append(key)
+    assert len(strata) == len(LEAN_IDS) + 1
+    for rarest, members in strata.items():
+        in_train = sum(1 for k in members if a[k] == "train")
+        assert abs(in_train - 0.8 * len(members)) <= 1, rarest
+    loaded = datasets.load_dataset("json", data_files={s: str(first / f"{s}.jsonl") for s in sizes})
+    assert {s: loaded[s].num_rows for s in sizes} == sizes
+    card = (first / "README.md").read_text()
+    assert "| **replies** | " + " | ".join(str(sizes[s]) for s in ("train", "dev", "test")) in card
+    assert all(f"`{c}`" in card for c in LEAN_IDS) and "seed 7" in card
+    assert "load_dataset" in card
+
+
+def test_pseudonymize_hides_people_and_links(cli, classified, tmp_path):
+    originals = rows(classified, "select author_handle, text, url, id from replies where status = 'ok'")
+    out = cli("export", "--pseudonymize", "--strip-links").output
+    handles = {r["author_handle"] for r in originals}
+    for handle in handles:
+        assert handle.lower() not in out.lower(), handle
+    for reply in originals:
+        assert reply["id"] not in out and reply["url"] not in out
+    assert "http" not in out
+    records = jsonl(out)
+    assert all(r["url"] is None and r["author"].startswith("user_") for r in records)
+    authors = {r["author"] for r in records}
+    again = jsonl(cli("export", "--pseudonymize", "--strip-links").output)
+    assert again == records  # stable: the salt is kept in the database
+    salted = jsonl(cli("export", "--pseudonymize", "--salt", "other").output)
+    assert {r["author"] for r in salted}.isdisjoint(authors)
+    secret = rows(classified, "select value from settings where key = 'pseudonym_salt'")[0]["value"]
+    assert secret not in out
+    # the question's author is mentioned in replies: each mention carries the same pseudonym
+    from db.pseudonym import Pseudonymizer
+    mentions = sum((r["text"] or "").count("@joy_improves") for r in originals)
+    assert mentions and out.count("@" + Pseudonymizer(secret).person("joy_improves")) == mentions
+    replying = [r for r in records if r["parent_id"]]
+    assert {r["parent_id"] for r in replying} & {r["id"] for r in records}  # structure survives
+
+
+def test_mentions_and_authors_share_pseudonyms():
+    from db.pseudonym import Pseudonymizer
+
+    p = Pseudonymizer("salt")
+    assert p.text("thanks @Joy_Improves!") == f"thanks @{p.person('joy_improves')}!"
+    assert p.text("cc @nurse_ellie@mastodon.social and @gp.bsky.social") == \
+        f"cc @{p.person('nurse_ellie@mastodon.social')} and @{p.person('gp.bsky.social')}"
+    assert p.text("mail me at a@b.com") == "mail me at a@b.com"
+    assert Pseudonymizer("salt", strip_links=True).text("see https://x.com/a?b=1 now") == "see [link] now"
+
+
+def test_labelstudio_round_trip(cli, classified, tmp_path):
+    tasks_file = tmp_path / "tasks.json"
+    cli("export", "--format", "labelstudio", "--out", tasks_file)
+    tasks = json.loads(tasks_file.read_text())
+    records = jsonl(cli("export").output)
+    assert len(tasks) == len(records)
+    config = (tmp_path / "tasks.label-config.xml").read_text()
+    assert 'choice="multiple"' in config and all(f'value="{c}"' in config for c in LEAN_IDS)
+    for task, record in zip(tasks, records):
+        assert task["data"]["text"] == record["text"] and task["data"]["reply_id"] == record["id"]
+        result = task["predictions"][0]["result"]
+        assert (result[0]["value"]["choices"] if result else []) == record["labels"]
+    # what Label Studio's JSON export looks like after two annotators worked on the first tasks
+    given = {}
+    for n, task in enumerate(tasks[:6]):
+        choices = LEAN_IDS[n % 4: n % 4 + 2]
+        task["id"] = n + 1
+        task["annotations"] = [{"id": 100 + n, "completed_by": {"id": 1, "email": "ann@example.org"},
+                                "was_cancelled": False, "result": [
+                                    {"id": f"a{n}", "from_name": "category", "to_name": "text", "type": "choices",
+                                     "value": {"choices": choices}}]}]
+        if n < 2:
+            task["annotations"].append({"id": 200 + n, "completed_by": 2, "was_cancelled": False, "result": []})
+        given[(task["data"]["platform"], task["data"]["reply_id"])] = sorted(choices)
+    tasks[6]["annotations"] = [{"id": 300, "completed_by": 1, "was_cancelled": True, "result": []}]
+    export_file = tmp_path / "project-1-export.json"
+    export_file.write_text(json.dumps(tasks[:7]))
+    cli("import-labels", "--format", "labelstudio", export_file)
+    stored = rows(classified, "select platform, id, reviewer, labels from gold_labels")
+    ann = {(r["platform"], r["id"]): json.loads(r["labels"]) for r in stored if r["reviewer"] == "ann@example.org"}
+    assert ann == given
+    other = [r for r in stored if r["reviewer"] == "labelstudio-user-2"]
+    assert len(other) == 2 and all(json.loads(r["labels"]) == [] for r in other)
+    assert len(stored) == 8  # the cancelled annotation was left out
+    evaluation = json.loads(cli("evaluate", "--json").output)
+    assert evaluation["agreement"]
+
+
+def test_labelstudio_files_of_another_codebook_are_refused_whole(cli, classified, tmp_path):
+    tasks_file = tmp_path / "tasks.json"
+    cli("export", "--format", "labelstudio", "--out", tasks_file)
+    tasks = json.loads(tasks_file.read_text())[:3]
+    for task in tasks:
+        task["annotations"] = [{"completed_by": 1, "result": [
+            {"from_name": "category", "to_name": "text", "type": "choices", "value": {"choices": ["money"]}}]}]
+    tasks[2]["annotations"][0]["result"][0]["value"]["choices"] = ["flat_tyres"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(tasks))
+    result = cli("import-labels", bad, code=1)
+    assert "'flat_tyres' is not a category of codebook lean_nhs" in result.stderr
+    assert "task 3" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert rows(classified, "select count(*) as n from gold_labels")[0]["n"] == 0
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps([{"data": {"text": "hello"}, "annotations": []}]))
+    assert "not an export of tasks" in cli("import-labels", foreign, code=1).stderr
+    other_book = tmp_path / "other.json"
+    other_book.write_text(json.dumps([{**tasks[0], "data": {**tasks[0]["data"], "codebook": "cycling"}}]))
+    assert "made for codebook 'cycling'" in cli("import-labels", other_book, code=1).stderr
+    notjson = tmp_path / "broken.json"
+    notjson.write_text("[{")
+    assert "not JSON" in cli("import-labels", notjson, code=1).stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "xml", "--out", "{tmp}/x.xml"], "unknown --format 'xml'"),
+    (["--split", "train=0.8,test=0.1", "--out", "{tmp}/x.jsonl"], "add up to 0.9, not 1"),
+    (["--split", "train:0.8", "--out", "{tmp}/x.jsonl"], "NAME=FRACTION"),
+    (["--out", "{tmp}/missing/x.jsonl"], "does not exist"),
+    (["--format", "hf"], "give --out"),
+    (["--format", "parquet", "--out", "{tmp}/missing/x.parquet"], "does not exist"),
+    (["--strip-links", "--out", "{tmp}/x.jsonl"], "only make sense with --pseudonymize"),
+])
+def test_bad_input_is_one_line_and_leaves_no_file(cli, tmp_path, args, message):
+    result = cli("export", *[a.format(tmp=tmp_path) for a in args], code=1)
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert all(p.name.startswith("replies.db") for p in tmp_path.iterdir())
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.jsonl"
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as handle:
+            handle.write("half")
+            raise RuntimeError("disk full")
+    folder = tmp_path / "dataset"
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_folder(folder) as tmp:
+            (tmp / "train.jsonl").write_text("half")
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("keep")
+    with pytest.raises(ExportError, match="not an empty folder"):
+        with atomic_folder(tmp_path / "full"):
+            pass

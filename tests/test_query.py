@@ -1,0 +1,107 @@
+"""`replies query`, `search` and `stats` on the classified sample, with SQLite as the independent check."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+
+def sql(path, query, params=()):
+    conn = sqlite3.connect(path)
+    rows = conn.execute(query, params).fetchall()
+    conn.close()
+    return rows
+
+
+def file_digest(path: Path) -> str:
+    """The database file and its write-ahead log (an absent log and an empty one are the same)."""
+    wal = Path(str(path) + "-wal")
+    return hashlib.sha256(path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")).hexdigest()
+
+
+def test_category_counts_view_matches_the_predictions(cli, classified):
+    rows = json.loads(cli("query", "select * from category_counts", "--json").output)
+    expected = dict(sql(classified, "select category, sum(predicted) from predictions group by category"))
+    assert {r["category"]: r["predicted"] for r in rows} == expected
+    assert all(r["gold"] == 0 for r in rows)
+    assert sum(expected.values()) > 0
+
+
+def test_reply_labels_view_shows_predicted_and_gold(cli, classified):
+    platform, reply_id = sql(classified, "select platform, id from replies where status = 'ok' limit 1")[0]
+    cli("label", f"{platform}:{reply_id}", "money", "policy", "--reviewer", "ann")
+    out = cli("query", "select * from reply_labels where platform = :p and id = :i", "-p", "p", platform,
+              "-p", "i", reply_id, "--nl").output
+    row = json.loads(out)
+    predicted = sorted(c for (c,) in sql(classified, "select category from predictions where platform = ? and id = ?"
+                                                     " and predicted = 1", (platform, reply_id)))
+    assert sorted(json.loads(row["predicted"])) == predicted
+    assert json.loads(row["gold"]) == ["money", "policy"]
+    counts = {r["category"]: r["gold"] for r in json.loads(cli("query", "select * from category_counts",
+                                                               "--json").output)}
+    assert counts["money"] == 1 and counts["policy"] == 1 and counts["leadership"] == 0
+
+
+def test_query_is_read_only_and_leaves_the_file_alone(cli, classified):
+    before = file_digest(classified)
+    count = sql(classified, "select count(*) from replies")[0][0]
+    for statement in ("delete from replies", "insert into settings values ('a', 'b')", "drop view reply_labels",
+                      "update replies set text = 'x'"):
+        result = cli("query", statement, code=1)
+        assert "read-only" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sql(classified, "select count(*) from replies")[0][0] == count
+    assert file_digest(classified) == before
+
+
+def test_query_output_formats_agree(cli, classified):
+    statement = "select platform, id, like_count from replies order by platform, id limit 5"
+    expected = [list(r) for r in sql(classified, statement)]
+    as_json = json.loads(cli("query", statement, "--json").output)
+    assert [[r["platform"], r["id"], r["like_count"]] for r in as_json] == expected
+    as_nl = [json.loads(line) for line in cli("query", statement, "--nl").output.splitlines()]
+    assert as_nl == as_json
+    as_csv = list(csv.DictReader(io.StringIO(cli("query", statement, "--csv").output)))
+    assert [[r["platform"], r["id"], int(r["like_count"])] for r in as_csv] == expected
+    as_tsv = cli("query", statement, "--tsv").output.splitlines()
+    assert as_tsv[0].split("\t") == ["platform", "id", "like_count"] and len(as_tsv) == 6
+    table = cli("query", statement).output
+    assert all(r[1] in table for r in expected)
+
+
+def test_query_errors_are_one_line(cli, tmp_path):
+    result = cli("query", "select nope from replies", code=1)
+    assert result.stderr.strip() == "Error: SQL error: no such column: nope"
+    missing = cli("query", "select 1", "--db", tmp_path / "none.db", code=1)
+    assert "no database" in missing.stderr and not (tmp_path / "none.db").exists()
+
+
+def test_search_uses_the_full_text_index(cli, classified):
+    rows = json.loads(cli("search", "consultants", "--json").output)
+    expected = {r for (r,) in sql(classified, "select id from replies where status = 'ok' and "
+                                              "lower(text) like '%consultants%'")}
+    assert expected and {r["id"] for r in rows} == expected
+    phrase = json.loads(cli("search", '"block contracts"', "--json").output)
+    assert phrase and all("block contracts" in r["text"].lower() for r in phrase)
+    assert "No reply matches" in cli("search", "zzzqqq").stderr
+    bad = cli("search", '"unbalanced', code=1)
+    assert bad.stderr.startswith("Error: cannot search for") and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_stats_counts_predicted_gold_and_time(cli, classified):
+    ids = sql(classified, "select platform, id from replies where status = 'ok' order by id limit 3")
+    for platform, reply_id in ids:
+        cli("label", f"{platform}:{reply_id}", "money", "--reviewer", "ann")
+    cli("label", f"{ids[0][0]}:{ids[0][1]}", "money", "leadership", "--reviewer", "bob")  # latest review wins
+    data = json.loads(cli("stats", "--json").output)
+    by_id = {c["category"]: c for c in data["categories"]}
+    assert by_id["money"]["gold"] == 3 and by_id["leadership"]["gold"] == 1 and data["reviewed"] == 3
+    predicted = dict(sql(classified, "select category, sum(predicted) from predictions group by category"))
+    assert {c: row["predicted"] for c, row in by_id.items()} == predicted
+    total = sql(classified, "select count(*) from replies where status = 'ok'")[0][0]
+    assert data["replies"] == total == sum(r["replies"] for r in data["over_time"])
+    text = cli("stats").output
+    assert "3 reviewed" in text and "Money and funding flows" in text

@@ -1,0 +1,76 @@
+"""`replies report`: one self-contained HTML page, escaped, and rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PREDICTED, GOLD = (0x4C, 0x72, 0xB0), (0xDD, 0x84, 0x52)
+ATTACK = '<script>document.title="owned"</script><img src=x onerror=alert(1)> & "quotes"'
+
+
+def plant_hostile_reply(path):
+    """The most-liked reply of the sample now carries markup, as an attacker's reply could."""
+    conn = sqlite3.connect(path)
+    reply_id, = conn.execute("select id from replies where status = 'ok' order by like_count desc limit 1").fetchone()
+    conn.execute("update replies set text = ?, author_handle = ?, like_count = 999 where id = ?",
+                 [ATTACK, "<b>mallory</b>", reply_id])
+    conn.commit()
+    conn.close()
+    return reply_id
+
+
+def test_report_is_self_contained_and_escapes_everything(cli, classified, tmp_path):
+    reply_id = plant_hostile_reply(classified)
+    conn = sqlite3.connect(classified)
+    platform, = conn.execute("select platform from replies where id = ?", [reply_id]).fetchone()
+    conn.close()
+    cli("label", f"{platform}:{reply_id}", "money", "--reviewer", "ann")
+    out = tmp_path / "report.html"
+    cli("report", "--out", out)
+    page = out.read_text()
+    assert "<script" not in page and "<img" not in page and "<b>mallory" not in page
+    assert "&lt;script&gt;" in page and "&lt;b&gt;mallory&lt;/b&gt;" in page and "&amp; &quot;quotes&quot;" in page
+    assert "<link" not in page and 'src="' not in page  # nothing is loaded from elsewhere
+    assert page.count("<svg") == 2
+    # the planted reply, reviewed as money and the most liked, is quoted first under money
+    money = page.split("Money and funding flows <code>money</code></h3>")[1].split("<h3>")[0]
+    assert money.split("<blockquote>")[1].startswith("&lt;script&gt;")
+
+
+@pytest.mark.skipif(not CHROMIUM, reason="needs Debian's chromium (.ci/run installs it)")
+def test_report_renders_its_charts_in_chromium(cli, classified, tmp_path):
+    from PIL import Image
+
+    plant_hostile_reply(classified)
+    conn = sqlite3.connect(classified)
+    for reply_id, in conn.execute("select id from replies where status = 'ok' limit 12").fetchall():
+        conn.execute("insert into gold_labels (platform, id, codebook, reviewer, labels, created_at)"
+                     " select platform, id, 'lean_nhs', 'ann', '[\"money\", \"policy\"]', '2026-11-26T00:00:00Z'"
+                     " from replies where id = ?", [reply_id])
+    conn.commit()
+    conn.close()
+    out = tmp_path / "report.html"
+    cli("report", "--out", out)
+    shot = tmp_path / "report.png"
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,1400", f"--screenshot={shot}",
+         out.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), dom.stderr[-2000:]
+    image = Image.open(shot).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    count = {rgb: n for n, rgb in colours}
+    assert count.get(PREDICTED, 0) > 2000  # the predicted bars and the time chart
+    assert count.get(GOLD, 0) > 300  # the gold bars for money and policy
+    title = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", out.as_uri()],
+        capture_output=True, text=True, timeout=120).stdout
+    assert "<title>lean_nhs: replies report</title>" in title  # the planted script never ran

@@ -1,0 +1,148 @@
+"""`replies review` driven as a user would: the real program in a pseudo-terminal (pexpect)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+import pytest
+
+from tests.helpers import rows
+
+pexpect = pytest.importorskip("pexpect")
+
+
+
+def review(db, *args, reviewer="ann"):
+    env = {**os.environ, "REPLIES_DB": str(db), "TERM": "xterm"}
+    return pexpect.spawn(sys.executable, ["-m", "cli", "review", "--reviewer", reviewer, *args], env=env,
+                         encoding="utf-8", timeout=30, dimensions=(60, 110))
+
+
+def shown(child, position: int) -> dict:
+    """Wait for the screen of reply `position` and return which reply it shows (by its header line)."""
+    child.expect(rf"Reply {position} of (\d+)")
+    child.expect(r"\n@(\S+) · (\w+) · ")
+    return {"author": child.match.group(1), "platform": child.match.group(2)}
+
+
+def test_review_saves_each_decision_and_reopens_where_it_stopped(classified):
+    uncertainty = rows(classified, "select p.platform, p.id, r.author_handle, min(abs(p.score - p.threshold)) as u"
+                                   " from predictions p join replies r using (platform, id) group by 1, 2"
+                                   " order by u, r.created_at, r.id")
+    total = len(uncertainty)
+    child = review(classified)
+    first = shown(child, 1)
+    assert (first["platform"], first["author"]) == (uncertainty[0]["platform"], uncertainty[0]["author_handle"])
+    child.expect("a accept")
+    child.send("?")
+    child.expect("toggle category")
+    child.send("1")
+    child.send("a")
+    second = shown(child, 2)
+    assert (second["platform"], second["author"]) == (uncertainty[1]["platform"], uncertainty[1]["author_handle"])
+    child.send("x")
+    child.send("n")
+    child.expect("Note")
+    child.sendline("irony, I think")
+    child.expect("Note: irony, I think")
+    child.send("a")
+    shown(child, 3)
+    child.send("s")
+    shown(child, 4)
+    child.send("b")
+    shown(child, 3)
+    child.send("b")
+    shown(child, 2)
+    child.expect("you reviewed this reply before")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    gold = {(r["platform"], r["id"]): r for r in rows(classified, "select * from gold_labels")}
+    assert set(gold) == {(u["platform"], u["id"]) for u in uncertainty[:2]}
+    first_key = (uncertainty[0]["platform"], uncertainty[0]["id"])
+    suggested = {r["category"] for r in rows(classified, "select category from predictions where platform = ?"
+                                             " and id = ? and predicted = 1", first_key)}
+    assert set(json.loads(gold[first_key]["labels"])) == suggested ^ {"workforce_protectionism"}
+    second_row = gold[(uncertainty[1]["platform"], uncertainty[1]["id"])]
+    assert json.loads(second_row["labels"]) == [] and second_row["note"] == "irony, I think"
+    assert all(r["reviewer"] == "ann" and r["created_at"] for r in gold.values())
+
+    assert queue_length(classified) == total - 2  # reopening carries on: reviewed replies are not offered
+    assert queue_length(classified, reviewer="bob") == total  # a second reviewer labels independently
+
+
+def queue_length(db, *args, reviewer="ann") -> int:
+    """Open the review, read how many replies it offers, and quit."""
+    child = review(db, *args, reviewer=reviewer)
+    child.expect(r"Reply 1 of (\d+) ")
+    offered = int(child.match.group(1))
+    child.send("q")
+    child.expect(pexpect.EOF)
+    return offered
+
+
+@pytest.mark.parametrize("interrupt", ["ctrl-c key", "SIGINT"])
+def test_ctrl_c_keeps_what_was_accepted(classified, interrupt):
+    child = review(classified, "--order", "newest")
+    shown(child, 1)
+    child.send("a")
+    shown(child, 2)
+    child.expect("a accept")
+    child.send("3")
+    child.expect(r"\[x\]\s+3 ")
+    if interrupt == "SIGINT":
+        child.kill(signal.SIGINT)
+    else:
+        child.send("\x03")  # what the terminal sends in raw mode
+    child.expect("1 decision saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    newest = rows(classified, "select platform, id from replies where status = 'ok' order by created_at desc, id desc"
+                              " limit 1")[0]
+    saved = rows(classified, "select platform, id from gold_labels")
+    assert saved == [newest]
+
+
+def test_a_newcomer_reviews_fifty_replies_and_sees_them_in_stats(classified):
+    from click.testing import CliRunner
+
+    from cli import main
+    child = review(classified, "--order", "thread")
+    total = rows(classified, "select count(*) as n from replies where status = 'ok' and text != ''")[0]["n"]
+    for position in range(1, 51):
+        child.expect(rf"Reply {position} of {total} ")
+        child.expect("a accept")
+        child.send("a")
+    child.send("q")
+    child.expect("50 replies reviewed by ann")
+    child.expect(pexpect.EOF)
+    first_fifty = rows(classified, "select platform, id from replies where status = 'ok' and text != ''"
+                                   " order by platform, thread_id, created_at, id limit 50")
+    reviewed = rows(classified, "select platform, id from gold_labels order by platform, id")
+    assert sorted(map(tuple, map(dict.values, reviewed))) == sorted(map(tuple, map(dict.values, first_fifty)))
+    stats = json.loads(CliRunner().invoke(main, ["stats", "--json", "--db", str(classified)]).output)
+    assert stats["reviewed"] == 50
+    for category in stats["categories"]:  # accepted as suggested: gold agrees with the predictions
+        assert category["gold"] == category["both_agree"]
+    assert sum(c["gold"] for c in stats["categories"]) > 0
+
+
+def test_category_filter_offers_only_that_category(classified):
+    money = rows(classified, "select count(*) as n from predictions where category = 'money' and predicted = 1")
+    assert queue_length(classified, "--category", "money") == money[0]["n"]
+
+
+def test_review_refuses_without_a_terminal_and_checks_its_options(cli, classified):
+    result = cli("review", code=1)
+    assert "needs a terminal" in result.stderr
+    child = review(classified, "--category", "flat_tyres")
+    child.expect("unknown category 'flat_tyres' for codebook lean_nhs")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
