@@ -6,10 +6,11 @@ from harvester import __version__
 
 from .classify_cmds import classify, evaluate, import_labels, label
 from .common import RepliesGroup
+from .config import apply_config, config_command
 from .demo_cmds import demo, emulator
 from .explore_cmds import query, report, search, stats
 from .export_cmds import export
-from .harvest_cmds import harvest, import_, threads
+from .harvest_cmds import harvest, import_, threads, track, untrack
 from .review_cmds import review
 
 
@@ -20,9 +21,13 @@ def main():
 
     Harvest every reply to a question thread from X, Bluesky and Mastodon into
     SQLite. Start with `replies demo` to see it work on a bundled sample.
+
+    Settings come from the environment, else ~/.config/replies/config.toml
+    (see `replies config`).
     """
+    apply_config()
 
 
-for command in (harvest, import_, threads, classify, review, label, import_labels, evaluate, query, search, stats,
+for command in (harvest, track, untrack, config_command, import_, threads, classify, review, label, import_labels, evaluate, query, search, stats,
                 export, report, demo, emulator):
     main.add_command(command)

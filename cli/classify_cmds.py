@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 
 import click
 
@@ -25,9 +26,10 @@ def reviewer_option(fn):
 
 
 def current_codebook(database, path):
-    """--codebook, else the one classify last used on this database, else the bundled one."""
+    """--codebook, else REPLIES_CODEBOOK (or the config file's codebook), else the one classify last used
+    on this database, else the bundled one."""
     from classifier.codebook import current
-    return current(database, path)
+    return current(database, path or os.environ.get("REPLIES_CODEBOOK"))
 
 
 def thread_key(database, ref):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import sys
+from contextlib import contextmanager
 
 import click
 
 import db
 from classifier.errors import ClassifierError
+from db.lock import HarvestLock, LockHeld
+from db.times import utc_now
 from harvester.errors import HarvestError
 from harvester.events import Events
 
-EXIT_ERROR, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_INTERRUPTED = 1, 3, 4, 5, 130
+EXIT_ERROR, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 3, 4, 5, 6, 130
 
 
 def db_option(fn):
@@ -26,9 +32,86 @@ def open_database(path: str):
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
-    """Print one line on stderr and exit with `code`."""
-    click.echo(f"Error: {message}", err=True)
+    """Print one line on stderr (tokens redacted) and exit with `code`."""
+    click.echo(f"Error: {redact(message)}", err=True)
     sys.exit(code)
+
+
+def redact(text: str) -> str:
+    """`text` with every token this process knows replaced by ***: tokens never reach output or logs."""
+    for name in SECRET_SETTINGS:
+        value = os.environ.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+@contextmanager
+def harvest_lock(db_path: str, log=None):
+    """Hold the database's harvest lock, or exit at once with code 6 when another harvest has it.
+
+    A lock left by a killed run is taken over, and that run's records are marked interrupted."""
+    try:
+        with HarvestLock(db.resolve_path(db_path)) as lock:
+            if lock.stale:
+                message = (f"taking over the lock of a harvest that died (pid {lock.stale.get('pid')}, started "
+                           f"{lock.stale.get('started_at')}); its unfinished runs are marked interrupted")
+                if log:
+                    log.event("warning", message=message)
+                else:
+                    click.echo(f"Warning: {message}", err=True)
+                db.mark_abandoned_runs(open_database(db_path), "the harvesting process died")
+            yield lock
+    except LockHeld as exc:
+        if log:
+            log.event("error", message=str(exc), exit_code=EXIT_LOCKED)
+            sys.exit(EXIT_LOCKED)
+        fail(str(exc), EXIT_LOCKED)
+
+
+class JsonLog:
+    """--log-json: one JSON object per line on stdout, each with the time and an event name."""
+
+    def event(self, name: str, **fields) -> None:
+        record = {"time": utc_now(), "event": name, **fields}
+        line = redact(json.dumps(record, ensure_ascii=False, default=str))
+        click.echo(line)
+
+    def events(self, url: str) -> "JsonEvents":
+        return JsonEvents(self, url)
+
+    def thread(self, outcome) -> None:
+        result = outcome.result
+        fields = {"url": outcome.url, "outcome": outcome.outcome}
+        if result:
+            fields.update(platform=result.platform, thread=result.thread_id, new=result.new,
+                          updated=result.updated, stored=result.total, requests=result.requests)
+        if outcome.error:
+            fields.update(error=outcome.error, exit_code=outcome.exit_code)
+        self.event("thread", **fields)
+
+    def summary(self, outcomes, exit_code: int) -> None:
+        count = lambda kind: sum(1 for o in outcomes if o.outcome == kind)
+        self.event("summary", threads=len(outcomes), ok=count("ok"), rate_limited=count("rate_limited"),
+                   failed=count("error"), finished=count("finished"),
+                   new=sum(o.result.new for o in outcomes if o.result), exit_code=exit_code)
+
+
+class JsonEvents(Events):
+    def __init__(self, log: JsonLog, url: str):
+        self.log, self.url = log, url
+
+    def warn(self, message: str) -> None:
+        self.log.event("warning", url=self.url, message=message)
+
+    def waiting(self, seconds: float, reason: str) -> None:
+        self.log.event("waiting", url=self.url, seconds=round(seconds, 1), reason=reason)
+
+    def finish(self) -> None:
+        pass
+
+
+SECRET_SETTINGS = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN")
 
 
 class RepliesGroup(click.Group):
@@ -43,6 +126,12 @@ class RepliesGroup(click.Group):
             fail(str(exc), EXIT_ERROR)
         except ClassifierError as exc:
             fail(str(exc), exc.exit_code)
+        except sqlite3.OperationalError as exc:  # the disk is full, the file is read-only, a lock timed out
+            full = "free some space, then run the same command again: nothing committed is lost"
+            hint = {"database or disk is full": full,
+                    "disk I/O error": "is the disk full or a file-size limit reached? " + full,
+                    "database is locked": "another program held the database too long; run again"}.get(str(exc), "")
+            fail(f"could not write the database: {exc}" + (f" ({hint})" if hint else ""), EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("\nInterrupted: everything stored so far is kept; run the same command again to carry on.",
                        err=True)
@@ -84,7 +173,7 @@ class StderrEvents(Events):
 
     def warn(self, message: str) -> None:
         self.bar.close()
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {redact(message)}", err=True)
 
     def waiting(self, seconds: float, reason: str) -> None:
         self.bar.close()

@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 import db
 from harvester.errors import HarvestError, RateLimited
 from harvester.run import harvest as harvest_thread
+from harvester.run import parse as parse_url
+from harvester.schedule import ThreadOutcome, harvest_all
 from harvester.settings import Settings
 from harvester.twarc_import import import_twarc
 
-from .common import EXIT_PARTIAL, StderrEvents, db_option, fail, open_database
+from .common import (
+    EXIT_CONFIG,
+    EXIT_PARTIAL,
+    EXIT_RATE_LIMITED,
+    JsonLog,
+    StderrEvents,
+    db_option,
+    fail,
+    harvest_lock,
+    open_database,
+)
 from .output import output_options, write_rows
 
 
 @click.command()
-@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.argument("urls", nargs=-1, metavar="URL...")
+@click.option("--all", "all_tracked", is_flag=True,
+              help="Harvest every tracked thread that is still active (see `replies track`): for cron.")
 @click.option("--full-archive", is_flag=True,
               help="X only: search the full archive (search_all) instead of the last 7 days.")
 @click.option("--no-wait", is_flag=True,
               help="Stop at a rate limit instead of waiting for it to reset; the next run carries on.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or wait messages.")
+@click.option("--log-json", is_flag=True,
+              help="Machine-readable log: one JSON object per line on stdout (thread results, warnings, "
+                   "waits, errors, a final summary) instead of the human-readable lines.")
 @db_option
-def harvest(urls, full_archive, no_wait, quiet, db_path):
+def harvest(urls, all_tracked, full_archive, no_wait, quiet, log_json, db_path):
     """Harvest the question post at each URL and every reply and quote.
 
     \b
@@ -35,30 +54,136 @@ def harvest(urls, full_archive, no_wait, quiet, db_path):
     limit, run the same command again and it carries on. A second harvest of a
     thread fetches only what is new where the API allows (since_id on X).
     X's recent search reaches back 7 days; use --full-archive for older threads.
+
+    One harvest runs at a time per database: a second exits at once with code 6.
+    Exit codes: 0 all done, 3 rate-limited (the next run resumes), 4 a token or
+    setting is wrong, 5 some threads failed, 6 another harvest is running.
     """
+    if all_tracked == bool(urls):
+        raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
     settings = Settings.from_env()
-    database = open_database(db_path)
-    failures = 0
-    for url in urls:
-        events = StderrEvents(label=url[:40], quiet=quiet)
-        try:
-            result = harvest_thread(database, url, settings, events=events, full_archive=full_archive,
-                                    wait=not no_wait)
-        except RateLimited:
-            events.finish()
-            raise
-        except HarvestError as exc:
-            events.finish()
-            if len(urls) == 1:
-                raise
-            click.echo(f"Error: {url}: {exc}", err=True)
-            failures += 1
-            continue
-        events.finish()
+    log = JsonLog() if log_json else None
+    with harvest_lock(db_path, log):
+        database = open_database(db_path)
+        if all_tracked:
+            _harvest_tracked(database, settings, wait=not no_wait, quiet=quiet, log=log)
+        else:
+            _harvest_urls(database, urls, settings, full_archive=full_archive, wait=not no_wait, quiet=quiet, log=log)
+
+
+def _events(url: str, quiet: bool, log):
+    return log.events(url) if log else StderrEvents(label=url[:40], quiet=quiet)
+
+
+def _report(outcome: ThreadOutcome, log) -> None:
+    """The one line per thread a person (or, with --log-json, a program) reads."""
+    if log:
+        log.thread(outcome)
+        return
+    result = outcome.result
+    if outcome.outcome == "ok":
         click.echo(f"{result.platform} {result.thread_id}: {result.new} new, {result.updated} updated, "
                    f"{result.total} stored, {result.requests} requests")
-    if failures:
-        fail(f"{failures} of {len(urls)} threads failed; the others were harvested", EXIT_PARTIAL)
+    elif outcome.outcome == "finished":
+        click.echo(f"{outcome.url}: past its tracking end, not polled (`replies track URL --until DATE` extends it)")
+    else:
+        click.echo(f"Error: {outcome.url}: {outcome.error}", err=True)
+
+
+def _finish(outcomes: list[ThreadOutcome], log) -> None:
+    failed = [o for o in outcomes if o.outcome == "error"]
+    limited = [o for o in outcomes if o.outcome == "rate_limited"]
+    config = [o for o in failed if o.exit_code == EXIT_CONFIG]
+    code = (EXIT_CONFIG if config and len(config) == len(failed) and not limited and len(failed) == len(outcomes)
+            else EXIT_PARTIAL if failed else EXIT_RATE_LIMITED if limited else 0)
+    if log:
+        log.summary(outcomes, code)
+        if code:
+            sys.exit(code)
+        return
+    if code == EXIT_RATE_LIMITED:
+        fail(f"rate-limited on {len(limited)} of {len(outcomes)} threads; run again after the reset to carry on",
+             code)
+    elif code:
+        fail(f"{len(failed)} of {len(outcomes)} threads failed; the others were harvested", code)
+
+
+def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -> None:
+    outcomes = []
+    for url in urls:
+        events = _events(url, quiet, log)
+        try:
+            result = harvest_thread(database, url, settings, events=events, full_archive=full_archive, wait=wait)
+            outcome = ThreadOutcome(url, "ok", result)
+        except HarvestError as exc:
+            events.finish()
+            if len(urls) == 1 and not log:
+                raise
+            outcome = ThreadOutcome(url, "rate_limited" if isinstance(exc, RateLimited) else "error",
+                                    error=str(exc), exit_code=exc.exit_code)
+        events.finish()
+        _report(outcome, log)
+        outcomes.append(outcome)
+    _finish(outcomes, log)
+
+
+def _harvest_tracked(database, settings, *, wait, quiet, log) -> None:
+    if not db.tracked(database):
+        if log:
+            log.summary([], 0)
+        else:
+            click.echo("No tracked threads: add one with `replies track URL`.", err=True)
+        return
+    opened = {}
+
+    def events_for(url):
+        opened[url] = _events(url, quiet, log)
+        return opened[url]
+
+    def report(outcome):
+        if outcome.url in opened:
+            opened.pop(outcome.url).finish()
+        _report(outcome, log)
+
+    _finish(harvest_all(database, settings, events_for=events_for, wait=wait, report=report), log)
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("--until", "until", metavar="DATE",
+              help="Stop polling after this date or time (ISO, e.g. 2026-12-31 or 2026-12-31T18:00Z); "
+                   "default 14 days after the question was posted.")
+@db_option
+def track(urls, until, db_path):
+    """Follow threads with `replies harvest --all` (for cron or a systemd timer) until a date."""
+    ends = _parse_until(until) if until else None
+    for url in urls:
+        parse_url(url)  # refuse a URL no platform module understands before storing any
+    database = open_database(db_path)
+    for url in urls:
+        db.track(database, url, ends)
+        click.echo(f"Tracking {url} until {ends or '14 days after it was posted'}")
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@db_option
+def untrack(urls, db_path):
+    """Stop following threads; what was harvested stays in the database."""
+    database = open_database(db_path)
+    for url in urls:
+        if not db.untrack(database, url):
+            fail(f"{url} is not tracked: see `replies threads` or `replies query \"select * from tracked\"`")
+        click.echo(f"No longer tracking {url}")
+
+
+def _parse_until(text: str) -> str:
+    from db.times import parse_iso, to_iso
+    try:
+        return to_iso(parse_iso(text if "T" in text else f"{text}T23:59:59"))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date (write 2026-12-31 or 2026-12-31T18:00Z)",
+                                 param_hint="--until") from None
 
 
 @click.command(name="import")

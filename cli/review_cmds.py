@@ -11,7 +11,12 @@ import click
 from db.labels import set_gold
 from db.review import ORDERS, reply_context, review_queue
 
-from .classify_cmds import codebook_option, current_codebook, reviewer_option, thread_key
+from .classify_cmds import (
+    codebook_option,
+    current_codebook,
+    reviewer_option,
+    thread_key,
+)
 from .common import EXIT_INTERRUPTED, db_option, fail, open_database
 
 DIGITS = "1234567890"

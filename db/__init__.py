@@ -7,11 +7,17 @@ from .connection import open_db, resolve_path
 from .errors import DatabaseError, SchemaTooNew, UnknownThread
 from .queries import find_thread, list_threads
 from .store import (
-    PageCounts, finish_run, get_cursor, start_run, store_replies, upsert_thread,
+    PageCounts,
+    finish_run,
+    get_cursor,
+    start_run,
+    store_replies,
+    upsert_thread,
 )
+from .tracking import mark_abandoned_runs, track, tracked, untrack
 
 __all__ = [
     "open_db", "resolve_path", "DatabaseError", "SchemaTooNew", "UnknownThread",
     "find_thread", "list_threads", "PageCounts", "finish_run",
-    "get_cursor", "start_run", "store_replies", "upsert_thread",
+    "get_cursor", "start_run", "store_replies", "upsert_thread", "track", "tracked", "untrack", "mark_abandoned_runs",
 ]

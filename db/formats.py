@@ -10,8 +10,17 @@ from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from .export import (FIELDS, Codebook, ExportError, atomic_file, atomic_folder, csv_rows, final_labels,
-                     jsonl_lines, jsonl_records)
+from .export import (
+    FIELDS,
+    Codebook,
+    ExportError,
+    atomic_file,
+    atomic_folder,
+    csv_rows,
+    final_labels,
+    jsonl_lines,
+    jsonl_records,
+)
 from .split import assign
 from .times import parse_iso
 

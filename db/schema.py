@@ -170,3 +170,11 @@ def m004_codebooks(db: Database) -> None:
     # without the YAML file at hand.
     db["codebooks"].create({"hash": str, "name": str, "content": str, "added_at": str}, pk="hash",
                            not_null={"hash", "name", "content"})
+
+
+@migrations()
+def m005_tracking(db: Database) -> None:
+    # The threads a schedule polls (`replies track`): until NULL means 14 days after the post;
+    # platform and thread_id are filled in by the first harvest.
+    db["tracked"].create({"url": str, "until": str, "added_at": str, "platform": str, "thread_id": str},
+                         pk="url", not_null={"url"})

@@ -28,22 +28,34 @@ class HarvestResult:
     run_id: int
 
 
+def parse(url: str) -> tuple[str, tuple]:
+    """(platform, the platform module's reference) for a post URL; UnrecognisedURL otherwise."""
+    from . import bluesky, mastodon, x
+
+    if (tweet_id := x.parse_url(url)) is not None:
+        return "x", (tweet_id,)
+    if (ref := bluesky.parse_url(url)) is not None:
+        return "bluesky", tuple(ref)
+    if (ref := mastodon.parse_url(url)) is not None:
+        return "mastodon", tuple(ref)
+    raise UnrecognisedURL(
+        f"not a post URL replies can harvest: {url!r} (expected https://x.com/USER/status/ID, "
+        "https://bsky.app/profile/HANDLE/post/ID, at://DID/app.bsky.feed.post/ID or https://INSTANCE/@USER/ID)"
+    )
+
+
 def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
                wait: bool = True) -> Source:
     """The platform module that understands `url`, ready to harvest it."""
     from . import bluesky, mastodon, x
 
+    platform, ref = parse(url)
     retry = RetryPolicy(events, wait_on_rate_limit=wait, max_attempts=settings.max_attempts)
-    if (tweet_id := x.parse_url(url)) is not None:
-        return x.XSource(tweet_id, settings, retry, events, full_archive=full_archive)
-    if (ref := bluesky.parse_url(url)) is not None:
+    if platform == "x":
+        return x.XSource(*ref, settings, retry, events, full_archive=full_archive)
+    if platform == "bluesky":
         return bluesky.BlueskySource(*ref, settings, retry, events)
-    if (ref := mastodon.parse_url(url)) is not None:
-        return mastodon.MastodonSource(*ref, settings, retry, events)
-    raise UnrecognisedURL(
-        f"not a post URL replies can harvest: {url!r} (expected https://x.com/USER/status/ID, "
-        "https://bsky.app/profile/HANDLE/post/ID, at://DID/app.bsky.feed.post/ID or https://INSTANCE/@USER/ID)"
-    )
+    return mastodon.MastodonSource(*ref, settings, retry, events)
 
 
 def harvest(database: Database, url: str, settings: Settings | None = None, *, events: Events | None = None,
@@ -61,7 +73,7 @@ def harvest(database: Database, url: str, settings: Settings | None = None, *, e
     except HarvestError as exc:
         run_id = store.start_run(database, source.platform, url, __version__)
         store.finish_run(database, run_id, "rate_limited" if isinstance(exc, RateLimited) else "error",
-                         str(exc), requests=source.requests)
+                         settings.redact(str(exc)), requests=source.requests)
         raise
     store.upsert_thread(database, root.thread_row())
     run_id = store.start_run(database, source.platform, root.id, __version__)
@@ -94,7 +106,8 @@ def harvest(database: Database, url: str, settings: Settings | None = None, *, e
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        store.finish_run(database, run_id, outcome, error, requests=source.requests - counted)
+        store.finish_run(database, run_id, outcome, settings.redact(error) if error else None,
+                         requests=source.requests - counted)
     row = database["harvest_runs"].get(run_id)
     total = database.execute(
         "select count(*) from replies where platform = ? and thread_id = ?", [source.platform, root.id]

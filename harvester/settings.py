@@ -40,6 +40,13 @@ class Settings:
             http_timeout=seconds,
         )
 
+    def redact(self, text: str) -> str:
+        """`text` with this object's tokens replaced by ***, for anything stored or shown."""
+        for token in (self.x_bearer_token, self.mastodon_access_token):
+            if token and len(token) >= 4:
+                text = text.replace(token, "***")
+        return text
+
     def __repr__(self) -> str:  # keep tokens out of tracebacks and logs
         return (f"Settings(x_api_base={self.x_api_base!r}, bsky_api_base={self.bsky_api_base!r}, "
                 f"x_bearer_token={'***' if self.x_bearer_token else None}, "

@@ -69,8 +69,8 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
     referenced: dict[str, dict] = {}
     for number, data, users, refs in _pages(path):
         for tweet in data:
-            if not isinstance(tweet, dict) or "id" not in tweet:
-                raise ImportFileError(f"{path} line {number}: a tweet without an id")
+            if not isinstance(tweet, dict) or not str(tweet.get("id") or "").isdigit():
+                raise ImportFileError(f"{path} line {number}: a tweet without a numeric id")
             tweets[str(tweet["id"])] = (tweet, users)
         for ref in refs:
             if isinstance(ref, dict) and "id" in ref:

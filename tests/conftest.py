@@ -121,3 +121,18 @@ def classified(demo_template, tmp_path, monkeypatch):
 def cli(classified):
     """The CLI runner on the classified sample database."""
     return Run()
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory, monkeypatch):
+    """No test reads the developer's own config file, and what a config file put into the environment
+    (the CLI copies it there in-process) is undone after each test."""
+    from cli.config import FROM_FILE
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
+    monkeypatch.delenv("REPLIES_CONFIG", raising=False)
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    FROM_FILE.clear()

@@ -11,7 +11,11 @@ from harvester.emulator import World
 from harvester.emulator.sample import post_url
 from harvester.emulator.world import synthetic_thread
 from tests.conftest import replies_subprocess
-from tests.helpers import count, stored
+from tests.helpers import count, rows, stored
+
+
+def outcomes(db_path) -> list[str]:
+    return [r["outcome"] for r in rows(db_path, "select outcome from harvest_runs order by id")]
 
 
 def _kill_after(server, env, url, fragment: str, pages: int, sig=signal.SIGKILL):
@@ -41,7 +45,10 @@ def test_kill_9_then_rerun_equals_a_clean_harvest(serve, env, run, tmp_path, pla
     partial = count(env["REPLIES_DB"], "select count(*) from replies")
     assert partial < len(world.expected(platform, root.id))
     rerun = replies_subprocess("harvest", "-q", url, env=child_env)
-    assert rerun.wait(timeout=120) == 0, rerun.communicate()
+    _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert "taking over the lock of a harvest that died" in err  # the killed run's lock is stale
+    assert "running" not in outcomes(env["REPLIES_DB"]) and "interrupted" in outcomes(env["REPLIES_DB"])
     clean_db = tmp_path / "clean.db"
     clean = replies_subprocess("harvest", "-q", url, env={**child_env, "REPLIES_DB": str(clean_db)})
     assert clean.wait(timeout=120) == 0, clean.communicate()

@@ -142,7 +142,8 @@ def synthetic_thread(world: World, platform: str, replies: int, *, quotes: int =
     ids = [root.id]
     step = timedelta(days=1.5) / max(1, replies + quotes)
     for i in range(replies):
-        parent = ids[0] if rng.random() < 0.5 else ids[rng.randrange(max(1, len(ids) // branching), len(ids))]
+        near_root = rng.random() < 0.5 or len(ids) == 1
+        parent = ids[0] if near_root else ids[rng.randrange(max(1, len(ids) // branching), len(ids))]
         who = f"user{rng.randrange(replies // 3 + 1)}" + (".bsky.social" if platform == "bluesky" else "")
         post = world.add(platform, who, f"Reply {i}: staffing, money and time are the obstacles here ({rng.random():.6f}).",
                          start + step * (i + 1), parent=parent, likes=rng.randrange(50))
