@@ -24,7 +24,8 @@ class CachedEmbedder:
                  device: str | None = None, encoder: Encoder | None = None, backend: str = "fp32"):
         self.database = database
         self.model = model
-        self.key = cache_key or resolve(model)[0] + ("" if backend == "fp32" else f"+{backend}")
+        self.base_name = resolve(model)[0] if cache_key is None else cache_key
+        self.key = cache_key or self.base_name + ("" if backend == "fp32" else f"+{backend}")
         self.device = device
         self.backend = backend
         self._encoder = encoder

@@ -2,7 +2,7 @@
 
 Prints, from one run on this machine (same model folder, texts and batch size):
 - end-to-end replies/s of `classify` (database in, labels written), model loading excluded and shown apart;
-- the raw transformers forward pass (tokenise + model + mean pooling, length-sorted batches);
+- the raw transformers forward pass (tokenise + model + mean pooling, on the same token-sorted batches);
 - sentence-transformers' encode() on the same folder (what a user would reach for instead), if installed;
 - the same classify with `--backend int8` (dynamically quantised encoder);
 - the ratios; peak memory (max RSS) of a classify run at 1,000 and at 5,000 replies (each in its own
@@ -69,15 +69,18 @@ def child_classify(path: str, batch_size: int, backend: str) -> None:
 
 
 def raw_forward(texts: list[str], batch_size: int) -> float:
+    """The model alone on the batches classify forms (tokenised once, sorted by token count): no
+    database, cache or heads."""
     from classifier.model import Encoder
     encoder = Encoder()
-    torch = encoder.torch
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    torch, tokenizer = encoder.torch, encoder.tokenizer
     started = time.perf_counter()
+    encoded = tokenizer(texts, truncation=True, max_length=128)
+    order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            batch = encoder.tokenizer([texts[i] for i in order[start:start + batch_size]], padding=True,
-                                      truncation=True, max_length=128, return_tensors="pt")
+            index = order[start:start + batch_size]
+            batch = tokenizer.pad({k: [encoded[k][i] for i in index] for k in encoded}, return_tensors="pt")
             hidden = encoder.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             (hidden * mask).sum(1) / mask.sum(1)
