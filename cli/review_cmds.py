@@ -100,7 +100,7 @@ class Review:
         width = min(shutil.get_terminal_size((100, 30)).columns, 100)
         reply, parent, question = context["reply"], context["parent"], context["question"]
         wrap = lambda text, indent="": textwrap.fill(" ".join((text or "").split()), width, initial_indent=indent,
-                                                     subsequent_indent=indent)
+                                                     subsequent_indent=" " * len(indent))
         lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
                  f" · codebook {self.book.name} · {self.saved} saved"]
         if question:

@@ -248,3 +248,21 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
     with pytest.raises(ExportError, match="not an empty folder"):
         with atomic_folder(tmp_path / "full"):
             pass
+
+
+def test_labelstudio_json_min_export_is_read_too(cli, classified, tmp_path):
+    tasks_file = tmp_path / "tasks.json"
+    cli("export", "--format", "labelstudio", "--out", tasks_file)
+    tasks = json.loads(tasks_file.read_text())[:3]
+    # JSON-MIN: the data fields at the top level, one choice as a string, several as {"choices": [...]}
+    flat = [{**tasks[0]["data"], "category": "money", "annotator": "ann@example.org", "id": 1},
+            {**tasks[1]["data"], "category": {"choices": ["policy", "leadership"]}, "annotator": "bob@example.org",
+             "id": 2},
+            {**tasks[2]["data"], "id": 3}]  # not annotated: nothing recorded
+    path = tmp_path / "project-min.json"
+    path.write_text(json.dumps(flat))
+    assert "2 labels recorded" in cli("import-labels", path).output
+    stored = {(r["id"], r["reviewer"]): json.loads(r["labels"])
+              for r in rows(classified, "select id, reviewer, labels from gold_labels")}
+    assert stored == {(tasks[0]["data"]["reply_id"], "ann@example.org"): ["money"],
+                      (tasks[1]["data"]["reply_id"], "bob@example.org"): ["leadership", "policy"]}
