@@ -5,7 +5,7 @@ codebook) it loads the labelled replies into a fresh database and reports macro-
 zero-shot, and for few-shot with N gold labels per category (drawn at random, several
 draws; F1 is measured on the replies that were not given as gold).
 
-    .venv/bin/python scripts/eval_quality.py [--per-category 8] [--draws 3]
+    .venv/bin/python scripts/eval_quality.py [--per-category 8] [--draws 5]
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def score(records: dict, book, truth: dict, exclude: set) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-category", type=int, default=8)
-    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--draws", type=int, default=5)
     args = parser.parse_args()
     for codebook_path, dataset in SETS:
         book = load(codebook_path)
