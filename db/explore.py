@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from sqlite_utils import Database
 
 from .errors import QueryError
+from .queries import thread_filter
 
 
 def run_query(db: Database, sql: str, params: dict | list | None = None) -> Iterator[dict]:
@@ -44,15 +45,13 @@ def _query_error(exc: sqlite3.Error, sql: str) -> QueryError:
 
 def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] | None = None) -> list[dict]:
     """Replies matching `text` in the full-text index (SQLite FTS5 syntax: words, "phrases", OR, prefix*)."""
-    where, params = "", {"query": text, "limit": limit}
-    if thread:
-        where = "and r.platform = :platform and r.thread_id = :thread"
-        params.update(platform=thread[0], thread=thread[1])
+    where, params = thread_filter(thread)
+    params.update(query=text, limit=limit)
     sql = f"""
         select r.platform, r.id, r.author_handle as author, r.created_at,
           replace(r.text, char(10), ' ') as text, r.url
         from replies_fts f join replies r on r.rowid = f.rowid
-        where replies_fts match :query {where}
+        where replies_fts match :query and {where}
         order by f.rank limit :limit
     """
     try:
@@ -65,17 +64,15 @@ def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] 
 def category_stats(db: Database, codebook: str, codebook_hash: str | None,
                    thread: tuple[str, str] | None = None) -> list[dict]:
     """Per category: replies predicted, replies with a current gold label, and both."""
-    where, params = "", {"hash": codebook_hash, "codebook": codebook}
-    if thread:
-        where = "and r.platform = :platform and r.thread_id = :thread"
-        params.update(platform=thread[0], thread=thread[1])
+    where, params = thread_filter(thread)
+    params.update(hash=codebook_hash, codebook=codebook)
     sql = f"""
         with pred as (
           select p.platform, p.id, p.category from predictions p join replies r using (platform, id)
-          where p.codebook_hash = :hash and p.predicted = 1 and r.status = 'ok' {where}),
+          where p.codebook_hash = :hash and p.predicted = 1 and r.status = 'ok' and {where}),
         gold as (
           select g.platform, g.id, j.value as category from gold_current g join replies r using (platform, id),
-            json_each(g.labels) j where g.codebook = :codebook and r.status = 'ok' {where}),
+            json_each(g.labels) j where g.codebook = :codebook and r.status = 'ok' and {where}),
         categories as (select category from pred union select category from gold)
         select c.category,
           (select count(*) from pred where pred.category = c.category) as predicted,
@@ -88,21 +85,15 @@ def category_stats(db: Database, codebook: str, codebook_hash: str | None,
 
 
 def reviewed_count(db: Database, codebook: str, thread: tuple[str, str] | None = None) -> int:
-    where, params = "", [codebook]
-    if thread:
-        where = "and r.platform = ? and r.thread_id = ?"
-        params += list(thread)
+    where, params = thread_filter(thread)
     return db.execute(f"select count(*) from gold_current g join replies r using (platform, id)"
-                      f" where g.codebook = ? {where}", params).fetchone()[0]
+                      f" where g.codebook = :codebook and {where}", {**params, "codebook": codebook}).fetchone()[0]
 
 
 def replies_over_time(db: Database, thread: tuple[str, str] | None = None, period: str = "day") -> list[dict]:
     """Replies (with content) per day or hour, by the time they were posted."""
     width = {"day": 10, "hour": 13}[period]
-    where, params = "", []
-    if thread:
-        where = "and platform = ? and thread_id = ?"
-        params = list(thread)
+    where, params = thread_filter(thread, alias="")
     sql = (f"select substr(created_at, 1, {width}) as {period}, count(*) as replies from replies"
-           f" where status = 'ok' and created_at is not null {where} group by 1 order by 1")
+           f" where status = 'ok' and created_at is not null and {where} group by 1 order by 1")
     return [dict(row) for row in db.query(sql, params)]

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from .errors import DatabaseError
+from .queries import thread_filter
 
 FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "created_at", "url", "labels",
           "scores", "gold")
@@ -45,10 +46,9 @@ class Codebook:
 
 def _selection(thread: tuple[str, str] | None, gold_only: bool, codebook_hash: str | None,
                codebook: str | None) -> tuple[str, dict]:
-    where, params = ["r.status = 'ok'"], {"hash": codebook_hash, "codebook": codebook}
-    if thread:
-        where.append("r.platform = :platform and r.thread_id = :thread")
-        params.update(platform=thread[0], thread=thread[1])
+    in_thread, params = thread_filter(thread)
+    where = ["r.status = 'ok'", in_thread]
+    params.update(hash=codebook_hash, codebook=codebook)
     if gold_only:
         where.append("exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
                      " and g.codebook = :codebook)")

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from sqlite_utils import Database
 
+from .queries import thread_filter
 from .times import utc_now
 
 
@@ -38,15 +39,12 @@ def replies_to_classify(db: Database, codebook_hash: str, *, thread: tuple[str, 
                         batch: int = 1000, ids_only: bool = False) -> Iterator[list[dict]]:
     """Replies with text and no prediction from this codebook version, method and model (all with `redo`),
     in batches."""
-    where = ["r.status = 'ok'", "r.text is not null", "r.text != ''"]
-    params: list = []
-    if thread:
-        where.append("r.platform = ? and r.thread_id = ?")
-        params += list(thread)
+    in_thread, params = thread_filter(thread)
+    where = ["r.status = 'ok'", "r.text is not null", "r.text != ''", in_thread]
     if not redo:
         where.append("not exists (select 1 from predictions p where p.platform = r.platform and p.id = r.id"
-                     " and p.codebook_hash = ? and p.method is ? and p.model is ?)")
-        params += [codebook_hash, method, model]
+                     " and p.codebook_hash = :hash and p.method is :method and p.model is :model)")
+        params.update(hash=codebook_hash, method=method, model=model)
     columns = "r.platform, r.id" if ids_only else "r.platform, r.id, r.text"
     sql = f"select {columns} from replies r where {' and '.join(where)} order by r.rowid"
     cursor = db.execute(sql, params)

@@ -22,6 +22,15 @@ def list_threads(db: Database) -> list[dict]:
     return [dict(r) for r in db.query(sql)]
 
 
+def thread_filter(thread: tuple[str, str] | None, alias: str = "r") -> tuple[str, dict]:
+    """A condition keeping one thread's rows (always true without `thread`) and its named parameters."""
+    if not thread:
+        return "1", {}
+    prefix = f"{alias}." if alias else ""
+    return (f"{prefix}platform = :thread_platform and {prefix}thread_id = :thread_id",
+            {"thread_platform": thread[0], "thread_id": thread[1]})
+
+
 def find_thread(db: Database, ref: str) -> dict:
     """A thread by URL, root id, or PLATFORM:ID."""
     candidates = list(db.query(

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 
 from .explore import category_stats, replies_over_time, reviewed_count
 from .export import atomic_file
+from .queries import thread_filter
 from .times import utc_now
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
@@ -21,16 +22,14 @@ PREDICTED, GOLD = "#4c72b0", "#dd8452"
 def top_replies(db: Database, codebook: str, codebook_hash: str, category: str, *, limit: int = 3,
                 thread: tuple[str, str] | None = None) -> list[dict]:
     """The most-liked replies in a category: by its reviewed labels where a human looked, else predicted."""
-    where, params = "", {"codebook": codebook, "hash": codebook_hash, "category": category, "limit": limit}
-    if thread:
-        where = "and r.platform = :platform and r.thread_id = :thread"
-        params.update(platform=thread[0], thread=thread[1])
+    where, params = thread_filter(thread)
+    params.update(codebook=codebook, hash=codebook_hash, category=category, limit=limit)
     sql = f"""
         select r.platform, r.id, r.author_handle as author, r.created_at, r.like_count, r.text, r.url,
           g.labels is not null as reviewed
         from replies r left join gold_current g on g.platform = r.platform and g.id = r.id
           and g.codebook = :codebook
-        where r.status = 'ok' {where} and (
+        where r.status = 'ok' and {where} and (
           (g.labels is not null and exists (select 1 from json_each(g.labels) j where j.value = :category))
           or (g.labels is null and exists (select 1 from predictions p where p.platform = r.platform
               and p.id = r.id and p.codebook_hash = :hash and p.category = :category and p.predicted = 1)))

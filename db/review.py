@@ -6,6 +6,8 @@ import json
 
 from sqlite_utils import Database
 
+from .queries import thread_filter
+
 ORDERS = ("uncertain", "newest", "thread")
 
 
@@ -18,11 +20,9 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     helps the model most); newest: latest first; thread: thread by thread, oldest first.
     `unreviewed` leaves out replies this reviewer already labelled, so a second reviewer
     still sees them and reopening carries on where the reviewer stopped."""
-    where = ["r.status = 'ok'", "r.text is not null", "r.text != ''"]
-    params: dict = {"hash": codebook_hash, "codebook": codebook, "reviewer": reviewer, "category": category}
-    if thread:
-        where.append("r.platform = :platform and r.thread_id = :thread")
-        params.update(platform=thread[0], thread=thread[1])
+    in_thread, params = thread_filter(thread)
+    where = ["r.status = 'ok'", "r.text is not null", "r.text != ''", in_thread]
+    params.update(hash=codebook_hash, codebook=codebook, reviewer=reviewer, category=category)
     if unreviewed:
         where.append("not exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
                      " and g.codebook = :codebook and g.reviewer = :reviewer)")
