@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -38,24 +39,30 @@ def csv_header(codebook: Codebook, extra: Iterable[str] = ()) -> list[str]:
     return [*FIELDS, *extra, *codebook.ids]
 
 
+def _peek(records: Iterable[dict]) -> tuple[list[str], Iterator[dict]]:
+    """The fields beyond the JSONL contract (such as `split`) that the records carry, read from the
+    first record, and all the records still to iterate."""
+    records = iter(records)
+    first = next(records, None)
+    if first is None:
+        return [], iter(())
+    return [k for k in first if k not in FIELDS], itertools.chain([first], records)
+
+
 def write_csv(records: Iterable[dict], out: IO[str], codebook: Codebook) -> int:
     """The JSONL fields (lists joined with ';', scores as JSON) and a 0/1 column per category holding
     the reviewed labels where a human looked, else the predicted ones."""
-    records = iter(records)
-    first = next(records, None)
-    extra = [k for k in (first or {}) if k not in FIELDS]
+    extra, records = _peek(records)
     writer = csv.writer(out)
     writer.writerow(csv_header(codebook, extra))
     n = 0
-    for record in ([first] if first else []), records:
-        for record_ in record:
-            chosen = set(final_labels(record_))
-            writer.writerow([
-                *(_csv_value(name, record_[name]) for name in FIELDS),
-                *(record_[name] for name in extra),
-                *(int(cid in chosen) for cid in codebook.ids),
-            ])
-            n += 1
+    for n, record in enumerate(records, start=1):
+        chosen = set(final_labels(record))
+        writer.writerow([
+            *(_csv_value(name, record[name]) for name in FIELDS),
+            *(record[name] for name in extra),
+            *(int(cid in chosen) for cid in codebook.ids),
+        ])
     return n
 
 
@@ -79,9 +86,7 @@ def write_parquet(records: Iterable[dict], path: Path, codebook: Codebook, batch
     fields = [("platform", string), ("id", string), ("thread", string), ("parent_id", string), ("kind", string),
               ("author", string), ("text", string), ("created_at", pa.timestamp("ms", tz="UTC")), ("url", string),
               ("labels", pa.list_(string)), ("scores", scores_type), ("gold", pa.list_(string))]
-    records = iter(records)
-    first = next(records, None)
-    extra = [k for k in (first or {}) if k not in FIELDS]
+    extra, records = _peek(records)
     schema = pa.schema(fields + [(k, string) for k in extra],
                        metadata={"codebook": codebook.name, "codebook_hash": codebook.hash or ""})
     n = 0
@@ -96,12 +101,10 @@ def write_parquet(records: Iterable[dict], path: Path, codebook: Codebook, batch
             writer.write_table(pa.table(columns, schema=schema))
             chunk.clear()
 
-        for record in ([first] if first else []), records:
-            for record_ in record:
-                chunk.append(record_)
-                n += 1
-                if len(chunk) >= batch:
-                    flush()
+        for n, record in enumerate(records, start=1):
+            chunk.append(record)
+            if len(chunk) >= batch:
+                flush()
         if chunk or n == 0:
             flush()
     return n
@@ -249,71 +252,55 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
 
     assigned = None
     if split:
-        keys = ((( r["platform"], r["id"]), final_labels(r)) for r in
+        keys = (((r["platform"], r["id"]), final_labels(r)) for r in
                 jsonl_records(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
                               gold_only=gold_only))
         assigned = assign(keys, split, seed, codebook.ids)
     counts: dict[str, int] = {}
 
-    def counted(rows: Iterable[dict]) -> Iterator[dict]:
-        for row in rows:
-            name = row.get("split") or "all"
+    def counted(items: Iterable, split_of=lambda item: "all") -> Iterator:
+        for item in items:
+            name = split_of(item) or "all"
             counts[name] = counts.get(name, 0) + 1
-            yield row
+            yield item
+
+    def counted_records() -> Iterator[dict]:
+        return counted(records(), lambda record: record.get("split"))
 
     about = {**(about or {}), "seed": seed}
     if fmt == "hf":
         with atomic_folder(out) as folder:
-            write_hf(counted(records()), folder, codebook, about, order=split or ())
+            write_hf(counted_records(), folder, codebook, about, order=split or ())
         return counts
     if fmt == "parquet":
         with atomic_file(out, "wb") as handle:
             handle.close()
-            write_parquet(counted(records()), Path(handle.name), codebook)
+            write_parquet(counted_records(), Path(handle.name), codebook)
         return counts
-    if fmt == "jsonl" and not split and not pseudonymizer:  # the fast path: SQLite writes the JSON
+    plain = not split and not pseudonymizer
+    if fmt == "jsonl" and plain:  # the fast path: SQLite writes the JSON
         lines = jsonl_lines(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
                             gold_only=gold_only)
-
-        def counted_lines():
-            for line in lines:
-                counts["all"] = counts.get("all", 0) + 1
-                yield line + "\n"
-
-        if out is None:
-            stdout.writelines(counted_lines())
-        else:
-            with atomic_file(out) as handle:
-                handle.writelines(counted_lines())
-        return counts
-    if fmt == "csv" and not split and not pseudonymizer:  # the fast path for CSV
-        def counted_rows():
-            for row in csv_rows(db, codebook=codebook.name, codebook_hash=codebook.hash,
-                                category_ids=codebook.ids, thread=thread, gold_only=gold_only):
-                counts["all"] = counts.get("all", 0) + 1
-                yield row
+        write = lambda handle: handle.writelines(line + "\n" for line in counted(lines))
+    elif fmt == "csv" and plain:  # the fast path for CSV: SQLite builds most of each row
+        rows = csv_rows(db, codebook=codebook.name, codebook_hash=codebook.hash, category_ids=codebook.ids,
+                        thread=thread, gold_only=gold_only)
 
         def write(handle):
             writer = csv.writer(handle)
             writer.writerow(csv_header(codebook))
-            writer.writerows(counted_rows())
-
-        if out is None:
-            write(stdout)
-        else:
-            with atomic_file(out) as handle:
-                write(handle)
-        return counts
-    writer = {"jsonl": lambda rows, h: write_jsonl(rows, h),
-              "csv": lambda rows, h: write_csv(rows, h, codebook),
-              "labelstudio": lambda rows, h: write_labelstudio(rows, h, codebook, model)}[fmt]
-    if out is None:
-        writer(counted(records()), stdout)
+            writer.writerows(counted(rows))
     else:
-        with atomic_file(out) as handle:
-            writer(counted(records()), handle)
-        if fmt == "labelstudio":
-            config = Path(out).with_suffix(".label-config.xml")
-            with atomic_file(config) as handle:
-                handle.write(labelstudio_config(codebook))
+        writer = {"jsonl": write_jsonl,
+                  "csv": lambda rows, h: write_csv(rows, h, codebook),
+                  "labelstudio": lambda rows, h: write_labelstudio(rows, h, codebook, model)}[fmt]
+        write = lambda handle: writer(counted_records(), handle)
+    if out is None:
+        write(stdout)
+        return counts
+    with atomic_file(out) as handle:
+        write(handle)
+    if fmt == "labelstudio":
+        with atomic_file(Path(out).with_suffix(".label-config.xml")) as handle:
+            handle.write(labelstudio_config(codebook))
     return counts
