@@ -16,6 +16,8 @@ from db.lock import HarvestLock, LockHeld
 from db.times import utc_now
 from harvester.errors import HarvestError
 from harvester.events import Events
+from harvester.settings import TOKEN_VARIABLES
+from harvester.settings import redact as redact_tokens
 
 EXIT_ERROR, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 3, 4, 5, 6, 130
 
@@ -39,11 +41,7 @@ def fail(message: str, code: int = EXIT_ERROR) -> None:
 
 def redact(text: str) -> str:
     """`text` with every token this process knows replaced by ***: tokens never reach output or logs."""
-    for name in SECRET_SETTINGS:
-        value = os.environ.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    return redact_tokens(text, (os.environ.get(name) for name in TOKEN_VARIABLES))
 
 
 @contextmanager
@@ -109,9 +107,6 @@ class JsonEvents(Events):
 
     def finish(self) -> None:
         pass
-
-
-SECRET_SETTINGS = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN")
 
 
 class RepliesGroup(click.Group):

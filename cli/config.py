@@ -14,9 +14,12 @@ import click
 import tomllib
 
 from harvester.errors import ConfigurationError
-from harvester.settings import DEFAULT_BSKY_API_BASE, DEFAULT_X_API_BASE
+from harvester.settings import (
+    DEFAULT_BSKY_API_BASE,
+    DEFAULT_X_API_BASE,
+    TOKEN_VARIABLES,
+)
 
-from .common import SECRET_SETTINGS
 from .output import output_options, write_rows
 
 # (section, key) in the file -> the environment variable it stands for
@@ -125,7 +128,7 @@ def config_command(fmt):
                   else "environment" if value is not None else "default")
         if value is None:
             value = DEFAULTS.get(name, "")
-        elif name in SECRET_SETTINGS:
+        elif name in TOKEN_VARIABLES:
             value = mask(value)
         rows.append({"setting": name, "value": value or "(not set)", "from": source})
     click.echo(f"Config file: {path}" + ("" if path.exists() else " (none)"), err=True)

@@ -93,9 +93,9 @@ def _report(outcome: ThreadOutcome, log) -> None:
 def _finish(outcomes: list[ThreadOutcome], log) -> None:
     failed = [o for o in outcomes if o.outcome == "error"]
     limited = [o for o in outcomes if o.outcome == "rate_limited"]
-    config = [o for o in failed if o.exit_code == EXIT_CONFIG]
-    code = (EXIT_CONFIG if config and len(config) == len(failed) and not limited and len(failed) == len(outcomes)
-            else EXIT_PARTIAL if failed else EXIT_RATE_LIMITED if limited else 0)
+    # a token or setting that stops every thread is a configuration error, not a partial failure
+    all_config = outcomes and all(o.outcome == "error" and o.exit_code == EXIT_CONFIG for o in outcomes)
+    code = EXIT_CONFIG if all_config else EXIT_PARTIAL if failed else EXIT_RATE_LIMITED if limited else 0
     if log:
         log.summary(outcomes, code)
         if code:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .errors import ConfigurationError
 
 DEFAULT_X_API_BASE = "https://api.twitter.com"
+TOKEN_VARIABLES = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN")  # the settings that are secrets
 DEFAULT_BSKY_API_BASE = "https://public.api.bsky.app"
 
 
@@ -42,12 +43,17 @@ class Settings:
 
     def redact(self, text: str) -> str:
         """`text` with this object's tokens replaced by ***, for anything stored or shown."""
-        for token in (self.x_bearer_token, self.mastodon_access_token):
-            if token and len(token) >= 4:
-                text = text.replace(token, "***")
-        return text
+        return redact(text, (self.x_bearer_token, self.mastodon_access_token))
 
     def __repr__(self) -> str:  # keep tokens out of tracebacks and logs
         return (f"Settings(x_api_base={self.x_api_base!r}, bsky_api_base={self.bsky_api_base!r}, "
                 f"x_bearer_token={'***' if self.x_bearer_token else None}, "
                 f"mastodon_access_token={'***' if self.mastodon_access_token else None})")
+
+
+def redact(text: str, tokens) -> str:
+    """`text` with each of `tokens` (None and very short values skipped) replaced by ***."""
+    for token in tokens:
+        if token and len(token) >= 4:
+            text = text.replace(token, "***")
+    return text
