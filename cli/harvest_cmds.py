@@ -7,10 +7,8 @@ import sys
 import click
 
 import db
-from harvester.errors import HarvestError, RateLimited
-from harvester.run import harvest as harvest_thread
 from harvester.run import parse as parse_url
-from harvester.schedule import ThreadOutcome, harvest_all
+from harvester.schedule import ThreadOutcome, harvest_all, harvest_one
 from harvester.settings import Settings
 from harvester.twarc_import import import_twarc
 
@@ -112,16 +110,10 @@ def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -
     outcomes = []
     for url in urls:
         events = _events(url, quiet, log)
-        try:
-            result = harvest_thread(database, url, settings, events=events, full_archive=full_archive, wait=wait)
-            outcome = ThreadOutcome(url, "ok", result)
-        except HarvestError as exc:
-            events.finish()
-            if len(urls) == 1 and not log:
-                raise
-            outcome = ThreadOutcome(url, "rate_limited" if isinstance(exc, RateLimited) else "error",
-                                    error=str(exc), exit_code=exc.exit_code)
+        outcome = harvest_one(database, url, settings, events=events, wait=wait, full_archive=full_archive)
         events.finish()
+        if outcome.exception and len(urls) == 1 and not log:
+            raise outcome.exception  # one thread: its own one-line error and exit code
         _report(outcome, log)
         outcomes.append(outcome)
     _finish(outcomes, log)

@@ -27,6 +27,18 @@ class ThreadOutcome:
     result: HarvestResult | None = None
     error: str | None = None
     exit_code: int = 0
+    exception: HarvestError | None = None
+
+
+def harvest_one(database: Database, url: str, settings: Settings, *, events: Events, wait: bool = True,
+                full_archive: bool = False) -> ThreadOutcome:
+    """Harvest one thread, turning a harvest error into its outcome rather than raising it."""
+    try:
+        return ThreadOutcome(url, "ok", harvest(database, url, settings, events=events, wait=wait,
+                                                full_archive=full_archive))
+    except HarvestError as exc:
+        return ThreadOutcome(url, "rate_limited" if isinstance(exc, RateLimited) else "error", error=str(exc),
+                             exit_code=exc.exit_code, exception=exc)
 
 
 def harvest_all(database: Database, settings: Settings, *, now: datetime | None = None,
@@ -39,14 +51,9 @@ def harvest_all(database: Database, settings: Settings, *, now: datetime | None 
             outcome = ThreadOutcome(item["url"], "finished")
         else:
             events = events_for(item["url"]) if events_for else Events()
-            try:
-                result = harvest(database, item["url"], settings, events=events, wait=wait)
-                link_thread(database, item["url"], result.platform, result.thread_id)
-                outcome = ThreadOutcome(item["url"], "ok", result)
-            except RateLimited as exc:
-                outcome = ThreadOutcome(item["url"], "rate_limited", error=str(exc), exit_code=exc.exit_code)
-            except HarvestError as exc:
-                outcome = ThreadOutcome(item["url"], "error", error=str(exc), exit_code=exc.exit_code)
+            outcome = harvest_one(database, item["url"], settings, events=events, wait=wait)
+            if outcome.result:
+                link_thread(database, item["url"], outcome.result.platform, outcome.result.thread_id)
         outcomes.append(outcome)
         if report:
             report(outcome)
