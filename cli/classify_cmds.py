@@ -9,6 +9,7 @@ import os
 import click
 
 import db
+from classifier.labels import LABEL_FORMATS
 
 from .common import StderrBar, db_option, open_database
 from .output import write_rows
@@ -106,7 +107,7 @@ def label(ref, categories, codebook_path, reviewer, note, db_path):
 
 @click.command(name="import-labels")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "labelstudio"]), default="auto",
+@click.option("--format", "fmt", type=click.Choice(LABEL_FORMATS), default="auto",
               show_default=True, help="auto: .csv is CSV, .json a Label Studio export, anything else JSONL.")
 @codebook_option
 @reviewer_option
