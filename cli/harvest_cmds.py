@@ -120,12 +120,6 @@ def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -
 
 
 def _harvest_tracked(database, settings, *, wait, quiet, log) -> None:
-    if not db.tracked(database):
-        if log:
-            log.summary([], 0)
-        else:
-            click.echo("No tracked threads: add one with `replies track URL`.", err=True)
-        return
     opened = {}
 
     def events_for(url):
@@ -137,7 +131,10 @@ def _harvest_tracked(database, settings, *, wait, quiet, log) -> None:
             opened.pop(outcome.url).finish()
         _report(outcome, log)
 
-    _finish(harvest_all(database, settings, events_for=events_for, wait=wait, report=report), log)
+    outcomes = harvest_all(database, settings, events_for=events_for, wait=wait, report=report)
+    if not outcomes and not log:
+        click.echo("No tracked threads: add one with `replies track URL`.", err=True)
+    _finish(outcomes, log)
 
 
 @click.command()

@@ -34,8 +34,7 @@ def tracked(db: Database, now: datetime | None = None) -> list[dict]:
     now = now or datetime.now(timezone.utc)
     out = []
     for row in db.query("""
-            select k.url, k.until, k.added_at, t.platform, t.id as thread_id, t.created_at, t.last_harvest_at,
-              (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id) as stored
+            select k.url, k.until, k.added_at, t.platform, t.id as thread_id, t.created_at
             from tracked k left join threads t on t.platform = k.platform and t.id = k.thread_id
             order by k.rowid"""):
         row = dict(row)
