@@ -27,11 +27,9 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
     from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
     result = Evaluation()
-    run = database.execute(
-        "select method, cv_zero_shot, cv_few_shot from classify_runs where codebook_hash = ? "
-        "order by id desc limit 1", [codebook.hash]).fetchone()
+    run = store.last_classify_run(database, codebook.hash)
     if run:
-        result.method, result.cv_zero_shot, result.cv_few_shot = run
+        result.method, result.cv_zero_shot, result.cv_few_shot = run["method"], run["cv_zero_shot"], run["cv_few_shot"]
     reviewed = store.gold(database, codebook.name)
     predicted = store.predictions(database, codebook.hash)
     keys = [k for k in reviewed if k in predicted]

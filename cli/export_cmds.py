@@ -9,6 +9,7 @@ import click
 from db.export import Codebook as ExportCodebook
 from db.export import ExportError
 from db.formats import FORMATS, export_dataset
+from db.labels import last_classify_run
 from db.pseudonym import Pseudonymizer, database_salt
 from db.split import parse_split
 from harvester import __version__
@@ -71,15 +72,14 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     thread = thread_key(database, thread_ref)
     pseudonymizer = Pseudonymizer(salt or database_salt(database), strip_links=strip_links) \
         if pseudonymize else None
-    run = database.execute("select method, model from classify_runs where codebook_hash = ? order by id desc"
-                           " limit 1", [book.hash]).fetchone()
-    threads = database.execute("select count(*) from threads").fetchone()[0]
-    about = {"tool_version": __version__, "method": run[0] if run else None, "model": run[1] if run else None,
+    run = last_classify_run(database, book.hash) or {}
+    threads = database["threads"].count
+    about = {"tool_version": __version__, "method": run.get("method"), "model": run.get("model"),
              "threads": f"{threads} question post{'s' if threads != 1 else ''}", "pseudonymized": pseudonymize,
              "strip_links": strip_links}
     counts = export_dataset(database, fmt, out, export_codebook(book), stdout=sys.stdout, thread=thread,
                             gold_only=gold_only, split=split, seed=seed, pseudonymizer=pseudonymizer,
-                            model=run[1] if run else None, about=about)
+                            model=run.get("model"), about=about)
     if out:
         parts = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "all")
         total = sum(counts.values())

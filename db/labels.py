@@ -123,6 +123,15 @@ def latest_codebook_hash(db: Database) -> str | None:
     return row[0] if row else None
 
 
+def last_classify_run(db: Database, codebook_hash: str | None) -> dict | None:
+    """The latest classify run for this codebook version: its method, model and cross-validated F1."""
+    row = db.execute("select * from classify_runs where codebook_hash = ? order by id desc limit 1",
+                     [codebook_hash])
+    names = [d[0] for d in row.description]
+    found = row.fetchone()
+    return dict(zip(names, found)) if found else None
+
+
 def start_classify_run(db: Database, **values) -> int:
     with db.atomic():
         table = db["classify_runs"]
