@@ -24,6 +24,8 @@ from pathlib import Path
 
 import yaml
 
+from replies.db.labels import codebook_content, last_used_codebook_hash, save_codebook
+
 from .errors import CodebookError
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -72,7 +74,6 @@ class Codebook:
 
     def remember(self, database) -> None:
         """Store this version in the database, so later commands find it without the file."""
-        from db.labels import save_codebook
         save_codebook(database, self.hash, self.name, self.as_dict())
 
     def category(self, category_id: str) -> Category:
@@ -87,7 +88,6 @@ def current(database, path: str | Path | None = None) -> Codebook:
     else the bundled default."""
     if path:
         return load(path)
-    from db.labels import codebook_content, last_used_codebook_hash
     digest = last_used_codebook_hash(database)
     content = codebook_content(database, digest) if digest else None
     return Codebook.from_dict(content, path=f"(stored in the database, {digest})") if content else load()

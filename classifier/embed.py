@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlite_utils import Database
 
-from db import labels as store
+from replies.db import labels as store
 
 from .model import Encoder, resolve
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
-from db import labels as store
+from replies.db import labels as store
 
 from .codebook import Codebook
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import Encoder
+from .model import Encoder, mean_pool
 
 PAIRS_PER_TEXT = 10
 LEARNING_RATE = 2e-5
@@ -50,9 +50,7 @@ def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: P
 
     def embed(batch: list[str]):
         tokens = tokenizer(batch, padding=True, truncation=True, max_length=128, return_tensors="pt").to(encoder.device)
-        hidden = model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1)
+        return mean_pool(model(**tokens).last_hidden_state, tokens["attention_mask"])
 
     for start in range(0, len(pairs), BATCH):
         batch = pairs[start:start + BATCH]

@@ -81,6 +81,15 @@ def pick_device(requested: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def mean_pool(hidden, attention_mask):
+    """The sentence embedding: token vectors averaged over the attention mask, then L2-normalised
+    (how all-MiniLM-L6-v2 was trained to be used)."""
+    import torch
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+
 BACKENDS = ("fp32", "int8")
 
 
@@ -162,8 +171,5 @@ class Encoder:
                 index = order[start:start + batch_size]
                 batch = self.tokenizer.pad({c: [encoded[c][i] for i in index] for c in columns},
                                            return_tensors="pt").to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                pooled = mean_pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
                 yield index, pooled.float().cpu().numpy()

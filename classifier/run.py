@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from sqlite_utils import Database
 
-from db import labels as store
-from harvester import __version__
+from replies import __version__
+from replies.db import labels as store
 
 from .codebook import Codebook
 from .embed import CachedEmbedder

@@ -2,11 +2,11 @@
 
 import click
 
-from harvester import __version__
+from replies import __version__
 
 from .classify_cmds import classify, evaluate, import_labels, label
 from .common import RepliesGroup
-from .config import apply_config, config_command
+from .config import Config, config_command
 from .demo_cmds import demo, emulator
 from .explore_cmds import query, report, search, stats
 from .export_cmds import export
@@ -16,7 +16,8 @@ from .review_cmds import review
 
 @click.group(cls=RepliesGroup)
 @click.version_option(__version__, prog_name="replies")
-def main():
+@click.pass_context
+def main(ctx):
     """Ask a question on social media, then turn the replies into evidence.
 
     Harvest every reply to a question thread from X, Bluesky and Mastodon into
@@ -25,7 +26,9 @@ def main():
     Settings come from the environment, else ~/.config/replies/config.toml
     (see `replies config`).
     """
-    apply_config()
+    overrides = ctx.obj if isinstance(ctx.obj, dict) else {}  # e.g. main(obj={"sleep": ...}) from a test
+    ctx.obj = Config.environment_only()  # what errors are redacted with if the config file is refused
+    ctx.obj = Config.load(**overrides)
 
 
 for command in (harvest, track, untrack, config_command, import_, threads, classify, review, label, import_labels, evaluate, query, search, stats,

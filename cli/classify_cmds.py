@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 
 import click
 
-import db
-from classifier.labels import LABEL_FORMATS
+from replies import db
+from replies.review.labels import LABEL_FORMATS
 
 from .common import StderrBar, db_option, open_database
+from .config import current_config
 from .output import write_rows
 
 
@@ -29,8 +29,8 @@ def reviewer_option(fn):
 def current_codebook(database, path):
     """--codebook, else REPLIES_CODEBOOK (or the config file's codebook), else the one classify last used
     on this database, else the bundled one."""
-    from classifier.codebook import current
-    return current(database, path or os.environ.get("REPLIES_CODEBOOK"))
+    from replies.classifier.codebook import current
+    return current(database, path or current_config().get("REPLIES_CODEBOOK"))
 
 
 def thread_key(database, ref):
@@ -63,7 +63,7 @@ def classify(codebook_path, method, model, threshold, thread_ref, batch_size, re
     and threshold. With gold labels (`replies label`, `replies import-labels`)
     the few-shot method fine-tunes the encoder on them (a minute or two on a CPU).
     """
-    from classifier.run import classify as run_classify
+    from replies.classifier.run import classify as run_classify
 
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
@@ -98,7 +98,7 @@ def label(ref, categories, codebook_path, reviewer, note, db_path):
     \b
     Example:  replies label x:1861234567890 money policy
     """
-    from classifier.labels import label as record
+    from replies.review.labels import label as record
 
     database = open_database(db_path)
     record(database, current_codebook(database, codebook_path), ref, list(categories), reviewer, note)
@@ -122,7 +122,7 @@ def import_labels(file, fmt, codebook_path, reviewer, db_path):
                  `replies export --format labelstudio` wrote; each annotator
                  becomes a reviewer (their email, else --reviewer)
     """
-    from classifier.labels import import_labels as run_import
+    from replies.review.labels import import_labels as run_import
 
     database = open_database(db_path)
     n = run_import(database, current_codebook(database, codebook_path), file, reviewer, fmt)
@@ -138,7 +138,7 @@ def import_labels(file, fmt, codebook_path, reviewer, db_path):
 def evaluate(codebook_path, as_json, db_path):
     """Precision, recall and F1 per category of the current predictions against gold labels, the
     cross-validated comparison of zero-shot and few-shot, and Cohen's kappa between reviewers."""
-    from classifier.evaluate import evaluate as run_evaluate
+    from replies.classifier.evaluate import evaluate as run_evaluate
 
     database = open_database(db_path)
     result = run_evaluate(database, current_codebook(database, codebook_path))

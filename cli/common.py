@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from contextlib import contextmanager
 
 import click
 
-import db
-from classifier.errors import ClassifierError
-from db.lock import HarvestLock, LockHeld
-from db.times import utc_now
-from harvester.errors import HarvestError
-from harvester.events import Events
-from harvester.settings import TOKEN_VARIABLES
-from harvester.settings import redact as redact_tokens
+from replies import db
+from replies.classifier.errors import ClassifierError
+from replies.db.lock import HarvestLock, LockHeld
+from replies.db.times import utc_now
+from replies.export.errors import ExportError
+from replies.harvester.errors import HarvestError
+from replies.harvester.events import Events
+from replies.harvester.settings import redact as redact_tokens
+
+from .config import current_config
 
 EXIT_ERROR, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 3, 4, 5, 6, 130
 
 
 def db_option(fn):
     return click.option(
-        "--db", "db_path", envvar="REPLIES_DB", default="replies.db", show_default=True,
-        type=click.Path(dir_okay=False), help="SQLite database file (or set REPLIES_DB).",
+        "--db", "db_path", envvar="REPLIES_DB", default=lambda: current_config().get("REPLIES_DB", "replies.db"),
+        show_default="replies.db", type=click.Path(dir_okay=False),
+        help="SQLite database file (or set REPLIES_DB, or `db` in the config file).",
     )(fn)
 
 
@@ -40,8 +42,8 @@ def fail(message: str, code: int = EXIT_ERROR) -> None:
 
 
 def redact(text: str) -> str:
-    """`text` with every token this process knows replaced by ***: tokens never reach output or logs."""
-    return redact_tokens(text, (os.environ.get(name) for name in TOKEN_VARIABLES))
+    """`text` with every token this command knows replaced by ***: tokens never reach output or logs."""
+    return redact_tokens(text, current_config().tokens())
 
 
 @contextmanager
@@ -119,7 +121,7 @@ class RepliesGroup(click.Group):
             fail(str(exc), exc.exit_code)
         except db.DatabaseError as exc:
             fail(str(exc), EXIT_ERROR)
-        except ClassifierError as exc:
+        except (ClassifierError, ExportError) as exc:
             fail(str(exc), exc.exit_code)
         except sqlite3.OperationalError as exc:  # the disk is full, the file is read-only, a lock timed out
             full = "free some space, then run the same command again: nothing committed is lost"

@@ -1,23 +1,27 @@
-"""The config file (~/.config/replies/config.toml) and `replies config`.
+"""The config file (~/.config/replies/config.toml), the settings every command reads, and `replies config`.
 
-Environment variables win over the file; the file's values are put into this
-process's environment, so every command reads one source of settings.
+Environment variables win over the file. The merged values travel in a `Config` object on the click
+context (`ctx.obj`); nothing is written into the process environment.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-import tomllib
 
-from harvester.errors import ConfigurationError
-from harvester.settings import (
+from replies.harvester.errors import ConfigurationError
+from replies.harvester.settings import (
     DEFAULT_BSKY_API_BASE,
     DEFAULT_X_API_BASE,
     TOKEN_VARIABLES,
+    Settings,
 )
 
 from .output import output_options, write_rows
@@ -37,11 +41,12 @@ DEFAULTS = {"REPLIES_DB": "./replies.db", "REPLIES_CODEBOOK": "(the one classify
             "REPLIES_BSKY_API_BASE": DEFAULT_BSKY_API_BASE}
 
 
-def config_path() -> Path:
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
     """$REPLIES_CONFIG, else $XDG_CONFIG_HOME/replies/config.toml, else ~/.config/replies/config.toml."""
-    if os.environ.get("REPLIES_CONFIG"):
-        return Path(os.environ["REPLIES_CONFIG"]).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    env = os.environ if environ is None else environ
+    if env.get("REPLIES_CONFIG"):
+        return Path(env["REPLIES_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "replies" / "config.toml"
 
 
@@ -83,17 +88,57 @@ def _text(path: Path, key: str, value) -> str:
     return str(value)
 
 
-FROM_FILE: dict[str, str] = {}  # the settings this process took from the config file, with their values
+@dataclass
+class Config:
+    """The effective settings of one command: the environment over the config file.
+
+    `clock` and `sleep` are what harvest retries use to wait; tests pass their own (through
+    `main(obj=Config.load(...))` or click's runner) so that back-off waits take no time."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    from_file: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **options) -> "Config":
+        """Read the config file named by `environ` (default: the process environment) and merge."""
+        env = os.environ if environ is None else environ
+        path = config_path(env)
+        from_file = {name: str(Path(value).expanduser()) if name in ("REPLIES_DB", "REPLIES_CODEBOOK") else value
+                     for name, value in read_config(path).items()}
+        names = set(FILE_KEYS.values()) | set(from_file)
+        values = {name: env[name] if name in env else from_file[name]
+                  for name in names if name in env or name in from_file}
+        return cls(values=values, from_file={k: v for k, v in from_file.items() if k not in env}, path=path,
+                   **options)
+
+    @classmethod
+    def environment_only(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        """The environment's settings alone: what a command still knows when the config file is refused."""
+        env = os.environ if environ is None else environ
+        return cls(values={name: env[name] for name in set(FILE_KEYS.values()) if name in env})
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.values.get(name, default)
+
+    def source(self, name: str) -> str:
+        return "config file" if name in self.from_file else "environment" if name in self.values else "default"
+
+    def tokens(self) -> list[str]:
+        return [self.values[name] for name in TOKEN_VARIABLES if self.values.get(name)]
+
+    def settings(self) -> Settings:
+        """The harvest settings these values describe."""
+        return Settings.from_env(self.values, clock=self.clock, sleep=self.sleep)
 
 
-def apply_config() -> None:
-    """Load the config file into the environment where a variable is not already set."""
-    for name, value in read_config(config_path()).items():
-        if name in ("REPLIES_DB", "REPLIES_CODEBOOK"):
-            value = str(Path(value).expanduser())
-        if name not in os.environ:
-            os.environ[name] = value
-            FROM_FILE[name] = value
+def current_config() -> Config:
+    """The running command's Config; outside a command, one read from the environment now."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_object(Config) if ctx else None
+    return found if found is not None else Config.environment_only()
 
 
 def mask(value: str) -> str:
@@ -120,12 +165,12 @@ def config_command(fmt):
       [mastodon]
       access_token = "..."
     """
-    path = config_path()
+    config = current_config()
+    path = config.path
     rows = []
     for name in dict.fromkeys(FILE_KEYS.values()):
-        value = os.environ.get(name)
-        source = ("config file" if value is not None and FROM_FILE.get(name) == value
-                  else "environment" if value is not None else "default")
+        value = config.get(name)
+        source = config.source(name)
         if value is None:
             value = DEFAULTS.get(name, "")
         elif name in TOKEN_VARIABLES:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-import db
-from harvester.emulator import Emulator, World
-from harvester.emulator.sample import load_sample, post_url
-from harvester.run import harvest as harvest_thread
-from harvester.settings import Settings
+from replies import db
+from replies.harvester.emulator import Emulator, World
+from replies.harvester.emulator.sample import load_sample, post_url
+from replies.harvester.run import harvest as harvest_thread
+from replies.harvester.settings import Settings
+from replies.text import clip
 
 from .common import StderrEvents, fail
 
@@ -64,8 +65,8 @@ def demo(db_path):
 
 
 def _classify(database) -> None:
-    from classifier.codebook import load
-    from classifier.run import classify
+    from replies.classifier.codebook import load
+    from replies.classifier.run import classify
 
     codebook = load()
     started = time.perf_counter()
@@ -77,9 +78,8 @@ def _classify(database) -> None:
             "select r.text from predictions p join replies r on r.platform = p.platform and r.id = p.id "
             "where p.codebook_hash = ? and p.category = ? and p.predicted = 1 order by p.score desc limit 1",
             [codebook.hash, category.id]).fetchone()
-        example = " ".join(top[0].split()) if top else ""
-        click.echo(f"  {category.label:<32} {result.counts[category.id]:>3}   e.g. "
-                   f"\"{example[:70]}{'…' if len(example) > 70 else ''}\"")
+        example = clip(top[0] if top else "", 71, one_line=True)
+        click.echo(f"  {category.label:<32} {result.counts[category.id]:>3}   e.g. \"{example}\"")
 
 
 def _summary(database, elapsed: float, path: Path) -> None:
@@ -92,9 +92,8 @@ def _summary(database, elapsed: float, path: Path) -> None:
     click.echo("\nMost-liked replies:")
     for row in database.query("select platform, author_handle, like_count, text from replies where status = 'ok'"
                               " order by like_count desc, id limit 5"):
-        text = " ".join(row["text"].split())
         click.echo(f"  [{row['platform']}] @{row['author_handle']} ({row['like_count']} likes): "
-                   f"{text[:90]}{'…' if len(text) > 90 else ''}")
+                   f"{clip(row['text'], 91, one_line=True)}")
 
 
 @click.command()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-import db
-from db.explore import category_stats, replies_over_time, reviewed_count, run_query
-from db.explore import search as run_search
+from replies import db
+from replies.db.queries import run_query
+from replies.db.queries import search as run_search
+from replies.report.stats import category_stats, replies_over_time, reviewed_count
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
 from .common import db_option, open_database
@@ -101,11 +102,9 @@ def stats(thread_ref, period, as_json, codebook_path, db_path):
 def report(out, thread_ref, codebook_path, db_path):
     """Write one self-contained HTML page: categories predicted vs gold, replies over time, and the
     three most-liked replies per category quoted in full."""
-    from db.report import write_report
+    from replies.report.html import write_report
 
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    thread = thread_key(database, thread_ref)
-    write_report(database, out, name=book.name, question=book.question, codebook_hash=book.hash,
-                 categories=[(c.id, c.label) for c in book.categories], thread=thread)
+    write_report(database, out, book, thread=thread_key(database, thread_ref))
     click.echo(f"Report written to {out}", err=True)

@@ -6,21 +6,15 @@ import sys
 
 import click
 
-from db.export import Codebook as ExportCodebook
-from db.export import ExportError
-from db.formats import FORMATS, export_dataset
-from db.labels import last_classify_run
-from db.pseudonym import Pseudonymizer, database_salt
-from db.split import parse_split
-from harvester import __version__
+from replies import __version__
+from replies.db.labels import last_classify_run
+from replies.export.errors import ExportError
+from replies.export.formats import FORMATS, export_dataset
+from replies.export.pseudonym import Pseudonymizer, database_salt
+from replies.export.split import parse_split
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
 from .common import db_option, open_database
-
-
-def export_codebook(book) -> ExportCodebook:
-    return ExportCodebook(name=book.name, hash=book.hash, categories=[(c.id, c.label) for c in book.categories],
-                          question=book.question, descriptions={c.id: c.description for c in book.categories})
 
 
 @click.command()
@@ -77,7 +71,7 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     about = {"tool_version": __version__, "method": run.get("method"), "model": run.get("model"),
              "threads": f"{threads} question post{'s' if threads != 1 else ''}", "pseudonymized": pseudonymize,
              "strip_links": strip_links}
-    counts = export_dataset(database, fmt, out, export_codebook(book), stdout=sys.stdout, thread=thread,
+    counts = export_dataset(database, fmt, out, book, stdout=sys.stdout, thread=thread,
                             gold_only=gold_only, split=split, seed=seed, pseudonymizer=pseudonymizer,
                             model=run.get("model"), about=about)
     if out:

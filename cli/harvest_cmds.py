@@ -6,11 +6,10 @@ import sys
 
 import click
 
-import db
-from harvester.run import parse as parse_url
-from harvester.schedule import ThreadOutcome, harvest_all, harvest_one
-from harvester.settings import Settings
-from harvester.twarc_import import import_twarc
+from replies import db
+from replies.harvester.platforms import parse as parse_url
+from replies.harvester.schedule import ThreadOutcome, harvest_all, harvest_one
+from replies.harvester.twarc_import import import_twarc
 
 from .common import (
     EXIT_CONFIG,
@@ -23,6 +22,7 @@ from .common import (
     harvest_lock,
     open_database,
 )
+from .config import current_config
 from .output import output_options, write_rows
 
 
@@ -59,7 +59,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, quiet, log_json, db_path):
     """
     if all_tracked == bool(urls):
         raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
-    settings = Settings.from_env()
+    settings = current_config().settings()
     log = JsonLog() if log_json else None
     with harvest_lock(db_path, log):
         database = open_database(db_path)
@@ -167,7 +167,7 @@ def untrack(urls, db_path):
 
 
 def _parse_until(text: str) -> str:
-    from db.times import parse_iso, to_iso
+    from replies.db.times import parse_iso, to_iso
     try:
         return to_iso(parse_iso(text if "T" in text else f"{text}T23:59:59"))
     except ValueError:

@@ -8,8 +8,9 @@ import textwrap
 
 import click
 
-from db.labels import set_gold
-from db.review import ORDERS, reply_context, review_queue
+from replies.db.labels import set_gold
+from replies.review.queue import ORDERS, reply_context, review_queue
+from replies.text import clip
 
 from .classify_cmds import (
     codebook_option,
@@ -104,9 +105,9 @@ class Review:
         lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
                  f" · codebook {self.book.name} · {self.saved} saved"]
         if question:
-            lines.append(wrap(_clip(question["text"], 200), "Q: "))
+            lines.append(wrap(clip(question["text"], 200, one_line=True), "Q: "))
         if parent and (not question or parent["text"] != question["text"]):
-            lines.append(wrap(_clip(f"@{parent['author_handle']}: {parent['text']}", 300), "↳ in reply to "))
+            lines.append(wrap(clip(f"@{parent['author_handle']}: {parent['text']}", 300, one_line=True), "↳ in reply to "))
         lines.append("─" * width)
         when = (reply.get("created_at") or "")[:16].replace("T", " ")
         lines.append(f"@{reply.get('author_handle') or '?'} · {reply['platform']} · {when} · "
@@ -130,11 +131,6 @@ class Review:
                                 "n note · q quit · ? help")
         click.clear()
         click.echo("\n".join(lines))
-
-
-def _clip(text: str | None, n: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 @click.command()

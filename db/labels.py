@@ -8,22 +8,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from sqlite_utils import Database
 
-from .queries import thread_filter
+from .queries import select_in, thread_filter
 from .times import utc_now
 
 
 def cached_embeddings(db: Database, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
     """Vectors already stored for `model`, by text hash."""
-    found: dict[str, np.ndarray] = {}
-    unique = list(dict.fromkeys(hashes))
-    for start in range(0, len(unique), 500):
-        chunk = unique[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for text_hash, vector in db.execute(
-            f"select text_hash, vector from embeddings where model = ? and text_hash in ({marks})", [model, *chunk]
-        ).fetchall():
-            found[text_hash] = np.frombuffer(vector, dtype=np.float32)
-    return found
+    sql = "select text_hash, vector from embeddings where model = ? and text_hash in ({marks})"
+    return {text_hash: np.frombuffer(vector, dtype=np.float32)
+            for text_hash, vector in select_in(db, sql, list(dict.fromkeys(hashes)), [model])}
 
 
 def store_embeddings(db: Database, model: str, vectors: Mapping[str, np.ndarray]) -> None:
@@ -81,13 +74,11 @@ def set_gold(db: Database, rows: Iterable[Mapping]) -> int:
 
 
 def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:
-    """The reviewed labels per reply: the most recent review when several reviewers labelled it."""
-    out: dict[tuple[str, str], list[str]] = {}
-    for platform, reply_id, labels in db.execute(
-        "select platform, id, labels from gold_labels where codebook = ? order by created_at, rowid", [codebook]
-    ).fetchall():
-        out[(platform, reply_id)] = json.loads(labels)
-    return out
+    """The reviewed labels per reply (`gold_current`: the latest review when several reviewers labelled it),
+    in the order they were given."""
+    return {(platform, reply_id): json.loads(labels) for platform, reply_id, labels in db.execute(
+        "select platform, id, labels from gold_current where codebook = ? order by created_at, platform, id",
+        [codebook]).fetchall()}
 
 
 def gold_by_reviewer(db: Database, codebook: str) -> dict[str, dict[tuple[str, str], list[str]]]:
@@ -100,6 +91,7 @@ def gold_by_reviewer(db: Database, codebook: str) -> dict[str, dict[tuple[str, s
 
 
 def texts_for(db: Database, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The text of each reply in `keys` that has any (one indexed lookup each)."""
     out = {}
     for platform, reply_id in keys:
         row = db.execute("select text from replies where platform = ? and id = ?", [platform, reply_id]).fetchone()

@@ -1,10 +1,14 @@
-"""Reads used by the commands: thread listings and lookups."""
+"""Reads used by the commands: thread listings and lookups, read-only SQL, full-text search, and the
+SQL pieces every query shares (one thread's rows, a reply's final labels, chunked `IN` lists)."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator, Sequence
+
 from sqlite_utils import Database
 
-from .errors import UnknownThread
+from .errors import QueryError, UnknownThread
 
 
 def list_threads(db: Database) -> list[dict]:
@@ -41,3 +45,71 @@ def find_thread(db: Database, ref: str) -> dict:
     if len(candidates) > 1:
         raise UnknownThread(f"{ref!r} matches threads on several platforms: write it as PLATFORM:ID")
     return candidates[0]
+
+
+def final_labels_sql(alias: str = "r") -> str:
+    """SQL for a reply's final labels, a JSON array: its latest reviewed labels (`gold_current`) where a
+    human looked, else the categories predicted. The one definition of "gold, else predicted"; it takes
+    the named parameters :codebook (gold) and :hash (the codebook version of the predictions)."""
+    return (f"coalesce((select json(g.labels) from gold_current g where g.platform = {alias}.platform"
+            f" and g.id = {alias}.id and g.codebook = :codebook),"
+            f" (select json_group_array(p.category) from predictions p where p.platform = {alias}.platform"
+            f" and p.id = {alias}.id and p.codebook_hash = :hash and p.predicted = 1))")
+
+
+def select_in(db: Database, sql: str, values: Sequence, params: Sequence = (), chunk: int = 500) -> Iterator[tuple]:
+    """Rows of `sql`, whose `{marks}` stands for an `IN (...)` list, over `values` in chunks that stay
+    within SQLite's limit on parameters; `params` come before the list."""
+    for start in range(0, len(values), chunk):
+        part = list(values[start:start + chunk])
+        yield from db.execute(sql.format(marks=",".join("?" * len(part))), [*params, *part]).fetchall()
+
+
+def run_query(db: Database, sql: str, params: dict | list | None = None) -> Iterator[dict]:
+    """Rows of `sql` as dicts. `db` should be opened read-only; a write is refused either way."""
+    db.execute("pragma query_only = 1")
+    try:
+        cursor = db.execute(sql, params or [])
+    except sqlite3.Error as exc:
+        raise _query_error(exc) from None
+    if cursor.description is None:
+        return iter(())
+    names = [d[0] for d in cursor.description]
+    return _rows(cursor, names)
+
+
+def _rows(cursor, names) -> Iterator[dict]:
+    try:
+        while batch := cursor.fetchmany(500):
+            for row in batch:
+                yield dict(zip(names, row))
+    except sqlite3.Error as exc:
+        raise _query_error(exc) from None
+
+
+def _query_error(exc: sqlite3.Error) -> QueryError:
+    message = str(exc)
+    if "readonly" in message or "read-only" in message or "query_only" in message:
+        return QueryError("queries are read-only: the database was not changed (use the other commands to "
+                          "change it)")
+    if "no such table" in message and any(v in message for v in ("reply_labels", "category_counts")):
+        message += " (an older database: run any other replies command once to upgrade it)"
+    return QueryError(f"SQL error: {message}")
+
+
+def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] | None = None) -> list[dict]:
+    """Replies matching `text` in the full-text index (SQLite FTS5 syntax: words, "phrases", OR, prefix*)."""
+    where, params = thread_filter(thread)
+    params.update(query=text, limit=limit)
+    sql = f"""
+        select r.platform, r.id, r.author_handle as author, r.created_at,
+          replace(r.text, char(10), ' ') as text, r.url
+        from replies_fts f join replies r on r.rowid = f.rowid
+        where replies_fts match :query and {where}
+        order by f.rank limit :limit
+    """
+    try:
+        return [dict(row) for row in db.query(sql, params)]
+    except sqlite3.OperationalError as exc:
+        raise QueryError(f"cannot search for {text!r}: {exc} (quote phrases, e.g. '\"junior doctors\"')") \
+            from None

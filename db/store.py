@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from .queries import select_in
 from .times import utc_now
 
 # Columns whose change counts as an "updated" reply.
@@ -120,19 +121,9 @@ def store_replies(
 
 
 def _existing(db: Database, platform: str, ids: list[str]) -> dict[str, dict]:
-    found: dict[str, dict] = {}
-    cols = ", ".join(("id",) + TRACKED)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        cursor = db.execute(
-            f"select {cols} from replies where platform = ? and id in ({marks})", [platform, *chunk]
-        )
-        names = [d[0] for d in cursor.description]
-        for values in cursor.fetchall():
-            row = dict(zip(names, values))
-            found[row["id"]] = row
-    return found
+    names = ("id",) + TRACKED
+    sql = f"select {', '.join(names)} from replies where platform = ? and id in ({{marks}})"
+    return {values[0]: dict(zip(names, values)) for values in select_in(db, sql, ids, [platform])}
 
 
 def _write_cursor(db: Database, platform: str, thread_id: str, name: str, value: str | None, now: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from db.times import normalise_iso
+from replies.db.times import normalise_iso
 
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -27,6 +27,8 @@ PLATFORM = "bluesky"
 WEB_RE = re.compile(r"^https?://(?:www\.)?bsky\.app/profile/([^/?#]+)/post/([A-Za-z0-9._~:-]+)/?(?:[?#].*)?$")
 AT_RE = re.compile(r"^at://([^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)$")
 MAX_DEPTH = 1000
+
+URL_FORMS = ("https://bsky.app/profile/HANDLE/post/ID", "at://DID/app.bsky.feed.post/ID")
 
 
 def parse_url(url: str) -> tuple[str, str] | None:
@@ -82,7 +84,8 @@ def _type(node: Any) -> str:
 class BlueskySource:
     platform = PLATFORM
 
-    def __init__(self, actor: str, rkey: str, settings: Settings, retry: RetryPolicy, events: Events):
+    def __init__(self, actor: str, rkey: str, settings: Settings, retry: RetryPolicy, events: Events, *,
+                 full_archive: bool = False):  # full_archive is X's; the AppView always has the whole thread
         self.actor, self.rkey = actor, rkey
         self.events = events
         self.client = JsonClient(settings.bsky_api_base, retry, timeout=settings.http_timeout,
@@ -92,6 +95,9 @@ class BlueskySource:
     @property
     def requests(self) -> int:
         return self.client.requests
+
+    def close(self) -> None:
+        self.client.close()
 
     def _xrpc(self, nsid: str, **params) -> dict:
         body, _ = self.client.get(f"/xrpc/{nsid}", params=params, what=f"Bluesky {nsid}")
@@ -189,3 +195,6 @@ class BlueskySource:
             yield Batch(posts, {"quotes.cursor": token}, source_url="/xrpc/app.bsky.feed.getQuotes")
             if not token:
                 return
+
+
+Source = BlueskySource

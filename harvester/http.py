@@ -6,6 +6,8 @@ RateLimitHit, and keeps the Authorization header out of every message.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -26,13 +28,20 @@ class HTTPStatusError(Exception):
         self.url = url
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context (CA bundle loaded once, ~50 ms) shared by every client this process opens."""
+    return httpx.create_ssl_context()
+
+
 class JsonClient:
     def __init__(self, base_url: str, retry: RetryPolicy, *, timeout: float, token: str | None = None,
                  reset_parser: Callable[[httpx.Headers], float | None] = lambda h: None, label: str = "API"):
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, follow_redirects=True)
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, follow_redirects=True,
+                                 verify=_tls_context())
         self.retry = retry
         self.reset_parser = reset_parser
         self.label = label

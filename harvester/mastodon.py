@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from db.times import normalise_iso, parse_iso
+from replies.db.times import normalise_iso, parse_iso
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -30,6 +30,8 @@ URL_RE = re.compile(
 )
 LOGGED_OUT_LIMIT, LOGGED_OUT_DEPTH, TOKEN_LIMIT = 60, 20, 4096
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+URL_FORMS = ("https://INSTANCE/@USER/ID",)
 
 
 def parse_url(url: str) -> tuple[str, str] | None:
@@ -91,7 +93,8 @@ def _depths(descendants: list[dict], anchor: str) -> dict[str, int]:
 class MastodonSource:
     platform = PLATFORM
 
-    def __init__(self, instance: str, status_id: str, settings: Settings, retry: RetryPolicy, events: Events):
+    def __init__(self, instance: str, status_id: str, settings: Settings, retry: RetryPolicy, events: Events, *,
+                 full_archive: bool = False):  # full_archive is X's; a server's context has no time limit
         self.instance, self.status_id = instance, status_id
         self.events = events
         self.token = settings.mastodon_access_token
@@ -101,6 +104,9 @@ class MastodonSource:
     @property
     def requests(self) -> int:
         return self.client.requests
+
+    def close(self) -> None:
+        self.client.close()
 
     def _get(self, path: str, params: dict | None = None):
         try:
@@ -198,3 +204,6 @@ class MastodonSource:
                 url = httpx.URL(match.group(1))
                 path = url.raw_path.decode()
             yield Batch(posts, {"quotes.next": path}, source_url=f"/api/v1/statuses/{root.id}/quotes")
+
+
+Source = MastodonSource

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 REPLY, QUOTE, ROOT = "reply", "quote", "root"
@@ -35,15 +35,20 @@ class Post:
     quote_count: int | None = None
     raw: Any = field(default=None, repr=False)
 
+    def row(self) -> dict:
+        """The fields as a dict; a shallow copy (`asdict` would deep-copy the raw JSON of every post)."""
+        return {name: getattr(self, name) for name in _FIELDS}
+
     def reply_row(self, thread_id: str, source_url: str | None, tool_version: str) -> dict:
         """The row for the `replies` table."""
-        row = asdict(self)
-        row.update(thread_id=thread_id, source_url=source_url, tool_version=tool_version)
-        return row
+        return {**self.row(), "thread_id": thread_id, "source_url": source_url, "tool_version": tool_version}
 
     def thread_row(self) -> dict:
         """The row for the `threads` table (this post is the question)."""
-        row = asdict(self)
+        row = self.row()
         for key in ("kind", "parent_id", "status"):
             row.pop(key)
         return row
+
+
+_FIELDS = tuple(f.name for f in fields(Post))

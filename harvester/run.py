@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-import db as store
+from replies import __version__
+from replies import db as store
 
-from . import __version__
-from .errors import HarvestError, RateLimited, UnrecognisedURL
+from . import platforms
+from .errors import HarvestError, RateLimited
 from .events import Events
 from .retry import RetryPolicy
 from .settings import Settings
@@ -28,34 +29,13 @@ class HarvestResult:
     run_id: int
 
 
-def parse(url: str) -> tuple[str, tuple]:
-    """(platform, the platform module's reference) for a post URL; UnrecognisedURL otherwise."""
-    from . import bluesky, mastodon, x
-
-    if (tweet_id := x.parse_url(url)) is not None:
-        return "x", (tweet_id,)
-    if (ref := bluesky.parse_url(url)) is not None:
-        return "bluesky", tuple(ref)
-    if (ref := mastodon.parse_url(url)) is not None:
-        return "mastodon", tuple(ref)
-    raise UnrecognisedURL(
-        f"not a post URL replies can harvest: {url!r} (expected https://x.com/USER/status/ID, "
-        "https://bsky.app/profile/HANDLE/post/ID, at://DID/app.bsky.feed.post/ID or https://INSTANCE/@USER/ID)"
-    )
-
-
 def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
                wait: bool = True) -> Source:
     """The platform module that understands `url`, ready to harvest it."""
-    from . import bluesky, mastodon, x
-
-    platform, ref = parse(url)
-    retry = RetryPolicy(events, wait_on_rate_limit=wait, max_attempts=settings.max_attempts)
-    if platform == "x":
-        return x.XSource(*ref, settings, retry, events, full_archive=full_archive)
-    if platform == "bluesky":
-        return bluesky.BlueskySource(*ref, settings, retry, events)
-    return mastodon.MastodonSource(*ref, settings, retry, events)
+    name, ref = platforms.parse(url)
+    retry = RetryPolicy(events, wait_on_rate_limit=wait, max_attempts=settings.max_attempts,
+                        clock=settings.clock, sleep=settings.sleep)
+    return platforms.module(name).Source(*ref, settings, retry, events, full_archive=full_archive)
 
 
 def harvest(database: Database, url: str, settings: Settings | None = None, *, events: Events | None = None,
@@ -68,6 +48,13 @@ def harvest(database: Database, url: str, settings: Settings | None = None, *, e
     settings = settings or Settings.from_env()
     events = events or Events()
     source = source_for(url, settings, events, full_archive=full_archive, wait=wait)
+    try:
+        return _harvest(database, url, source, settings, events)
+    finally:
+        source.close()
+
+
+def _harvest(database: Database, url: str, source: Source, settings: Settings, events: Events) -> HarvestResult:
     try:
         root = source.fetch_root()
     except HarvestError as exc:

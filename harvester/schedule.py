@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlite_utils import Database
 
-from db.tracking import link_thread, tracked
+from replies.db.tracking import link_thread, tracked
 
 from .errors import HarvestError, RateLimited
 from .events import Events

@@ -31,3 +31,6 @@ class Source(Protocol):
 
     def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
         """Every reply and quote of `root`, a page at a time, resuming from saved cursors."""
+
+    def close(self) -> None:
+        """Release the connections this source opened."""

@@ -6,16 +6,16 @@ of the post it quotes when that thread is known.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlite_utils import Database
 
-import db as store
+from replies import __version__
+from replies import db as store
+from replies.jsonl import read_jsonl
 
-from . import __version__
 from .errors import HarvestError
 from .record import QUOTE, ROOT, Post
 from .x import normalise_tweet
@@ -35,31 +35,20 @@ class ImportResult:
 
 def _pages(path: Path) -> Iterator[tuple[int, list[dict], dict[str, dict], list[dict]]]:
     """(line number, tweets, users by id, referenced tweets) for each line of the file."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise ImportFileError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                raise ImportFileError(f"{path} line {number}: not JSON; expected twarc2 JSONL") from None
-            if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-                includes = obj.get("includes") or {}
-                users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, dict) and "id" in u}
-                yield number, obj["data"], users, includes.get("tweets") or []
-            elif isinstance(obj, dict) and "id" in obj and "text" in obj:
-                author = obj.get("author") if isinstance(obj.get("author"), dict) else None
-                users = {str(author["id"]): author} if author and "id" in author else {}
-                yield number, [obj], users, []
-            elif isinstance(obj, dict) and "meta" in obj and "data" not in obj:
-                continue  # an empty page
-            else:
-                raise ImportFileError(f"{path} line {number}: neither an API v2 page nor a tweet; "
-                                      "expected twarc2 JSONL")
+    for number, obj in read_jsonl(path, ImportFileError, "twarc2 JSONL"):
+        if isinstance(obj, dict) and isinstance(obj.get("data"), list):
+            includes = obj.get("includes") or {}
+            users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, dict) and "id" in u}
+            yield number, obj["data"], users, includes.get("tweets") or []
+        elif isinstance(obj, dict) and "id" in obj and "text" in obj:
+            author = obj.get("author") if isinstance(obj.get("author"), dict) else None
+            users = {str(author["id"]): author} if author and "id" in author else {}
+            yield number, [obj], users, []
+        elif isinstance(obj, dict) and "meta" in obj and "data" not in obj:
+            continue  # an empty page
+        else:
+            raise ImportFileError(f"{path} line {number}: neither an API v2 page nor a tweet; "
+                                  "expected twarc2 JSONL")
 
 
 def import_twarc(database: Database, path: str | Path) -> ImportResult:

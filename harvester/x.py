@@ -17,7 +17,7 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
-from db.times import normalise_iso, parse_iso
+from replies.db.times import normalise_iso, parse_iso
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -38,6 +38,8 @@ TWEET_FIELDS = [
 USER_FIELDS = ["username", "name", "created_at", "verified"]
 EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
 RECENT_DAYS = 7
+
+URL_FORMS = ("https://x.com/USER/status/ID",)
 
 
 def parse_url(url: str) -> str | None:
@@ -116,6 +118,9 @@ class XSource:
     @property
     def requests(self) -> int:
         return self._count[0]
+
+    def close(self) -> None:
+        self.client.session.close()
 
     def _call(self, what: str, method, *args, **params) -> dict:
         def attempt() -> dict:
@@ -260,3 +265,6 @@ class XSource:
             yield Batch(posts, {"quotes.next_token": token}, source_url=f"/2/tweets/{root.id}/quote_tweets")
             if not token:
                 return
+
+
+Source = XSource

@@ -42,7 +42,7 @@ def replies_texts(n: int, seed: int = 1) -> list[str]:
 
 def make_db(path: Path, n: int) -> None:
     sys.path.insert(0, str(ROOT))
-    import db
+    from replies import db
     database = db.open_db(path)
     db.upsert_thread(database, {"platform": "x", "id": "0", "text": "question"})
     db.store_replies(database, [{"platform": "x", "id": str(i + 1), "thread_id": "0", "kind": "reply",
@@ -53,10 +53,10 @@ def make_db(path: Path, n: int) -> None:
 def child_classify(path: str, batch_size: int, backend: str) -> None:
     """Run in a subprocess: one classify, report timings and peak RSS as JSON."""
     sys.path.insert(0, str(ROOT))
-    import db
-    from classifier.codebook import load
-    from classifier.model import Encoder
-    from classifier.run import classify
+    from replies import db
+    from replies.classifier.codebook import load
+    from replies.classifier.model import Encoder
+    from replies.classifier.run import classify
 
     database = db.open_db(path)
     started = time.perf_counter()
@@ -71,7 +71,7 @@ def child_classify(path: str, batch_size: int, backend: str) -> None:
 def raw_forward(texts: list[str], batch_size: int) -> float:
     """The model alone on the batches classify forms (tokenised once, sorted by token count): no
     database, cache or heads."""
-    from classifier.model import Encoder
+    from replies.classifier.model import Encoder, mean_pool
     encoder = Encoder()
     torch, tokenizer = encoder.torch, encoder.tokenizer
     started = time.perf_counter()
@@ -81,9 +81,7 @@ def raw_forward(texts: list[str], batch_size: int) -> float:
         for start in range(0, len(order), batch_size):
             index = order[start:start + batch_size]
             batch = tokenizer.pad({k: [encoded[k][i] for i in index] for k in encoded}, return_tensors="pt")
-            hidden = encoder.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            (hidden * mask).sum(1) / mask.sum(1)
+            mean_pool(encoder.model(**batch).last_hidden_state, batch["attention_mask"])
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -92,7 +90,7 @@ def st_encode(texts: list[str], batch_size: int) -> float | None:
         from sentence_transformers import SentenceTransformer
     except ImportError:
         return None
-    from classifier.model import default_model_dir
+    from replies.classifier.model import default_model_dir
     model = SentenceTransformer(str(default_model_dir()), device="cpu")
     started = time.perf_counter()
     model.encode(texts, batch_size=batch_size, normalize_embeddings=True)

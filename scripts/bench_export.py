@@ -40,8 +40,8 @@ def raw_tweet(i: int) -> str:
 
 def make_db(path: Path, n: int) -> None:
     sys.path.insert(0, str(ROOT))
-    import db
-    from classifier.codebook import load
+    from replies import db
+    from replies.classifier.codebook import load
 
     book = load()
     rng = random.Random(1)
@@ -86,7 +86,7 @@ def child(db_path: str, fmt: str, out: str) -> None:
         sys.path.insert(0, str(ROOT))
         from click.testing import CliRunner
 
-        from cli import main
+        from replies.cli import main
         started = time.perf_counter()  # imports excluded, as for the baseline
         result = CliRunner().invoke(main, ["export", "--db", db_path, "--format", fmt, "--out", out])
         if result.exit_code:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-import db
-from harvester.emulator import Emulator, World
-from harvester.emulator.sample import post_url
-from harvester.emulator.world import synthetic_thread
-from harvester.run import harvest
-from harvester.settings import Settings
+from replies import db
+from replies.harvester.emulator import Emulator, World
+from replies.harvester.emulator.sample import post_url
+from replies.harvester.emulator.world import synthetic_thread
+from replies.harvester.run import harvest
+from replies.harvester.settings import Settings
 
 
 def file_bytes(path: Path) -> int:

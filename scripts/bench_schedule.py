@@ -30,8 +30,8 @@ QUERIES = ("select count(*) from replies",
 
 
 def reader(db_path: str, stop, results) -> None:
-    import db
-    from db.explore import run_query
+    from replies import db
+    from replies.db.queries import run_query
 
     latencies, errors = [], []
     i = 0
@@ -56,10 +56,10 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=4)
     args = parser.parse_args()
 
-    import db
-    from harvester.emulator import Emulator, World
-    from harvester.emulator.sample import post_url
-    from harvester.emulator.world import synthetic_thread
+    from replies import db
+    from replies.harvester.emulator import Emulator, World
+    from replies.harvester.emulator.sample import post_url
+    from replies.harvester.emulator.world import synthetic_thread
 
     world = World()
     platforms = ("x", "bluesky", "mastodon")
@@ -79,7 +79,7 @@ def main() -> None:
         for process in readers:
             process.start()
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "cli", "harvest", "--all", "-q", "--no-wait"], env=env,
+        done = subprocess.run([sys.executable, "-m", "replies", "harvest", "--all", "-q", "--no-wait"], env=env,
                               cwd=ROOT, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
         stop.set()

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-import db
-from classifier.codebook import load
-from classifier.run import classify
-from db.export import jsonl_records
-from db.labels import set_gold
+from replies import db
+from replies.classifier.codebook import load
+from replies.classifier.run import classify
+from replies.db.labels import set_gold
+from replies.export.records import jsonl_records
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SETS = [(None, DATA / "lean_nhs_dev.jsonl"), (DATA / "cycling.yaml", DATA / "cycling_dev.jsonl")]
@@ -39,7 +39,7 @@ def load_set(folder: Path, dataset: Path):
 
 
 def exported(database, book) -> dict:
-    return {r["id"]: r for r in jsonl_records(database, codebook=book.name, codebook_hash=book.hash)}
+    return {r["id"]: r for r in jsonl_records(database, book)}
 
 
 def score(records: dict, book, truth: dict, exclude: set) -> float:

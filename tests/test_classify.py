@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import db
-from classifier.errors import ModelError
-from classifier.model import default_model_dir, verify_default_weights
+from replies import db
+from replies.classifier.errors import ModelError
+from replies.classifier.model import default_model_dir, verify_default_weights
 from tests.helpers import count
 
 DATA = Path(__file__).resolve().parent / "data"

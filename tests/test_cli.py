@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from harvester import bluesky, mastodon, x
+from replies.cli import main
+from replies.harvester import bluesky, mastodon, x
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -96,7 +96,7 @@ def test_demo_harvests_the_sample_end_to_end(tmp_path, monkeypatch):
     assert again.exit_code == 0 and "157 posts stored" in again.output
     other = tmp_path / "mine.db"
     CliRunner().invoke(main, ["demo", "--db", str(other)])
-    from db import open_db, upsert_thread
+    from replies.db import open_db, upsert_thread
     upsert_thread(open_db(other), {"platform": "x", "id": "1", "author_handle": "someone_else"})
     refused = CliRunner().invoke(main, ["demo", "--db", str(other)])
     assert refused.exit_code == 1 and "not the demo's" in refused.stderr

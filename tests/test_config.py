@@ -85,8 +85,8 @@ def test_tokens_never_reach_output_logs_database_or_exports(run, env, url, world
 
 
 def test_an_error_that_quotes_a_token_is_redacted(run, env, monkeypatch):
-    from cli.common import redact
-    from harvester.settings import Settings
+    from replies.cli.common import redact
+    from replies.harvester.settings import Settings
 
     monkeypatch.setenv("X_BEARER_TOKEN", SECRET_X)
     assert redact(f"401 for Bearer {SECRET_X} at /2/tweets") == "401 for Bearer *** at /2/tweets"

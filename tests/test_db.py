@@ -7,8 +7,8 @@ import sqlite3
 import pytest
 from sqlite_utils import Database
 
-import db
-from db.schema import known_migrations
+from replies import db
+from replies.db.schema import known_migrations
 
 
 def _reply(i: int, **extra) -> dict:
@@ -92,7 +92,7 @@ def test_db_path_from_environment(monkeypatch, tmp_path):
 
 
 def test_a_database_from_the_first_release_is_upgraded_with_its_data(tmp_path):
-    from db.schema import migrations
+    from replies.db.schema import migrations
 
     path = tmp_path / "old.db"
     old = Database(path)

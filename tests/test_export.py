@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from db.export import ExportError, atomic_file, atomic_folder
+from replies.export.errors import ExportError
+from replies.export.files import atomic_file, atomic_folder
 from tests.helpers import rows
 
 LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
@@ -135,7 +136,7 @@ def test_pseudonymize_hides_people_and_links(cli, classified, tmp_path):
     secret = rows(classified, "select value from settings where key = 'pseudonym_salt'")[0]["value"]
     assert secret not in out
     # the question's author is mentioned in replies: each mention carries the same pseudonym
-    from db.pseudonym import Pseudonymizer
+    from replies.export.pseudonym import Pseudonymizer
     mentions = sum((r["text"] or "").count("@joy_improves") for r in originals)
     assert mentions and out.count("@" + Pseudonymizer(secret).person("joy_improves")) == mentions
     replying = [r for r in records if r["parent_id"]]
@@ -143,7 +144,7 @@ def test_pseudonymize_hides_people_and_links(cli, classified, tmp_path):
 
 
 def test_mentions_and_authors_share_pseudonyms():
-    from db.pseudonym import Pseudonymizer
+    from replies.export.pseudonym import Pseudonymizer
 
     p = Pseudonymizer("salt")
     assert p.text("thanks @Joy_Improves!") == f"thanks @{p.person('joy_improves')}!"

@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from harvester.emulator import World
-from harvester.emulator.sample import post_url
-from harvester.emulator.world import synthetic_thread
+from replies.harvester.emulator import World
+from replies.harvester.emulator.sample import post_url
+from replies.harvester.emulator.world import synthetic_thread
 from tests.conftest import replies_subprocess
 from tests.helpers import stored
 
@@ -42,6 +42,7 @@ def test_fault_mid_harvest_then_same_as_clean(serve, run, env, tmp_path, monkeyp
     result = run("harvest", url)
     assert fault.seen > fault.after, "the fault never fired"
     assert ("Waiting" in result.stderr) or ("retrying" in result.stderr)
+    assert run.waits, "no retry waited"
     assert set(stored(env["REPLIES_DB"])) == world.expected(platform, root.id)
     assert stored(env["REPLIES_DB"]) == clean_copy(run, url, tmp_path)
 

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from classifier.codebook import load
-from classifier.errors import CodebookError
-from cli import main
-from harvester.errors import HarvestError, UnrecognisedURL
-from harvester.run import parse
+from replies.classifier.codebook import load
+from replies.classifier.errors import CodebookError
+from replies.cli import main
+from replies.harvester.errors import HarvestError, UnrecognisedURL
+from replies.harvester.platforms import parse
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 url_parts = st.sampled_from(["https://", "http://", "at://", "x.com/", "twitter.com/", "bsky.app/profile/",
@@ -73,7 +73,7 @@ def cli_refuses_cleanly(*args, success: str = "labels recorded"):
 
 @pytest.fixture(scope="module")
 def label_db(tmp_path_factory):
-    import db
+    from replies import db
     path = tmp_path_factory.mktemp("labels") / "replies.db"
     database = db.open_db(path)
     db.upsert_thread(database, {"platform": "x", "id": "0", "text": "q"})
@@ -110,7 +110,7 @@ def test_twarc_importer_accepts_or_explains(label_db, tmp_path_factory, lines):
 @FUZZ
 @given(st.text(max_size=60))
 def test_config_reader_accepts_or_explains(tmp_path_factory, text):
-    from cli.config import read_config
+    from replies.cli.config import read_config
 
     path = tmp_path_factory.mktemp("conf") / "config.toml"
     path.write_text(text)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from harvester.emulator import World
-from harvester.emulator.sample import post_url
-from harvester.emulator.world import synthetic_thread
+from replies.harvester.emulator import World
+from replies.harvester.emulator.sample import post_url
+from replies.harvester.emulator.world import synthetic_thread
 from tests.helpers import stored
 
 

@@ -17,7 +17,7 @@ pexpect = pytest.importorskip("pexpect")
 
 def review(db, *args, reviewer="ann"):
     env = {**os.environ, "REPLIES_DB": str(db), "TERM": "xterm"}
-    return pexpect.spawn(sys.executable, ["-m", "cli", "review", "--reviewer", reviewer, *args], env=env,
+    return pexpect.spawn(sys.executable, ["-m", "replies", "review", "--reviewer", reviewer, *args], env=env,
                          encoding="utf-8", timeout=30, dimensions=(60, 110))
 
 
@@ -112,7 +112,7 @@ def test_ctrl_c_keeps_what_was_accepted(classified, interrupt):
 def test_a_newcomer_reviews_fifty_replies_and_sees_them_in_stats(classified):
     from click.testing import CliRunner
 
-    from cli import main
+    from replies.cli import main
     child = review(classified, "--order", "thread")
     total = rows(classified, "select count(*) as n from replies where status = 'ok' and text != ''")[0]["n"]
     for position in range(1, 51):

@@ -8,9 +8,9 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from harvester.emulator import Emulator, World
-from harvester.emulator.sample import post_url
-from harvester.emulator.world import synthetic_thread
+from replies.harvester.emulator import Emulator, World
+from replies.harvester.emulator.sample import post_url
+from replies.harvester.emulator.world import synthetic_thread
 from tests.conftest import TOKEN, replies_subprocess
 from tests.helpers import rows, stored
 
@@ -113,9 +113,9 @@ def test_readers_work_while_a_harvest_writes(env, serve, run):
 def test_a_week_of_hourly_runs_with_faults_ends_with_everything(tmp_path, monkeypatch):
     """A simulated week: replies keep arriving, the job runs every hour with random faults, and the
     database ends with exactly the replies the emulator holds."""
-    import db
-    from harvester.schedule import harvest_all
-    from harvester.settings import Settings
+    from replies import db
+    from replies.harvester.schedule import harvest_all
+    from replies.harvester.settings import Settings
 
     start = datetime.now(timezone.utc) - timedelta(days=7)
     clock = {"now": start}
@@ -134,8 +134,9 @@ def test_a_week_of_hourly_runs_with_faults_ends_with_everything(tmp_path, monkey
     faults = ("503", "reset", "truncate", "429", "500")
     database = db.open_db(tmp_path / "week.db")
     with Emulator(world, x_tokens=[TOKEN]) as server:
+        waits = []  # back-off waits are recorded, not slept: the simulated week takes no real waiting
         settings = Settings(x_bearer_token=TOKEN, x_api_base=server.base_url, bsky_api_base=server.base_url,
-                            mastodon_access_token="mastodon-token", http_timeout=2)
+                            mastodon_access_token="mastodon-token", http_timeout=2, sleep=waits.append)
         for platform, root in roots.items():
             db.track(database, post_url(server, root))
         outcomes = []
@@ -146,6 +147,7 @@ def test_a_week_of_hourly_runs_with_faults_ends_with_everything(tmp_path, monkey
                                                               "/quote", "/2/tweets/"]), reset_in=0.2)
             outcomes += [o.outcome for o in harvest_all(database, settings, now=clock["now"], wait=False)]
         assert "rate_limited" in outcomes or "error" in outcomes  # the faults did bite
+        assert waits, "no retry ever backed off"
         server.faults.clear()
         final = harvest_all(database, settings, now=clock["now"], wait=False)
         assert [o.outcome for o in final] == ["ok", "ok", "ok"]

@@ -1,4 +1,4 @@
-"""Writers for each export format. Each takes an iterator of export records and streams it."""
+"""Writers for each export format, and `export_dataset`, which streams the records into one of them."""
 
 from __future__ import annotations
 
@@ -9,23 +9,15 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO
-from xml.sax.saxutils import quoteattr
 
-from .export import (
-    FIELDS,
-    Codebook,
-    ExportError,
-    atomic_file,
-    atomic_folder,
-    csv_rows,
-    final_labels,
-    jsonl_lines,
-    jsonl_records,
-)
+from replies.classifier.codebook import Codebook
+from replies.db.times import parse_iso
+
+from .errors import ExportError
+from .files import atomic_file, atomic_folder
+from .labelstudio import labelstudio_config, write_labelstudio
+from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records
 from .split import assign
-from .times import parse_iso
-
-FROM_NAME = "category"  # the Label Studio Choices control's name, checked on import
 
 
 def write_jsonl(records: Iterable[dict], out: IO[str]) -> int:
@@ -114,45 +106,6 @@ def _timestamp(value: str | None) -> datetime | None:
     return parse_iso(value) if value else None
 
 
-def labelstudio_config(codebook: Codebook) -> str:
-    """The labelling interface: the reply text and a multi-choice Choices control with the codebook's ids
-    as values (so exported results map straight back) and its labels as hints."""
-    choices = "\n".join(
-        f"    <Choice value={quoteattr(cid)} hint={quoteattr(label)}/>" for cid, label in codebook.categories)
-    return (f"<View>\n  <Header value={quoteattr(codebook.question or codebook.name)}/>\n"
-            f"  <Text name=\"text\" value=\"$text\"/>\n"
-            f"  <Choices name=\"{FROM_NAME}\" toName=\"text\" choice=\"multiple\" showInline=\"false\">\n"
-            f"{choices}\n  </Choices>\n</View>\n")
-
-
-def labelstudio_tasks(records: Iterable[dict], codebook: Codebook, model: str | None) -> Iterator[dict]:
-    """Label Studio tasks with the model's labels as pre-annotations (predictions)."""
-    for n, record in enumerate(records, start=1):
-        data = {"text": record["text"], "platform": record["platform"], "reply_id": record["id"],
-                "thread": record["thread"], "author": record["author"], "created_at": record["created_at"],
-                "url": record["url"], "codebook": codebook.name}
-        data.update({k: v for k, v in record.items() if k not in FIELDS})
-        task: dict = {"data": data}
-        if record["scores"]:
-            task["predictions"] = [{
-                "model_version": model or "replies",
-                "score": round(max(record["scores"].values()), 4),
-                "result": [{"id": f"r{n}", "from_name": FROM_NAME, "to_name": "text", "type": "choices",
-                            "value": {"choices": record["labels"]}}] if record["labels"] else [],
-            }]
-        yield task
-
-
-def write_labelstudio(records: Iterable[dict], out: IO[str], codebook: Codebook, model: str | None) -> int:
-    """A JSON array of tasks, streamed one task at a time."""
-    out.write("[")
-    n = 0
-    for n, task in enumerate(labelstudio_tasks(records, codebook, model), start=1):
-        out.write(("," if n > 1 else "") + "\n" + json.dumps(task, ensure_ascii=False))
-    out.write("\n]\n")
-    return n
-
-
 def write_hf(records: Iterable[dict], folder: Path, codebook: Codebook, about: dict,
              order: Iterable[str] = ()) -> dict[str, int]:
     """One JSONL file per split (train.jsonl without --split) and a dataset card (README.md); returns
@@ -201,8 +154,8 @@ def dataset_card(codebook: Codebook, counts: dict[str, int], per_category: dict[
                   "URLs removed" + (", links in the text too" if about.get("strip_links") else "") + ".", ""]
     lines += ["## Codebook", "", f"Version (hash) `{codebook.hash}`.", "", "| id | label | description |",
               "|---|---|---|"]
-    for cid, label in codebook.categories:
-        lines.append(f"| `{cid}` | {_cell(label)} | {_cell(codebook.descriptions.get(cid, ''))} |")
+    for category in codebook.categories:
+        lines.append(f"| `{category.id}` | {_cell(category.label)} | {_cell(category.description)} |")
     lines += ["", "## Counts", "", "| category | " + " | ".join(splits) + " |",
               "|---|" + "---|" * len(splits)]
     lines.append("| **replies** | " + " | ".join(str(counts[s]) for s in splits) + " |")
@@ -243,8 +196,7 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
         raise ExportError(f"--format {fmt} writes a {'folder' if fmt == 'hf' else 'binary file'}: give --out")
 
     def records() -> Iterator[dict]:
-        rows = jsonl_records(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
-                             gold_only=gold_only)
+        rows = jsonl_records(db, codebook, thread=thread, gold_only=gold_only)
         for record in rows:
             if assigned is not None:
                 record["split"] = assigned.get((record["platform"], record["id"]))
@@ -252,10 +204,8 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
 
     assigned = None
     if split:
-        keys = (((r["platform"], r["id"]), final_labels(r)) for r in
-                jsonl_records(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
-                              gold_only=gold_only))
-        assigned = assign(keys, split, seed, codebook.ids)
+        assigned = assign(final_label_keys(db, codebook, thread=thread, gold_only=gold_only), split, seed,
+                          codebook.ids)
     counts: dict[str, int] = {}
 
     def counted(items: Iterable, split_of=lambda item: "all") -> Iterator:
@@ -279,12 +229,10 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
         return counts
     plain = not split and not pseudonymizer
     if fmt == "jsonl" and plain:  # the fast path: SQLite writes the JSON
-        lines = jsonl_lines(db, codebook=codebook.name, codebook_hash=codebook.hash, thread=thread,
-                            gold_only=gold_only)
+        lines = jsonl_lines(db, codebook, thread=thread, gold_only=gold_only)
         write = lambda handle: handle.writelines(line + "\n" for line in counted(lines))
     elif fmt == "csv" and plain:  # the fast path for CSV: SQLite builds most of each row
-        rows = csv_rows(db, codebook=codebook.name, codebook_hash=codebook.hash, category_ids=codebook.ids,
-                        thread=thread, gold_only=gold_only)
+        rows = csv_rows(db, codebook, thread=thread, gold_only=gold_only)
 
         def write(handle):
             writer = csv.writer(handle)

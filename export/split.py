@@ -5,11 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from .errors import DatabaseError
-
-
-class SplitError(DatabaseError):
-    """A --split that cannot be used."""
+from .errors import SplitError
 
 
 def parse_split(spec: str) -> dict[str, float]:

@@ -11,35 +11,39 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from .explore import category_stats, replies_over_time, reviewed_count
-from .export import atomic_file
-from .queries import thread_filter
-from .times import utc_now
+from replies.classifier.codebook import Codebook
+from replies.db.queries import final_labels_sql, thread_filter
+from replies.db.times import utc_now
+from replies.export.files import atomic_file
+from replies.text import clip
+
+from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
 
 
-def top_replies(db: Database, codebook: str, codebook_hash: str, category: str, *, limit: int = 3,
+def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int = 3,
                 thread: tuple[str, str] | None = None) -> list[dict]:
-    """The most-liked replies in a category: by its reviewed labels where a human looked, else predicted."""
+    """The most-liked replies in a category by their final labels (reviewed where a human looked, else
+    predicted)."""
     where, params = thread_filter(thread)
-    params.update(codebook=codebook, hash=codebook_hash, category=category, limit=limit)
+    params.update(codebook=codebook.name, hash=codebook.hash, category=category, limit=limit)
     sql = f"""
         select r.platform, r.id, r.author_handle as author, r.created_at, r.like_count, r.text, r.url,
-          g.labels is not null as reviewed
-        from replies r left join gold_current g on g.platform = r.platform and g.id = r.id
-          and g.codebook = :codebook
-        where r.status = 'ok' and {where} and (
-          (g.labels is not null and exists (select 1 from json_each(g.labels) j where j.value = :category))
-          or (g.labels is null and exists (select 1 from predictions p where p.platform = r.platform
-              and p.id = r.id and p.codebook_hash = :hash and p.category = :category and p.predicted = 1)))
+          exists (select 1 from gold_current g where g.platform = r.platform and g.id = r.id
+                  and g.codebook = :codebook) as reviewed
+        from replies r
+        where r.status = 'ok' and {where}
+          and exists (select 1 from json_each({final_labels_sql()}) j where j.value = :category)
         order by coalesce(r.like_count, 0) desc, r.created_at limit :limit
     """
     return [dict(row) for row in db.query(sql, params)]
 
 
-def write_report(db: Database, out: str | Path, *, name: str, question: str, codebook_hash: str,
-                 categories: list[tuple[str, str]], thread: tuple[str, str] | None = None) -> None:
+def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None) -> None:
+    """Write the report for `codebook`'s labels (one thread with `thread`) to `out`, atomically."""
+    name, question, codebook_hash = codebook.name, codebook.question, codebook.hash
+    categories = [(c.id, c.label) for c in codebook.categories]
     counts = {row["category"]: row for row in category_stats(db, name, codebook_hash, thread)}
     bars = [(label, counts.get(cid, {}).get("predicted", 0), counts.get(cid, {}).get("gold", 0))
             for cid, label in categories]
@@ -49,7 +53,7 @@ def write_report(db: Database, out: str | Path, *, name: str, question: str, cod
     reviewed = reviewed_count(db, name, thread)
     sections = []
     for cid, label in categories:
-        quoted = "".join(_quote(reply) for reply in top_replies(db, name, codebook_hash, cid, thread=thread))
+        quoted = "".join(_quote(reply) for reply in top_replies(db, codebook, cid, thread=thread))
         sections.append(f"<section><h3>{escape(label)} <code>{escape(cid)}</code></h3>"
                         f"{quoted or '<p class=none>No reply in this category yet.</p>'}</section>")
     page = f"""<!doctype html>
@@ -102,7 +106,7 @@ def _category_chart(bars: list[tuple[str, int, int]]) -> str:
              f'viewBox="0 0 {width} {height}">']
     for i, (label, predicted, gold) in enumerate(bars):
         y = 5 + i * row
-        parts.append(f'<text x="{label_width - 8}" y="{y + 17}" text-anchor="end">{escape(_short(label, 34))}'
+        parts.append(f'<text x="{label_width - 8}" y="{y + 17}" text-anchor="end">{escape(clip(label, 34))}'
                      f'</text>')
         for j, (value, colour) in enumerate(((predicted, PREDICTED), (gold, GOLD))):
             w = value * scale
@@ -136,7 +140,3 @@ def _time_chart(rows: list[dict], period: str) -> str:
                          f'{escape(stamp)}</text>')
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,4 +1,4 @@
-"""What the interactive review needs from the database: the queue of replies and each one's context."""
+"""The review queue: which replies a reviewer sees, in what order, and the context shown with each."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from sqlite_utils import Database
 
-from .queries import thread_filter
+from replies.db.queries import thread_filter
 
 ORDERS = ("uncertain", "newest", "thread")
 

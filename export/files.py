@@ -1,0 +1,59 @@
+"""Writing a file or folder so that it appears only when complete: a failed write leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import ExportError
+
+
+@contextmanager
+def atomic_file(out: str | os.PathLike, mode: str = "w"):
+    """A temporary file beside `out`, renamed onto it only if the block completes."""
+    target = Path(out)
+    if not target.parent.exists():
+        raise ExportError(f"cannot write {target}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise ExportError(f"cannot write {target}: it is a folder")
+    handle = tempfile.NamedTemporaryFile(mode, dir=target.parent, delete=False, suffix=".part",
+                                         prefix=f".{target.name}.", **({"encoding": "utf-8", "newline": ""}
+                                                                       if "b" not in mode else {}))
+    try:
+        os.chmod(handle.name, 0o666 & ~_umask())
+        with handle:
+            yield handle
+        os.replace(handle.name, target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(out: str | os.PathLike):
+    """A temporary folder beside `out`, renamed onto it only if the block completes."""
+    target = Path(out)
+    if not target.parent.exists():
+        raise ExportError(f"cannot write {target}: folder {target.parent} does not exist")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise ExportError(f"cannot write {target}: it exists and is not an empty folder")
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
+        if target.exists():
+            target.rmdir()
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting it, then put back): temporary files get 0600, the export should not."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,3 @@
+from replies.cli import main
+
+main()

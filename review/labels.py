@@ -1,0 +1,99 @@
+"""Recording human (gold) labels: one reply at a time, or from a JSONL, CSV or Label Studio file."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from replies.classifier.codebook import Codebook
+from replies.classifier.errors import LabelError
+from replies.db import labels as store
+from replies.export.labelstudio import read_labelstudio
+from replies.harvester import platforms
+from replies.jsonl import read_jsonl
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    """PLATFORM:ID (the id may itself contain colons, as at:// URIs do)."""
+    platform, sep, reply_id = ref.partition(":")
+    if not sep or platform not in platforms.names() or not reply_id:
+        raise LabelError(f"{ref!r} is not PLATFORM:ID (platform one of {', '.join(platforms.names())})")
+    return platform, reply_id
+
+
+def check(database: Database, codebook: Codebook, platform: str, reply_id: str, labels: list[str],
+          where: str = "") -> None:
+    unknown = [c for c in labels if c not in codebook.ids]
+    if unknown:
+        raise LabelError(f"{where}unknown category {unknown[0]!r} for codebook {codebook.name} "
+                         f"(known: {', '.join(codebook.ids)})")
+    if not store.reply_exists(database, platform, reply_id):
+        raise LabelError(f"{where}no reply {platform}:{reply_id} in the database")
+
+
+def label(database: Database, codebook: Codebook, ref: str, categories: list[str], reviewer: str,
+          note: str | None = None) -> None:
+    """Record one reviewer's categories for one reply (no categories: reviewed, none apply)."""
+    platform, reply_id = parse_ref(ref)
+    check(database, codebook, platform, reply_id, categories)
+    codebook.remember(database)
+    store.set_gold(database, [{"platform": platform, "id": reply_id, "codebook": codebook.name,
+                               "reviewer": reviewer, "labels": categories, "note": note}])
+
+
+def read_labels_file(path: Path, fmt: str = "auto") -> Iterator[tuple[str, str, list[str], str]]:
+    """(platform, id, labels, where) from JSONL or CSV (`fmt` csv, or auto and a .csv name), a line at a
+    time; `where` names file and line."""
+    if fmt == "csv" or (fmt == "auto" and path.suffix.lower() == ".csv"):
+        yield from _read_csv(path)
+        return
+    for number, obj in read_jsonl(path, LabelError, '{"platform", "id", "labels"} per line'):
+        if not isinstance(obj, dict) or not {"platform", "id", "labels"} <= set(obj) \
+                or not isinstance(obj["labels"], list):
+            raise LabelError(f"{path}:{number}: expected an object with platform, id and a labels list")
+        yield str(obj["platform"]), str(obj["id"]), [str(c) for c in obj["labels"]], f"{path}:{number}: "
+
+
+def _read_csv(path: Path) -> Iterator[tuple[str, str, list[str], str]]:
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise LabelError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        try:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not {"platform", "id", "labels"} <= set(reader.fieldnames):
+                raise LabelError(f"{path}:1: CSV needs the columns platform,id,labels")
+            for number, row in enumerate(reader, start=2):
+                labels = [c.strip() for c in (row["labels"] or "").split(";") if c.strip()]
+                yield row["platform"], row["id"], labels, f"{path}:{number}: "
+        except UnicodeDecodeError:
+            raise LabelError(f"{path}: not UTF-8 text; expected CSV with the columns platform,id,labels") from None
+
+
+LABEL_FORMATS = ("auto", "jsonl", "csv", "labelstudio")
+
+
+def import_labels(database: Database, codebook: Codebook, path: str | Path, reviewer: str,
+                  fmt: str = "auto") -> int:
+    """Check every row first, then record them all in one transaction (nothing half-written).
+
+    Label Studio exports carry each annotator; their email (or user number) is recorded as the
+    reviewer, `reviewer` only where the export names nobody."""
+    path = Path(path)
+    if fmt == "labelstudio" or (fmt == "auto" and path.suffix.lower() == ".json"):
+        rows = read_labelstudio(path, codebook, reviewer)
+    else:
+        rows = [(p, i, labels, where, reviewer) for p, i, labels, where in read_labels_file(path, fmt)]
+    if not rows:
+        raise LabelError(f"{path}: no labels found")
+    for platform, reply_id, labels, where, _ in rows:
+        if platform not in platforms.names():
+            raise LabelError(f"{where}unknown platform {platform!r}")
+        check(database, codebook, platform, reply_id, labels, where)
+    codebook.remember(database)
+    return store.set_gold(database, [{"platform": p, "id": i, "codebook": codebook.name, "reviewer": who,
+                                      "labels": labels} for p, i, labels, _, who in rows])
