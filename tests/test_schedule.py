@@ -73,16 +73,16 @@ def test_rate_limited_runs_exit_3_and_resume(run, env, emulator, world, roots, u
 def test_a_second_harvest_exits_at_once_while_one_runs(env, serve, run):
     world = World()
     root = synthetic_thread(world, "x", 900)
-    server = serve(world, latency=0.05)
+    server = serve(world)
+    gate = server.gate("/search/recent")  # the first harvest holds the lock, waiting on its first page
     child_env = {**env, "REPLIES_X_API_BASE": server.base_url}
     first = replies_subprocess("harvest", "-q", post_url(server, root), env=child_env)
-    while not server.requests_to("/search/recent"):
-        time.sleep(0.01)
-    started = time.perf_counter()
+    assert gate.held.wait(60), first.communicate()
     second = replies_subprocess("harvest", "-q", post_url(server, root), env=child_env)
-    _, err = second.communicate(timeout=30)
-    assert second.returncode == 6 and time.perf_counter() - started < 10
+    _, err = second.communicate(timeout=60)  # it does not wait for the first: the first cannot finish yet
+    assert second.returncode == 6, err
     assert "another harvest (pid" in err and err.count("\n") == 1
+    gate.release()
     assert first.wait(timeout=120) == 0
     assert run("harvest", "-q", post_url(server, root)).exit_code == 0
 

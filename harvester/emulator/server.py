@@ -16,6 +16,20 @@ from .reply import Reply
 from .world import World
 
 
+class Gate:
+    """Holds requests whose path contains `path`, after letting the first `after` through, until
+    `release()`: tests synchronise on `held` (a request is waiting) instead of on timing."""
+
+    def __init__(self, path: str, after: int = 0):
+        self.path, self.after = path, after
+        self.seen = 0
+        self.held = threading.Event()
+        self.opened = threading.Event()
+
+    def release(self) -> None:
+        self.opened.set()
+
+
 @dataclass
 class Fault:
     """A failure to serve instead of the real answer.
@@ -57,6 +71,7 @@ class Emulator:
         self.mastodon_quotes = mastodon_quotes
         self.latency = latency
         self.faults: list[Fault] = []
+        self.gates: list[Gate] = []
         self.log: list[dict] = []
         self.limits: dict[str, int] = {}      # endpoint -> requests per window
         self.window = 900.0
@@ -78,10 +93,13 @@ class Emulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # a short poll: stop() returns within 50 ms instead of serve_forever's default 0.5 s
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        for gate in self.gates:
+            gate.release()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -99,6 +117,25 @@ class Emulator:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def gate(self, path: str, after: int = 0) -> Gate:
+        """Hold requests to `path` after the first `after` until the returned gate is released."""
+        gate = Gate(path, after)
+        with self._lock:
+            self.gates.append(gate)
+        return gate
+
+    def _wait_at_gates(self, path: str) -> None:
+        with self._lock:
+            waiting = []
+            for gate in self.gates:
+                if gate.path in path and not gate.opened.is_set():
+                    gate.seen += 1
+                    if gate.seen > gate.after:
+                        waiting.append(gate)
+        for gate in waiting:
+            gate.held.set()
+            gate.opened.wait(timeout=120)
 
     def requests_to(self, fragment: str = "") -> list[dict]:
         with self._lock:
@@ -157,6 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
                  "authorization": bool(self.headers.get("Authorization"))}
         with emulator._lock:
             emulator.log.append(entry)
+        emulator._wait_at_gates(parts.path)
         if emulator.latency:
             time.sleep(emulator.latency)
         fault = emulator._fault_for(parts.path)
