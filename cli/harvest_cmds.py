@@ -59,6 +59,8 @@ def harvest(urls, all_tracked, full_archive, no_wait, quiet, log_json, db_path):
     """
     if all_tracked == bool(urls):
         raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
+    if len(urls) == 1:
+        parse_url(urls[0])  # a URL no platform understands: one line, before any file is made
     settings = current_config().settings()
     log = JsonLog() if log_json else None
     with harvest_lock(db_path, log):

@@ -67,6 +67,8 @@ def test_mastodon_urls(url, expected):
 def test_unrecognised_url_is_one_line_and_leaves_no_database(run, env, tmp_path):
     result = run("harvest", "https://example.com/some/page", code=1)
     assert result.stderr.startswith("Error: not a post URL") and result.stderr.count("\n") == 1
+    database = Path(env["REPLIES_DB"])
+    assert not database.exists() and not Path(f"{database}.lock").exists()
 
 
 def test_threads_lists_counts_in_every_format(run, env, url):
@@ -95,7 +97,7 @@ def test_demo_harvests_the_sample_end_to_end(tmp_path, monkeypatch):
     again = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
     assert again.exit_code == 0 and "157 posts stored" in again.output
     other = tmp_path / "mine.db"
-    CliRunner().invoke(main, ["demo", "--db", str(other)])
+    assert CliRunner().invoke(main, ["demo", "--db", str(other)]).exit_code == 0
     from replies.db import open_db, upsert_thread
     upsert_thread(open_db(other), {"platform": "x", "id": "1", "author_handle": "someone_else"})
     refused = CliRunner().invoke(main, ["demo", "--db", str(other)])
