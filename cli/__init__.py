@@ -8,6 +8,7 @@ from .classify_cmds import classify, evaluate, import_labels, label
 from .common import RepliesGroup
 from .config import Config, config_command
 from .demo_cmds import demo, emulator
+from .discover_cmds import discover
 from .explore_cmds import query, report, search, stats
 from .export_cmds import export
 from .harvest_cmds import harvest, import_, threads, track, untrack
@@ -31,6 +32,6 @@ def main(ctx):
     ctx.obj = Config.load(**overrides)
 
 
-for command in (harvest, track, untrack, config_command, import_, threads, classify, review, label, import_labels, evaluate, query, search, stats,
-                export, report, demo, emulator):
+for command in (harvest, track, untrack, config_command, import_, threads, classify, discover, review, label,
+                import_labels, evaluate, query, search, stats, export, report, demo, emulator):
     main.add_command(command)

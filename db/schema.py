@@ -178,3 +178,13 @@ def m005_tracking(db: Database) -> None:
     # platform and thread_id are filled in by the first harvest.
     db["tracked"].create({"url": str, "until": str, "added_at": str, "platform": str, "thread_id": str},
                          pk="url", not_null={"url"})
+
+
+@migrations()
+def m006_discoveries(db: Database) -> None:
+    # Each `replies discover` run: its parameters and the themes it found (JSON), so the report can show
+    # the themes a codebook leaves uncovered without running the clustering again, and the cluster
+    # centres (float32), from which the next run with the same parameters starts.
+    db["discoveries"].create({"id": int, "created_at": str, "codebook": str, "codebook_hash": str,
+                              "thread": str, "model": str, "params": str, "replies": int, "left_out": int,
+                              "uncovered": int, "themes": str, "centres": bytes}, pk="id")

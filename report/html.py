@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from replies.classifier.codebook import Codebook
+from replies.db.discoveries import latest_discovery
 from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now
 from replies.export.files import atomic_file
@@ -81,6 +82,7 @@ blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc
 <h2>Most-liked replies per category</h2>
 <p class="meta">Reviewed labels where a human looked, else the model's.</p>
 {''.join(sections)}
+{_uncovered(latest_discovery(db, codebook_hash))}
 </body></html>
 """
     with atomic_file(out) as handle:
@@ -95,6 +97,24 @@ def _quote(reply: dict) -> str:
             f"<p class=who>@{escape(reply.get('author') or 'unknown')} · {escape(reply.get('platform') or '')} · "
             f"{escape((reply.get('created_at') or '')[:16].replace('T', ' '))} · {likes} like"
             f"{'' if likes == 1 else 's'}{' · reviewed' if reply.get('reviewed') else ''}{link}</p>")
+
+
+def _uncovered(discovery: dict | None) -> str:
+    """The themes `replies discover --codebook` found among the replies no category covers, if it ran."""
+    if not discovery:
+        return ""
+    params = discovery["params"]
+    parts = ["<h2>Themes the codebook leaves uncovered</h2>",
+             f"<p class=meta>{int(discovery['uncovered'] or 0)} replies fit no category; "
+             f"{len(discovery['themes'])} themes among them (<code>replies discover</code>, "
+             f"{escape(str(discovery['created_at'])[:16].replace('T', ' '))} UTC, min-size "
+             f"{int(params.get('min_size', 0))}, max-themes {int(params.get('max_themes', 0))}).</p>"]
+    for theme in discovery["themes"]:
+        quoted = "".join(f"<blockquote>{escape(str(reply.get('text') or ''))}</blockquote>"
+                         for reply in theme.get("typical", [])[:3])
+        parts.append(f"<section><h3>{escape(str(theme.get('label')))} ({int(theme.get('size') or 0)} replies)</h3>"
+                     f"<p class=who>{escape(', '.join(map(str, theme.get('words', []))))}</p>{quoted}</section>")
+    return "".join(parts)
 
 
 def _category_chart(bars: list[tuple[str, int, int]]) -> str:

@@ -1,0 +1,93 @@
+"""`replies discover`: themes from the replies themselves, and a draft codebook to edit."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from replies.text import clip
+
+from .classify_cmds import thread_key
+from .common import StderrBar, db_option, open_database
+
+
+@click.command()
+@click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False),
+              help="Discover only among the replies this codebook leaves uncovered (no category above its "
+                   "threshold, no reviewer's label): what the codebook lacks. Classify with it first.")
+@click.option("--min-size", type=click.IntRange(1), default=3, show_default=True,
+              help="Smallest theme kept; replies in smaller clusters are counted as outside any theme.")
+@click.option("--max-themes", type=click.IntRange(1), default=8, show_default=True, help="Most themes to find.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed for the k-means step used above 2,000 replies; below that the result needs none.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write a draft codebook (YAML) for `classify`.")
+@click.option("--json", "as_json", is_flag=True, help="Print the themes as JSON.")
+@db_option
+def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json, db_path):
+    """Find the themes in the replies and draft a codebook from them.
+
+    Replies with no content (thanks, "following", emoji only) are left out;
+    the rest are clustered on their sentence embeddings (cached, the same
+    model as classify). Each theme is shown with its size, distinctive words
+    and its five most typical replies in full. The same replies, model and
+    seed give the same themes in the same order.
+
+    \b
+    Start a codebook:     replies discover --out codebook.yaml
+                          (edit the ids, labels and descriptions), then
+                          replies classify --codebook codebook.yaml
+    Find what it misses:  replies discover --codebook codebook.yaml
+    """
+    from replies.classifier.codebook import load
+    from replies.classifier.discover import discover as run_discover
+    from replies.classifier.discover import draft_yaml
+    from replies.export.files import atomic_file
+
+    database = open_database(db_path)
+    thread = thread_key(database, thread_ref)
+    book = load(codebook_path) if codebook_path else None
+    bar = StderrBar()
+    try:
+        found = run_discover(database, thread=thread, codebook=book, min_size=min_size, max_themes=max_themes,
+                             seed=seed, progress=lambda stage, done, total: bar(stage.capitalize(), done, total))
+    finally:
+        bar.close()
+    if out:
+        question = _question(database, thread)
+        with atomic_file(out) as handle:
+            handle.write(draft_yaml(found, question=question))
+        load(out)  # the draft is valid input for classify, as written
+    if as_json:
+        click.echo(json.dumps({"replies": found.replies, "left_out": found.left_out, "outside": found.outside,
+                               "uncovered": found.uncovered, "model": found.model, "params": found.params,
+                               "themes": [t.as_dict() for t in found.themes]}, indent=2, ensure_ascii=False))
+    else:
+        _print(found)
+    if out:
+        click.echo(f"Draft codebook with {len(found.themes)} categories written to {out}: edit it, then "
+                   f"`replies classify --codebook {out}`", err=True)
+
+
+def _question(database, thread) -> str:
+    sql = "select text from threads" + (" where platform = ? and id = ?" if thread else "") + " order by added_at"
+    row = database.execute(sql, list(thread) if thread else []).fetchone()
+    return " ".join((row[0] or "").split()) if row else ""
+
+
+def _print(found) -> None:
+    themes = len(found.themes)
+    plural = lambda n, word, many: f"{n} {word if n == 1 else many}"
+    if found.codebook is not None:
+        click.echo(f"{plural(found.uncovered, 'reply', 'replies')} fit no category of {found.codebook.name}; "
+                   f"{plural(themes, 'theme', 'themes')} among them"
+                   f" ({found.left_out} without content, {found.outside} outside any theme)")
+    else:
+        click.echo(f"{plural(found.replies, 'reply', 'replies')} with content ({found.left_out} left out: thanks, "
+                   f"following, emoji only); {plural(themes, 'theme', 'themes')}, {found.outside} replies outside any theme")
+    for number, theme in enumerate(found.themes, start=1):
+        click.echo(f"\nTheme {number}: {clip(theme.label, 60, one_line=True)}  ({theme.size} replies, id {theme.id})")
+        click.echo(f"  words: {', '.join(theme.words) or '-'}")
+        for reply in theme.typical:
+            click.echo(f"  - [{reply['platform']}] " + " ".join(reply["text"].split()))

@@ -1,0 +1,94 @@
+"""How well `replies discover` recovers known categories, through the draft codebook it writes.
+
+For each labelled set: the replies go into a fresh database, `discover` drafts a codebook, `classify
+--codebook draft.yaml` tags every reply with it, and `export` gives the tags. For each gold category, the
+F1 of its best-matching draft category; the mean over categories is the best-match F1. Printed beside it:
+the same measure on the themes' own members (before classify), and plain k-means on the same embeddings
+with as many clusters, in the same run.
+
+    .venv/bin/python scripts/eval_discover.py [--split test] [--max-themes 8] [--min-size 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from replies import db
+from replies.classifier.codebook import load
+from replies.classifier.discover import discover, draft_yaml
+from replies.classifier.embed import CachedEmbedder
+from replies.classifier.run import classify
+from replies.export.records import jsonl_records
+
+ROOT = Path(__file__).resolve().parent.parent
+SETS = {"lean_nhs (shared/eval)": ROOT.parent / "shared" / "eval" / "lean_nhs_public.jsonl",
+        "incident_reporting (shared/eval)": ROOT.parent / "shared" / "eval" / "incident_reporting_public.jsonl"}
+
+
+def best_match_f1(groups: dict[str, set[str]], gold: dict[str, set[str]]) -> tuple[float, dict[str, float]]:
+    """Mean over gold categories of the F1 of the best-matching group."""
+    per = {}
+    for category, truth in gold.items():
+        per[category] = max((2 * len(truth & g) / (len(truth) + len(g)) for g in groups.values() if g), default=0.0)
+    return float(np.mean(list(per.values()))), per
+
+
+def evaluate(path: Path, split: str, max_themes: int, min_size: int, encoder) -> dict:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [r for r in rows if split == "all" or r["split"] == split]
+    with tempfile.TemporaryDirectory() as folder:
+        database = db.open_db(Path(folder) / "eval.db")
+        db.upsert_thread(database, {"platform": "x", "id": "0", "text": "the question"})
+        db.store_replies(database, [{"platform": "x", "id": r["id"], "thread_id": "0", "kind": "reply",
+                                     "status": "ok", "text": r["text"], "created_at": f"2026-01-01T00:{i // 60:02d}:"
+                                     f"{i % 60:02d}Z"} for i, r in enumerate(rows)])
+        found = discover(database, max_themes=max_themes, min_size=min_size, encoder=encoder)
+        draft = Path(folder) / "draft.yaml"
+        draft.write_text(draft_yaml(found), encoding="utf-8")
+        book = load(draft)
+        classify(database, book, encoder=encoder)
+        tagged = {r["id"]: set(r["labels"]) for r in jsonl_records(database, book)}
+        vectors = CachedEmbedder(database, encoder=encoder).embed([r["text"] for r in rows])
+    gold = {}
+    for r in rows:
+        for c in r["labels"]:
+            gold.setdefault(c, set()).add(r["id"])
+    through_draft, per = best_match_f1({c.id: {i for i, tags in tagged.items() if c.id in tags}
+                                        for c in book.categories}, gold)
+    members, _ = best_match_f1({t.id: {i for _, i in t.members} for t in found.themes}, gold)
+    from sklearn.cluster import KMeans
+    k = max(1, len(found.themes))
+    assigned = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors)
+    kmeans, _ = best_match_f1({str(c): {r["id"] for r, a in zip(rows, assigned) if a == c} for c in range(k)}, gold)
+    return {"replies": len(rows), "themes": len(found.themes), "left_out": found.left_out,
+            "outside": found.outside, "through_draft": through_draft, "members": members, "kmeans": kmeans,
+            "per_category": per}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="test", choices=["dev", "test", "all"])
+    parser.add_argument("--max-themes", type=int, default=8)
+    parser.add_argument("--min-size", type=int, default=3)
+    args = parser.parse_args()
+    from replies.classifier.model import Encoder
+    encoder = Encoder()
+    for name, path in SETS.items():
+        if not path.exists():
+            print(f"{name}: {path} not found, skipped")
+            continue
+        r = evaluate(path, args.split, args.max_themes, args.min_size, encoder)
+        print(f"{name} [{args.split}] {r['replies']} replies, {r['themes']} themes ({r['left_out']} without "
+              f"content, {r['outside']} outside any theme): best-match F1 through the draft codebook "
+              f"{r['through_draft']:.3f}; theme members {r['members']:.3f}; k-means (k={r['themes']}) "
+              f"{r['kmeans']:.3f}")
+        print("   " + ", ".join(f"{c} {f:.2f}" for c, f in sorted(r["per_category"].items())))
+
+
+if __name__ == "__main__":
+    main()
