@@ -60,10 +60,12 @@ def main() -> None:
     from replies.harvester.emulator import Emulator, World
     from replies.harvester.emulator.sample import post_url
     from replies.harvester.emulator.world import synthetic_thread
+    from replies.harvester.platforms import names
 
     world = World()
-    platforms = ("x", "bluesky", "mastodon")
-    roots = [(platforms[i % 3], synthetic_thread(world, platforms[i % 3], args.replies, quotes=2, seed=i))
+    platforms = names()  # every platform the emulator serves
+    roots = [(platforms[i % len(platforms)], synthetic_thread(world, platforms[i % len(platforms)], args.replies,
+                                                            quotes=2, seed=i))
              for i in range(args.threads)]
     with tempfile.TemporaryDirectory() as tmp, Emulator(world, x_tokens=["bench-token"]) as server:
         db_path = str(Path(tmp) / "schedule.db")
