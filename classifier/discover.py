@@ -10,6 +10,7 @@ its distinctive words (class-based TF-IDF of the theme against the other themes 
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,7 @@ from .embed import CachedEmbedder
 from .errors import ClassifierError
 
 TYPICAL = 5
+DRAFT_EXAMPLES = 10  # typical replies a draft category takes as examples (chosen on the dev rows)
 WORD_SAMPLE = 250  # replies per theme read for its distinctive words
 WORDS = 8
 MIN_CONTENT_WORDS = 1
@@ -39,6 +41,8 @@ nice cool wow omg ok okay sure seconded
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|co|uk|app|social|ly)/\S*", re.IGNORECASE)
 _MENTION = re.compile(r"[@＠][\w.@-]+")
 _WORD = re.compile(r"[^\W\d_]{2,}")
+# one pass over a reply: links and mentions are matched (and skipped) before the words they contain
+_TOKENS = re.compile(_URL.pattern + "|" + _MENTION.pattern + r"|([^\W\d_]{2,})", re.IGNORECASE)
 
 
 @functools.cache
@@ -55,7 +59,8 @@ def _plain(text: str) -> str:
 def has_content(text: str) -> bool:
     """Whether a reply says anything a theme could be made of (not thanks, "following" or emoji only)."""
     stop = _stop_words()
-    return sum(1 for word in _WORD.findall(_plain(text).lower()) if word not in stop) >= MIN_CONTENT_WORDS
+    words = (m.group(1) for m in _TOKENS.finditer((text or "").lower()) if m.group(1) and m.group(1) not in stop)
+    return next(itertools.islice(words, MIN_CONTENT_WORDS - 1, None), None) is not None
 
 
 @dataclass
@@ -65,6 +70,7 @@ class Theme:
     size: int
     words: list[str]
     typical: list[dict]  # platform, id, text of the most typical replies, most typical first
+    examples: list[str] = field(default_factory=list)  # the texts a draft codebook gives as examples
     members: list[tuple[str, str]] = field(repr=False, default_factory=list)
 
     def as_dict(self) -> dict:
@@ -209,6 +215,7 @@ def discover(database: Database, *, thread: tuple[str, str] | None = None, codeb
                 words=theme_words,
                 typical=[{"platform": rows[i]["platform"], "id": rows[i]["id"], "text": rows[i]["text"]}
                          for i in typical],
+                examples=[" ".join(rows[i]["text"].split()) for i in order[:DRAFT_EXAMPLES]],
                 members=[(rows[i]["platform"], rows[i]["id"]) for i in indices]))
     if record:
         result.run_id = save_discovery(database, params=params, themes=[t.as_dict() for t in result.themes],
@@ -229,7 +236,7 @@ def draft_codebook(discovery: Discovery, *, name: str = "draft", question: str =
         categories.append({
             "id": theme.id, "label": theme.label,
             "description": f"DRAFT from {theme.size} replies, edit me: replies that talk about {about}.",
-            "examples": [" ".join(t["text"].split()) for t in theme.typical],
+            "examples": theme.examples,
         })
     return {"name": name, "question": question or "(the question asked)", "categories": categories}
 
