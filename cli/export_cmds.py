@@ -33,10 +33,13 @@ from .common import db_option, open_database
                    "drop URLs.")
 @click.option("--salt", help="Salt for --pseudonymize (default: a secret kept in this database).")
 @click.option("--strip-links", is_flag=True, help="With --pseudonymize: replace links in the text by [link].")
+@click.option("--no-formula-escape", "formula_escape", flag_value=False, default=True,
+              help="csv: keep text that starts with = + - @ as it is. By default such a cell gets a leading ' so "
+                   "that a spreadsheet shows it instead of running it as a formula.")
 @codebook_option
 @db_option
-def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt, strip_links, codebook_path,
-           db_path):
+def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt, strip_links, formula_escape,
+           codebook_path, db_path):
     """Export replies with their labels for a colleague, a paper's supplement or model training.
 
     \b
@@ -44,7 +47,9 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
                  author, text, created_at, url, labels (predicted ids), scores
                  (id -> score) and gold (reviewed ids, or null)
     csv          the same fields, plus one 0/1 column per category (the
-                 reviewed labels where a human looked, else the predicted)
+                 reviewed labels where a human looked, else the predicted);
+                 text starting with = + - @ gets a leading ' (see
+                 --no-formula-escape)
     parquet      the same fields with types (timestamps, lists, a struct of
                  scores); needs --out
     labelstudio  Label Studio tasks with the predictions as pre-annotations;
@@ -73,7 +78,7 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
              "strip_links": strip_links}
     counts = export_dataset(database, fmt, out, book, stdout=sys.stdout, thread=thread,
                             gold_only=gold_only, split=split, seed=seed, pseudonymizer=pseudonymizer,
-                            model=run.get("model"), about=about)
+                            model=run.get("model"), about=about, formula_escape=formula_escape)
     if out:
         parts = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "all")
         total = sum(counts.values())

@@ -1,14 +1,17 @@
-"""One writer for every tabular output: a table on a terminal, or CSV, TSV, JSON, NL-JSON."""
+"""One writer for every tabular output: a table on a terminal, or CSV, TSV, JSON, NL-JSON.
+
+CSV and TSV cells that a spreadsheet would run as formulas get a leading apostrophe (export.spreadsheet)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Iterable
 
 import click
 from tabulate import tabulate
+
+from replies.export.spreadsheet import SafeWriter
 
 FORMATS = ("table", "csv", "tsv", "json", "nl")
 
@@ -37,10 +40,10 @@ def write_rows(rows: Iterable[dict], fmt: str = "table", out=None) -> None:
         first = next(rows, None)
         if first is None:
             return
-        writer = csv.DictWriter(out, fieldnames=list(first), dialect="excel-tab" if fmt == "tsv" else "excel")
-        writer.writeheader()
-        writer.writerow(first)
-        writer.writerows(rows)
+        writer = SafeWriter(out, dialect="excel-tab" if fmt == "tsv" else "excel")
+        writer.writerow(list(first))
+        writer.writerow(first.values())
+        writer.writerows(row.values() for row in rows)
     else:
         data = list(rows)
         if data:

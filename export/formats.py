@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -18,6 +17,7 @@ from .files import atomic_file, atomic_folder
 from .labelstudio import labelstudio_config, write_labelstudio
 from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records
 from .split import assign
+from .spreadsheet import SafeWriter
 
 
 def write_jsonl(records: Iterable[dict], out: IO[str]) -> int:
@@ -41,11 +41,12 @@ def _peek(records: Iterable[dict]) -> tuple[list[str], Iterator[dict]]:
     return [k for k in first if k not in FIELDS], itertools.chain([first], records)
 
 
-def write_csv(records: Iterable[dict], out: IO[str], codebook: Codebook) -> int:
+def write_csv(records: Iterable[dict], out: IO[str], codebook: Codebook, formula_escape: bool = True) -> int:
     """The JSONL fields (lists joined with ';', scores as JSON) and a 0/1 column per category holding
-    the reviewed labels where a human looked, else the predicted ones."""
+    the reviewed labels where a human looked, else the predicted ones; text that a spreadsheet would run
+    as a formula is neutralised unless `formula_escape` is False."""
     extra, records = _peek(records)
-    writer = csv.writer(out)
+    writer = SafeWriter(out, escape=formula_escape)
     writer.writerow(csv_header(codebook, extra))
     n = 0
     for n, record in enumerate(records, start=1):
@@ -187,9 +188,11 @@ STREAMABLE = ("jsonl", "csv", "labelstudio")
 def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, stdout: IO[str] | None = None,
                    thread: tuple[str, str] | None = None, gold_only: bool = False,
                    split: dict[str, float] | None = None, seed: int = 0, pseudonymizer=None,
-                   model: str | None = None, about: dict | None = None) -> dict[str, int]:
+                   model: str | None = None, about: dict | None = None,
+                   formula_escape: bool = True) -> dict[str, int]:
     """Write the export; returns counts per split (key 'all' without --split). Nothing is left at `out`
-    unless the whole export succeeds."""
+    unless the whole export succeeds. CSV cells that a spreadsheet would run as formulas are neutralised
+    unless `formula_escape` is False."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if out is None and fmt not in STREAMABLE:
@@ -235,12 +238,12 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
         rows = csv_rows(db, codebook, thread=thread, gold_only=gold_only)
 
         def write(handle):
-            writer = csv.writer(handle)
+            writer = SafeWriter(handle, escape=formula_escape)
             writer.writerow(csv_header(codebook))
             writer.writerows(counted(rows))
     else:
         writer = {"jsonl": write_jsonl,
-                  "csv": lambda rows, h: write_csv(rows, h, codebook),
+                  "csv": lambda rows, h: write_csv(rows, h, codebook, formula_escape),
                   "labelstudio": lambda rows, h: write_labelstudio(rows, h, codebook, model)}[fmt]
         write = lambda handle: writer(counted_records(), handle)
     if out is None:

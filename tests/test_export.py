@@ -60,7 +60,8 @@ def test_csv_has_a_column_per_category(cli, classified):
         record = records[(row["platform"], row["id"])]
         final = record["gold"] if record["gold"] is not None else record["labels"]
         assert [int(row[c]) for c in LEAN_IDS] == [int(c in final) for c in LEAN_IDS]
-        assert row["labels"] == ";".join(record["labels"]) and row["text"] == record["text"]
+        assert row["labels"] == ";".join(record["labels"])
+        assert row["text"] == ("'" if record["text"].startswith(("=", "+", "-", "@")) else "") + record["text"]
         assert json.loads(row["scores"]) == record["scores"]
 
 
@@ -276,3 +277,26 @@ def test_split_cuts_each_stratum_by_the_fractions():
                           "n": {"train": 16, "dev": 2, "test": 2}}
     assert split == assign(list(reversed(items)), {"train": 0.8, "dev": 0.1, "test": 0.1}, seed=3)
     assert split != assign(items, {"train": 0.8, "dev": 0.1, "test": 0.1}, seed=4)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(cli, classified, tmp_path):
+    import csv
+    import io
+    import sqlite3
+
+    hostile = ['=HYPERLINK("http://evil.example","click")', "+1 so true", "-sigh- again", "@SUM(A1:A9)"]
+    conn = sqlite3.connect(classified)
+    ids = [i for (i,) in conn.execute("select id from replies where status = 'ok' order by id limit 4")]
+    for reply_id, text in zip(ids, hostile):
+        conn.execute("update replies set text = ? where id = ?", [text, reply_id])
+    conn.commit()
+    conn.close()
+    for args in ([], ["--split", "train=0.5,test=0.5"]):  # the fast path and the record path
+        rows = {r["id"]: r for r in csv.DictReader(io.StringIO(cli("export", "--format", "csv", *args).output))}
+        assert [rows[i]["text"] for i in ids] == ["'" + t for t in hostile]
+    raw = {r["id"]: r for r in csv.DictReader(io.StringIO(
+        cli("export", "--format", "csv", "--no-formula-escape").output))}
+    assert [raw[i]["text"] for i in ids] == hostile
+    queried = list(csv.DictReader(io.StringIO(cli("query", "select id, text from replies where id = :i", "-p", "i",
+                                                  ids[0], "--csv").output)))
+    assert queried == [{"id": ids[0], "text": "'" + hostile[0]}]
