@@ -20,7 +20,7 @@ from replies.harvester.settings import redact as redact_tokens
 
 from .config import current_config
 
-EXIT_ERROR, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 3, 4, 5, 6, 130
+EXIT_ERROR, EXIT_USAGE, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 6, 130
 
 
 def db_option(fn):

@@ -8,13 +8,13 @@ import click
 
 from replies import __version__
 from replies.db.labels import last_classify_run
-from replies.export.errors import ExportError
-from replies.export.formats import FORMATS, export_dataset
+from replies.export.errors import SplitError
+from replies.export.formats import FORMATS, STREAMABLE, export_dataset
 from replies.export.pseudonym import Pseudonymizer, database_salt
 from replies.export.split import parse_split
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
-from .common import db_option, open_database
+from .common import EXIT_USAGE, db_option, fail, open_database
 
 
 @click.command()
@@ -62,10 +62,15 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     is written at --out unless the whole export succeeds.
     """
     if fmt not in FORMATS:
-        raise ExportError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    split = parse_split(split_spec) if split_spec else None
+        fail(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}", EXIT_USAGE)
+    try:
+        split = parse_split(split_spec) if split_spec else None
+    except SplitError as exc:
+        fail(str(exc), EXIT_USAGE)
     if (salt or strip_links) and not pseudonymize:
-        raise ExportError("--salt and --strip-links only make sense with --pseudonymize")
+        fail("--salt and --strip-links only make sense with --pseudonymize", EXIT_USAGE)
+    if out is None and fmt not in STREAMABLE:
+        fail(f"--format {fmt} writes a {'folder' if fmt == 'hf' else 'binary file'}: give --out", EXIT_USAGE)
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     thread = thread_key(database, thread_ref)

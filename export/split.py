@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 
 from .errors import SplitError
 
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+
 
 def parse_split(spec: str) -> dict[str, float]:
-    """'train=0.8,dev=0.1,test=0.1' -> {'train': 0.8, ...}; the fractions must add up to 1."""
+    """'train=0.8,dev=0.1,test=0.1' -> {'train': 0.8, ...}; the fractions must add up to 1. Names are
+    identifiers (letters, digits, _), since the hf format makes a file of each."""
     parts: dict[str, float] = {}
     for item in spec.split(","):
         name, sep, value = item.partition("=")
@@ -20,6 +24,9 @@ def parse_split(spec: str) -> dict[str, float]:
             fraction = -1.0
         if not sep or not name or not 0 <= fraction <= 1:
             raise SplitError(f"--split {spec!r}: write NAME=FRACTION pairs, e.g. train=0.8,dev=0.1,test=0.1")
+        if not NAME.match(name):
+            raise SplitError(f"--split {spec!r}: {name!r} is not a split name (a letter, then letters, digits "
+                             "or _, e.g. train)")
         if name in parts:
             raise SplitError(f"--split {spec!r}: {name!r} appears twice")
         parts[name] = fraction

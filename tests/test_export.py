@@ -211,19 +211,22 @@ def test_labelstudio_files_of_another_codebook_are_refused_whole(cli, classified
     assert "not JSON" in cli("import-labels", notjson, code=1).stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "xml", "--out", "{tmp}/x.xml"], "unknown --format 'xml'"),
-    (["--split", "train=0.8,test=0.1", "--out", "{tmp}/x.jsonl"], "add up to 0.9, not 1"),
-    (["--split", "train:0.8", "--out", "{tmp}/x.jsonl"], "NAME=FRACTION"),
-    (["--out", "{tmp}/missing/x.jsonl"], "does not exist"),
-    (["--format", "hf"], "give --out"),
-    (["--format", "parquet", "--out", "{tmp}/missing/x.parquet"], "does not exist"),
-    (["--strip-links", "--out", "{tmp}/x.jsonl"], "only make sense with --pseudonymize"),
+@pytest.mark.parametrize("args, message, code", [
+    (["--format", "xml", "--out", "{tmp}/x.xml"], "unknown --format 'xml'", 2),
+    (["--split", "train=0.8,test=0.1", "--out", "{tmp}/x.jsonl"], "add up to 0.9, not 1", 2),
+    (["--split", "train:0.8", "--out", "{tmp}/x.jsonl"], "NAME=FRACTION", 2),
+    (["--format", "hf", "--split", "../../x=1", "--out", "{tmp}/hf"], "'../../x' is not a split name", 2),
+    (["--format", "hf", "--split", "/tmp/abs=1", "--out", "{tmp}/hf"], "is not a split name", 2),
+    (["--out", "{tmp}/missing/x.jsonl"], "does not exist", 1),
+    (["--format", "hf"], "give --out", 2),
+    (["--format", "parquet", "--out", "{tmp}/missing/x.parquet"], "does not exist", 1),
+    (["--strip-links", "--out", "{tmp}/x.jsonl"], "only make sense with --pseudonymize", 2),
 ])
-def test_bad_input_is_one_line_and_leaves_no_file(cli, tmp_path, args, message):
-    result = cli("export", *[a.format(tmp=tmp_path) for a in args], code=1)
+def test_bad_input_is_one_line_and_leaves_no_file(cli, tmp_path, args, message, code):
+    result = cli("export", *[a.format(tmp=tmp_path) for a in args], code=code)
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert all(p.name.startswith("replies.db") for p in tmp_path.iterdir())
+    assert not (tmp_path.parent / "x.jsonl").exists() and not (tmp_path.parent.parent / "x.jsonl").exists()
 
 
 def test_a_failed_write_leaves_nothing_behind(tmp_path):
