@@ -17,6 +17,7 @@ from replies.export.errors import ExportError
 from replies.harvester.errors import HarvestError
 from replies.harvester.events import Events
 from replies.harvester.settings import redact as redact_tokens
+from replies.text import visible
 
 from .config import current_config
 
@@ -37,7 +38,7 @@ def open_database(path: str):
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
     """Print one line on stderr (tokens redacted) and exit with `code`."""
-    click.echo(f"Error: {redact(message)}", err=True)
+    click.echo(f"Error: {visible(redact(message), keep_newlines=False)}", err=True)
     sys.exit(code)
 
 
@@ -170,7 +171,7 @@ class StderrEvents(Events):
 
     def warn(self, message: str) -> None:
         self.bar.close()
-        click.echo(f"Warning: {redact(message)}", err=True)
+        click.echo(f"Warning: {visible(redact(message), keep_newlines=False)}", err=True)
 
     def waiting(self, seconds: float, reason: str) -> None:
         self.bar.close()

@@ -12,7 +12,7 @@ from replies.harvester.emulator import Emulator, World
 from replies.harvester.emulator.sample import load_sample, post_url
 from replies.harvester.run import harvest as harvest_thread
 from replies.harvester.settings import Settings
-from replies.text import clip
+from replies.text import clip, visible
 
 from .common import StderrEvents, fail
 
@@ -78,7 +78,7 @@ def _classify(database) -> None:
             "select r.text from predictions p join replies r on r.platform = p.platform and r.id = p.id "
             "where p.codebook_hash = ? and p.category = ? and p.predicted = 1 order by p.score desc limit 1",
             [codebook.hash, category.id]).fetchone()
-        example = clip(top[0] if top else "", 71, one_line=True)
+        example = clip(visible(top[0] if top else ""), 71, one_line=True)
         click.echo(f"  {category.label:<32} {result.counts[category.id]:>3}   e.g. \"{example}\"")
 
 
@@ -92,8 +92,8 @@ def _summary(database, elapsed: float, path: Path) -> None:
     click.echo("\nMost-liked replies:")
     for row in database.query("select platform, author_handle, like_count, text from replies where status = 'ok'"
                               " order by like_count desc, id limit 5"):
-        click.echo(f"  [{row['platform']}] @{row['author_handle']} ({row['like_count']} likes): "
-                   f"{clip(row['text'], 91, one_line=True)}")
+        click.echo(f"  [{row['platform']}] @{visible(str(row['author_handle']))} ({row['like_count']} likes): "
+                   f"{clip(visible(row['text']), 91, one_line=True)}")
 
 
 @click.command()

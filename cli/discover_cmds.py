@@ -6,7 +6,7 @@ import json
 
 import click
 
-from replies.text import clip
+from replies.text import clip, visible
 
 from .classify_cmds import thread_key
 from .common import StderrBar, db_option, open_database
@@ -87,7 +87,8 @@ def _print(found) -> None:
         click.echo(f"{plural(found.replies, 'reply', 'replies')} with content ({found.left_out} left out: thanks, "
                    f"following, emoji only); {plural(themes, 'theme', 'themes')}, {found.outside} replies outside any theme")
     for number, theme in enumerate(found.themes, start=1):
-        click.echo(f"\nTheme {number}: {clip(theme.label, 60, one_line=True)}  ({theme.size} replies, id {theme.id})")
-        click.echo(f"  words: {', '.join(theme.words) or '-'}")
+        click.echo(f"\nTheme {number}: {clip(visible(theme.label), 60, one_line=True)}  ({theme.size} replies, "
+                   f"id {theme.id})")
+        click.echo(f"  words: {visible(', '.join(theme.words)) or '-'}")
         for reply in theme.typical:
-            click.echo(f"  - [{reply['platform']}] " + " ".join(reply["text"].split()))
+            click.echo(f"  - [{reply['platform']}] " + visible(" ".join(reply["text"].split())))

@@ -4,7 +4,9 @@ CSV and TSV cells that a spreadsheet would run as formulas get a leading apostro
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import sys
 from collections.abc import Iterable
 
@@ -12,6 +14,9 @@ import click
 from tabulate import tabulate
 
 from replies.export.spreadsheet import SafeWriter
+from replies.text import visible
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 FORMATS = ("table", "csv", "tsv", "json", "nl")
 
@@ -25,26 +30,50 @@ def output_options(fn):
 
 
 def write_rows(rows: Iterable[dict], fmt: str = "table", out=None) -> None:
-    """Stream `rows` to stdout (or `out`) in `fmt`."""
+    """Stream `rows` to stdout (or `out`) in `fmt`. Text from replies never acts on a terminal: a table
+    (and CSV or TSV on a terminal) shows control characters as escapes, and JSON escapes them."""
     out = out or sys.stdout
     rows = iter(rows)
     if fmt == "nl":
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(_json(row) + "\n")
     elif fmt == "json":
         out.write("[")
         for i, row in enumerate(rows):
-            out.write((",\n " if i else "") + json.dumps(row, ensure_ascii=False))
+            out.write((",\n " if i else "") + _json(row))
         out.write("]\n")
     elif fmt in ("csv", "tsv"):
         first = next(rows, None)
         if first is None:
             return
+        shown = (lambda values: [_shown(v, True) for v in values]) if _is_terminal(out) else list
         writer = SafeWriter(out, dialect="excel-tab" if fmt == "tsv" else "excel")
         writer.writerow(list(first))
-        writer.writerow(first.values())
-        writer.writerows(row.values() for row in rows)
+        writer.writerow(shown(first.values()))
+        writer.writerows(shown(row.values()) for row in rows)
     else:
-        data = list(rows)
+        data = [{k: _shown(v, False) for k, v in row.items()} for row in rows]
         if data:
             out.write(tabulate(data, headers="keys") + "\n")
+
+
+def _shown(value, keep_newlines: bool):
+    return visible(value, keep_newlines=keep_newlines) if isinstance(value, str) else value
+
+
+def _json(row: dict) -> str:
+    """JSON with C1 controls and bidirectional overrides escaped too (json escapes only C0 itself)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(row, ensure_ascii=False, default=_blob))
+
+
+def _blob(value):
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "base64:" + base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+
+
+def _is_terminal(out) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False

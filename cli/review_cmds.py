@@ -10,7 +10,7 @@ import click
 
 from replies.db.labels import set_gold
 from replies.review.queue import ORDERS, reply_context, review_queue
-from replies.text import clip
+from replies.text import clip, visible
 
 from .classify_cmds import (
     codebook_option,
@@ -100,22 +100,23 @@ class Review:
     def draw(self, position: int, context: dict, chosen: set, note: str | None, message: str) -> None:
         width = min(shutil.get_terminal_size((100, 30)).columns, 100)
         reply, parent, question = context["reply"], context["parent"], context["question"]
+        shown = lambda key, row=reply: visible(str(row.get(key) or ""))  # reply text must not act on the terminal
         wrap = lambda text, indent="": textwrap.fill(" ".join((text or "").split()), width, initial_indent=indent,
                                                      subsequent_indent=" " * len(indent))
         lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
                  f" · codebook {self.book.name} · {self.saved} saved"]
         if question:
-            lines.append(wrap(clip(question["text"], 200, one_line=True), "Q: "))
+            lines.append(wrap(clip(visible(question["text"] or ""), 200, one_line=True), "Q: "))
         if parent and (not question or parent["text"] != question["text"]):
-            lines.append(wrap(clip(f"@{parent['author_handle']}: {parent['text']}", 300, one_line=True), "↳ in reply to "))
+            lines.append(wrap(clip(f"@{shown('author_handle', parent)}: {shown('text', parent)}", 300, one_line=True),
+                              "↳ in reply to "))
         lines.append("─" * width)
         when = (reply.get("created_at") or "")[:16].replace("T", " ")
-        lines.append(f"@{reply.get('author_handle') or '?'} · {reply['platform']} · {when} · "
-                     f"{reply.get('like_count') or 0} likes · {reply['kind']}")
-        lines += [textwrap.fill(paragraph, width) if paragraph else "" for paragraph in
-                  (reply.get("text") or "").splitlines()]
+        lines.append(f"@{shown('author_handle') or '?'} · {reply['platform']} · {visible(when)} · "
+                     f"{shown('like_count') or 0} likes · {reply['kind']}")
+        lines += [textwrap.fill(paragraph, width) if paragraph else "" for paragraph in shown("text").splitlines()]
         if reply.get("url"):
-            lines.append(reply["url"])
+            lines.append(shown("url"))
         lines.append("─" * width)
         for i, category in enumerate(self.book.categories):
             row = context["predictions"].get(category.id)
@@ -124,7 +125,7 @@ class Review:
             key = DIGITS[i] if i < 10 else f"t{i + 1}"
             mark = "x" if category.id in chosen else " "
             lines.append(f" [{mark}] {key:>3}  {category.label:<40} {score}{suggested}")
-        lines.append(f"Note: {note}" if note else "")
+        lines.append(f"Note: {visible(note)}" if note else "")
         if context["own_labels"] is not None:
             lines.append("(you reviewed this reply before; accepting replaces your earlier label)")
         lines.append(message or "* = the model's suggestion · 1-9 toggle · a accept · s skip · b back · "

@@ -35,6 +35,18 @@ class Post:
     quote_count: int | None = None
     raw: Any = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        """Values come from servers nobody here controls: a count that is not a whole number is no count
+        (a hostile server's like count of `<img src=x onerror=...>` must not reach a report), and a text
+        field holding a number or a list is dropped rather than stored as something else."""
+        for name in _COUNTS:
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63):
+                setattr(self, name, None)
+        for name in _TEXTS:
+            if not isinstance(getattr(self, name), (str, type(None))):
+                setattr(self, name, None)
+
     def row(self) -> dict:
         """The fields as a dict; a shallow copy (`asdict` would deep-copy the raw JSON of every post)."""
         return {name: getattr(self, name) for name in _FIELDS}
@@ -52,3 +64,5 @@ class Post:
 
 
 _FIELDS = tuple(f.name for f in fields(Post))
+_COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
+_TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id")

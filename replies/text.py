@@ -1,9 +1,26 @@
-"""Shortening text for one line of a screen or a chart label."""
+"""Text for a screen: shortened to a line, and with control characters made visible instead of obeyed."""
 
 from __future__ import annotations
+
+import re
 
 
 def clip(text: str | None, width: int, *, one_line: bool = False) -> str:
     """`text` cut to `width` characters with an ellipsis; `one_line` also collapses whitespace and newlines."""
     text = " ".join((text or "").split()) if one_line else (text or "")
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# C0 controls (ESC starts terminal escape sequences), DEL, C1 controls (0x9b is a one-byte CSI) and the
+# Unicode bidirectional overrides and isolates, which reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_AND_LAYOUT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str, *, keep_newlines: bool = True) -> str:
+    """`text` safe to print on a terminal: every control character (escape sequences that clear the screen,
+    set the window title or write the clipboard) and bidirectional override shown as a `\\xNN` or `\\uNNNN`
+    escape instead of acting. Newlines and tabs stay unless `keep_newlines` is False."""
+    pattern = _CONTROL if keep_newlines else _CONTROL_AND_LAYOUT
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                       else f"\\u{ord(m.group()):04x}", text)

@@ -93,9 +93,10 @@ def _quote(reply: dict) -> str:
     url = reply.get("url") or ""
     link = f' · <a href="{escape(url)}">link</a>' if url.startswith(("https://", "http://")) else ""
     likes = reply.get("like_count") or 0
-    return (f"<blockquote>{escape(reply.get('text') or '')}</blockquote>"
-            f"<p class=who>@{escape(reply.get('author') or 'unknown')} · {escape(reply.get('platform') or '')} · "
-            f"{escape((reply.get('created_at') or '')[:16].replace('T', ' '))} · {likes} like"
+    return (f"<blockquote dir=auto>{escape(reply.get('text') or '')}</blockquote>"
+            f"<p class=who>@<bdi>{escape(reply.get('author') or 'unknown')}</bdi> · "
+            f"{escape(reply.get('platform') or '')} · "
+            f"{escape((reply.get('created_at') or '')[:16].replace('T', ' '))} · {escape(str(likes))} like"
             f"{'' if likes == 1 else 's'}{' · reviewed' if reply.get('reviewed') else ''}{link}</p>")
 
 
@@ -110,7 +111,7 @@ def _uncovered(discovery: dict | None) -> str:
              f"{escape(str(discovery['created_at'])[:16].replace('T', ' '))} UTC, min-size "
              f"{int(params.get('min_size', 0))}, max-themes {int(params.get('max_themes', 0))}).</p>"]
     for theme in discovery["themes"]:
-        quoted = "".join(f"<blockquote>{escape(str(reply.get('text') or ''))}</blockquote>"
+        quoted = "".join(f"<blockquote dir=auto>{escape(str(reply.get('text') or ''))}</blockquote>"
                          for reply in theme.get("typical", [])[:3])
         parts.append(f"<section><h3>{escape(str(theme.get('label')))} ({int(theme.get('size') or 0)} replies)</h3>"
                      f"<p class=who>{escape(', '.join(map(str, theme.get('words', []))))}</p>{quoted}</section>")

@@ -40,7 +40,7 @@ def test_report_is_self_contained_and_escapes_everything(cli, classified, tmp_pa
     assert page.count("<svg") == 2
     # the planted reply, reviewed as money and the most liked, is quoted first under money
     money = page.split("Money and funding flows <code>money</code></h3>")[1].split("<h3>")[0]
-    assert money.split("<blockquote>")[1].startswith("&lt;script&gt;")
+    assert money.split("<blockquote dir=auto>")[1].startswith("&lt;script&gt;")
 
 
 def test_report_renders_its_charts_in_chromium(cli, classified, tmp_path):

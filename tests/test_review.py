@@ -146,3 +146,23 @@ def test_review_refuses_without_a_terminal_and_checks_its_options(cli, classifie
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
+
+
+def test_a_hostile_reply_cannot_drive_the_reviewers_terminal(classified):
+    """Escape sequences in a reply (clipboard write, window title) are shown as text, never sent as such."""
+    import sqlite3
+
+    hostile = "Staffing\x1b]52;c;cm0gLXJmIH4=\x07 is the problem\x1b]0;owned\x07 \u202eokay"
+    conn = sqlite3.connect(classified)
+    conn.execute("update replies set text = ?, author_handle = ? where id = (select id from replies where status = "
+                 "'ok' order by created_at desc, id desc limit 1)", [hostile, "mallory\x1b[2J"])
+    conn.commit()
+    conn.close()
+    child = review(classified, "--order", "newest")
+    assert shown(child, 1)["author"] == "mallory\\x1b[2J"
+    child.expect("a accept")
+    screen = child.before
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert "Staffing\\x1b]52;c;" in screen and "\\u202eokay" in screen
+    assert "\x1b]52" not in screen and "\x1b]0;" not in screen and "\u202e" not in screen
