@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 
 from replies import db
@@ -18,10 +21,15 @@ from .output import output_options, write_rows
 @click.argument("sql")
 @click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="A named parameter for :NAME in the SQL (repeatable).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Give up on a query that runs longer than this (Ctrl-C always stops one).")
 @output_options
 @db_option
-def query(sql, params, fmt, db_path):
+def query(sql, params, timeout, fmt, db_path):
     """Run SQL against the database, read-only: a write is refused and the file never changes.
+
+    ATTACH and VACUUM INTO are refused too (they would create files). Ctrl-C
+    stops a long query; --timeout stops one that runs too long.
 
     \b
     Views for common questions:
@@ -37,7 +45,12 @@ def query(sql, params, fmt, db_path):
       replies query "select * from replies where author_handle = :who" -p who alice --nl
     """
     database = db.open_db(db_path, readonly=True)
-    write_rows(run_query(database, sql, dict(params)), fmt)
+    interrupted = threading.Event()  # SQLite checks it while it works; Python cannot interrupt SQLite itself
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        write_rows(run_query(database, sql, dict(params), timeout=timeout, stop=interrupted.is_set), fmt)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @click.command()

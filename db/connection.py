@@ -32,7 +32,10 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False) ->
             raise DatabaseError(f"no database at {target}: run `replies harvest URL` first or pass --db")
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         db = Database(conn)
-        _check_not_newer(db)
+        try:
+            _check_not_newer(db)
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot open database {target}: {exc}") from None
         return db
     if target.parent and not target.parent.exists():
         raise DatabaseError(f"cannot create database {target}: folder {target.parent} does not exist")

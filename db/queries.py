@@ -4,7 +4,8 @@ SQL pieces every query shares (one thread's rows, a reply's final labels, chunke
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from sqlite_utils import Database
 
@@ -65,30 +66,58 @@ def select_in(db: Database, sql: str, values: Sequence, params: Sequence = (), c
         yield from db.execute(sql.format(marks=",".join("?" * len(part))), [*params, *part]).fetchall()
 
 
-def run_query(db: Database, sql: str, params: dict | list | None = None) -> Iterator[dict]:
-    """Rows of `sql` as dicts. `db` should be opened read-only; a write is refused either way."""
+def run_query(db: Database, sql: str, params: dict | list | None = None, *, timeout: float | None = None,
+              stop: Callable[[], bool] = lambda: False) -> Iterator[dict]:
+    """Rows of `sql` as dicts. `db` should be opened read-only; a write is refused either way, and so are
+    ATTACH and VACUUM INTO (which would create files). The query is abandoned (QueryError) after
+    `timeout` seconds, or as soon as `stop()` is true (the CLI's Ctrl-C), checked every 1,000 steps."""
     db.execute("pragma query_only = 1")
+    deadline = time.monotonic() + timeout if timeout else None
+    why: list[str] = []
+
+    def progress() -> int:
+        if not why and stop():
+            why.append("interrupted")
+        if not why and deadline is not None and time.monotonic() > deadline:
+            why.append(f"took longer than {timeout:g}s (--timeout)")
+        return 1 if why else 0
+
+    db.conn.set_progress_handler(progress, 1000)
+    db.conn.set_authorizer(_no_new_files)
     try:
         cursor = db.execute(sql, params or [])
     except sqlite3.Error as exc:
-        raise _query_error(exc) from None
+        raise _query_error(exc, why) from None
     if cursor.description is None:
         return iter(())
     names = [d[0] for d in cursor.description]
-    return _rows(cursor, names)
+    return _rows(cursor, names, why, stop)
 
 
-def _rows(cursor, names) -> Iterator[dict]:
+def _no_new_files(action: int, *_) -> int:
+    """The authorizer of read-only queries: ATTACH (VACUUM INTO attaches its target) would create files."""
+    return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) else sqlite3.SQLITE_OK
+
+
+def _rows(cursor, names, why: list[str], stop: Callable[[], bool]) -> Iterator[dict]:
     try:
         while batch := cursor.fetchmany(500):
+            if stop():
+                raise KeyboardInterrupt
             for row in batch:
                 yield dict(zip(names, row))
     except sqlite3.Error as exc:
-        raise _query_error(exc) from None
+        raise _query_error(exc, why) from None
 
 
-def _query_error(exc: sqlite3.Error) -> QueryError:
+def _query_error(exc: sqlite3.Error, why: list[str] | None = None) -> QueryError:
     message = str(exc)
+    if why and why[0] == "interrupted":
+        raise KeyboardInterrupt
+    if why:
+        return QueryError(f"query stopped: it {why[0]}; the database was not changed")
+    if "not authorized" in message or "authorization denied" in message:
+        return QueryError("ATTACH, DETACH and VACUUM INTO are refused: queries are read-only and create no files")
     if "readonly" in message or "read-only" in message or "query_only" in message:
         return QueryError("queries are read-only: the database was not changed (use the other commands to "
                           "change it)")

@@ -105,3 +105,55 @@ def test_stats_counts_predicted_gold_and_time(cli, classified):
     assert data["replies"] == total == sum(r["replies"] for r in data["over_time"])
     text = cli("stats").output
     assert "3 reviewed" in text and "Money and funding flows" in text
+
+
+FOREVER = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+
+
+def test_a_query_that_never_ends_is_stopped_by_its_timeout(cli, classified):
+    result = cli("query", FOREVER, "--timeout", "0.5", code=1)
+    assert result.stderr == ("Error: query stopped: it took longer than 0.5s (--timeout); the database was not "
+                             "changed\n")
+
+
+def test_ctrl_c_stops_a_query_sqlite_is_running(classified):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "replies", "query", FOREVER, "--db", str(classified)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def cpu_seconds() -> float:  # user + system time of the child so far, from /proc
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    while proc.poll() is None and cpu_seconds() < 2.0:  # imports done, deep in the query: it never ends
+        time.sleep(0.05)
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "Interrupted" in err and "Traceback" not in err
+
+
+def test_attach_and_vacuum_into_are_refused_and_create_no_file(cli, classified, tmp_path):
+    before = file_digest(classified)
+    for statement in (f"attach '{tmp_path / 'other.db'}' as other", f"vacuum into '{tmp_path / 'copy.db'}'"):
+        result = cli("query", statement, code=1)
+        assert "refused" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "other.db").exists() and not (tmp_path / "copy.db").exists()
+    assert file_digest(classified) == before
+
+
+def test_blobs_as_base64_and_a_file_that_is_not_a_database(cli, classified, tmp_path):
+    import base64
+
+    rows = json.loads(cli("query", "select vector from embeddings limit 1", "--json").output)
+    stored, = sql(classified, "select vector from embeddings limit 1")[0]
+    assert rows == [{"vector": "base64:" + base64.b64encode(stored).decode()}]
+    junk = tmp_path / "notes.db"
+    junk.write_text("not a database at all " * 100)
+    result = cli("query", "select 1", "--db", junk, code=1)
+    assert "cannot open database" in result.stderr and "Traceback" not in result.stderr
