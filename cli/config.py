@@ -20,8 +20,9 @@ from replies.harvester.errors import ConfigurationError
 from replies.harvester.settings import (
     DEFAULT_BSKY_API_BASE,
     DEFAULT_X_API_BASE,
-    TOKEN_VARIABLES,
+    INSTANCE_TOKEN_PREFIX,
     Settings,
+    is_token,
 )
 
 from .output import output_options, write_rows
@@ -35,10 +36,12 @@ FILE_KEYS = {
     ("x", "api_base"): "REPLIES_X_API_BASE",
     ("bluesky", "api_base"): "REPLIES_BSKY_API_BASE",
     ("mastodon", "access_token"): "MASTODON_ACCESS_TOKEN",
+    ("mastodon", "instance"): "MASTODON_INSTANCE",
 }
 DEFAULTS = {"REPLIES_DB": "./replies.db", "REPLIES_CODEBOOK": "(the one classify last used, else lean_nhs)",
             "REPLIES_HTTP_TIMEOUT": "30", "REPLIES_X_API_BASE": DEFAULT_X_API_BASE,
-            "REPLIES_BSKY_API_BASE": DEFAULT_BSKY_API_BASE}
+            "REPLIES_BSKY_API_BASE": DEFAULT_BSKY_API_BASE,
+            "MASTODON_INSTANCE": "(none: MASTODON_ACCESS_TOKEN is sent to no server)"}
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -68,6 +71,12 @@ def read_config(path: Path) -> dict[str, str]:
     for key, value in data.items():
         if isinstance(value, dict):
             for sub, item in value.items():
+                if key == "mastodon" and isinstance(item, dict):  # [mastodon."host"] access_token = ...
+                    if set(item) != {"access_token"}:
+                        raise ConfigurationError(f"config file {path}: [mastodon.\"{sub}\"] takes access_token only")
+                    values[INSTANCE_TOKEN_PREFIX + sub] = _text(path, f"mastodon.{sub}.access_token",
+                                                                item["access_token"])
+                    continue
                 values[_name(path, key, sub)] = _text(path, f"{key}.{sub}", item)
         else:
             values[_name(path, "", key)] = _text(path, key, value)
@@ -127,7 +136,7 @@ class Config:
         return "config file" if name in self.from_file else "environment" if name in self.values else "default"
 
     def tokens(self) -> list[str]:
-        return [self.values[name] for name in TOKEN_VARIABLES if self.values.get(name)]
+        return [value for name, value in self.values.items() if is_token(name) and value]
 
     def settings(self) -> Settings:
         """The harvest settings these values describe."""
@@ -163,17 +172,21 @@ def config_command(fmt):
       [bluesky]
       api_base = "https://public.api.bsky.app"
       [mastodon]
+      instance = "mastodon.social"   # the one server access_token belongs to
+      access_token = "..."
+      [mastodon."scholar.social"]     # a token of another server, sent to it only
       access_token = "..."
     """
     config = current_config()
     path = config.path
     rows = []
-    for name in dict.fromkeys(FILE_KEYS.values()):
+    names = [*FILE_KEYS.values(), *sorted(n for n in config.values if n.startswith(INSTANCE_TOKEN_PREFIX))]
+    for name in dict.fromkeys(names):
         value = config.get(name)
         source = config.source(name)
         if value is None:
             value = DEFAULTS.get(name, "")
-        elif name in TOKEN_VARIABLES:
+        elif is_token(name):
             value = mask(value)
         rows.append({"setting": name, "value": value or "(not set)", "from": source})
     click.echo(f"Config file: {path}" + ("" if path.exists() else " (none)"), err=True)

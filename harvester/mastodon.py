@@ -97,7 +97,9 @@ class MastodonSource:
                  full_archive: bool = False):  # full_archive is X's; a server's context has no time limit
         self.instance, self.status_id = instance, status_id
         self.events = events
-        self.token = settings.mastodon_access_token
+        self.token, withheld = settings.mastodon_token_for(instance)
+        if withheld:
+            events.warn(withheld)
         self.client = JsonClient(instance, retry, timeout=settings.http_timeout, token=self.token,
                                  reset_parser=_reset, label=f"Mastodon {instance}")
 

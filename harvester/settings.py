@@ -6,16 +6,19 @@ and tests build them directly, and may inject `clock` and `sleep` so that back-o
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
 DEFAULT_X_API_BASE = "https://api.twitter.com"
 TOKEN_VARIABLES = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN")  # the settings that are secrets
+INSTANCE_TOKEN_PREFIX = "MASTODON_ACCESS_TOKEN@"  # + host: a token from a [mastodon."host"] config section
 DEFAULT_BSKY_API_BASE = "https://public.api.bsky.app"
 
 
@@ -27,6 +30,8 @@ class Settings:
     x_api_base: str = DEFAULT_X_API_BASE
     bsky_api_base: str = DEFAULT_BSKY_API_BASE
     mastodon_access_token: str | None = None
+    mastodon_instance: str | None = None  # the one host MASTODON_ACCESS_TOKEN belongs to
+    mastodon_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)  # host -> its own token
     http_timeout: float = 30.0
     max_attempts: int = 8
     clock: Callable[[], float] = field(default=time.time, compare=False)
@@ -49,17 +54,61 @@ class Settings:
             x_api_base=(env.get("REPLIES_X_API_BASE") or DEFAULT_X_API_BASE).rstrip("/"),
             bsky_api_base=(env.get("REPLIES_BSKY_API_BASE") or DEFAULT_BSKY_API_BASE).rstrip("/"),
             mastodon_access_token=env.get("MASTODON_ACCESS_TOKEN") or None,
+            mastodon_instance=_host(env.get("MASTODON_INSTANCE") or "") or None,
+            mastodon_tokens={_host(name.split("@", 1)[1]): value for name, value in env.items()
+                             if name.startswith(INSTANCE_TOKEN_PREFIX) and value},
             http_timeout=seconds,
         ), **overrides})
 
+    def mastodon_token_for(self, base_url: str) -> tuple[str | None, str | None]:
+        """(the token to send to the Mastodon server at `base_url`, or None; why none, if one is set).
+
+        A token belongs to one instance: it is sent only to the host it was given for (a
+        `[mastodon."host"]` section of the config file, or MASTODON_INSTANCE), and only over HTTPS unless
+        that host is this machine (a local server)."""
+        parts = urlsplit(base_url)
+        host = (parts.netloc or "").lower()
+        token = self.mastodon_tokens.get(host)
+        if token is None and self.mastodon_access_token:
+            if self.mastodon_instance is None:
+                return None, (f"MASTODON_ACCESS_TOKEN is not sent to {host}: name the server it belongs to with "
+                              "MASTODON_INSTANCE (or [mastodon.\"HOST\"] access_token in the config file)")
+            if self.mastodon_instance == host:
+                token = self.mastodon_access_token
+        if token is None:
+            return None, None
+        if parts.scheme != "https" and not _loopback(parts.hostname or ""):
+            return None, f"the access token for {host} is not sent over plain http://; use https://"
+        return token, None
+
     def redact(self, text: str) -> str:
         """`text` with this object's tokens replaced by ***, for anything stored or shown."""
-        return redact(text, (self.x_bearer_token, self.mastodon_access_token))
+        return redact(text, (self.x_bearer_token, self.mastodon_access_token, *self.mastodon_tokens.values()))
 
     def __repr__(self) -> str:  # keep tokens out of tracebacks and logs
         return (f"Settings(x_api_base={self.x_api_base!r}, bsky_api_base={self.bsky_api_base!r}, "
                 f"x_bearer_token={'***' if self.x_bearer_token else None}, "
                 f"mastodon_access_token={'***' if self.mastodon_access_token else None})")
+
+
+def is_token(name: str) -> bool:
+    """Whether the setting `name` holds a secret."""
+    return name in TOKEN_VARIABLES or name.startswith(INSTANCE_TOKEN_PREFIX)
+
+
+def _host(value: str) -> str:
+    """'mastodon.social', 'https://mastodon.social/' or 'Mastodon.Social:443' -> the host[:port], lower case."""
+    value = value.strip().lower()
+    return (urlsplit(value).netloc if "://" in value else value.split("/", 1)[0])
+
+
+def _loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def redact(text: str, tokens) -> str:

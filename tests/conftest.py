@@ -41,6 +41,8 @@ def env(emulator, tmp_path, monkeypatch):
         "X_BEARER_TOKEN": TOKEN,
         "REPLIES_DB": str(tmp_path / "replies.db"),
         "REPLIES_HTTP_TIMEOUT": "2",
+        # the emulator is the Mastodon server a test's MASTODON_ACCESS_TOKEN belongs to
+        "MASTODON_INSTANCE": emulator.base_url,
     }
     monkeypatch.delenv("MASTODON_ACCESS_TOKEN", raising=False)
     for key, value in values.items():
@@ -92,6 +94,7 @@ def serve(env, monkeypatch):
         servers.append(server)
         monkeypatch.setenv("REPLIES_X_API_BASE", server.base_url)
         monkeypatch.setenv("REPLIES_BSKY_API_BASE", server.base_url)
+        monkeypatch.setenv("MASTODON_INSTANCE", server.base_url)
         return server
 
     yield start

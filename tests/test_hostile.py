@@ -78,3 +78,53 @@ def test_visible_text_never_holds_a_control_character(text):
     if not any(unicodedata.category(c) == "Cc" or 0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069
                for c in text):
         assert flat == text  # ordinary text, emoji and Arabic included, is shown as it is
+
+
+def test_a_mastodon_token_goes_only_to_its_own_server(run, env, serve, monkeypatch, tmp_path):
+    from replies.harvester.emulator.world import synthetic_thread
+
+    world = World()
+    mine, other = serve(world), serve(world)  # two servers; the token belongs to the first
+    root = synthetic_thread(world, "mastodon", 5)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "mastodon-token")
+    monkeypatch.setenv("MASTODON_INSTANCE", mine.base_url)
+    run("harvest", post_url(other, root))
+    assert other.requests_to("/api/") and not any(r["authorization"] for r in other.requests_to("/api/"))
+    run("harvest", post_url(mine, root))
+    assert all(r["authorization"] for r in mine.requests_to("/api/"))
+    monkeypatch.delenv("MASTODON_INSTANCE")  # a token that names no server is sent to none, and says so
+    before = len(mine.requests_to("/api/"))
+    warned = run("harvest", post_url(mine, root))
+    assert "not sent to 127.0.0.1" in warned.stderr and "MASTODON_INSTANCE" in warned.stderr
+    assert not any(r["authorization"] for r in mine.requests_to("/api/")[before:])
+
+
+def test_a_config_file_gives_each_server_its_own_token(run, env, serve, monkeypatch, tmp_path):
+    from replies.harvester.emulator.world import synthetic_thread
+
+    world = World()
+    server = serve(world)
+    root = synthetic_thread(world, "mastodon", 5)
+    host = server.base_url.split("//")[1]
+    config = tmp_path / "config.toml"
+    config.write_text(f'[mastodon."{host}"]\naccess_token = "mastodon-token"\n[mastodon."elsewhere.example"]\n'
+                      'access_token = "elsewhere-secret-token"\n')
+    config.chmod(0o600)
+    monkeypatch.setenv("REPLIES_CONFIG", str(config))
+    monkeypatch.delenv("MASTODON_INSTANCE")
+    run("harvest", post_url(server, root))
+    assert all(r["authorization"] for r in server.requests_to("/api/"))
+    shown = run("config").output
+    assert "elsewhere-secret-token" not in shown and f"MASTODON_ACCESS_TOKEN@{host}" in shown
+
+
+def test_a_token_is_never_sent_over_plain_http_to_another_machine():
+    from replies.harvester.settings import Settings
+
+    settings = Settings.from_env({"MASTODON_ACCESS_TOKEN": "secret-token", "MASTODON_INSTANCE": "mastodon.social"})
+    assert settings.mastodon_token_for("https://mastodon.social") == ("secret-token", None)
+    token, why = settings.mastodon_token_for("http://mastodon.social")
+    assert token is None and "not sent over plain http" in why
+    assert settings.mastodon_token_for("https://mastodon.social.evil.example") == (None, None)
+    local = Settings.from_env({"MASTODON_ACCESS_TOKEN": "secret-token", "MASTODON_INSTANCE": "localhost:3000"})
+    assert local.mastodon_token_for("http://localhost:3000") == ("secret-token", None)  # this machine: allowed

@@ -39,6 +39,7 @@ def test_kill_9_then_rerun_equals_a_clean_harvest(serve, env, run, tmp_path, mon
     server = serve(world)
     url = post_url(server, root)
     child_env = {**env, "REPLIES_X_API_BASE": server.base_url, "REPLIES_BSKY_API_BASE": server.base_url,
+                 "MASTODON_INSTANCE": server.base_url,
                  "MASTODON_ACCESS_TOKEN": "mastodon-token"}
     code, _ = _kill_after(server, child_env, url, fragment, pages)
     assert code == -signal.SIGKILL

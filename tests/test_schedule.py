@@ -136,7 +136,8 @@ def test_a_week_of_hourly_runs_with_faults_ends_with_everything(tmp_path, monkey
     with Emulator(world, x_tokens=[TOKEN]) as server:
         waits = []  # back-off waits are recorded, not slept: the simulated week takes no real waiting
         settings = Settings(x_bearer_token=TOKEN, x_api_base=server.base_url, bsky_api_base=server.base_url,
-                            mastodon_access_token="mastodon-token", http_timeout=2, sleep=waits.append)
+                            mastodon_access_token="mastodon-token", mastodon_instance=server.base_url.split("//")[1],
+                            http_timeout=2, sleep=waits.append)
         for platform, root in roots.items():
             db.track(database, post_url(server, root))
         outcomes = []
