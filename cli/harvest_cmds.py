@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
@@ -34,12 +35,15 @@ from .output import output_options, write_rows
               help="X only: search the full archive (search_all) instead of the last 7 days.")
 @click.option("--no-wait", is_flag=True,
               help="Stop at a rate limit instead of waiting for it to reset; the next run carries on.")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=900, show_default=True, metavar="SECONDS",
+              help="The longest rate-limit wait: a reset further away stops the thread as rate-limited "
+                   "(exit code 3), and the next run carries on.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or wait messages.")
 @click.option("--log-json", is_flag=True,
               help="Machine-readable log: one JSON object per line on stdout (thread results, warnings, "
                    "waits, errors, a final summary) instead of the human-readable lines.")
 @db_option
-def harvest(urls, all_tracked, full_archive, no_wait, quiet, log_json, db_path):
+def harvest(urls, all_tracked, full_archive, no_wait, max_wait, quiet, log_json, db_path):
     """Harvest the question post at each URL and every reply and quote.
 
     \b
@@ -61,7 +65,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, quiet, log_json, db_path):
         raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
     if len(urls) == 1:
         parse_url(urls[0])  # a URL no platform understands: one line, before any file is made
-    settings = current_config().settings()
+    settings = dataclasses.replace(current_config().settings(), max_wait=max_wait)
     log = JsonLog() if log_json else None
     with harvest_lock(db_path, log):
         database = open_database(db_path)

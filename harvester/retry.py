@@ -41,19 +41,25 @@ class RetryPolicy:
     """Calls a function, retrying transient failures and waiting out rate limits."""
 
     def __init__(self, events: Events, *, wait_on_rate_limit: bool = True, max_attempts: int = 8,
-                 backoff_initial: float = 0.25, backoff_max: float = 20.0,
+                 backoff_initial: float = 0.25, backoff_max: float = 20.0, max_wait: float = 900.0,
                  clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
         self.events = events
         self.wait_on_rate_limit = wait_on_rate_limit
         self.max_attempts = max_attempts
+        self.max_wait = max_wait
         self.backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max)
         self.clock = clock
         self.sleep = sleep
+
+    def _rate_wait(self, exc: RateLimitHit) -> float:
+        """Seconds until the window reopens (a server's reset in year 9999 is just a very long wait)."""
+        return 1.0 if exc.reset_at is None else max(0.0, exc.reset_at - self.clock()) + 1.0
 
     def call(self, fn: Callable[[], T], what: str) -> T:
         """Run `fn`; raise ApiUnavailable, BadResponse or RateLimited when retries are spent."""
         transient_failures = 0
         rate_waits = 0
+        too_long: list[float] = []
 
         def count(state: RetryCallState) -> None:
             nonlocal transient_failures, rate_waits
@@ -66,6 +72,9 @@ class RetryPolicy:
         def should_stop(state: RetryCallState) -> bool:
             exc = state.outcome.exception()
             if isinstance(exc, RateLimitHit):
+                if self.wait_on_rate_limit and self._rate_wait(exc) > self.max_wait:
+                    too_long.append(self._rate_wait(exc))  # a reset hours away: stop, the next run carries on
+                    return True
                 return not self.wait_on_rate_limit or rate_waits > MAX_RATE_LIMIT_WAITS
             if exc.bad_body and transient_failures >= MAX_BAD_BODY_ATTEMPTS:
                 return True
@@ -74,7 +83,7 @@ class RetryPolicy:
         def wait_for(state: RetryCallState) -> float:
             exc = state.outcome.exception()
             if isinstance(exc, RateLimitHit):
-                return 1.0 if exc.reset_at is None else max(0.0, exc.reset_at - self.clock()) + 1.0
+                return self._rate_wait(exc)
             return self.backoff(state)
 
         def announce(state: RetryCallState) -> None:
@@ -97,9 +106,11 @@ class RetryPolicy:
         try:
             return retrying(fn)
         except RateLimitHit as exc:
-            when = time.strftime("%H:%M:%S", time.localtime(exc.reset_at)) if exc.reset_at else "soon"
+            when = _clock_time(exc.reset_at)
+            beyond = (f" ({too_long[0] / 60:.0f} min away, more than --max-wait {self.max_wait:g}s)"
+                      if too_long else "")
             raise RateLimited(
-                f"rate limit reached on {what}; it resets at {when}: run again then to carry on",
+                f"rate limit reached on {what}; it resets at {when}{beyond}: run again then to carry on",
                 reset_at=exc.reset_at,
             ) from None
         except Transient as exc:
@@ -108,3 +119,13 @@ class RetryPolicy:
                                   f"{transient_failures} tries") from None
             raise ApiUnavailable(f"{what} failed {transient_failures} times in a row ({exc}); "
                                  "try again later") from None
+
+
+def _clock_time(epoch: float | None) -> str:
+    """The local time of `epoch`; a reset a server put in year 9999 (or never) is 'an unknown time'."""
+    if epoch is None:
+        return "soon"
+    try:
+        return time.strftime("%H:%M:%S", time.localtime(epoch))
+    except (OverflowError, ValueError, OSError):
+        return "an unknown time"

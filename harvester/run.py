@@ -10,11 +10,41 @@ from replies import __version__
 from replies import db as store
 
 from . import platforms
-from .errors import HarvestError, RateLimited
+from .errors import BadResponse, HarvestError, RateLimited
 from .events import Events
+from .record import Post
 from .retry import RetryPolicy
 from .settings import Settings
-from .source import Source
+from .source import Batch, Source
+
+PAGING = ("next_token", "cursor", "next")  # cursor names that must move on from page to page
+
+
+class PageGuard:
+    """Bounds a harvest by what the platform reported, whatever its server sends: a page cursor handed out
+    twice ends the harvest, and so do more pages than the thread's own counts could need."""
+
+    def __init__(self, platform: str, root: Post):
+        self.platform = platform
+        self.reported = (root.reply_count or 0) + (root.quote_count or 0)
+        # one page per reported post, twice over, plus slack for posts that arrived since: a generous bound
+        self.limit = 100 + 2 * self.reported
+        self.pages = 0
+        self.seen: set[tuple[str, str]] = set()
+
+    def check(self, batch: Batch) -> None:
+        self.pages += 1
+        for key, value in batch.cursors.items():
+            if value is None or not key.endswith(PAGING):
+                continue
+            if (key, value) in self.seen:
+                raise BadResponse(f"the {self.platform} server sent the same page cursor twice ({key}); stopped "
+                                  "there, what was stored is kept")
+            self.seen.add((key, value))
+        if self.pages > self.limit:
+            raise BadResponse(f"the {self.platform} server kept sending pages: {self.pages} pages for a thread it "
+                              f"reports {self.reported} replies and quotes on; stopped there, what was "
+                              "stored is kept")
 
 
 @dataclass
@@ -34,7 +64,7 @@ def source_for(url: str, settings: Settings, events: Events, *, full_archive: bo
     """The platform module that understands `url`, ready to harvest it."""
     name, ref = platforms.parse(url)
     retry = RetryPolicy(events, wait_on_rate_limit=wait, max_attempts=settings.max_attempts,
-                        clock=settings.clock, sleep=settings.sleep)
+                        max_wait=settings.max_wait, clock=settings.clock, sleep=settings.sleep)
     return platforms.module(name).Source(*ref, settings, retry, events, full_archive=full_archive)
 
 
@@ -71,8 +101,10 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
         return store.get_cursor(database, source.platform, root.id, name)
 
     outcome, error = "error", None
+    guard = PageGuard(source.platform, root)
     try:
         for batch in source.batches(root, read_cursor):
+            guard.check(batch)
             rows = [p.reply_row(root.id, batch.source_url, __version__) for p in batch.posts]
             cursors = {(source.platform, root.id, k): v for k, v in batch.cursors.items()}
             delta, counted = source.requests - counted, source.requests

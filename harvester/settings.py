@@ -34,6 +34,7 @@ class Settings:
     mastodon_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)  # host -> its own token
     http_timeout: float = 30.0
     max_attempts: int = 8
+    max_wait: float = 900.0  # the longest rate-limit wait; past it the harvest stops as rate-limited
     clock: Callable[[], float] = field(default=time.time, compare=False)
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 

@@ -128,3 +128,39 @@ def test_a_token_is_never_sent_over_plain_http_to_another_machine():
     assert settings.mastodon_token_for("https://mastodon.social.evil.example") == (None, None)
     local = Settings.from_env({"MASTODON_ACCESS_TOKEN": "secret-token", "MASTODON_INSTANCE": "localhost:3000"})
     assert local.mastodon_token_for("http://localhost:3000") == ("secret-token", None)  # this machine: allowed
+
+
+def _harvest_child(env, server, url, *args):
+    from tests.conftest import replies_subprocess
+
+    child_env = {**env, "REPLIES_X_API_BASE": server.base_url, "REPLIES_BSKY_API_BASE": server.base_url,
+                 "MASTODON_INSTANCE": server.base_url}
+    proc = replies_subprocess("harvest", url, *args, env=child_env)
+    out, err = proc.communicate(timeout=120)  # a harvest that never ended would fail here, not hang the suite
+    return proc.returncode, out, err
+
+
+def test_a_server_that_repeats_its_cursor_or_never_stops_paging_is_stopped(env, serve):
+    from replies.harvester.emulator.world import synthetic_thread
+    from tests.helpers import count
+
+    for mode, message in (("repeat_cursor", "sent the same page cursor twice"),
+                          ("endless_cursor", "kept sending pages")):
+        world = World()
+        root = synthetic_thread(world, "bluesky", 30, quotes=120)
+        server = serve(world, hostile=(mode,))
+        code, _, err = _harvest_child(env, server, post_url(server, root), "-q")
+        assert code == 1 and message in err and err.count("\n") == 1, (mode, err)
+        replies = count(env["REPLIES_DB"], "select count(*) from replies where kind = 'reply' and thread_id = ?",
+                        [root.id])
+        assert replies == 30  # what came before the bad pages is kept
+        assert len(server.requests_to("getQuotes")) < 400
+
+
+def test_a_rate_limit_reset_far_away_stops_the_thread_instead_of_waiting(run, env, emulator, url):
+    emulator.inject("429", "/search/recent", reset_in=6 * 3600)
+    result = run("harvest", url("x"), "--max-wait", "60", code=3)
+    assert "more than --max-wait 60s" in result.stderr and not run.waits
+    emulator.inject("429", "/search/recent", reset_in=10**12)  # a reset in a year no clock shows
+    result = run("harvest", url("x"), code=3)
+    assert "rate limit reached" in result.stderr and "Traceback" not in result.stderr and not run.waits

@@ -138,7 +138,11 @@ def _quotes(emulator, query) -> Reply:
     start = int(cursor) if cursor and cursor.isdigit() else 0
     quotes = sorted(emulator.world.quotes_of("bluesky", uri), key=lambda p: p.created_at, reverse=True)
     chunk = quotes[start:start + limit]
+    if "endless_cursor" in emulator.hostile:  # a server that never stops: the first page again, a new cursor
+        chunk = quotes[:limit]
     body = {"uri": uri, "posts": [post_view(emulator, q) for q in chunk]}
-    if start + limit < len(quotes):
+    if start + limit < len(quotes) or "endless_cursor" in emulator.hostile:
         body["cursor"] = str(start + limit)
+    if "repeat_cursor" in emulator.hostile:  # a server that hands out the same cursor again and again
+        body["cursor"] = str(limit)
     return Reply(200, body)

@@ -59,7 +59,7 @@ class Emulator:
     def __init__(self, world: World | None = None, *, port: int = 0, x_tokens=("test-token",),
                  mastodon_tokens=("mastodon-token",), bsky_max_depth: int = 10, bsky_big_thread: tuple[int, int] | None = None,
                  x_quotes_forbidden: bool = False, x_deleted_as_404: bool = False,
-                 mastodon_quotes: bool = True, latency: float = 0.0):
+                 mastodon_quotes: bool = True, latency: float = 0.0, hostile: tuple[str, ...] = ()):
         self.world = world or World()
         self.port = port
         self.x_tokens = set(x_tokens)
@@ -70,6 +70,7 @@ class Emulator:
         self.x_deleted_as_404 = x_deleted_as_404
         self.mastodon_quotes = mastodon_quotes
         self.latency = latency
+        self.hostile = set(hostile)  # misbehaviours of a hostile server: repeat_cursor, endless_cursor
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
         self.log: list[dict] = []
