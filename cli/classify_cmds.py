@@ -125,10 +125,11 @@ def import_labels(file, fmt, codebook_path, reviewer, db_path):
     from replies.review.labels import import_labels as run_import
 
     database = open_database(db_path)
-    n = run_import(database, current_codebook(database, codebook_path), file, reviewer, fmt)
+    counts = run_import(database, current_codebook(database, codebook_path), file, reviewer, fmt)
     from_labelstudio = fmt == "labelstudio" or (fmt == "auto" and file.lower().endswith(".json"))
-    click.echo(f"{n} labels recorded from the export's annotators" if from_labelstudio
-               else f"{n} replies labelled by {reviewer}")
+    read = f" ({counts.rows} label rows read)" if counts.rows != counts.replies else ""
+    click.echo(f"{counts.replies} replies labelled by the export's annotators{read}" if from_labelstudio
+               else f"{counts.replies} replies labelled by {reviewer}{read}")
 
 
 @click.command()

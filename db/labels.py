@@ -62,15 +62,23 @@ def reply_exists(db: Database, platform: str, reply_id: str) -> bool:
 
 
 def set_gold(db: Database, rows: Iterable[Mapping]) -> int:
-    """Record reviewed labels (platform, id, codebook, reviewer, labels list, note) atomically."""
+    """Record reviewed labels (platform, id, codebook, reviewer, labels list, note) atomically, streaming
+    `rows`; returns how many rows were written."""
     now = utc_now()
-    data = [(r["platform"], r["id"], r["codebook"], r["reviewer"], json.dumps(sorted(set(r["labels"]))),
-             r.get("note"), now) for r in rows]
+    written = 0
+
+    def data():
+        nonlocal written
+        for r in rows:
+            written += 1
+            yield (r["platform"], r["id"], r["codebook"], r["reviewer"], json.dumps(sorted(set(r["labels"]))),
+                   r.get("note"), now)
+
     with db.atomic():
         db.conn.executemany(
             "insert or replace into gold_labels (platform, id, codebook, reviewer, labels, note, created_at)"
-            " values (?, ?, ?, ?, ?, ?, ?)", data)
-    return len(data)
+            " values (?, ?, ?, ?, ?, ?, ?)", data())
+    return written
 
 
 def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -25,11 +26,14 @@ def parse_ref(ref: str) -> tuple[str, str]:
 
 
 def check(database: Database, codebook: Codebook, platform: str, reply_id: str, labels: list[str],
-          where: str = "") -> None:
+          where: str = "", known: set | None = None) -> None:
+    """Refuse unknown categories and replies not in the database; `known` remembers replies found."""
     unknown = [c for c in labels if c not in codebook.ids]
     if unknown:
         raise LabelError(f"{where}unknown category {unknown[0]!r} for codebook {codebook.name} "
                          f"(known: {', '.join(codebook.ids)})")
+    if known is not None and (platform, reply_id) in known:
+        return
     if not store.reply_exists(database, platform, reply_id):
         raise LabelError(f"{where}no reply {platform}:{reply_id} in the database")
 
@@ -77,23 +81,37 @@ def _read_csv(path: Path) -> Iterator[tuple[str, str, list[str], str]]:
 LABEL_FORMATS = ("auto", "jsonl", "csv", "labelstudio")
 
 
+@dataclass
+class ImportCounts:
+    rows: int      # label rows read (a reply may appear on several, or once per annotator)
+    replies: int   # distinct replies that got a label
+
+
 def import_labels(database: Database, codebook: Codebook, path: str | Path, reviewer: str,
-                  fmt: str = "auto") -> int:
-    """Check every row first, then record them all in one transaction (nothing half-written).
+                  fmt: str = "auto") -> ImportCounts:
+    """Check every row first, then record them all in one transaction (nothing half-written). JSONL and
+    CSV files are read a line at a time, twice (check, then write), so memory stays flat.
 
     Label Studio exports carry each annotator; their email (or user number) is recorded as the
     reviewer, `reviewer` only where the export names nobody."""
     path = Path(path)
-    if fmt == "labelstudio" or (fmt == "auto" and path.suffix.lower() == ".json"):
-        rows = read_labelstudio(path, codebook, reviewer)
-    else:
-        rows = [(p, i, labels, where, reviewer) for p, i, labels, where in read_labels_file(path, fmt)]
-    if not rows:
-        raise LabelError(f"{path}: no labels found")
-    for platform, reply_id, labels, where, _ in rows:
+
+    def rows() -> Iterator[tuple[str, str, list[str], str, str]]:
+        if fmt == "labelstudio" or (fmt == "auto" and path.suffix.lower() == ".json"):
+            yield from read_labelstudio(path, codebook, reviewer)
+        else:
+            yield from ((p, i, labels, where, reviewer) for p, i, labels, where in read_labels_file(path, fmt))
+
+    read, replies = 0, set()
+    for platform, reply_id, labels, where, _ in rows():
         if platform not in platforms.names():
             raise LabelError(f"{where}unknown platform {platform!r}")
-        check(database, codebook, platform, reply_id, labels, where)
+        check(database, codebook, platform, reply_id, labels, where, known=replies)
+        read += 1
+        replies.add((platform, reply_id))
+    if not read:
+        raise LabelError(f"{path}: no labels found")
     codebook.remember(database)
-    return store.set_gold(database, [{"platform": p, "id": i, "codebook": codebook.name, "reviewer": who,
-                                      "labels": labels} for p, i, labels, _, who in rows])
+    store.set_gold(database, ({"platform": p, "id": i, "codebook": codebook.name, "reviewer": who, "labels": labels}
+                              for p, i, labels, _, who in rows()))
+    return ImportCounts(read, len(replies))

@@ -244,3 +244,37 @@ def test_int8_backend_caches_apart_and_labels_like_fp32(run, env):
     y = [[int(c in truth[r["id"]]) for c in LEAN_IDS] for r in records]
     p = [[int(c in r["labels"]) for c in LEAN_IDS] for r in records]
     assert f1_score(y, p, average="macro", zero_division=0) > 0.5
+
+
+def test_import_labels_counts_rows_and_replies_apart_and_streams(run, dev_db, tmp_path):
+    """A file naming the same replies many times: rows read and replies labelled are told apart, and the
+    file is read a line at a time (memory does not grow with it)."""
+    import subprocess
+    import sys
+
+    path, truth = dev_db
+    keys = list(truth)[:5]
+    big = tmp_path / "repeated.jsonl"
+    line_of = lambda k: json.dumps({"platform": "x", "id": k, "labels": ["money"]}) + "\n"
+    with big.open("w") as handle:
+        for _ in range(20_000):  # 100,000 rows, about 5 MB, for 5 replies
+            handle.writelines(line_of(k) for k in keys)
+    result = run("import-labels", big, "--reviewer", "ann")
+    assert "5 replies labelled by ann (100000 label rows read)" in result.output
+    assert count(path, "select count(*) from gold_labels") == 5
+    child = subprocess.run([sys.executable, "-c", (
+        "import resource, sys; from replies.cli import main\n"
+        "try: main(['import-labels', sys.argv[1], '--db', sys.argv[2], '--reviewer', 'bob'])\n"
+        "except SystemExit: pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"), str(big), str(path)],
+        capture_output=True, text=True)
+    peak_mb = int(child.stdout.split()[-1])
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(line_of(k) for k in keys))
+    baseline = subprocess.run([sys.executable, "-c", (
+        "import resource, sys; from replies.cli import main\n"
+        "try: main(['import-labels', sys.argv[1], '--db', sys.argv[2], '--reviewer', 'cy'])\n"
+        "except SystemExit: pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"), str(small), str(path)],
+        capture_output=True, text=True)
+    assert peak_mb < int(baseline.stdout.split()[-1]) + 30, (peak_mb, baseline.stdout)  # flat, not +70 MB

@@ -259,7 +259,7 @@ def test_labelstudio_json_min_export_is_read_too(cli, classified, tmp_path):
             {**tasks[2]["data"], "id": 3}]  # not annotated: nothing recorded
     path = tmp_path / "project-min.json"
     path.write_text(json.dumps(flat))
-    assert "2 labels recorded" in cli("import-labels", path).output
+    assert "2 replies labelled by the export's annotators" in cli("import-labels", path).output
     stored = {(r["id"], r["reviewer"]): json.loads(r["labels"])
               for r in rows(classified, "select id, reviewer, labels from gold_labels")}
     assert stored == {(tasks[0]["data"]["reply_id"], "ann@example.org"): ["money"],

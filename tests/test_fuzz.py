@@ -60,7 +60,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
                            max_leaves=12)
 
 
-def cli_refuses_cleanly(*args, success: str = "labels recorded"):
+def cli_refuses_cleanly(*args, success: str = "replies labelled"):
     """The command either succeeds (saying `success`) or fails with a one-line error, never a traceback."""
     result = CliRunner().invoke(main, list(args))
     if result.exit_code == 0:
