@@ -124,6 +124,9 @@ class _Validator:
     def mapping(self, node, what: str) -> dict:
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, f"{what} must be a mapping of keys to values")
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                self.fail(key, f"a key of {what} must be a plain word, not a list or a mapping")
         return {k.value: v for k, v in node.value}
 
     def string(self, node, what: str, required: bool = True) -> str:

@@ -52,8 +52,11 @@ def harvest_lock(db_path: str, log=None):
     """Hold the database's harvest lock, or exit at once with code 6 when another harvest has it.
 
     A lock left by a killed run is taken over, and that run's records are marked interrupted."""
+    path = db.resolve_path(db_path)
+    if not path.parent.is_dir():
+        fail(f"cannot use database {path}: folder {path.parent} does not exist")
     try:
-        with HarvestLock(db.resolve_path(db_path)) as lock:
+        with HarvestLock(path) as lock:
             if lock.stale:
                 message = (f"taking over the lock of a harvest that died (pid {lock.stale.get('pid')}, started "
                            f"{lock.stale.get('started_at')}); its unfinished runs are marked interrupted")
@@ -63,6 +66,8 @@ def harvest_lock(db_path: str, log=None):
                     click.echo(f"Warning: {message}", err=True)
                 db.mark_abandoned_runs(open_database(db_path), "the harvesting process died")
             yield lock
+    except OSError as exc:  # the lock file cannot be made or opened: a read-only folder, a full disk
+        fail(f"cannot take the harvest lock {path}.lock: {exc.strerror}")
     except LockHeld as exc:
         if log:
             log.event("error", message=str(exc), exit_code=EXIT_LOCKED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 
@@ -24,7 +25,7 @@ def parse_iso(value: str) -> datetime:
     # Python 3.11 accepts most ISO forms but not over-long fractions.
     if "." in text:
         head, _, rest = text.partition(".")
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = re.match(r"[0-9]*", rest).group()  # the fraction only: an offset's digits follow it
         tail = rest[len(digits):]
         text = f"{head}.{digits[:6].ljust(6, '0')}{tail}"
     parsed = datetime.fromisoformat(text)
@@ -38,3 +39,13 @@ def normalise_iso(value: str | None) -> str | None:
     if not value:
         return None
     return to_iso(parse_iso(value))
+
+
+def untrusted_iso(value) -> str | None:
+    """A timestamp from a server, as stored; None when it is not a time at all (the raw JSON keeps it)."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return normalise_iso(value)
+    except (ValueError, OverflowError):
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,13 @@ def atomic_file(out: str | os.PathLike, mode: str = "w"):
         raise ExportError(f"cannot write {target}: folder {target.parent} does not exist")
     if target.is_dir():
         raise ExportError(f"cannot write {target}: it is a folder")
-    handle = tempfile.NamedTemporaryFile(mode, dir=target.parent, delete=False, suffix=".part",
-                                         prefix=f".{target.name}.", **({"encoding": "utf-8", "newline": ""}
-                                                                       if "b" not in mode else {}))
+    _refuse_special(target)
+    try:
+        handle = tempfile.NamedTemporaryFile(mode, dir=target.parent, delete=False, suffix=".part",
+                                             prefix=f".{target.name}.", **({"encoding": "utf-8", "newline": ""}
+                                                                           if "b" not in mode else {}))
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror} in {target.parent}") from None
     try:
         os.chmod(handle.name, 0o666 & ~_umask())
         with handle:
@@ -38,9 +43,13 @@ def atomic_folder(out: str | os.PathLike):
     target = Path(out)
     if not target.parent.exists():
         raise ExportError(f"cannot write {target}: folder {target.parent} does not exist")
+    _refuse_special(target)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ExportError(f"cannot write {target}: it exists and is not an empty folder")
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror} in {target.parent}") from None
     try:
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
@@ -50,6 +59,20 @@ def atomic_folder(out: str | os.PathLike):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _refuse_special(target: Path) -> None:
+    """An export replaces a regular file only: never a link (it would write where the link points, or cut
+    it), a device such as /dev/null, a FIFO or a socket."""
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else None)
+    if kind:
+        raise ExportError(f"will not replace {target}: it is {kind}; give the path of a regular file (or leave "
+                          "out --out to write to standard output)")
 
 
 def _umask() -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from replies.db.times import normalise_iso
+from replies.db.times import untrusted_iso
 
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -60,7 +60,7 @@ def normalise_post(view: dict, *, kind: str = REPLY, parent_id: str | None = Non
     return Post(
         platform=PLATFORM, id=view["uri"], kind=kind, parent_id=parent_id,
         author_id=author.get("did"), author_handle=author.get("handle"), text=record.get("text", ""),
-        created_at=normalise_iso(record.get("createdAt") or view.get("indexedAt")),
+        created_at=untrusted_iso(record.get("createdAt") or view.get("indexedAt")),
         url=_web_url(author.get("handle"), author.get("did") or "", view["uri"]),
         lang=langs[0] if langs else None, like_count=view.get("likeCount"),
         repost_count=view.get("repostCount"), reply_count=view.get("replyCount"),

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from replies.db.times import normalise_iso, parse_iso
+from replies.db.times import parse_iso, untrusted_iso
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -62,7 +62,7 @@ def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_i
         parent_id=parent_id if parent_id is not None else status.get("in_reply_to_id"),
         author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
         text=html_to_text(content) if content is not None else status.get("text", ""), html=content,
-        created_at=normalise_iso(status.get("created_at")), url=status.get("url") or status.get("uri"),
+        created_at=untrusted_iso(status.get("created_at")), url=status.get("url") or status.get("uri"),
         lang=status.get("language"), like_count=status.get("favourites_count"),
         repost_count=status.get("reblogs_count"), reply_count=status.get("replies_count"),
         quote_count=status.get("quotes_count"), raw=status,

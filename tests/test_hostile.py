@@ -164,3 +164,74 @@ def test_a_rate_limit_reset_far_away_stops_the_thread_instead_of_waiting(run, en
     emulator.inject("429", "/search/recent", reset_in=10**12)  # a reset in a year no clock shows
     result = run("harvest", url("x"), code=3)
     assert "rate limit reached" in result.stderr and "Traceback" not in result.stderr and not run.waits
+
+
+def test_bad_paths_and_files_are_one_line_never_a_traceback(run, env, tmp_path, classified):
+    import os
+
+    missing = tmp_path / "missing" / "x.db"
+    result = run("harvest", "--db", missing, "https://x.com/a/status/1", code=1)
+    assert "folder" in result.stderr and "does not exist" in result.stderr and result.stderr.count("\n") == 1
+    assert not missing.parent.exists()  # no lock file made on the way
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    for out, kind in ((link, "a symbolic link"), (fifo, "a FIFO")):
+        for command in (["export", "--out", out], ["report", "--out", out]):
+            result = run(*command, code=1)
+            assert f"it is {kind}" in result.stderr and result.stderr.count("\n") == 1, command
+    assert link.is_symlink() and target.read_text() == "keep me" and fifo.is_fifo()
+    codebook = tmp_path / "listkey.yaml"
+    codebook.write_text("name: t\ncategories:\n  - {id: a, label: A, description: d}\n? [1, 2]\n: x\n")
+    assert f"{codebook}:4: a key of the codebook must be a plain word" in run("classify", "--codebook", codebook,
+                                                                                code=1).stderr
+    for timeout in ("nan", "-1", "inf", "soon"):
+        os.environ["REPLIES_HTTP_TIMEOUT"] = timeout
+        assert "is not a number of seconds above 0" in run("harvest", "https://x.com/a/status/1", code=4).stderr
+    os.environ["REPLIES_HTTP_TIMEOUT"] = "2"
+
+
+def test_a_server_time_that_is_not_a_time_is_kept_raw_not_a_traceback(run, env, tmp_path):
+    from replies.db.times import normalise_iso
+
+    assert normalise_iso("2026-11-26T17:51:12.018-05:00") == "2026-11-26T22:51:12.018Z"  # offset after a fraction
+    twarc = tmp_path / "odd.jsonl"
+    twarc.write_text(json.dumps({"id": "5", "text": "q", "author_id": "1", "conversation_id": "5",
+                                 "created_at": "garbage"}) + "\n" +
+                     json.dumps({"id": "6", "text": "a reply", "author_id": "2", "conversation_id": "5",
+                                 "created_at": "yesterday-ish", "referenced_tweets": [{"type": "replied_to",
+                                                                                       "id": "5"}]}) + "\n")
+    assert "2 tweets read" in run("import", twarc).output
+    stored = rows(env["REPLIES_DB"], "select id, created_at, raw from replies")
+    assert [(r["id"], r["created_at"]) for r in stored] == [("6", None)] and "yesterday-ish" in stored[0]["raw"]
+
+
+@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.timezones()),
+       st.integers(0, 9), st.sampled_from(["Z", "offset"]))
+def test_the_time_parser_reads_every_form_the_platforms_send(moment, fraction_digits, zone):
+    from datetime import timezone
+
+    from replies.db.times import parse_iso
+
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    micro = f"{moment.microsecond:06d}"
+    if fraction_digits:
+        text += "." + (micro + "000")[:fraction_digits]
+    offset = moment.utcoffset()
+    if zone == "Z" or not offset:
+        expected_utc = moment.astimezone(timezone.utc)
+        text = (moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+                + (("." + (f"{moment.astimezone(timezone.utc).microsecond:06d}" + "000")[:fraction_digits])
+                   if fraction_digits else "") + "Z")
+    else:
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        text += f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        expected_utc = moment.astimezone(timezone.utc)
+    kept = min(fraction_digits, 6)
+    truncated = expected_utc.replace(microsecond=int(f"{expected_utc.microsecond:06d}"[:kept].ljust(6, "0"))
+                                     if kept else 0)
+    assert parse_iso(text) == truncated
