@@ -18,7 +18,7 @@ from replies.db.times import untrusted_iso
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .http import HTTPStatusError, JsonClient
-from .record import BLOCKED, NOT_FOUND, QUOTE, REPLY, ROOT, Post
+from .record import BLOCKED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id
 from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -58,7 +58,7 @@ def normalise_post(view: dict, *, kind: str = REPLY, parent_id: str | None = Non
         parent_id = ((record.get("reply") or {}).get("parent") or {}).get("uri")
     langs = record.get("langs") or []
     return Post(
-        platform=PLATFORM, id=view["uri"], kind=kind, parent_id=parent_id,
+        platform=PLATFORM, id=post_id(view["uri"]), kind=kind, parent_id=parent_id,
         author_id=author.get("did"), author_handle=author.get("handle"), text=record.get("text", ""),
         created_at=untrusted_iso(record.get("createdAt") or view.get("indexedAt")),
         url=_web_url(author.get("handle"), author.get("did") or "", view["uri"]),
@@ -166,7 +166,8 @@ class BlueskySource:
             view = node["post"]
             replies = node.get("replies")
             shown = replies if isinstance(replies, list) else []
-            if (view.get("replyCount") or 0) > len(shown):
+            count = view.get("replyCount")
+            if isinstance(count, int) and count > len(shown):
                 cut_short.append(view["uri"])
             for child in shown:
                 kind = _type(child)

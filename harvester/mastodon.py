@@ -19,7 +19,7 @@ from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .html_text import html_to_text
 from .http import HTTPStatusError, JsonClient
-from .record import QUOTE, REPLY, ROOT, Post
+from .record import QUOTE, REPLY, ROOT, Post, post_id
 from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -58,7 +58,7 @@ def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_i
         acct = f"{acct}@{instance.split('://', 1)[-1]}"
     content = status.get("content")
     return Post(
-        platform=PLATFORM, id=str(status["id"]), kind=kind,
+        platform=PLATFORM, id=post_id(status["id"]), kind=kind,
         parent_id=parent_id if parent_id is not None else status.get("in_reply_to_id"),
         author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
         text=html_to_text(content) if content is not None else status.get("text", ""), html=content,

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 REPLY, QUOTE, ROOT = "reply", "quote", "root"
+_ID = re.compile(r"^[A-Za-z0-9_:/.@~-]{1,300}$")  # tweet ids, at:// URIs, Mastodon (and Pleroma) status ids
+
+
+def post_id(value: Any) -> str:
+    """A post id from a server, as text; ValueError for anything else (a list, a dict, markup, nothing)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not _ID.match(str(value)):
+        raise ValueError(f"not a post id: {str(value)[:60]!r}")
+    return str(value)
 OK, NOT_FOUND, BLOCKED = "ok", "not_found", "blocked"
 
 

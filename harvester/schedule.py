@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from replies.db.tracking import link_thread, tracked
 
-from .errors import HarvestError, RateLimited
+from .errors import BadResponse, HarvestError, RateLimited
 from .events import Events
 from .run import HarvestResult, harvest
 from .settings import Settings
@@ -39,6 +39,11 @@ def harvest_one(database: Database, url: str, settings: Settings, *, events: Eve
     except HarvestError as exc:
         return ThreadOutcome(url, "rate_limited" if isinstance(exc, RateLimited) else "error", error=str(exc),
                              exit_code=exc.exit_code, exception=exc)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        # An answer shaped unlike the API's documentation: that thread's outcome, never every thread's.
+        error = BadResponse(f"the server's answer for {url} is not shaped as its API documents "
+                            f"({type(exc).__name__}: {str(exc)[:120]}); what arrived before it is kept")
+        return ThreadOutcome(url, "error", error=str(error), exit_code=error.exit_code, exception=error)
 
 
 def harvest_all(database: Database, settings: Settings, *, now: datetime | None = None,

@@ -21,7 +21,7 @@ from replies.db.times import parse_iso, untrusted_iso
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
-from .record import QUOTE, REPLY, ROOT, Post
+from .record import QUOTE, REPLY, ROOT, Post, post_id
 from .retry import RateLimitHit, RetryPolicy, Transient
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -81,7 +81,7 @@ def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, p
     text = html.unescape(note.get("text") or tweet.get("text") or "")
     handle = author.get("username")
     return Post(
-        platform=PLATFORM, id=str(tweet["id"]), kind=kind, parent_id=parent_id,
+        platform=PLATFORM, id=post_id(tweet["id"]), kind=kind, parent_id=parent_id,
         author_id=str(tweet["author_id"]) if tweet.get("author_id") else None,
         author_handle=handle, text=text, created_at=untrusted_iso(tweet.get("created_at")),
         url=f"https://x.com/{handle or 'i/web'}/status/{tweet['id']}", lang=tweet.get("lang"),

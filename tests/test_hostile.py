@@ -235,3 +235,19 @@ def test_the_time_parser_reads_every_form_the_platforms_send(moment, fraction_di
     truncated = expected_utc.replace(microsecond=int(f"{expected_utc.microsecond:06d}"[:kept].ljust(6, "0"))
                                      if kept else 0)
     assert parse_iso(text) == truncated
+
+
+def test_one_garbled_answer_is_that_threads_outcome_and_the_others_still_arrive(run, env, serve, world, roots):
+    from replies.harvester.emulator.world import synthetic_thread
+
+    garbled = serve(world, hostile=("garbled_context",))  # the sample's world, one server gone bad
+    bad_root = synthetic_thread(world, "mastodon", 10)
+    run("track", post_url(garbled, roots["x"]), post_url(garbled, bad_root), post_url(garbled, roots["bluesky"]))
+    result = run("harvest", "--all", code=5)
+    assert "1 of 3 threads failed" in result.stderr and "not shaped as its API documents" in result.stderr
+    assert "Traceback" not in result.stderr
+    done = {r["platform"]: r["n"] for r in rows(env["REPLIES_DB"], "select platform, count(*) as n from replies "
+                                                                   "group by platform")}
+    assert done["x"] > 0 and done["bluesky"] > 0
+    outcomes = [r["outcome"] for r in rows(env["REPLIES_DB"], "select outcome from harvest_runs")]
+    assert outcomes.count("error") == 1 and outcomes.count("ok") == 2

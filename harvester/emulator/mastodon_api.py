@@ -138,8 +138,10 @@ def _context(emulator, status_id: str, authorised: bool) -> Reply:
     while cursor.parent and len(ancestors) < (CONTEXT_LIMIT if authorised else ANCESTORS_LIMIT):
         cursor = world.posts["mastodon"][cursor.parent]
         ancestors.insert(0, cursor)
-    return Reply(200, {"ancestors": [status(emulator, p) for p in ancestors],
-                       "descendants": [status(emulator, p) for p in selfish + rest]})
+    descendants = [status(emulator, p) for p in selfish + rest]
+    if "garbled_context" in emulator.hostile:  # a server whose answer is not shaped as documented
+        descendants = [*descendants[:1], "lots", {"id": ["not", "an", "id"]}, *descendants[1:]]
+    return Reply(200, {"ancestors": [status(emulator, p) for p in ancestors], "descendants": descendants})
 
 
 def _quotes(emulator, status_id: str, query, authorised: bool) -> Reply:
