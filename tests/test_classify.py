@@ -189,6 +189,7 @@ def test_altered_weights_are_detected(tmp_path):
         verify_default_weights(copy)
 
 
+@pytest.mark.slow
 def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, tmp_path):
     truth = load_dev(Path(env["REPLIES_DB"]), "cycling_dev.jsonl")
     gold = tmp_path / "gold.jsonl"
