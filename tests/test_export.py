@@ -7,6 +7,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from replies.export.errors import ExportError
 from replies.export.files import atomic_file, atomic_folder
@@ -131,8 +133,9 @@ def test_pseudonymize_hides_people_and_links(cli, classified, tmp_path):
     assert secret not in out
     # the question's author is mentioned in replies: each mention carries the same pseudonym
     from replies.export.pseudonym import Pseudonymizer
-    mentions = sum((r["text"] or "").count("@joy_improves") for r in originals)
-    assert mentions and out.count("@" + Pseudonymizer(secret).person("joy_improves")) == mentions
+    on_x = rows(classified, "select text from replies where status = 'ok' and platform = 'x'")
+    mentions = sum((r["text"] or "").count("@joy_improves") for r in on_x)
+    assert mentions and out.count("@" + Pseudonymizer(secret).person("joy_improves", "x")) == mentions
     replying = [r for r in records if r["parent_id"]]
     assert {r["parent_id"] for r in replying} & {r["id"] for r in records}  # structure survives
 
@@ -141,11 +144,50 @@ def test_mentions_and_authors_share_pseudonyms():
     from replies.export.pseudonym import Pseudonymizer
 
     p = Pseudonymizer("salt")
-    assert p.text("thanks @Joy_Improves!") == f"thanks @{p.person('joy_improves')}!"
-    assert p.text("cc @nurse_ellie@mastodon.social and @gp.bsky.social") == \
-        f"cc @{p.person('nurse_ellie@mastodon.social')} and @{p.person('gp.bsky.social')}"
+    assert p.text("thanks @Joy_Improves!", "x") == f"thanks @{p.person('joy_improves', 'x')}!"
+    assert p.text("cc @nurse_ellie@mastodon.social and @gp.bsky.social", "mastodon") == \
+        f"cc @{p.person('nurse_ellie@mastodon.social', 'mastodon')} and @{p.person('gp.bsky.social', 'mastodon')}"
     assert p.text("mail me at a@b.com") == "mail me at a@b.com"
     assert Pseudonymizer("salt", strip_links=True).text("see https://x.com/a?b=1 now") == "see [link] now"
+
+
+@pytest.mark.parametrize("text, gone", [
+    ("thanks @alice. and @alice!", ["alice"]),
+    ("＠alice said it first", ["alice"]),
+    ("cc @bob@scholar.social.", ["bob", "scholar.social"]),
+    ("via at://did:plc:4kq7xz2abcdef/app.bsky.feed.post/3kabc and did:plc:4kq7xz2abcdef", ["4kq7xz2abcdef", "3kabc"]),
+    ("see x.com/alice_b/status/1234 and bsky.app/profile/did:plc:zzz999/post/3k", ["alice_b", "zzz999", "1234"]),
+    ('=HYPERLINK("https://evil.example/track?u=carol","click") and the rest stays', ["carol", "evil.example"]),
+])
+def test_no_form_of_a_mention_or_a_link_leaks(text, gone):
+    from replies.export.pseudonym import Pseudonymizer
+
+    shown = Pseudonymizer("salt", strip_links=True).text(text, "bluesky")
+    for piece in gone:
+        assert piece not in shown, (piece, shown)
+    if "rest stays" in text:
+        assert shown.endswith('"click") and the rest stays')  # a link stops at its quote
+
+
+def test_identity_is_platform_and_account():
+    from replies.export.pseudonym import Pseudonymizer
+
+    p = Pseudonymizer("salt")
+    assert p.person("bob", "x") != p.person("bob", "mastodon", "mastodon.social")
+    assert p.person("Alice.", "x") == p.person("＠alice", "x") == p.person("@alice", "x")
+    author = p.record({"platform": "mastodon", "id": "1", "parent_id": None, "thread": "1", "author":
+                       "bob@mastodon.social", "text": "as @bob said, and @bob@mastodon.social too", "url": "u"})
+    assert author["text"] == f"as @{author['author']} said, and @{author['author']} too"
+
+
+@given(st.from_regex(r"[A-Za-z0-9_]{1,12}", fullmatch=True), st.sampled_from(["@", "＠"]),
+       st.sampled_from(["", ".", "!", ",", " and more"]), st.sampled_from(["", "Hi ", "(cc "]))
+def test_every_spelling_of_a_mention_gets_the_one_pseudonym(user, at, after, before):
+    from replies.export.pseudonym import Pseudonymizer
+
+    p = Pseudonymizer("salt")
+    shown = p.text(f"{before}{at}{user}{after}", "x")
+    assert shown == f"{before}@{p.person(user, 'x')}{after}"
 
 
 def test_labelstudio_round_trip(cli, classified, tmp_path):
