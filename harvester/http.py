@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ import httpx
 from .retry import RateLimitHit, RetryPolicy, Transient
 
 USER_AGENT = "replies (+https://pypi.org/project/replies)"
+MAX_BODY = 64 * 2**20  # no API answer this project reads is anywhere near 64 MB
 
 
 class HTTPStatusError(Exception):
@@ -46,6 +48,9 @@ class JsonClient:
         self.reset_parser = reset_parser
         self.label = label
         self.requests = 0
+        # httpx's time-out is per read: a server trickling a byte a second never trips it. A whole answer
+        # must arrive within this, and be no bigger than MAX_BODY.
+        self.deadline = 4 * timeout
 
     def get(self, path: str, params: dict | None = None, *, what: str | None = None) -> tuple[Any, httpx.Response]:
         """GET `path` and return (decoded JSON, response); retries are handled here."""
@@ -53,7 +58,7 @@ class JsonClient:
         def attempt():
             self.requests += 1
             try:
-                response = self.http.get(path, params=params)
+                response = self._fetch(path, params)
             except httpx.TimeoutException:
                 raise Transient("timed out") from None
             except httpx.TransportError as exc:
@@ -73,6 +78,20 @@ class JsonClient:
             return body, response
 
         return self.retry.call(attempt, what or f"{self.label} {path}")
+
+    def _fetch(self, path: str, params: dict | None) -> httpx.Response:
+        """The response with its whole body read, within `deadline` seconds and MAX_BODY bytes."""
+        started = time.monotonic()
+        with self.http.stream("GET", path, params=params) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise Transient(f"answer larger than {MAX_BODY // 2**20} MB", bad_body=True)
+                if time.monotonic() - started > self.deadline:
+                    raise Transient(f"answer still arriving after {self.deadline:g}s", bad_body=True)
+        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
+                              request=response.request)
 
     def close(self) -> None:
         self.http.close()

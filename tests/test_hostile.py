@@ -251,3 +251,11 @@ def test_one_garbled_answer_is_that_threads_outcome_and_the_others_still_arrive(
     assert done["x"] > 0 and done["bluesky"] > 0
     outcomes = [r["outcome"] for r in rows(env["REPLIES_DB"], "select outcome from harvest_runs")]
     assert outcomes.count("error") == 1 and outcomes.count("ok") == 2
+
+
+def test_a_server_that_trickles_its_answer_is_given_up_on(run, env, serve, world, roots, monkeypatch):
+    slow = serve(world, hostile=("trickle",))  # a byte every 5 ms: each read is quick, the answer never ends
+    monkeypatch.setenv("REPLIES_HTTP_TIMEOUT", "0.25")  # so a whole answer must arrive within 1 s
+    result = run("harvest", post_url(slow, roots["bluesky"]), code=1)
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("Error: ") and "still arriving after 1s" in last and "Traceback" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,7 +71,8 @@ class Emulator:
         self.x_deleted_as_404 = x_deleted_as_404
         self.mastodon_quotes = mastodon_quotes
         self.latency = latency
-        self.hostile = set(hostile)  # misbehaviours of a hostile server: repeat_cursor, endless_cursor
+        # misbehaviours of a hostile server: repeat_cursor, endless_cursor, garbled_context, trickle
+        self.hostile = set(hostile)
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
         self.log: list[dict] = []
@@ -91,7 +93,7 @@ class Emulator:
         class Handler(_Handler):
             owner = emulator
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         # a short poll: stop() returns within 50 ms instead of serve_forever's default 0.5 s
@@ -177,6 +179,13 @@ class Emulator:
         return Reply(404, {"error": "Not Found"})
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up mid-answer (as harvesters do on a time-out) is not the server's error."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: Emulator
     protocol_version = "HTTP/1.1"
@@ -227,6 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif "trickle" in self.owner.hostile and not self.path.startswith("/2/"):
+            for i in range(len(data)):  # a byte at a time: a server that never quite stops answering
+                self.wfile.write(data[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.005)
         else:
             self.wfile.write(data)
 
