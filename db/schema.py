@@ -188,3 +188,35 @@ def m006_discoveries(db: Database) -> None:
     db["discoveries"].create({"id": int, "created_at": str, "codebook": str, "codebook_hash": str,
                               "thread": str, "model": str, "params": str, "replies": int, "left_out": int,
                               "uncovered": int, "themes": str, "centres": bytes}, pk="id")
+
+
+@migrations()
+def m007_mastodon_ids_per_server(db: Database) -> None:
+    # Mastodon status ids are unique only on one server: a second server's status 1234 overwrote the first's
+    # (text, author, thread and labels). Ids now carry the host of the server they came from,
+    # `host/1234`; the host of existing rows is the one in their thread's URL.
+    host = ("lower(substr(substr(t.url, instr(t.url, '://') + 3), 1,"
+            " instr(substr(t.url, instr(t.url, '://') + 3) || '/', '/') - 1))")
+    db.execute(f"""create temp table mastodon_hosts as
+        select t.id as thread_id, {host} as host from threads t
+        where t.platform = 'mastodon' and t.url like '%://%' and instr(t.id, '/') = 0""")
+    moved = "(select h.host || '/' || {column} from mastodon_hosts h where h.thread_id = {thread})"
+    db.execute(f"""update replies set
+          id = {moved.format(column='replies.id', thread='replies.thread_id')},
+          parent_id = case when parent_id is null then null
+                           else {moved.format(column='replies.parent_id', thread='replies.thread_id')} end,
+          thread_id = {moved.format(column='replies.thread_id', thread='replies.thread_id')}
+        where platform = 'mastodon' and thread_id in (select thread_id from mastodon_hosts)""")
+    for table in ("predictions", "gold_labels"):
+        db.execute(f"""update {table} set id = (select r.id from replies r where r.platform = 'mastodon'
+                         and substr(r.id, instr(r.id, '/') + 1) = {table}.id
+                         and r.thread_id in (select h.host || '/' || h.thread_id from mastodon_hosts h))
+            where platform = 'mastodon' and instr(id, '/') = 0""")
+    for table in ("cursors", "harvest_runs", "tracked"):
+        db.execute(f"""update {table} set thread_id = {moved.format(column=f'{table}.thread_id',
+                                                                    thread=f'{table}.thread_id')}
+            where platform = 'mastodon' and thread_id in (select thread_id from mastodon_hosts)""")
+    db.execute("""update threads set id = (select h.host || '/' || threads.id from mastodon_hosts h
+                    where h.thread_id = threads.id)
+        where platform = 'mastodon' and id in (select thread_id from mastodon_hosts)""")
+    db.execute("drop table mastodon_hosts")

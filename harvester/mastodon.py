@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -50,16 +51,29 @@ def _reset(headers: httpx.Headers) -> float | None:
         return None
 
 
+def stored_id(instance: str, status_id) -> str:
+    """A status id as stored: status ids are only unique on one server, so the id carries the server's
+    host, `mastodon.social/113…` (two servers' status 1234 are two posts)."""
+    return f"{urlsplit(instance).netloc.lower()}/{status_id}"
+
+
+def api_id(stored: str) -> str:
+    """The status id the server knows, from a stored id."""
+    return stored.rsplit("/", 1)[-1]
+
+
 def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_id: str | None = None) -> Post:
-    """A Mastodon Status entity as a Post, with its HTML and a plain-text version."""
+    """A Mastodon Status entity as a Post, with its HTML and a plain-text version; ids are `stored_id`s
+    (`parent_id`, when given, already is one)."""
     account = status.get("account") or {}
     acct = account.get("acct") or account.get("username")
     if acct and "@" not in acct:
         acct = f"{acct}@{instance.split('://', 1)[-1]}"
     content = status.get("content")
     return Post(
-        platform=PLATFORM, id=post_id(status["id"]), kind=kind,
-        parent_id=parent_id if parent_id is not None else status.get("in_reply_to_id"),
+        platform=PLATFORM, id=stored_id(instance, post_id(status["id"])), kind=kind,
+        parent_id=parent_id if parent_id is not None else (
+            stored_id(instance, post_id(status["in_reply_to_id"])) if status.get("in_reply_to_id") else None),
         author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
         text=html_to_text(content) if content is not None else status.get("text", ""), html=content,
         created_at=untrusted_iso(status.get("created_at")), url=status.get("url") or status.get("uri"),
@@ -160,7 +174,7 @@ class MastodonSource:
         while queue:
             anchor = queue.pop()
             asked.add(anchor)
-            descendants = self._context(anchor)
+            descendants = self._context(api_id(anchor))
             posts = []
             for status in descendants:
                 post = normalise_status(status, self.instance)
@@ -169,10 +183,10 @@ class MastodonSource:
                     posts.append(post)
                 children.setdefault(post.parent_id or "", set()).add(post.id)
                 replies_count[post.id] = post.reply_count or 0
-            relative = _depths(descendants, anchor)
+            relative = {stored_id(self.instance, sid): d for sid, d in _depths(descendants, api_id(anchor)).items()}
             for sid, d in relative.items():
                 depth[sid] = depth[anchor] + d
-            yield Batch(posts, source_url=f"/api/v1/statuses/{anchor}/context")
+            yield Batch(posts, source_url=f"/api/v1/statuses/{api_id(anchor)}/context")
             if self._capped(descendants, relative) or (capped_once and posts):
                 capped_once = True
                 gaps = [sid for sid, n in replies_count.items()
@@ -187,7 +201,7 @@ class MastodonSource:
             yield from self._quotes(root, cursor)
 
     def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
-        path: str | None = cursor("quotes.next") or f"/api/v1/statuses/{root.id}/quotes"
+        path: str | None = cursor("quotes.next") or f"/api/v1/statuses/{api_id(root.id)}/quotes"
         while path:
             try:
                 body, response = self._get(path, {"limit": 40} if "?" not in path else None)
@@ -195,7 +209,8 @@ class MastodonSource:
                 if exc.status in (404, 403, 410):
                     self.events.warn(f"{self.instance} does not offer the quotes endpoint; quote posts skipped")
                     return
-                raise HarvestError(f"{self.instance} refused the quotes of {root.id}: HTTP {exc.status}") from None
+                raise HarvestError(f"{self.instance} refused the quotes of {api_id(root.id)}: HTTP {exc.status}") \
+                    from None
             if not isinstance(body, list):
                 raise BadResponse(f"{self.instance} answered /quotes with something other than a list")
             posts = [normalise_status(s, self.instance, kind=QUOTE, parent_id=root.id)
@@ -205,7 +220,7 @@ class MastodonSource:
             if match and body:
                 url = httpx.URL(match.group(1))
                 path = url.raw_path.decode()
-            yield Batch(posts, {"quotes.next": path}, source_url=f"/api/v1/statuses/{root.id}/quotes")
+            yield Batch(posts, {"quotes.next": path}, source_url=f"/api/v1/statuses/{api_id(root.id)}/quotes")
 
 
 Source = MastodonSource

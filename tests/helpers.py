@@ -8,12 +8,17 @@ COMPARED = ("platform", "id", "thread_id", "parent_id", "kind", "status", "autho
             "created_at", "url", "lang", "like_count", "repost_count", "reply_count", "quote_count", "raw")
 
 
+def platform_id(platform: str, stored_id: str) -> str:
+    """The id a platform (and so the emulator) knows a post by: Mastodon's stored ids carry the server."""
+    return stored_id.rsplit("/", 1)[-1] if platform == "mastodon" else stored_id
+
+
 def stored(db_path, platform: str | None = None) -> dict[str, dict]:
-    """Every stored reply (by id) with the columns that must match between two harvests."""
+    """Every stored reply (by the platform's own id) with the columns that must match between two harvests."""
     conn = sqlite3.connect(db_path)
     conn.row_factory = sqlite3.Row
     sql = f"select {', '.join(COMPARED)} from replies" + (" where platform = ?" if platform else "")
-    rows = {r["id"]: dict(r) for r in conn.execute(sql, [platform] if platform else [])}
+    rows = {platform_id(r["platform"], r["id"]): dict(r) for r in conn.execute(sql, [platform] if platform else [])}
     conn.close()
     return rows
 

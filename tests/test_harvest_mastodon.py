@@ -27,7 +27,8 @@ def test_plain_text_is_faithful_and_html_is_kept(run, env, world, url):
     assert "\n" in rows[entities.id]["text"] and "<session>" in rows[entities.id]["text"]
     assert "https://example.org/lean-healthcare/obstacles/2026/thread-notes" in rows[entities.id]["text"]
     import sqlite3
-    html = sqlite3.connect(env["REPLIES_DB"]).execute("select html from replies where id=?", [entities.id]).fetchone()[0]
+    html = sqlite3.connect(env["REPLIES_DB"]).execute("select html from replies where id like ?",
+                                                      ["%/" + entities.id]).fetchone()[0]
     assert "&lt;session&gt;" in html and 'class="invisible"' in html
 
 

@@ -259,3 +259,53 @@ def test_a_server_that_trickles_its_answer_is_given_up_on(run, env, serve, world
     result = run("harvest", post_url(slow, roots["bluesky"]), code=1)
     last = result.stderr.splitlines()[-1]
     assert last.startswith("Error: ") and "still arriving after 1s" in last and "Traceback" not in result.stderr
+
+
+def test_two_servers_statuses_with_the_same_id_are_two_posts(run, env, serve):
+    """Status ids are unique per server only: the second server's status 1234 must not overwrite the first's
+    reply, nor the labels on it."""
+    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    first_world, second_world = World(), World()
+    texts = {}
+    for world_, name in ((first_world, "first"), (second_world, "second")):
+        root = world_.add("mastodon", "asker", f"Question on the {name} server", now)
+        world_.add("mastodon", "someone", f"Reply on the {name} server", now + timedelta(minutes=1), parent=root.id)
+        texts[name] = root
+    assert texts["first"].id == texts["second"].id  # the emulator numbers statuses alike: ids collide
+    first, second = serve(first_world), serve(second_world)
+    run("harvest", post_url(first, texts["first"]))
+    reply = rows(env["REPLIES_DB"], "select id from replies")[0]["id"]
+    run("label", f"mastodon:{reply}", "money", "--reviewer", "ann")
+    run("harvest", post_url(second, texts["second"]))
+    stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select id, text, thread_id from replies")}
+    assert len(stored) == 2 and {r["text"] for r in stored.values()} == {"Reply on the first server",
+                                                                          "Reply on the second server"}
+    assert all(r["id"].split("/")[0] == r["thread_id"].split("/")[0] for r in stored.values())
+    gold = rows(env["REPLIES_DB"], "select id from gold_labels")
+    assert [g["id"] for g in gold] == [reply] and stored[reply]["text"] == "Reply on the first server"
+
+
+def test_an_older_database_gets_its_mastodon_ids_qualified(tmp_path):
+    import sqlite3
+
+    from replies import db
+
+    path = tmp_path / "old.db"
+    db.open_db(path).close()
+    conn = sqlite3.connect(path)  # a database as the previous version wrote it: bare status ids
+    conn.execute("insert into threads (platform, id, url) values ('mastodon', '99', 'https://Social.Example/@a/99')")
+    conn.execute("insert into replies (platform, id, thread_id, parent_id, kind, status, text) values "
+                 "('mastodon', '100', '99', '99', 'reply', 'ok', 'a reply')")
+    conn.execute("insert into gold_labels (platform, id, codebook, reviewer, labels, created_at) values "
+                 "('mastodon', '100', 'lean_nhs', 'ann', '[\"money\"]', 'now')")
+    conn.execute("insert into tracked (url, platform, thread_id) values ('https://social.example/@a/99', "
+                 "'mastodon', '99')")
+    conn.execute("delete from _sqlite_migrations where name = 'm007_mastodon_ids_per_server'")
+    conn.commit()
+    conn.close()
+    db.open_db(path).close()  # the upgrade runs
+    assert rows(path, "select id, thread_id, parent_id from replies") == [
+        {"id": "social.example/100", "thread_id": "social.example/99", "parent_id": "social.example/99"}]
+    assert rows(path, "select id from threads") == [{"id": "social.example/99"}]
+    assert rows(path, "select id from gold_labels") == [{"id": "social.example/100"}]
+    assert rows(path, "select thread_id from tracked") == [{"thread_id": "social.example/99"}]

@@ -12,7 +12,7 @@ from replies.harvester.emulator import Emulator, World
 from replies.harvester.emulator.sample import post_url
 from replies.harvester.emulator.world import synthetic_thread
 from tests.conftest import TOKEN, replies_subprocess
-from tests.helpers import rows, stored
+from tests.helpers import platform_id, rows, stored
 
 
 def test_track_then_harvest_all_polls_active_threads(run, env, world, roots, url, monkeypatch):
@@ -25,7 +25,8 @@ def test_track_then_harvest_all_polls_active_threads(run, env, world, roots, url
     for platform in ("x", "bluesky", "mastodon"):
         assert set(stored(env["REPLIES_DB"], platform)) == world.expected(platform, roots[platform].id)
     linked = rows(env["REPLIES_DB"], "select platform, thread_id from tracked order by platform")
-    assert [(r["platform"], r["thread_id"]) for r in linked] == sorted((p, roots[p].id) for p in roots)
+    assert [(r["platform"], platform_id(r["platform"], r["thread_id"])) for r in linked] == \
+        sorted((p, roots[p].id) for p in roots)
     run("track", url("x"), "--until", "2020-01-01")  # an end in the past: no longer polled
     run("untrack", url("mastodon"))
     again = run("harvest", "--all").output
@@ -153,7 +154,8 @@ def test_a_week_of_hourly_runs_with_faults_ends_with_everything(tmp_path, monkey
         final = harvest_all(database, settings, now=clock["now"], wait=False)
         assert [o.outcome for o in final] == ["ok", "ok", "ok"]
         for platform, root in roots.items():
-            have = {r["id"] for r in database.query("select id from replies where platform = ?", [platform])}
+            have = {platform_id(platform, r["id"])
+                    for r in database.query("select id from replies where platform = ?", [platform])}
             assert have == world.expected(platform, root.id), platform
 
 
