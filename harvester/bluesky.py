@@ -18,7 +18,7 @@ from replies.db.times import untrusted_iso
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .http import HTTPStatusError, JsonClient
-from .record import BLOCKED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id
+from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant
 from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -172,8 +172,12 @@ class BlueskySource:
             for child in shown:
                 kind = _type(child)
                 if kind == "post":
-                    posts.append(normalise_post(child["post"], parent_id=view["uri"]))
-                    stack.append(child)
+                    post = tolerant(lambda v: normalise_post(v, parent_id=view["uri"]), child.get("post"),
+                                    platform=PLATFORM, id_key="uri", parent_id=view["uri"])
+                    if post is not None:
+                        posts.append(post)
+                        if post.status != MALFORMED:
+                            stack.append(child)
                 elif kind in ("notFound", "blocked"):
                     author = (child.get("author") or {}).get("did")
                     posts.append(Post(platform=PLATFORM, id=child["uri"], parent_id=view["uri"],
@@ -191,7 +195,9 @@ class BlueskySource:
             views = body.get("posts")
             if not isinstance(views, list):
                 raise BadResponse("Bluesky getQuotes answered without `posts`")
-            posts = [normalise_post(v, kind=QUOTE, parent_id=root.id) for v in views if isinstance(v, dict)]
+            posts = [tolerant(lambda v: normalise_post(v, kind=QUOTE, parent_id=root.id), v, platform=PLATFORM,
+                              id_key="uri", parent_id=root.id) for v in views if isinstance(v, dict)]
+            posts = [p for p in posts if p is not None]
             token = body.get("cursor") if views else None
             yield Batch(posts, {"quotes.cursor": token}, source_url="/xrpc/app.bsky.feed.getQuotes")
             if not token:

@@ -20,7 +20,7 @@ from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .html_text import html_to_text
 from .http import HTTPStatusError, JsonClient
-from .record import QUOTE, REPLY, ROOT, Post, post_id
+from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant
 from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -177,7 +177,10 @@ class MastodonSource:
             descendants = self._context(api_id(anchor))
             posts = []
             for status in descendants:
-                post = normalise_status(status, self.instance)
+                post = tolerant(lambda st: normalise_status(st, self.instance), status, platform=PLATFORM,
+                                id_key="id", to_id=lambda raw: stored_id(self.instance, raw))
+                if post is None:
+                    continue
                 if post.id not in known:
                     known[post.id] = post
                     posts.append(post)
@@ -213,8 +216,11 @@ class MastodonSource:
                     from None
             if not isinstance(body, list):
                 raise BadResponse(f"{self.instance} answered /quotes with something other than a list")
-            posts = [normalise_status(s, self.instance, kind=QUOTE, parent_id=root.id)
+            posts = [tolerant(lambda st: normalise_status(st, self.instance, kind=QUOTE, parent_id=root.id), s,
+                              platform=PLATFORM, id_key="id", parent_id=root.id,
+                              to_id=lambda raw: stored_id(self.instance, raw))
                      for s in body if isinstance(s, dict) and "id" in s]
+            posts = [p for p in posts if p is not None]
             match = LINK_NEXT_RE.search(response.headers.get("link", ""))
             path = None
             if match and body:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -15,7 +16,7 @@ def post_id(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or not _ID.match(str(value)):
         raise ValueError(f"not a post id: {str(value)[:60]!r}")
     return str(value)
-OK, NOT_FOUND, BLOCKED = "ok", "not_found", "blocked"
+OK, NOT_FOUND, BLOCKED, MALFORMED = "ok", "not_found", "blocked", "malformed"
 
 
 @dataclass
@@ -75,3 +76,18 @@ class Post:
 _FIELDS = tuple(f.name for f in fields(Post))
 _COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
 _TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id")
+
+
+def tolerant(build: Callable[[Any], "Post"], item: Any, *, platform: str, id_key: str,
+             parent_id: str | None = None, to_id: Callable[[str], str] = lambda i: i) -> "Post | None":
+    """`build(item)`, or, for an item not shaped as the API documents, a `malformed` row keeping its raw
+    JSON (when it has a usable id) so that one bad post costs only itself; None when it has no id."""
+    try:
+        return build(item)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        try:
+            raw_id = post_id(item.get(id_key))
+        except (AttributeError, ValueError):
+            return None
+        return Post(platform=platform, id=to_id(raw_id), status=MALFORMED, parent_id=parent_id, text=None,
+                    raw=item)

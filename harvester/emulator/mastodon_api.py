@@ -140,7 +140,8 @@ def _context(emulator, status_id: str, authorised: bool) -> Reply:
         ancestors.insert(0, cursor)
     descendants = [status(emulator, p) for p in selfish + rest]
     if "garbled_context" in emulator.hostile:  # a server whose answer is not shaped as documented
-        descendants = [*descendants[:1], "lots", {"id": ["not", "an", "id"]}, *descendants[1:]]
+        descendants = [*descendants[:1], "lots", {"id": ["not", "an", "id"]},
+                       {"id": "990000000000000001", "account": "not an account", "content": 5}, *descendants[1:]]
     return Reply(200, {"ancestors": [status(emulator, p) for p in ancestors], "descendants": descendants})
 
 
