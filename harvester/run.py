@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -22,10 +24,14 @@ PAGING = ("next_token", "cursor", "next")  # cursor names that must move on from
 
 class PageGuard:
     """Bounds a harvest by what the platform reported, whatever its server sends: a page cursor handed out
-    twice ends the harvest, and so do more pages than the thread's own counts could need."""
+    twice ends the harvest, and so do more pages than the thread's own counts could need, or more time
+    than `deadline` seconds."""
 
-    def __init__(self, platform: str, root: Post):
+    def __init__(self, platform: str, root: Post, *, deadline: float = float("inf"),
+                 clock: Callable[[], float] = time.time):
         self.platform = platform
+        self.clock, self.deadline = clock, deadline
+        self.started = clock()
         self.reported = (root.reply_count or 0) + (root.quote_count or 0)
         # one page per reported post, twice over, plus slack for posts that arrived since: a generous bound
         self.limit = 100 + 2 * self.reported
@@ -41,6 +47,9 @@ class PageGuard:
                 raise BadResponse(f"the {self.platform} server sent the same page cursor twice ({key}); stopped "
                                   "there, what was stored is kept")
             self.seen.add((key, value))
+        if self.clock() - self.started > self.deadline:
+            raise BadResponse(f"the {self.platform} thread has taken longer than {self.deadline / 60:.0f} minutes; "
+                              "stopped there, what was stored is kept and the next run carries on")
         if self.pages > self.limit:
             raise BadResponse(f"the {self.platform} server kept sending pages: {self.pages} pages for a thread it "
                               f"reports {self.reported} replies and quotes on; stopped there, what was "
@@ -101,7 +110,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
         return store.get_cursor(database, source.platform, root.id, name)
 
     outcome, error = "error", None
-    guard = PageGuard(source.platform, root)
+    guard = PageGuard(source.platform, root, deadline=settings.thread_deadline, clock=settings.clock)
     try:
         for batch in source.batches(root, read_cursor):
             guard.check(batch)

@@ -35,6 +35,7 @@ class Settings:
     http_timeout: float = 30.0
     max_attempts: int = 8
     max_wait: float = 900.0  # the longest rate-limit wait; past it the harvest stops as rate-limited
+    thread_deadline: float = 4 * 3600.0  # the longest one thread may take, waits included
     clock: Callable[[], float] = field(default=time.time, compare=False)
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 

@@ -314,3 +314,27 @@ def test_an_older_database_gets_its_mastodon_ids_qualified(tmp_path):
     assert rows(path, "select id from threads") == [{"id": "social.example/99"}]
     assert rows(path, "select id from gold_labels") == [{"id": "social.example/100"}]
     assert rows(path, "select thread_id from tracked") == [{"thread_id": "social.example/99"}]
+
+
+def test_a_thread_that_takes_too_long_stops_with_what_it_has(env, serve):
+    from replies import db
+    from replies.harvester.emulator.world import synthetic_thread
+    from replies.harvester.errors import BadResponse
+    from replies.harvester.run import harvest
+    from replies.harvester.settings import Settings
+
+    world = World()
+    root = synthetic_thread(world, "x", 500)
+    server = serve(world)
+    ticks = iter(range(0, 10**6, 600))  # each look at the clock: ten more minutes
+    settings = Settings(x_bearer_token="test-token", x_api_base=server.base_url, thread_deadline=1800,
+                        clock=lambda: float(next(ticks)), sleep=lambda s: None)
+    database = db.open_db(env["REPLIES_DB"])
+    try:
+        harvest(database, post_url(server, root), settings)
+        raise AssertionError("the deadline never stopped the harvest")
+    except BadResponse as exc:
+        assert "taken longer than 30 minutes" in str(exc)
+    stored = database.execute("select count(*) from replies").fetchone()[0]
+    assert 0 < stored < 500
+    assert database.execute("select outcome from harvest_runs").fetchone()[0] == "error"
