@@ -69,6 +69,8 @@ class JsonClient:
                 raise Transient(f"HTTP {response.status_code}")
             try:
                 body = response.json()
+            except RecursionError:  # JSON nested deeper than any API answer: a hostile server
+                raise Transient("answer nested too deep to be an API answer", bad_body=True) from None
             except ValueError:
                 if response.status_code >= 400:
                     raise HTTPStatusError(response.status_code, response.text[:200], path) from None

@@ -338,3 +338,15 @@ def test_a_thread_that_takes_too_long_stops_with_what_it_has(env, serve):
     stored = database.execute("select count(*) from replies").fetchone()[0]
     assert 0 < stored < 500
     assert database.execute("select outcome from harvest_runs").fetchone()[0] == "error"
+
+
+def test_json_nested_100000_deep_is_a_bad_answer_not_a_crash(run, env, serve):
+    from replies.harvester.emulator.world import synthetic_thread
+
+    world = World()
+    root = synthetic_thread(world, "bluesky", 20, quotes=5)
+    server = serve(world, hostile=("deep_json",))  # getQuotes answers with 100,000 nested arrays
+    result = run("harvest", post_url(server, root), code=1)
+    last = result.stderr.splitlines()[-1]
+    assert "nested too deep" in last and "Traceback" not in result.stderr
+    assert len(rows(env["REPLIES_DB"], "select id from replies where kind = 'reply'")) == 20  # replies kept

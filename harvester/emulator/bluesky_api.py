@@ -145,4 +145,6 @@ def _quotes(emulator, query) -> Reply:
         body["cursor"] = str(start + limit)
     if "repeat_cursor" in emulator.hostile:  # a server that hands out the same cursor again and again
         body["cursor"] = str(limit)
+    if "deep_json" in emulator.hostile:  # 100,000 nested arrays: json.loads runs out of stack
+        return Reply(200, "[" * 100_000 + "]" * 100_000)
     return Reply(200, body)
