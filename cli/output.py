@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import sys
 from collections.abc import Iterable
 
@@ -14,9 +13,7 @@ import click
 from tabulate import tabulate
 
 from replies.export.spreadsheet import SafeWriter
-from replies.text import visible
-
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from replies.text import json_visible, visible
 
 FORMATS = ("table", "csv", "tsv", "json", "nl")
 
@@ -63,7 +60,7 @@ def _shown(value, keep_newlines: bool):
 
 def _json(row: dict) -> str:
     """JSON with C1 controls and bidirectional overrides escaped too (json escapes only C0 itself)."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(row, ensure_ascii=False, default=_blob))
+    return json_visible(json.dumps(row, ensure_ascii=False, default=_blob))
 
 
 def _blob(value):

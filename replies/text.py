@@ -11,10 +11,13 @@ def clip(text: str | None, width: int, *, one_line: bool = False) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-# C0 controls (ESC starts terminal escape sequences), DEL, C1 controls (0x9b is a one-byte CSI) and the
-# Unicode bidirectional overrides and isolates, which reorder what a terminal shows.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_AND_LAYOUT = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# DEL, C1 controls (0x9b is a one-byte CSI) and the Unicode bidirectional overrides and isolates, which
+# reorder what a terminal shows; with the C0 controls (ESC starts terminal escape sequences), what must
+# never reach a screen as it is.
+_BEYOND_C0 = "\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f{_BEYOND_C0}]")
+_CONTROL_AND_LAYOUT = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
+_BEYOND_JSON = re.compile(f"[{_BEYOND_C0}]")  # JSON itself escapes the C0 controls
 
 
 def visible(text: str, *, keep_newlines: bool = True) -> str:
@@ -24,3 +27,9 @@ def visible(text: str, *, keep_newlines: bool = True) -> str:
     pattern = _CONTROL if keep_newlines else _CONTROL_AND_LAYOUT
     return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                        else f"\\u{ord(m.group()):04x}", text)
+
+
+def json_visible(json_text: str) -> str:
+    """JSON text with the characters `visible` shows as escapes written as JSON's own `\\uNNNN` escapes, so
+    it still decodes to the same values."""
+    return _BEYOND_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
