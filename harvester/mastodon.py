@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +21,7 @@ from .html_text import html_to_text
 from .http import HTTPStatusError, JsonClient
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant
 from .retry import RetryPolicy
-from .settings import Settings
+from .settings import Settings, host_of
 from .source import Batch, CursorReader
 
 PLATFORM = "mastodon"
@@ -54,7 +53,7 @@ def _reset(headers: httpx.Headers) -> float | None:
 def stored_id(instance: str, status_id) -> str:
     """A status id as stored: status ids are only unique on one server, so the id carries the server's
     host, `mastodon.social/113…` (two servers' status 1234 are two posts)."""
-    return f"{urlsplit(instance).netloc.lower()}/{status_id}"
+    return f"{host_of(instance)}/{status_id}"
 
 
 def api_id(stored: str) -> str:

@@ -1,6 +1,6 @@
 """Settings for harvesting: tokens, API base URLs, time-outs, and the clock and sleep the retries use.
 
-The CLI builds them from the environment and the config file (`Settings.from_values`); Python callers
+The CLI builds them from the environment and the config file (`Settings.from_env`); Python callers
 and tests build them directly, and may inject `clock` and `sleep` so that back-off waits take no time.
 """
 
@@ -56,8 +56,8 @@ class Settings:
             x_api_base=(env.get("REPLIES_X_API_BASE") or DEFAULT_X_API_BASE).rstrip("/"),
             bsky_api_base=(env.get("REPLIES_BSKY_API_BASE") or DEFAULT_BSKY_API_BASE).rstrip("/"),
             mastodon_access_token=env.get("MASTODON_ACCESS_TOKEN") or None,
-            mastodon_instance=_host(env.get("MASTODON_INSTANCE") or "") or None,
-            mastodon_tokens={_host(name.split("@", 1)[1]): value for name, value in env.items()
+            mastodon_instance=host_of(env.get("MASTODON_INSTANCE") or "") or None,
+            mastodon_tokens={host_of(name.split("@", 1)[1]): value for name, value in env.items()
                              if name.startswith(INSTANCE_TOKEN_PREFIX) and value},
             http_timeout=seconds,
         ), **overrides})
@@ -69,7 +69,7 @@ class Settings:
         `[mastodon."host"]` section of the config file, or MASTODON_INSTANCE), and only over HTTPS unless
         that host is this machine (a local server)."""
         parts = urlsplit(base_url)
-        host = (parts.netloc or "").lower()
+        host = host_of(base_url)
         token = self.mastodon_tokens.get(host)
         if token is None and self.mastodon_access_token:
             if self.mastodon_instance is None:
@@ -98,8 +98,9 @@ def is_token(name: str) -> bool:
     return name in TOKEN_VARIABLES or name.startswith(INSTANCE_TOKEN_PREFIX)
 
 
-def _host(value: str) -> str:
-    """'mastodon.social', 'https://mastodon.social/' or 'Mastodon.Social:443' -> the host[:port], lower case."""
+def host_of(value: str) -> str:
+    """'mastodon.social', 'https://mastodon.social/' or 'Mastodon.Social:443' -> the host[:port], lower case:
+    the one spelling of a server that tokens and stored Mastodon ids are keyed by."""
     value = value.strip().lower()
     return (urlsplit(value).netloc if "://" in value else value.split("/", 1)[0])
 
