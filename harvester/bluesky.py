@@ -18,7 +18,7 @@ from replies.db.times import untrusted_iso
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .http import HTTPStatusError, JsonClient
-from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant
+from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
 from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -195,9 +195,8 @@ class BlueskySource:
             views = body.get("posts")
             if not isinstance(views, list):
                 raise BadResponse("Bluesky getQuotes answered without `posts`")
-            posts = [tolerant(lambda v: normalise_post(v, kind=QUOTE, parent_id=root.id), v, platform=PLATFORM,
-                              id_key="uri", parent_id=root.id) for v in views if isinstance(v, dict)]
-            posts = [p for p in posts if p is not None]
+            posts = tolerant_each(lambda v: normalise_post(v, kind=QUOTE, parent_id=root.id), views,
+                                  platform=PLATFORM, id_key="uri", parent_id=root.id)
             token = body.get("cursor") if views else None
             yield Batch(posts, {"quotes.cursor": token}, source_url="/xrpc/app.bsky.feed.getQuotes")
             if not token:

@@ -19,7 +19,7 @@ from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .html_text import html_to_text
 from .http import HTTPStatusError, JsonClient
-from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant
+from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
 from .retry import RetryPolicy
 from .settings import Settings, host_of
 from .source import Batch, CursorReader
@@ -215,11 +215,9 @@ class MastodonSource:
                     from None
             if not isinstance(body, list):
                 raise BadResponse(f"{self.instance} answered /quotes with something other than a list")
-            posts = [tolerant(lambda st: normalise_status(st, self.instance, kind=QUOTE, parent_id=root.id), s,
-                              platform=PLATFORM, id_key="id", parent_id=root.id,
-                              to_id=lambda raw: stored_id(self.instance, raw))
-                     for s in body if isinstance(s, dict) and "id" in s]
-            posts = [p for p in posts if p is not None]
+            posts = tolerant_each(lambda st: normalise_status(st, self.instance, kind=QUOTE, parent_id=root.id),
+                                  [s for s in body if isinstance(s, dict) and "id" in s], platform=PLATFORM,
+                                  id_key="id", parent_id=root.id, to_id=lambda raw: stored_id(self.instance, raw))
             match = LINK_NEXT_RE.search(response.headers.get("link", ""))
             path = None
             if match and body:

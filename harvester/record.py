@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 REPLY, QUOTE, ROOT = "reply", "quote", "root"
+OK, NOT_FOUND, BLOCKED, MALFORMED = "ok", "not_found", "blocked", "malformed"
 _ID = re.compile(r"^[A-Za-z0-9_:/.@~-]{1,300}$")  # tweet ids, at:// URIs, Mastodon (and Pleroma) status ids
 
 
@@ -16,7 +17,6 @@ def post_id(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)) or not _ID.match(str(value)):
         raise ValueError(f"not a post id: {str(value)[:60]!r}")
     return str(value)
-OK, NOT_FOUND, BLOCKED, MALFORMED = "ok", "not_found", "blocked", "malformed"
 
 
 @dataclass
@@ -91,3 +91,9 @@ def tolerant(build: Callable[[Any], "Post"], item: Any, *, platform: str, id_key
             return None
         return Post(platform=platform, id=to_id(raw_id), status=MALFORMED, parent_id=parent_id, text=None,
                     raw=item)
+
+
+def tolerant_each(build: Callable[[Any], "Post"], items, **options) -> list["Post"]:
+    """`tolerant` over `items` (dicts only), leaving out those with no usable id."""
+    posts = (tolerant(build, item, **options) for item in items if isinstance(item, dict))
+    return [post for post in posts if post is not None]

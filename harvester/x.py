@@ -21,7 +21,7 @@ from replies.db.times import parse_iso, untrusted_iso
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
-from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant
+from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
 from .retry import RateLimitHit, RetryPolicy, Transient
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -238,13 +238,11 @@ class XSource:
 
     def _conversation_posts(self, page: dict, root_id: str) -> list[Post]:
         users = _users(page)
-        build = lambda t: tolerant(lambda item: normalise_tweet(item, users), t, platform=PLATFORM, id_key="id")
-        posts = [build(t) for t in page.get("data") or [] if isinstance(t, dict) and str(t.get("id")) != root_id]
+        found = [t for t in page.get("data") or [] if isinstance(t, dict) and str(t.get("id")) != root_id]
         # Referenced tweets in the same conversation fill gaps the search index left.
-        for t in (page.get("includes") or {}).get("tweets") or []:
-            if isinstance(t, dict) and str(t.get("conversation_id")) == root_id and str(t.get("id")) != root_id:
-                posts.append(build(t))
-        return [p for p in posts if p is not None]
+        found += [t for t in (page.get("includes") or {}).get("tweets") or [] if isinstance(t, dict)
+                  and str(t.get("conversation_id")) == root_id and str(t.get("id")) != root_id]
+        return tolerant_each(lambda t: normalise_tweet(t, users), found, platform=PLATFORM, id_key="id")
 
     def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
         token = cursor("quotes.next_token")
@@ -261,10 +259,8 @@ class XSource:
                                  "harvested, quote posts were not")
                 return
             users = _users(page)
-            posts = [tolerant(lambda t: normalise_tweet(t, users, kind=QUOTE, parent_id=root.id), t,
-                              platform=PLATFORM, id_key="id", parent_id=root.id)
-                     for t in page.get("data") or [] if isinstance(t, dict)]
-            posts = [p for p in posts if p is not None]
+            posts = tolerant_each(lambda t: normalise_tweet(t, users, kind=QUOTE, parent_id=root.id),
+                                  page.get("data") or [], platform=PLATFORM, id_key="id", parent_id=root.id)
             token = (page.get("meta") or {}).get("next_token")
             yield Batch(posts, {"quotes.next_token": token}, source_url=f"/2/tweets/{root.id}/quote_tweets")
             if not token:
