@@ -3,8 +3,9 @@
 Replies with no content (thanks, "following", emoji only) are left out first. The rest are clustered
 with k-means on their sentence embeddings (scikit-learn; seeded, so the same replies and seed give the
 same themes), which puts every reply in a theme (no outlier bucket); themes smaller than `min_size` are
-dropped and their replies counted as outside any theme. Each theme is described by its most typical replies (nearest its centre) and
-its distinctive words (class-based TF-IDF of the theme against the other themes and the rest).
+dropped and their replies counted as outside any theme. Each theme is described by its most typical
+replies (nearest its centre) and its distinctive words (class-based TF-IDF of the theme against the other
+themes and the rest).
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ nice cool wow omg ok okay sure seconded
 """.split())
 _URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+\.(?:com|org|net|co|uk|app|social|ly)/\S*", re.IGNORECASE)
 _MENTION = re.compile(r"[@＠][\w.@-]+")
-_WORD = re.compile(r"[^\W\d_]{2,}")
 # one pass over a reply: links and mentions are matched (and skipped) before the words they contain
 _TOKENS = re.compile(_URL.pattern + "|" + _MENTION.pattern + r"|([^\W\d_]{2,})", re.IGNORECASE)
 

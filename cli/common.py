@@ -21,7 +21,8 @@ from replies.text import visible
 
 from .config import current_config
 
-EXIT_ERROR, EXIT_USAGE, EXIT_RATE_LIMITED, EXIT_CONFIG, EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 1, 2, 3, 4, 5, 6, 130
+EXIT_ERROR, EXIT_USAGE, EXIT_RATE_LIMITED, EXIT_CONFIG = 1, 2, 3, 4
+EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 5, 6, 130
 
 
 def db_option(fn):

@@ -21,7 +21,8 @@ from .common import StderrBar, db_option, open_database
               help="Smallest theme kept; replies in smaller clusters are counted as outside any theme.")
 @click.option("--max-themes", type=click.IntRange(1), default=8, show_default=True, help="Most themes to find.")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed for the k-means step used above 2,000 replies; below that the result needs none.")
+              help="Seed for k-means' starting points, where no earlier run with these settings left its "
+                   "centres: the same replies and seed give the same themes.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write a draft codebook (YAML) for `classify`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the themes as JSON.")
 @db_option
@@ -85,7 +86,8 @@ def _print(found) -> None:
                    f" ({found.left_out} without content, {found.outside} outside any theme)")
     else:
         click.echo(f"{plural(found.replies, 'reply', 'replies')} with content ({found.left_out} left out: thanks, "
-                   f"following, emoji only); {plural(themes, 'theme', 'themes')}, {found.outside} replies outside any theme")
+                   f"following, emoji only); {plural(themes, 'theme', 'themes')}, {found.outside} replies "
+                   "outside any theme")
     for number, theme in enumerate(found.themes, start=1):
         click.echo(f"\nTheme {number}: {clip(visible(theme.label), 60, one_line=True)}  ({theme.size} replies, "
                    f"id {theme.id})")

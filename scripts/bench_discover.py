@@ -3,9 +3,9 @@
 Replies and vectors are synthetic (eight topics with their own words and their own region of the
 embedding space, plus noise), stored as a harvested thread with its embeddings in the cache, so no model
 runs. Prints, from one run: the wall time (best of three, as k-means itself varies by a third from call to
-call here) and, in a separate pass, the peak of traced memory (tracemalloc) of the whole `discover` (selection, content filter,
-cache read, k-means, typical replies, class-based TF-IDF) against scikit-learn's KMeans on the same vectors
-in the same process.
+call here) and, in a separate pass, the peak of traced memory (tracemalloc) of the whole `discover`
+(selection, content filter, cache read, k-means, typical replies, class-based TF-IDF) against
+scikit-learn's KMeans on the same vectors in the same process.
 
     .venv/bin/python scripts/bench_discover.py [--replies 10000]
 """
