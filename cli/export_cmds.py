@@ -8,8 +8,7 @@ import click
 
 from replies import __version__
 from replies.db.labels import last_classify_run
-from replies.export.errors import SplitError
-from replies.export.formats import FORMATS, STREAMABLE, export_dataset
+from replies.export.formats import FORMATS, check_request, export_dataset
 from replies.export.pseudonym import Pseudonymizer, database_salt
 from replies.export.split import parse_split
 
@@ -61,16 +60,10 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     Labels come from --codebook, else the codebook `classify` last used. Nothing
     is written at --out unless the whole export succeeds.
     """
-    if fmt not in FORMATS:
-        fail(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}", EXIT_USAGE)
-    try:
-        split = parse_split(split_spec) if split_spec else None
-    except SplitError as exc:
-        fail(str(exc), EXIT_USAGE)
+    check_request(fmt, out)  # usage errors (exit code 2) before a database file is made
+    split = parse_split(split_spec) if split_spec else None
     if (salt or strip_links) and not pseudonymize:
         fail("--salt and --strip-links only make sense with --pseudonymize", EXIT_USAGE)
-    if out is None and fmt not in STREAMABLE:
-        fail(f"--format {fmt} writes a {'folder' if fmt == 'hf' else 'binary file'}: give --out", EXIT_USAGE)
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     thread = thread_key(database, thread_ref)

@@ -7,5 +7,11 @@ class ExportError(Exception):
     exit_code = 1
 
 
-class SplitError(ExportError):
+class ExportUsageError(ExportError):
+    """An export asked for in a way that cannot work (a usage error: exit code 2)."""
+
+    exit_code = 2
+
+
+class SplitError(ExportUsageError):
     """A --split that cannot be used."""

@@ -12,7 +12,7 @@ from typing import IO
 from replies.classifier.codebook import Codebook
 from replies.db.times import parse_iso
 
-from .errors import ExportError
+from .errors import ExportUsageError
 from .files import atomic_file, atomic_folder
 from .labelstudio import labelstudio_config, write_labelstudio
 from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records
@@ -185,6 +185,15 @@ FORMATS = ("jsonl", "csv", "parquet", "labelstudio", "hf")
 STREAMABLE = ("jsonl", "csv", "labelstudio")
 
 
+def check_request(fmt: str, out: str | Path | None) -> None:
+    """Refuse a format that does not exist, or a file format asked for on standard output (ExportUsageError);
+    the CLI asks before it opens the database, export_dataset again for library callers."""
+    if fmt not in FORMATS:
+        raise ExportUsageError(f"unknown --format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if out is None and fmt not in STREAMABLE:
+        raise ExportUsageError(f"--format {fmt} writes a {'folder' if fmt == 'hf' else 'binary file'}: give --out")
+
+
 def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, stdout: IO[str] | None = None,
                    thread: tuple[str, str] | None = None, gold_only: bool = False,
                    split: dict[str, float] | None = None, seed: int = 0, pseudonymizer=None,
@@ -193,10 +202,7 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
     """Write the export; returns counts per split (key 'all' without --split). Nothing is left at `out`
     unless the whole export succeeds. CSV cells that a spreadsheet would run as formulas are neutralised
     unless `formula_escape` is False."""
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if out is None and fmt not in STREAMABLE:
-        raise ExportError(f"--format {fmt} writes a {'folder' if fmt == 'hf' else 'binary file'}: give --out")
+    check_request(fmt, out)
 
     def records() -> Iterator[dict]:
         rows = jsonl_records(db, codebook, thread=thread, gold_only=gold_only)
