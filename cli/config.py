@@ -101,8 +101,8 @@ def _text(path: Path, key: str, value) -> str:
 class Config:
     """The effective settings of one command: the environment over the config file.
 
-    `clock` and `sleep` are what harvest retries use to wait; tests pass their own (through
-    `main(obj=Config.load(...))` or click's runner) so that back-off waits take no time."""
+    `clock` and `sleep` are what harvest retries use to wait; tests pass their own as overrides
+    (`main(obj={"sleep": ...})`, through click's runner) so that back-off waits take no time."""
 
     values: dict[str, str] = field(default_factory=dict)
     from_file: dict[str, str] = field(default_factory=dict)

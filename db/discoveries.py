@@ -10,6 +10,11 @@ from .queries import thread_filter
 from .times import utc_now
 
 
+def _thread_key(thread: tuple[str, str] | None) -> str | None:
+    """How a discovery records its thread: PLATFORM:ID, or NULL for every thread."""
+    return ":".join(thread) if thread else None
+
+
 def save_discovery(db: Database, *, params: dict, themes: list[dict], replies: int, left_out: int,
                    model: str, codebook: str | None = None, codebook_hash: str | None = None,
                    thread: tuple[str, str] | None = None, uncovered: int | None = None,
@@ -18,7 +23,7 @@ def save_discovery(db: Database, *, params: dict, themes: list[dict], replies: i
     with db.atomic():
         table = db["discoveries"]
         table.insert({"created_at": utc_now(), "codebook": codebook, "codebook_hash": codebook_hash,
-                      "thread": ":".join(thread) if thread else None, "model": model,
+                      "thread": _thread_key(thread), "model": model,
                       "params": json.dumps(params, sort_keys=True), "replies": replies, "left_out": left_out,
                       "uncovered": uncovered, "themes": json.dumps(themes, ensure_ascii=False),
                       "centres": centres})
@@ -32,9 +37,8 @@ def latest_discovery(db: Database, codebook_hash: str | None = None, *, same_as:
     if codebook_hash or same_as:
         where, params = ["codebook_hash is ?"], [codebook_hash]
     if same_as:
-        thread = same_as.get("thread")
         where += ["thread is ?", "model = ?", "params = ?"]
-        params += [":".join(thread) if thread else None, same_as["model"],
+        params += [_thread_key(same_as.get("thread")), same_as["model"],
                    json.dumps(same_as["params"], sort_keys=True)]
     sql = f"select * from discoveries {'where ' + ' and '.join(where) if where else ''} order by id desc limit 1"
     row = next(db.query(sql, params), None)

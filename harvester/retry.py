@@ -72,8 +72,9 @@ class RetryPolicy:
         def should_stop(state: RetryCallState) -> bool:
             exc = state.outcome.exception()
             if isinstance(exc, RateLimitHit):
-                if self.wait_on_rate_limit and self._rate_wait(exc) > self.max_wait:
-                    too_long.append(self._rate_wait(exc))  # a reset hours away: stop, the next run carries on
+                wait = self._rate_wait(exc)
+                if self.wait_on_rate_limit and wait > self.max_wait:
+                    too_long.append(wait)  # a reset hours away: stop, the next run carries on
                     return True
                 return not self.wait_on_rate_limit or rate_waits > MAX_RATE_LIMIT_WAITS
             if exc.bad_body and transient_failures >= MAX_BAD_BODY_ATTEMPTS:
