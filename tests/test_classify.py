@@ -263,19 +263,17 @@ def test_import_labels_counts_rows_and_replies_apart_and_streams(run, dev_db, tm
     result = run("import-labels", big, "--reviewer", "ann")
     assert "5 replies labelled by ann (100000 label rows read)" in result.output
     assert count(path, "select count(*) from gold_labels") == 5
-    child = subprocess.run([sys.executable, "-c", (
-        "import resource, sys; from replies.cli import main\n"
-        "try: main(['import-labels', sys.argv[1], '--db', sys.argv[2], '--reviewer', 'bob'])\n"
-        "except SystemExit: pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"), str(big), str(path)],
-        capture_output=True, text=True)
-    peak_mb = int(child.stdout.split()[-1])
+    def peak_mb(labels_file, reviewer: str) -> int:
+        """Peak memory of `replies import-labels` on `labels_file`, in its own process."""
+        child = subprocess.run([sys.executable, "-c", (
+            "import resource, sys; from replies.cli import main\n"
+            "try: main(['import-labels', sys.argv[1], '--db', sys.argv[2], '--reviewer', sys.argv[3]])\n"
+            "except SystemExit: pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"), str(labels_file), str(path),
+            reviewer], capture_output=True, text=True)
+        return int(child.stdout.split()[-1])
+
     small = tmp_path / "small.jsonl"
     small.write_text("".join(line_of(k) for k in keys))
-    baseline = subprocess.run([sys.executable, "-c", (
-        "import resource, sys; from replies.cli import main\n"
-        "try: main(['import-labels', sys.argv[1], '--db', sys.argv[2], '--reviewer', 'cy'])\n"
-        "except SystemExit: pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"), str(small), str(path)],
-        capture_output=True, text=True)
-    assert peak_mb < int(baseline.stdout.split()[-1]) + 30, (peak_mb, baseline.stdout)  # flat, not +70 MB
+    big_peak, small_peak = peak_mb(big, "bob"), peak_mb(small, "cy")
+    assert big_peak < small_peak + 30, (big_peak, small_peak)  # flat, not +70 MB
