@@ -220,3 +220,18 @@ def m007_mastodon_ids_per_server(db: Database) -> None:
                     where h.thread_id = threads.id)
         where platform = 'mastodon' and id in (select thread_id from mastodon_hosts)""")
     db.execute("drop table mastodon_hosts")
+
+
+@migrations()
+def m008_fidelity(db: Database) -> None:
+    # What the platforms report and earlier versions dropped: a Mastodon content warning (`spoiler_text`),
+    # the earlier versions of an edited X post (`edit_history`, a JSON list of ids, oldest first), and the
+    # server a row was read from when it is not the thread's own (`origin`, Mastodon with --origin).
+    for table in ("threads", "replies"):
+        db[table].add_column("spoiler_text", str)
+        db[table].add_column("edit_history", str)
+    db["replies"].add_column("origin", str)
+    # Coverage: how many replies and quotes the platform's own counts promise (`expected`) against how
+    # many the thread holds after the run (`found`).
+    db["harvest_runs"].add_column("expected", int)
+    db["harvest_runs"].add_column("found", int)

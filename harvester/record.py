@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -43,6 +44,9 @@ class Post:
     repost_count: int | None = None
     reply_count: int | None = None
     quote_count: int | None = None
+    spoiler_text: str | None = None  # a content warning shown before the text (Mastodon)
+    edit_history: list[str] | None = None  # ids of this post's earlier versions, oldest first (X)
+    origin: str | None = None  # the server this row was read from, when not the thread's own (Mastodon)
     raw: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -56,10 +60,16 @@ class Post:
         for name in _TEXTS:
             if not isinstance(getattr(self, name), (str, type(None))):
                 setattr(self, name, None)
+        if self.edit_history is not None:
+            if not isinstance(self.edit_history, list):
+                raise ValueError(f"edit history is not a list of ids: {str(self.edit_history)[:60]!r}")
+            self.edit_history = [post_id(i) for i in self.edit_history if str(i) != self.id] or None
 
     def row(self) -> dict:
-        """The fields as a dict; a shallow copy (`asdict` would deep-copy the raw JSON of every post)."""
-        return {name: getattr(self, name) for name in _FIELDS}
+        """The fields as stored; a shallow copy (`asdict` would deep-copy the raw JSON of every post)."""
+        row = {name: getattr(self, name) for name in _FIELDS}
+        row["edit_history"] = json.dumps(self.edit_history) if self.edit_history else None
+        return row
 
     def reply_row(self, thread_id: str, source_url: str | None, tool_version: str) -> dict:
         """The row for the `replies` table."""
@@ -68,14 +78,15 @@ class Post:
     def thread_row(self) -> dict:
         """The row for the `threads` table (this post is the question)."""
         row = self.row()
-        for key in ("kind", "parent_id", "status"):
+        for key in ("kind", "parent_id", "status", "origin"):
             row.pop(key)
         return row
 
 
 _FIELDS = tuple(f.name for f in fields(Post))
 _COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
-_TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id")
+_TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id", "spoiler_text",
+          "origin")
 
 
 def tolerant(build: Callable[[Any], "Post"], item: Any, *, platform: str, id_key: str,

@@ -40,6 +40,8 @@ EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
 RECENT_DAYS = 7
 
 URL_FORMS = ("https://x.com/USER/status/ID",)
+TCO_RE = re.compile(r"https?://t\.co/[A-Za-z0-9]{1,40}")
+LINK_RE = re.compile(r"https?://[^\s<>\"]{1,2000}")
 
 
 def parse_url(url: str) -> str | None:
@@ -77,8 +79,11 @@ def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, p
     author = users.get(str(tweet.get("author_id"))) or {}
     metrics = tweet.get("public_metrics") or {}
     note = tweet.get("note_tweet") or {}
-    # The API escapes &, < and > in post text; store what the author wrote.
-    text = html.unescape(note.get("text") or tweet.get("text") or "")
+    long_text = note.get("text")
+    # The API escapes &, < and > in post text; store what the author wrote, with the addresses it links to
+    # rather than t.co's (the raw JSON keeps the t.co form).
+    text = html.unescape(long_text or tweet.get("text") or "")
+    text = expand_links(text, (note if long_text else tweet).get("entities"))
     handle = author.get("username")
     return Post(
         platform=PLATFORM, id=post_id(tweet["id"]), kind=kind, parent_id=parent_id,
@@ -87,8 +92,29 @@ def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, p
         url=f"https://x.com/{handle or 'i/web'}/status/{tweet['id']}", lang=tweet.get("lang"),
         like_count=metrics.get("like_count"), repost_count=metrics.get("retweet_count"),
         reply_count=metrics.get("reply_count"), quote_count=metrics.get("quote_count"),
-        raw=tweet,
+        edit_history=tweet.get("edit_history_tweet_ids"), raw=tweet,
     )
+
+
+def expand_links(text: str, entities) -> str:
+    """`text` with each t.co link replaced by the address `entities.urls` says it stands for."""
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for entry in urls if isinstance(urls, list) else ():
+        short = entry.get("url") if isinstance(entry, dict) else None
+        full = entry.get("expanded_url") if isinstance(entry, dict) else None
+        if isinstance(short, str) and TCO_RE.fullmatch(short) and isinstance(full, str) \
+                and LINK_RE.fullmatch(full):
+            text = re.sub(re.escape(short) + r"(?![A-Za-z0-9])", lambda _: full, text)
+    return text
+
+
+def is_retweet(tweet: dict) -> bool:
+    """A repost, which X's quote endpoint lists among quotes unless told `exclude=retweets`: by its
+    `referenced_tweets`, or, in an answer without them, by the "RT @" that starts a retweet's text."""
+    refs = tweet.get("referenced_tweets")
+    if isinstance(refs, list) and refs:
+        return any(isinstance(r, dict) and r.get("type") == "retweeted" for r in refs)
+    return str(tweet.get("text", "")).startswith("RT @")
 
 
 def _users(page: dict) -> dict[str, dict]:
@@ -148,6 +174,12 @@ class XSource:
 
     def fetch_root(self) -> Post:
         post = self._get_root(self.tweet_id)
+        versions = post.raw.get("edit_history_tweet_ids")
+        if isinstance(versions, list) and versions and str(versions[-1]) != post.id:
+            latest = post_id(versions[-1])
+            self.events.warn(f"X post {post.id} was edited; harvesting its latest version, {latest}, whose "
+                             "conversation holds the replies")
+            post = self._get_root(latest)
         conversation = post.raw.get("conversation_id")
         if conversation and str(conversation) != post.id:
             self.events.warn(f"X post {post.id} is a reply; harvesting its whole conversation, "
@@ -248,7 +280,7 @@ class XSource:
         token = cursor("quotes.next_token")
         while True:
             params = dict(max_results=100, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
-                          user_fields=USER_FIELDS)
+                          user_fields=USER_FIELDS, exclude=["retweets"])
             if token:
                 params["pagination_token"] = token
             try:
@@ -259,12 +291,22 @@ class XSource:
                                  "harvested, quote posts were not")
                 return
             users = _users(page)
-            posts = tolerant_each(lambda t: normalise_tweet(t, users, kind=QUOTE, parent_id=root.id),
-                                  page.get("data") or [], platform=PLATFORM, id_key="id", parent_id=root.id)
+            items = [t for t in page.get("data") or [] if not (isinstance(t, dict) and is_retweet(t))]
+            posts = tolerant_each(lambda t: _quote(t, users, root.id), items, platform=PLATFORM, id_key="id",
+                                  parent_id=root.id)
             token = (page.get("meta") or {}).get("next_token")
             yield Batch(posts, {"quotes.next_token": token}, source_url=f"/2/tweets/{root.id}/quote_tweets")
             if not token:
                 return
+
+
+def _quote(tweet: dict, users: dict[str, dict], root_id: str) -> Post:
+    """An item of the quote endpoint: a quote of the root, or, when its `referenced_tweets` say it replies
+    to a post of the thread as well, that reply (its quote of the root stays in the raw JSON)."""
+    refs = {r.get("type"): r.get("id") for r in tweet.get("referenced_tweets") or [] if isinstance(r, dict)}
+    if "replied_to" in refs and str(tweet.get("conversation_id")) == root_id:
+        return normalise_tweet(tweet, users, kind=REPLY, parent_id=post_id(refs["replied_to"]))
+    return normalise_tweet(tweet, users, kind=QUOTE, parent_id=root_id)
 
 
 Source = XSource

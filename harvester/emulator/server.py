@@ -75,6 +75,7 @@ class Emulator:
         self.hostile = set(hostile)
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
+        self.recorded: list[tuple[str, dict[str, str], Reply]] = []
         self.log: list[dict] = []
         self.limits: dict[str, int] = {}      # endpoint -> requests per window
         self.window = 900.0
@@ -128,6 +129,21 @@ class Emulator:
             self.gates.append(gate)
         return gate
 
+    def record(self, path: str, body, *, query: dict[str, str] | None = None, status: int = 200,
+               headers: dict | None = None) -> None:
+        """Answer GET `path` (when its query holds every item of `query`) with a recorded answer instead of
+        the world's: real answers from the live services replay through the same HTTP layer. The answer
+        recorded last for a request wins."""
+        with self._lock:
+            self.recorded.insert(0, (path, dict(query or {}), Reply(status, body, dict(headers or {}))))
+
+    def _recorded(self, path: str, query: dict[str, list[str]]) -> Reply | None:
+        with self._lock:
+            for where, wanted, reply in self.recorded:
+                if where == path and all(value in query.get(key, ()) for key, value in wanted.items()):
+                    return Reply(reply.status, reply.body, dict(reply.headers))
+        return None
+
     def _wait_at_gates(self, path: str) -> None:
         with self._lock:
             waiting = []
@@ -170,6 +186,9 @@ class Emulator:
         return allowed, limit, max(0, limit - used), start + self.window
 
     def dispatch(self, path: str, query: dict[str, list[str]], headers) -> Reply:
+        recorded = self._recorded(path, query)
+        if recorded is not None:
+            return recorded
         if path.startswith("/2/"):
             return x_api.handle(self, path, query, headers)
         if path.startswith("/xrpc/"):
