@@ -114,6 +114,8 @@ class Review:
         when = (reply.get("created_at") or "")[:16].replace("T", " ")
         lines.append(f"@{shown('author_handle') or '?'} · {reply['platform']} · {visible(when)} · "
                      f"{shown('like_count') or 0} likes · {reply['kind']}")
+        if reply.get("spoiler_text"):
+            lines.append(wrap(clip(shown("spoiler_text"), 300, one_line=True), "CW: "))
         lines += [textwrap.fill(paragraph, width) if paragraph else "" for paragraph in shown("text").splitlines()]
         if reply.get("url"):
             lines.append(shown("url"))

@@ -225,11 +225,13 @@ def m007_mastodon_ids_per_server(db: Database) -> None:
 @migrations()
 def m008_fidelity(db: Database) -> None:
     # What the platforms report and earlier versions dropped: a Mastodon content warning (`spoiler_text`),
-    # the earlier versions of an edited X post (`edit_history`, a JSON list of ids, oldest first), and the
-    # server a row was read from when it is not the thread's own (`origin`, Mastodon with --origin).
+    # the other versions of an edited X post (`edit_history`, a JSON list of ids, oldest first), the post a
+    # reply quotes as well (`quote_of`), and the server a row was read from when it is not the thread's own
+    # (`origin`, Mastodon with --origin).
     for table in ("threads", "replies"):
         db[table].add_column("spoiler_text", str)
         db[table].add_column("edit_history", str)
+        db[table].add_column("quote_of", str)
     db["replies"].add_column("origin", str)
     # Coverage: how many replies and quotes the platform's own counts promise (`expected`) against how
     # many the thread holds after the run (`found`).

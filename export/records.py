@@ -14,8 +14,8 @@ from sqlite_utils import Database
 from replies.classifier.codebook import Codebook
 from replies.db.queries import final_labels_sql, thread_filter
 
-FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "created_at", "url", "labels",
-          "scores", "gold")
+FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of",
+          "created_at", "url", "labels", "scores", "gold")
 
 
 def _selection(codebook: Codebook, thread: tuple[str, str] | None, gold_only: bool) -> tuple[str, dict]:
@@ -48,7 +48,8 @@ def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | N
     sql = f"""
         select json_object(
           'platform', r.platform, 'id', r.id, 'thread', r.thread_id, 'parent_id', r.parent_id, 'kind', r.kind,
-          'author', r.author_handle, 'text', r.text, 'created_at', r.created_at, 'url', r.url,
+          'author', r.author_handle, 'text', r.text, 'spoiler_text', r.spoiler_text, 'quote_of', r.quote_of,
+          'created_at', r.created_at, 'url', r.url,
           'labels', {_LABELS.format(agg="json_group_array(p.category)")}, 'scores', {_SCORES}, 'gold', {_GOLD})
         from replies r where {where} {_ORDER}
     """
@@ -61,7 +62,8 @@ def csv_rows(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None
     """The CSV export's rows (see `replies.export.formats.write_csv`), built mostly by SQLite for speed."""
     where, params = _selection(codebook, thread, gold_only)
     sql = f"""
-        select r.platform, r.id, r.thread_id, r.parent_id, r.kind, r.author_handle, r.text, r.created_at, r.url,
+        select r.platform, r.id, r.thread_id, r.parent_id, r.kind, r.author_handle, r.text, r.spoiler_text,
+          r.quote_of, r.created_at, r.url,
           {_LABELS.format(agg="group_concat(p.category, ';')")}, {_SCORES},
           (select group_concat(j.value, ';') from json_each({_GOLD}) j), {final_labels_sql()}
         from replies r where {where} {_ORDER}

@@ -64,8 +64,19 @@ def normalise_post(view: dict, *, kind: str = REPLY, parent_id: str | None = Non
         url=_web_url(author.get("handle"), author.get("did") or "", view["uri"]),
         lang=langs[0] if langs else None, like_count=view.get("likeCount"),
         repost_count=view.get("repostCount"), reply_count=view.get("replyCount"),
-        quote_count=view.get("quoteCount"), raw=view,
+        quote_count=view.get("quoteCount"), quote_of=_quoted(record.get("embed")), raw=view,
     )
+
+
+def _quoted(embed: Any) -> str | None:
+    """The at:// URI of the post a record embeds (a quote, with or without media), or None."""
+    if not isinstance(embed, dict):
+        return None
+    inner = embed.get("record")
+    if isinstance(inner, dict) and isinstance(inner.get("record"), dict):  # recordWithMedia wraps a record
+        inner = inner["record"]
+    uri = inner.get("uri") if isinstance(inner, dict) else None
+    return uri if isinstance(uri, str) and AT_RE.match(uri) else None
 
 
 def _type(node: Any) -> str:

@@ -12,11 +12,16 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 BLOCKS = {"p", "div", "blockquote", "pre", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"}
 
 
-def html_to_text(html: str | None) -> str:
-    """Plain text of a status's `content`."""
+def html_to_text(html: str | None, *, drop_quote_fallback: bool = False) -> str:
+    """Plain text of a status's `content`. With `drop_quote_fallback`, the "RE: <link>" paragraph that
+    Mastodon adds for clients unaware of quotes (class `quote-inline`) is left out, as quote-aware
+    clients do: the quote itself is kept as the post's `quote_of`."""
     if not html:
         return ""
     soup = BeautifulSoup(html, "html.parser")
+    if drop_quote_fallback:
+        for fallback in soup.find_all(class_="quote-inline"):
+            fallback.decompose()
     blocks: list[str] = []
     loose: list[str] = []
     for node in soup.contents:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -69,17 +70,29 @@ def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_i
     if acct and "@" not in acct:
         acct = f"{acct}@{instance.split('://', 1)[-1]}"
     content = status.get("content")
+    quoted = _quoted(status.get("quote"), instance)
     return Post(
         platform=PLATFORM, id=stored_id(instance, post_id(status["id"])), kind=kind,
         parent_id=parent_id if parent_id is not None else (
             stored_id(instance, post_id(status["in_reply_to_id"])) if status.get("in_reply_to_id") else None),
         author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
-        text=html_to_text(content) if content is not None else status.get("text", ""), html=content,
+        text=html_to_text(content, drop_quote_fallback=quoted is not None) if content is not None
+        else status.get("text", ""), html=content, spoiler_text=status.get("spoiler_text") or None,
         created_at=untrusted_iso(status.get("created_at")), url=status.get("url") or status.get("uri"),
         lang=status.get("language"), like_count=status.get("favourites_count"),
         repost_count=status.get("reblogs_count"), reply_count=status.get("replies_count"),
-        quote_count=status.get("quotes_count"), raw=status,
+        quote_count=status.get("quotes_count"), quote_of=quoted, raw=status,
     )
+
+
+def _quoted(quote: Any, instance: str) -> str | None:
+    """The stored id of the post a status quotes, where the quote was accepted (Mastodon 4.5 `quote`:
+    the full quoted status, or in a shallow quote only its id); None otherwise."""
+    if not isinstance(quote, dict) or quote.get("state") != "accepted":
+        return None
+    quoted = quote.get("quoted_status")
+    raw = quoted.get("id") if isinstance(quoted, dict) else quote.get("quoted_status_id")
+    return stored_id(instance, post_id(raw)) if raw is not None else None
 
 
 def _depths(descendants: list[dict], anchor: str) -> dict[str, int]:

@@ -45,7 +45,8 @@ class Post:
     reply_count: int | None = None
     quote_count: int | None = None
     spoiler_text: str | None = None  # a content warning shown before the text (Mastodon)
-    edit_history: list[str] | None = None  # ids of this post's earlier versions, oldest first (X)
+    edit_history: list[str] | None = None  # ids of this post's other versions, oldest first (X edits)
+    quote_of: str | None = None  # the post this one quotes (a quote's parent_id; a reply may quote one too)
     origin: str | None = None  # the server this row was read from, when not the thread's own (Mastodon)
     raw: Any = field(default=None, repr=False)
 
@@ -86,7 +87,7 @@ class Post:
 _FIELDS = tuple(f.name for f in fields(Post))
 _COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
 _TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id", "spoiler_text",
-          "origin")
+          "quote_of", "origin")
 
 
 def tolerant(build: Callable[[Any], "Post"], item: Any, *, platform: str, id_key: str,

@@ -76,6 +76,7 @@ def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, p
             parent_id = refs["replied_to"]
         elif "quoted" in refs:
             kind, parent_id = QUOTE, refs["quoted"]
+    quoted = refs.get("quoted") or (parent_id if kind == QUOTE else None)
     author = users.get(str(tweet.get("author_id"))) or {}
     metrics = tweet.get("public_metrics") or {}
     note = tweet.get("note_tweet") or {}
@@ -92,7 +93,7 @@ def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, p
         url=f"https://x.com/{handle or 'i/web'}/status/{tweet['id']}", lang=tweet.get("lang"),
         like_count=metrics.get("like_count"), repost_count=metrics.get("retweet_count"),
         reply_count=metrics.get("reply_count"), quote_count=metrics.get("quote_count"),
-        edit_history=tweet.get("edit_history_tweet_ids"), raw=tweet,
+        edit_history=tweet.get("edit_history_tweet_ids"), quote_of=post_id(quoted) if quoted else None, raw=tweet,
     )
 
 

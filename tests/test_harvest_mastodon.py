@@ -60,3 +60,37 @@ def test_rate_limit_reset_header_in_iso_format(run, env, emulator, url, world, r
     result = run("harvest", url("mastodon"))
     assert "Waiting" in result.stderr
     assert len(stored(env["REPLIES_DB"], "mastodon")) == len(world.thread("mastodon", roots["mastodon"].id))
+
+
+def test_content_warnings_and_quotes_are_kept(serve, run, tmp_path):
+    """Issue 11, item 7: `spoiler_text` is stored and exported, and a reply that also quotes a post (Mastodon
+    4.5 `quote`, state accepted) keeps the quote and loses the "RE: <link>" fallback paragraph."""
+    import json
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    world = World()
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    root = world.add("mastodon", "asker", "Why is lean harder in the NHS?", start)
+    other = world.add("mastodon", "writer", "An essay on improvement in hospitals.", start + timedelta(minutes=1))
+    reply = world.add("mastodon", "nurse", "Burnout. Nobody has the time to improve anything.",
+                      start + timedelta(minutes=5), parent=root.id, quote_of=other.id, spoiler="NHS staffing, venting")
+    plain = world.add("mastodon", "porter", "Money, mostly.", start + timedelta(minutes=6), parent=root.id)
+    server = serve(world)
+    db = tmp_path / "m.db"
+    run("harvest", post_url(server, root), "--db", db)
+
+    host = server.base_url.split("://", 1)[1]
+    conn = sqlite3.connect(db)
+    got = {i: (t, cw, q) for i, t, cw, q in conn.execute("select id, text, spoiler_text, quote_of from replies")}
+    raw = json.loads(conn.execute("select raw from replies where id = ?", [f"{host}/{reply.id}"]).fetchone()[0])
+    assert 'class="quote-inline"' in raw["content"]  # the emulator sends the fallback, as Mastodon 4.5 does
+    assert got[f"{host}/{reply.id}"] == (reply.text, "NHS staffing, venting", f"{host}/{other.id}")
+    assert got[f"{host}/{plain.id}"] == (plain.text, None, None)
+
+    out = tmp_path / "out.jsonl"
+    run("export", "--format", "jsonl", "--out", out, "--db", db)
+    records = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records[f"{host}/{reply.id}"]["spoiler_text"] == "NHS staffing, venting"
+    assert records[f"{host}/{reply.id}"]["quote_of"] == f"{host}/{other.id}"
+    assert records[f"{host}/{plain.id}"]["spoiler_text"] is None

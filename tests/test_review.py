@@ -166,3 +166,21 @@ def test_a_hostile_reply_cannot_drive_the_reviewers_terminal(classified):
     child.expect(pexpect.EOF)
     assert "Staffing\\x1b]52;c;" in screen and "\\u202eokay" in screen
     assert "\x1b]52" not in screen and "\x1b]0;" not in screen and "\u202e" not in screen
+
+
+def test_a_content_warning_is_shown_above_the_reply(classified):
+    """A Mastodon content warning (`spoiler_text`) is part of what the author wrote: the reviewer sees it."""
+    import sqlite3
+
+    conn = sqlite3.connect(classified)
+    conn.execute("update replies set spoiler_text = ? where id = (select id from replies where status = 'ok'"
+                 " order by created_at desc, id desc limit 1)", ["rota \x1b[31mrant"])
+    conn.commit()
+    conn.close()
+    child = review(classified, "--order", "newest")
+    shown(child, 1)
+    child.expect("a accept")
+    screen = child.before
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert "CW: rota \\x1b[31mrant" in screen

@@ -60,7 +60,7 @@ def status(emulator, post: Post, *, nest: bool = True) -> dict:
     parent = world.posts["mastodon"].get(post.parent) if post.parent else None
     body = {
         "id": post.id, "created_at": _ts(post), "in_reply_to_id": post.parent,
-        "in_reply_to_account_id": parent.author.id if parent else None, "sensitive": False, "spoiler_text": "",
+        "in_reply_to_account_id": parent.author.id if parent else None, "sensitive": bool(post.spoiler), "spoiler_text": post.spoiler,
         "visibility": "public", "language": post.lang,
         "uri": f"{emulator.base_url}/users/{author.handle}/statuses/{post.id}",
         "url": f"{emulator.base_url}/@{author.handle}/{post.id}",
@@ -76,6 +76,10 @@ def status(emulator, post: Post, *, nest: bool = True) -> dict:
     if post.quote_of and nest:
         quoted = world.get("mastodon", post.quote_of)
         body["quote"] = {"state": "accepted", "quoted_status": status(emulator, quoted, nest=False) if quoted else None}
+        if quoted:  # Mastodon 4.5's fallback for clients that do not show quotes
+            link = f"{emulator.base_url}/@{quoted.author.handle}/{quoted.id}"
+            body["content"] = (f'<p class="quote-inline">RE: <a href="{html.escape(link)}">{html.escape(link)}</a></p>'
+                               + body["content"])
     return body
 
 

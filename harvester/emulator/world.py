@@ -34,6 +34,7 @@ class Post:
     state: str = "ok"              # ok | deleted | protected | blocked
     labels: list[str] = field(default_factory=list)
     key: str | None = None         # the sample file's key, for tests
+    spoiler: str = ""              # a content warning (Mastodon's spoiler_text)
 
 
 def _tid(micros: int, seq: int) -> str:
