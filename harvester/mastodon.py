@@ -1,9 +1,9 @@
 """Mastodon and compatible servers through the client REST API (httpx).
 
 The instance is the one in the post URL. Logged-out `/context` answers are
-capped by Mastodon (60 descendants, depth 20); a capped answer is detected and
-the gaps are filled by asking for the context of the deepest posts that show
-more replies than were returned. A token lifts the cap and unlocks quotes.
+capped by Mastodon (60 descendants, depth 20), and servers may return fewer:
+wherever a post's own `replies_count` shows more replies than were returned,
+that post's context is asked too. A token lifts the cap and unlocks quotes.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PLATFORM = "mastodon"
 URL_RE = re.compile(
     r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:web/)?(?:@[A-Za-z0-9_.-]+(?:@[A-Za-z0-9.-]+)?|users/[A-Za-z0-9_.-]+/statuses)/(\d+)/?(?:[?#].*)?$"
 )
-LOGGED_OUT_LIMIT, LOGGED_OUT_DEPTH, TOKEN_LIMIT = 60, 20, 4096
+LOGGED_OUT_LIMIT = 60  # descendants in one logged-out /context answer
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 URL_FORMS = ("https://INSTANCE/@USER/ID",)
@@ -170,21 +170,18 @@ class MastodonSource:
             raise BadResponse(f"{self.instance} answered /context without `descendants`")
         return [s for s in body["descendants"] if isinstance(s, dict) and "id" in s]
 
-    def _capped(self, descendants: list[dict], relative_depth: dict[str, int]) -> bool:
-        if len(descendants) >= (TOKEN_LIMIT if self.token else LOGGED_OUT_LIMIT):
-            return True
-        return not self.token and any(d >= LOGGED_OUT_DEPTH for d in relative_depth.values())
-
     def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        """The root's context, then the context of every post whose own `replies_count` shows more replies
+        than the answers so far held (a logged-out context stops at 60 descendants and depth 20, and a
+        server may cut it shorter), shallowest first, each asked once."""
         known: dict[str, Post] = {}
         children: dict[str, set[str]] = {}
         depth: dict[str, int] = {root.id: 0}
         replies_count = {root.id: root.reply_count or 0}
         asked: set[str] = set()
         queue = [root.id]
-        capped_once = False
         while queue:
-            anchor = queue.pop()
+            anchor = queue.pop(0)
             asked.add(anchor)
             descendants = self._context(api_id(anchor))
             posts = []
@@ -202,16 +199,16 @@ class MastodonSource:
             for sid, d in relative.items():
                 depth[sid] = depth[anchor] + d
             yield Batch(posts, source_url=f"/api/v1/statuses/{api_id(anchor)}/context")
-            if self._capped(descendants, relative) or (capped_once and posts):
-                capped_once = True
-                gaps = [sid for sid, n in replies_count.items()
-                        if n > len(children.get(sid, ())) and sid not in asked]
-                queue = sorted(set(queue) | set(gaps), key=lambda s: depth.get(s, 0))
+            gaps = {sid for sid, n in replies_count.items() if n > len(children.get(sid, ())) and sid not in asked}
+            queue = sorted(set(queue) | gaps, key=lambda s: (depth.get(s, 0), s))
         missing = sum(max(0, n - len(children.get(sid, ()))) for sid, n in replies_count.items())
-        if capped_once and missing and not self.token:
-            self.events.warn(
-                f"{self.instance} shows logged-out clients at most {LOGGED_OUT_LIMIT} replies per request and "
-                f"about {missing} replies could not be reached that way; set MASTODON_ACCESS_TOKEN to lift the cap")
+        if missing:
+            causes = "deleted, private, or on servers this one has not fetched them from"
+            if not self.token:
+                causes += (f", or past the logged-out cap of {LOGGED_OUT_LIMIT} per request, which "
+                           "MASTODON_ACCESS_TOKEN lifts")
+            self.events.warn(f"{self.instance}: {missing} replies that the posts' own counts report could not be "
+                             f"reached ({causes})")
         if self.token:
             yield from self._quotes(root, cursor)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from replies.harvester.emulator import World
 from replies.harvester.emulator.sample import post_url
 from replies.harvester.emulator.world import synthetic_thread
-from tests.helpers import stored
+from tests.helpers import count, stored
 
 
 def test_depth_cap_is_detected_and_filled(run, env, emulator, world, roots, url):
@@ -94,3 +94,34 @@ def test_content_warnings_and_quotes_are_kept(serve, run, tmp_path):
     assert records[f"{host}/{reply.id}"]["spoiler_text"] == "NHS staffing, venting"
     assert records[f"{host}/{reply.id}"]["quote_of"] == f"{host}/{other.id}"
     assert records[f"{host}/{plain.id}"]["spoiler_text"] is None
+
+
+def test_a_context_cut_below_sixty_is_seen_from_the_counts(serve, run, tmp_path, monkeypatch):
+    """Issue 11, item 1: a logged-out context cut at 59 (as mastodon.social's was) looked complete. Every post
+    whose replies_count exceeds the children seen gets its own context asked; the rest is a warning."""
+    from datetime import datetime, timedelta, timezone
+
+    world = World()
+    start = datetime.now(timezone.utc) - timedelta(hours=5)
+    root = world.add("mastodon", "asker", "What stops improvement?", start)
+    moment = iter(start + timedelta(seconds=s) for s in range(1, 1000))
+    for i in range(10):
+        top = world.add("mastodon", f"user{i}", f"Reason {i}", next(moment), parent=root.id)
+        for j in range(7):
+            world.add("mastodon", f"user{i}x{j}", f"Agreed, {i}.{j}", next(moment), parent=top.id)
+    server = serve(world, mastodon_context_cap=59)
+    db = tmp_path / "m.db"
+    result = run("harvest", post_url(server, root), "--db", db)
+
+    # depth first: 7 whole branches (56), the 8th branch's top and 2 of its 7 replies; then the 8th's own context
+    contexts = [r["path"] for r in server.requests_to("/context")]
+    assert len(contexts) == 2 and contexts[0].endswith(f"/{root.id}/context")
+    eighth = world.replies_to("mastodon", root.id)[7]
+    assert contexts[1].endswith(f"/{eighth.id}/context")
+    assert count(db, "select count(*) from replies") == 64
+    assert "2 replies that the posts' own counts report could not be reached" in result.stderr
+
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "mastodon-token")  # a token lifts the cap: nothing missing
+    result = run("harvest", post_url(server, root), "--db", db)
+    assert count(db, "select count(*) from replies") == 80
+    assert "could not be reached" not in result.stderr

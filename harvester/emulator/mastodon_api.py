@@ -119,7 +119,7 @@ def _context(emulator, status_id: str, authorised: bool) -> Reply:
     post = world.get("mastodon", status_id)
     if post is None or post.state != "ok":
         return Reply(404, {"error": "Record not found"})
-    limit = CONTEXT_LIMIT if authorised else DESCENDANTS_LIMIT
+    limit = CONTEXT_LIMIT if authorised else emulator.mastodon_context_cap or DESCENDANTS_LIMIT
     depth_limit = None if authorised else DEPTH_LIMIT
     # Depth-first by id path, as Mastodon's recursive query orders it, then cut.
     ordered: list[Post] = []

@@ -60,7 +60,8 @@ class Emulator:
     def __init__(self, world: World | None = None, *, port: int = 0, x_tokens=("test-token",),
                  mastodon_tokens=("mastodon-token",), bsky_max_depth: int = 10, bsky_big_thread: tuple[int, int] | None = None,
                  x_quotes_forbidden: bool = False, x_deleted_as_404: bool = False,
-                 mastodon_quotes: bool = True, latency: float = 0.0, hostile: tuple[str, ...] = ()):
+                 mastodon_quotes: bool = True, mastodon_context_cap: int | None = None, latency: float = 0.0,
+                 hostile: tuple[str, ...] = ()):
         self.world = world or World()
         self.port = port
         self.x_tokens = set(x_tokens)
@@ -70,6 +71,8 @@ class Emulator:
         self.x_quotes_forbidden = x_quotes_forbidden
         self.x_deleted_as_404 = x_deleted_as_404
         self.mastodon_quotes = mastodon_quotes
+        # a server whose logged-out /context stops short of Mastodon's 60 (mastodon.social was seen at 59)
+        self.mastodon_context_cap = mastodon_context_cap
         self.latency = latency
         # misbehaviours of a hostile server: repeat_cursor, endless_cursor, garbled_context, trickle
         self.hostile = set(hostile)
