@@ -92,7 +92,8 @@ class JsonLog:
         fields = {"url": outcome.url, "outcome": outcome.outcome}
         if result:
             fields.update(platform=result.platform, thread=result.thread_id, new=result.new,
-                          updated=result.updated, stored=result.total, requests=result.requests)
+                          updated=result.updated, stored=result.total, requests=result.requests,
+                          found=result.found, expected=result.expected)
         if outcome.error:
             fields.update(error=outcome.error, exit_code=outcome.exit_code)
         self.event("thread", **fields)

@@ -86,8 +86,10 @@ def _report(outcome: ThreadOutcome, log) -> None:
         return
     result = outcome.result
     if outcome.outcome == "ok":
+        coverage = db.describe_coverage(result.found, result.expected)
         click.echo(f"{result.platform} {result.thread_id}: {result.new} new, {result.updated} updated, "
-                   f"{result.total} stored, {result.requests} requests")
+                   f"{result.total} stored, {result.requests} requests"
+                   + (f"; coverage {coverage}" if coverage else ""))
     elif outcome.outcome == "finished":
         click.echo(f"{outcome.url}: past its tracking end, not polled (`replies track URL --until DATE` extends it)")
     else:
@@ -195,7 +197,11 @@ def import_(file, db_path):
 @output_options
 @db_option
 def threads(fmt, db_path):
-    """List tracked threads with reply and quote counts and the last harvest time."""
+    """List tracked threads: reply and quote counts, coverage and the last harvest time.
+
+    Coverage compares what the last complete harvest stored with the platform's
+    own counts (the question's reply and quote counts and each reply's reply
+    count): "412 of 418; 6 deleted, hidden or unreachable"."""
     rows = db.list_threads(open_database(db_path))
     if not rows and fmt == "table":
         click.echo("No threads yet: run `replies harvest URL` or `replies demo`.", err=True)

@@ -13,7 +13,8 @@ from .errors import QueryError, UnknownThread
 
 
 def list_threads(db: Database) -> list[dict]:
-    """Every tracked thread with its reply and quote counts and last harvest."""
+    """Every tracked thread with its reply and quote counts, its coverage after the last harvest that
+    measured it ("412 of 418": stored against the platform's own counts) and its last harvest."""
     sql = """
         select t.platform, t.id, t.url, t.author_handle,
           substr(replace(t.text, char(10), ' '), 1, 60) as text,
@@ -21,10 +22,40 @@ def list_threads(db: Database) -> list[dict]:
              and r.kind = 'reply') as replies,
           (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
              and r.kind = 'quote') as quotes,
-          t.last_harvest_at
-        from threads t order by t.added_at
+          h.found, h.expected, t.last_harvest_at
+        from threads t left join harvest_runs h on h.id = (
+          select max(h2.id) from harvest_runs h2 where h2.platform = t.platform and h2.thread_id = t.id
+            and h2.expected is not null)
+        order by t.added_at
     """
-    return [dict(r) for r in db.query(sql)]
+    rows = [dict(r) for r in db.query(sql)]
+    for row in rows:
+        found, expected = row.pop("found"), row.pop("expected")
+        row["coverage"] = describe_coverage(found, expected)
+        row["last_harvest_at"] = row.pop("last_harvest_at")
+    return rows
+
+
+def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int]:
+    """(found, expected) for a thread: the replies and quotes stored with content, against what the platform's
+    own counts promise, the root's reply and quote counts plus each stored reply's reply count (replies to a
+    quote belong to the quote's own conversation, so quotes' counts are left out)."""
+    found, below = db.execute(
+        "select coalesce(sum(status = 'ok'), 0),"
+        " coalesce(sum(case when kind = 'reply' and status = 'ok' then reply_count end), 0)"
+        " from replies where platform = ? and thread_id = ?", [platform, thread_id]).fetchone()
+    root = db.execute("select coalesce(reply_count, 0) + coalesce(quote_count, 0) from threads"
+                      " where platform = ? and id = ?", [platform, thread_id]).fetchone()
+    return found, below + (root[0] if root else 0)
+
+
+def describe_coverage(found: int | None, expected: int | None) -> str | None:
+    """"412 of 418; 6 deleted, hidden or unreachable", or None where nothing was measured."""
+    if found is None or expected is None:
+        return None
+    if found >= expected:
+        return f"{found} of {expected}"
+    return f"{found} of {expected}; {expected - found} deleted, hidden or unreachable"
 
 
 def thread_filter(thread: tuple[str, str] | None, alias: str = "r") -> tuple[str, dict]:

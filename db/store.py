@@ -160,13 +160,17 @@ def start_run(db: Database, platform: str, thread_id: str, tool_version: str) ->
         return table.last_pk
 
 
-def finish_run(db: Database, run_id: int, outcome: str, error: str | None = None, requests: int = 0) -> None:
-    """Close a run with its outcome (ok, rate_limited, interrupted, error)."""
+def finish_run(db: Database, run_id: int, outcome: str, error: str | None = None, requests: int = 0,
+               coverage: tuple[int, int] | None = None) -> None:
+    """Close a run with its outcome (ok, rate_limited, interrupted, error) and, for a complete pass, its
+    coverage (found, expected)."""
     now = utc_now()
+    found, expected = coverage or (None, None)
     with db.atomic():
         db.execute(
-            "update harvest_runs set ended_at = ?, outcome = ?, error = ?, requests = requests + ? where id = ?",
-            [now, outcome, error, requests, run_id],
+            "update harvest_runs set ended_at = ?, outcome = ?, error = ?, requests = requests + ?, found = ?,"
+            " expected = ? where id = ?",
+            [now, outcome, error, requests, found, expected, run_id],
         )
         if outcome == "ok":
             db.execute(

@@ -162,7 +162,12 @@ class BlueskySource:
             for uri in cut_short:
                 if uri not in fetched:
                     fetched.add(uri)
-                    sub = self._thread(uri)
+                    try:
+                        sub = self._thread(uri)
+                    except ThreadNotFound:  # deleted since the thread was read: that branch's outcome only
+                        self.events.warn(f"Bluesky post {uri} shows replies the thread left out, but it is gone "
+                                         "now (deleted since); its replies were not harvested")
+                        continue
                     if _type(sub) == "post":
                         pending.append(sub)
         yield from self._quotes(root, cursor)

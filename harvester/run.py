@@ -66,6 +66,8 @@ class HarvestResult:
     requests: int
     total: int
     run_id: int
+    found: int | None = None     # replies and quotes stored with content ...
+    expected: int | None = None  # ... against what the platform's own counts promise
 
 
 def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
@@ -109,7 +111,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
     def read_cursor(name: str) -> str | None:
         return store.get_cursor(database, source.platform, root.id, name)
 
-    outcome, error = "error", None
+    outcome, error, coverage = "error", None, None
     guard = PageGuard(source.platform, root, deadline=settings.thread_deadline, clock=settings.clock)
     try:
         for batch in source.batches(root, read_cursor):
@@ -121,6 +123,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
             stored += len(rows)
             events.progress(stored, root.reply_count)
         outcome = "ok"
+        coverage = _coverage(database, source.platform, root.id, events)
     except RateLimited as exc:
         outcome, error = "rate_limited", str(exc)
         raise
@@ -135,10 +138,26 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
         raise
     finally:
         store.finish_run(database, run_id, outcome, settings.redact(error) if error else None,
-                         requests=source.requests - counted)
+                         requests=source.requests - counted, coverage=coverage)
     row = database["harvest_runs"].get(run_id)
     total = database.execute(
         "select count(*) from replies where platform = ? and thread_id = ?", [source.platform, root.id]
     ).fetchone()[0]
     return HarvestResult(source.platform, root.id, root.url, row["new_count"], row["updated_count"],
-                         row["requests"], total, run_id)
+                         row["requests"], total, run_id, row["found"], row["expected"])
+
+
+def _coverage(database: Database, platform: str, thread_id: str, events: Events) -> tuple[int, int]:
+    """(found, expected) after a complete pass; a shortfall is a warning, and so is a fall since the last
+    pass that measured it."""
+    found, expected = store.thread_coverage(database, platform, thread_id)
+    before = database.execute(
+        "select found, expected from harvest_runs where platform = ? and thread_id = ? and expected > 0"
+        " order by id desc limit 1", [platform, thread_id]).fetchone()
+    if found < expected:
+        message = (f"coverage: {found} of the {expected} replies and quotes the platform counts were stored; "
+                   f"{expected - found} deleted, hidden or unreachable")
+        if before and before[0] * expected > found * before[1]:
+            message += f" (down from {before[0]} of {before[1]} at the last harvest)"
+        events.warn(message)
+    return found, expected

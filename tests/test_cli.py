@@ -102,3 +102,42 @@ def test_demo_harvests_the_sample_end_to_end(tmp_path, monkeypatch):
     upsert_thread(open_db(other), {"platform": "x", "id": "1", "author_handle": "someone_else"})
     refused = CliRunner().invoke(main, ["demo", "--db", str(other)])
     assert refused.exit_code == 1 and "not the demo's" in refused.stderr
+
+
+def test_coverage_is_stored_on_the_run_and_shown(run, env, url, emulator, world, roots):
+    """Issue 11, item 2: what was stored against the platform's own counts, in `threads` and `--log-json`,
+    and a fall in coverage is a warning. Logged out, Mastodon's quote is out of reach: 44 of 45."""
+    out = run("harvest", url("mastodon"), "--log-json").output.splitlines()
+    thread = next(json.loads(line) for line in out if '"event": "thread"' in line)
+    assert (thread["found"], thread["expected"]) == (44, 45)
+    warning = next(json.loads(line) for line in out if '"event": "warning"' in line)
+    assert warning["message"].startswith("coverage: 44 of the 45 replies and quotes the platform counts")
+    rows = {r["platform"]: r for r in json.loads(run("threads", "--json").output)}
+    assert rows["mastodon"]["coverage"] == "44 of 45; 1 deleted, hidden or unreachable"
+
+    run("harvest", url("x"))
+    rows = {r["platform"]: r for r in json.loads(run("threads", "--json").output)}
+    assert rows["x"]["coverage"] == "68 of 68"
+    assert "; coverage 68 of 68" in run("harvest", url("x")).output
+
+
+def test_a_fall_in_coverage_is_a_warning(serve, run, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from replies.harvester.emulator import World
+    from replies.harvester.emulator.sample import post_url
+
+    world = World()
+    start = datetime.now(timezone.utc) - timedelta(hours=2)
+    root = world.add("mastodon", "asker", "What stops improvement?", start)
+    for i in range(3):
+        world.add("mastodon", f"early{i}", f"Reason {i}", start + timedelta(minutes=i + 1), parent=root.id)
+    server = serve(world, mastodon_context_cap=5)
+    db = tmp_path / "m.db"
+    first = run("harvest", post_url(server, root), "--db", db)
+    assert "; coverage 3 of 3" in first.output and "Warning" not in first.stderr
+    for i in range(10):  # ten more, but this server shows logged-out clients only 5 descendants
+        world.add("mastodon", f"late{i}", f"Reason {i}", start + timedelta(minutes=10 + i), parent=root.id)
+    second = run("harvest", post_url(server, root), "--db", db)
+    assert ("coverage: 5 of the 13 replies and quotes the platform counts were stored; 8 deleted, hidden or "
+            "unreachable (down from 3 of 3 at the last harvest)") in second.stderr

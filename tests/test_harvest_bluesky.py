@@ -56,3 +56,20 @@ def test_unknown_handle_and_missing_post(run, env, roots):
     handle = roots["bluesky"].author.handle
     result = run("harvest", f"https://bsky.app/profile/{handle}/post/3zzzzzzzzzzzz", code=1)
     assert "does not exist" in result.stderr
+
+
+def test_a_branch_gone_since_the_thread_was_read_costs_only_that_branch(run, env, emulator, world, roots, url):
+    """Issue 11, item 2: the deep exchange's branch is re-fetched; a NotFound there is that branch's outcome,
+    not the whole thread's (it used to fail the harvest)."""
+    first = run("harvest", url("bluesky"), "--db", env["REPLIES_DB"] + ".probe")
+    branch = emulator.requests_to("getPostThread")[1]["query"]["uri"]
+    emulator.record("/xrpc/app.bsky.feed.getPostThread", {"error": "NotFound", "message": f"Post not found: {branch}"},
+                    status=400, query={"uri": branch})
+    result = run("harvest", url("bluesky"))
+    assert f"Bluesky post {branch} shows replies the thread left out, but it is gone now" in result.stderr
+    rows = stored(env["REPLIES_DB"], "bluesky")
+    by_key = {p.key: p for p in world.posts["bluesky"].values()}
+    assert by_key["b21"].id not in rows  # the deleted branch's tail
+    below = world.thread("bluesky", branch)  # what only the branch fetch brings
+    assert len(rows) == count(env["REPLIES_DB"] + ".probe", "select count(*) from replies") - len(below) > 0
+    assert "45 new" in first.output and "coverage" in result.stderr

@@ -20,7 +20,7 @@ def test_track_then_harvest_all_polls_active_threads(run, env, world, roots, url
     for platform in ("x", "bluesky", "mastodon"):
         assert "14 days after it was posted" in run("track", url(platform)).output
     result = run("harvest", "--all")
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()
     assert len(lines) == 3 and all(" new, " in line for line in lines)
     for platform in ("x", "bluesky", "mastodon"):
         assert set(stored(env["REPLIES_DB"], platform)) == world.expected(platform, roots[platform].id)
