@@ -187,10 +187,13 @@ def _parse_until(text: str) -> str:
 @click.argument("file", type=click.Path(dir_okay=False))
 @db_option
 def import_(file, db_path):
-    """Import a twarc2 JSONL file (raw API pages or flattened tweets) from an earlier collection."""
+    """Import a twarc2 JSONL file from an earlier collection: raw API pages, stream output or flattened
+    tweets. Tweets found only in a page's `includes` are imported too; retweets are left out (they repeat
+    another post, which is imported where the file holds it)."""
     result = import_twarc(open_database(db_path), file)
     click.echo(f"{result.tweets} tweets read: {result.new} new, {result.updated} updated, "
-               f"in {result.threads} threads")
+               f"in {result.threads} threads"
+               + (f"; {result.retweets} retweets left out" if result.retweets else ""))
 
 
 @click.command()

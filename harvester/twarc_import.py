@@ -1,7 +1,9 @@
-"""Importing twarc2 collections: JSONL of raw API v2 pages, or flattened tweets.
+"""Importing twarc2 collections: JSONL of raw API v2 pages, stream output, or flattened tweets.
 
-Each tweet joins the thread of its conversation; a quote post joins the thread
-of the post it quotes when that thread is known.
+Every tweet the file holds is imported, those in `includes.tweets` too (a reply or a
+question may be there only). Each joins the thread of its conversation; a quote post
+joins the thread of the post it quotes when that thread is known. Retweets repeat
+another post and are left out (their originals are imported where the file holds them).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from replies.jsonl import read_jsonl
 
 from .errors import HarvestError
 from .record import QUOTE, ROOT, Post
-from .x import normalise_tweet
+from .x import is_retweet, normalise_tweet
 
 
 class ImportFileError(HarvestError):
@@ -31,15 +33,19 @@ class ImportResult:
     new: int
     updated: int
     threads: int
+    retweets: int = 0
 
 
 def _pages(path: Path) -> Iterator[tuple[int, list[dict], dict[str, dict], list[dict]]]:
     """(line number, tweets, users by id, referenced tweets) for each line of the file."""
     for number, obj in read_jsonl(path, ImportFileError, "twarc2 JSONL"):
-        if isinstance(obj, dict) and isinstance(obj.get("data"), list):
-            includes = obj.get("includes") or {}
+        if isinstance(obj, dict) and isinstance(obj.get("data"), (list, dict)):
+            # a page of search or lookup results (a list), or a line of stream output (one tweet)
+            includes = obj.get("includes") if isinstance(obj.get("includes"), dict) else {}
             users = {str(u["id"]): u for u in includes.get("users") or [] if isinstance(u, dict) and "id" in u}
-            yield number, obj["data"], users, includes.get("tweets") or []
+            data = obj["data"] if isinstance(obj["data"], list) else [obj["data"]]
+            refs = includes.get("tweets")
+            yield number, data, users, refs if isinstance(refs, list) else []
         elif isinstance(obj, dict) and "id" in obj and "text" in obj:
             author = obj.get("author") if isinstance(obj.get("author"), dict) else None
             users = {str(author["id"]): author} if author and "id" in author else {}
@@ -52,28 +58,32 @@ def _pages(path: Path) -> Iterator[tuple[int, list[dict], dict[str, dict], list[
 
 
 def import_twarc(database: Database, path: str | Path) -> ImportResult:
-    """Load a twarc2 JSONL file into the database, one transaction per line."""
+    """Load a twarc2 JSONL file into the database in one transaction."""
     path = Path(path)
     tweets: dict[str, tuple[dict, dict[str, dict]]] = {}
-    referenced: dict[str, dict] = {}
+    included: dict[str, tuple[dict, dict[str, dict]]] = {}
     for number, data, users, refs in _pages(path):
         for tweet in data:
             if not isinstance(tweet, dict) or not str(tweet.get("id") or "").isdigit():
                 raise ImportFileError(f"{path} line {number}: a tweet without a numeric id")
             tweets[str(tweet["id"])] = (tweet, users)
         for ref in refs:
-            if isinstance(ref, dict) and "id" in ref:
-                referenced[str(ref["id"])] = ref
+            if isinstance(ref, dict) and str(ref.get("id") or "").isdigit() and "text" in ref:
+                included[str(ref["id"])] = (ref, users)
     if not tweets:
         raise ImportFileError(f"{path}: no tweets found")
+    everything = {**included, **tweets}  # a tweet in `data` wins over its copy in `includes`
+    retweets = {i for i, (tweet, _) in everything.items() if is_retweet(tweet)}
 
     def conversation(tweet_id: str) -> str | None:
-        found = tweets.get(tweet_id, (referenced.get(tweet_id), None))[0]
+        found = everything.get(tweet_id, (None, None))[0]
         return str(found["conversation_id"]) if found and found.get("conversation_id") else None
 
     rows: list[dict] = []
     roots: dict[str, Post] = {}
-    for tweet_id, (tweet, users) in tweets.items():
+    for tweet_id, (tweet, users) in everything.items():
+        if tweet_id in retweets:
+            continue
         post = normalise_tweet(tweet, users)
         conv = str(tweet.get("conversation_id") or tweet_id)
         if post.kind == QUOTE and conv == tweet_id:
@@ -94,4 +104,5 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
             if thread_id in roots or not exists:
                 store.upsert_thread(database, root.thread_row())
         counts = store.store_replies(database, rows)
-    return ImportResult(len(tweets), counts.new, counts.updated, len(thread_ids))
+    return ImportResult(len(everything) - len(retweets), counts.new, counts.updated, len(thread_ids),
+                        len(retweets))

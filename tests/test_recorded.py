@@ -89,3 +89,40 @@ def test_x_edited_post_is_harvested_through_its_latest_version(serve, run, tmp_p
     assert (row["like_count"], row["repost_count"], row["reply_count"], row["quote_count"]) == (
         metrics["like_count"], metrics["retweet_count"], metrics["reply_count"], metrics["quote_count"])
     assert row["edit_history"] is None
+
+
+def test_twarc_files_import_everything_they_hold(run, tmp_path):
+    """Issue 11, item 8, on real twarc2 files: a root held only in `includes` is imported whole (it was an
+    empty placeholder), a retweet is left out rather than made a question thread, and stream output
+    (`data` holding one tweet, with `matching_rules`) is read."""
+    db = tmp_path / "t.db"
+    result = run("import", RECORDED / "x_twarc_csv_quoted_edit.jsonl", "--db", db)
+    page = recorded("x_twarc_csv_quoted_edit.jsonl")
+    reply = page["data"][0]
+    by_id = {t["id"]: t for t in page["includes"]["tweets"]}
+    threads = {t["id"]: t for t in rows(db, "select * from threads")}
+    latest = reply["conversation_id"]
+    assert threads[latest]["text"] == html.unescape(by_id[latest]["text"]).replace(
+        "https://t.co/rnwEIoNuqd", "https://twitter.com/i/web/status/1576994789110992896")
+    assert threads[latest]["author_handle"] == "wongmjane"
+    assert threads[latest]["created_at"] == by_id[latest]["created_at"] == "2022-10-03T17:57:11.000Z"
+    stored = {r["id"]: r for r in rows(db, "select * from replies")}
+    assert stored[reply["id"]]["thread_id"] == latest and stored[reply["id"]]["parent_id"] == latest
+    assert stored[reply["id"]]["quote_of"] == "1576994746135764992"
+    assert "in 2 threads" in result.output  # the reply's conversation, and the first version's own
+
+    db = tmp_path / "rt.db"
+    result = run("import", RECORDED / "x_twarc_csv_two_tweets.jsonl", "--db", db)
+    search = recorded("x_twarc_csv_two_tweets.jsonl")
+    retweet, original = search["data"][0], search["includes"]["tweets"][0]
+    assert retweet["referenced_tweets"] == [{"type": "retweeted", "id": original["id"]}]
+    assert "1 retweets left out" in result.output
+    assert [t["id"] for t in rows(db, "select id from threads")] == [original["id"]]
+    assert rows(db, "select count(*) as n from replies")[0]["n"] == 0
+
+    stream = tmp_path / "stream.jsonl"  # twarc2 stream's line shape, around the recorded reply
+    stream.write_text(json.dumps({"data": reply, "includes": page["includes"],
+                                  "matching_rules": [{"id": "1", "tag": "lean"}]}) + "\n")
+    db = tmp_path / "s.db"
+    run("import", stream, "--db", db)
+    assert [r["id"] for r in rows(db, "select id from replies")] == [reply["id"]]
