@@ -38,12 +38,16 @@ from .output import output_options, write_rows
 @click.option("--max-wait", type=click.FloatRange(min=0), default=900, show_default=True, metavar="SECONDS",
               help="The longest rate-limit wait: a reset further away stops the thread as rate-limited "
                    "(exit code 3), and the next run carries on.")
+@click.option("--origin", is_flag=True,
+              help="Mastodon: a server's context holds only the remote replies it has fetched. Also ask each "
+                   "reply's own server (from its uri) for the replies missing below it, logged out: one more "
+                   "request per such reply, to servers other than the one in the URL.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or wait messages.")
 @click.option("--log-json", is_flag=True,
               help="Machine-readable log: one JSON object per line on stdout (thread results, warnings, "
                    "waits, errors, a final summary) instead of the human-readable lines.")
 @db_option
-def harvest(urls, all_tracked, full_archive, no_wait, max_wait, quiet, log_json, db_path):
+def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, log_json, db_path):
     """Harvest the question post at each URL and every reply and quote.
 
     \b
@@ -65,7 +69,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, quiet, log_json,
         raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
     if len(urls) == 1:
         parse_url(urls[0])  # a URL no platform understands: one line, before any file is made
-    settings = dataclasses.replace(current_config().settings(), max_wait=max_wait)
+    settings = dataclasses.replace(current_config().settings(), max_wait=max_wait, mastodon_origin=origin)
     log = JsonLog() if log_json else None
     with harvest_lock(db_path, log):
         database = open_database(db_path)

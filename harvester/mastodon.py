@@ -8,9 +8,11 @@ that post's context is asked too. A token lifts the cap and unlocks quotes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,7 +24,7 @@ from .html_text import html_to_text
 from .http import HTTPStatusError, JsonClient
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
 from .retry import RetryPolicy
-from .settings import Settings, host_of
+from .settings import Settings, host_of, is_loopback
 from .source import Batch, CursorReader
 
 PLATFORM = "mastodon"
@@ -31,6 +33,8 @@ URL_RE = re.compile(
 )
 LOGGED_OUT_LIMIT = 60  # descendants in one logged-out /context answer
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
+# A Mastodon status's ActivityPub id: the server it was posted on, and its status id there.
+ORIGIN_RE = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})$")
 
 URL_FORMS = ("https://INSTANCE/@USER/ID",)
 
@@ -60,6 +64,30 @@ def stored_id(instance: str, status_id) -> str:
 def api_id(stored: str) -> str:
     """The status id the server knows, from a stored id."""
     return stored.rsplit("/", 1)[-1]
+
+
+def origin_of(uri: Any, home: str) -> tuple[str, str] | None:
+    """(base URL of the server a status was posted on, its id there) from its `uri`, for --origin; None for
+    a uri that is not a Mastodon status address or that --origin must not follow: one on the thread's own
+    server, one not on HTTPS, and, unless the thread's server is itself on this machine (an emulator), one
+    on this machine or a private network (a reply's uri must not aim requests at local services)."""
+    match = ORIGIN_RE.match(uri) if isinstance(uri, str) else None
+    if not match or host_of(match.group(1)) == host_of(home):
+        return None
+    base = match.group(1)
+    if is_loopback(urlsplit(home).hostname or ""):
+        return (base, match.group(2)) if is_loopback(urlsplit(base).hostname or "") else None
+    hostname = urlsplit(base).hostname or ""
+    try:
+        local = not ipaddress.ip_address(hostname).is_global
+    except ValueError:
+        local = hostname == "localhost" or hostname.endswith((".localhost", ".local", ".internal"))
+    return (base, match.group(2)) if base.startswith("https://") and not local else None
+
+
+def _uri(status: dict) -> str | None:
+    uri = status.get("uri")
+    return uri if isinstance(uri, str) else None
 
 
 def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_id: str | None = None) -> Post:
@@ -123,6 +151,8 @@ class MastodonSource:
                  full_archive: bool = False):  # full_archive is X's; a server's context has no time limit
         self.instance, self.status_id = instance, status_id
         self.events = events
+        self.settings, self.retry = settings, retry
+        self.origins: dict[str, JsonClient] = {}  # other servers asked with --origin, by host
         self.token, withheld = settings.mastodon_token_for(instance)
         if withheld:
             events.warn(withheld)
@@ -131,10 +161,12 @@ class MastodonSource:
 
     @property
     def requests(self) -> int:
-        return self.client.requests
+        return self.client.requests + sum(c.requests for c in self.origins.values())
 
     def close(self) -> None:
         self.client.close()
+        for client in self.origins.values():
+            client.close()
 
     def _get(self, path: str, params: dict | None = None):
         try:
@@ -201,6 +233,8 @@ class MastodonSource:
             yield Batch(posts, source_url=f"/api/v1/statuses/{api_id(anchor)}/context")
             gaps = {sid for sid, n in replies_count.items() if n > len(children.get(sid, ())) and sid not in asked}
             queue = sorted(set(queue) | gaps, key=lambda s: (depth.get(s, 0), s))
+        if self.settings.mastodon_origin:
+            yield from self._from_origins(root, known, children, replies_count)
         missing = sum(max(0, n - len(children.get(sid, ()))) for sid, n in replies_count.items())
         if missing:
             causes = "deleted, private, or on servers this one has not fetched them from"
@@ -211,6 +245,69 @@ class MastodonSource:
                              f"reached ({causes})")
         if self.token:
             yield from self._quotes(root, cursor)
+
+    def _from_origins(self, root: Post, known: dict[str, Post], children: dict[str, set[str]],
+                      replies_count: dict[str, int]) -> Iterator[Batch]:
+        """--origin: a server's context holds only the remote replies it has fetched. For each post whose
+        count shows replies missing and that was posted on another server, ask that server (its `uri`) for
+        the post's context, logged out, and add the replies this server lacks: matched by `uri`, stored as
+        `origin-host/id` with `origin` set. Each origin post is asked once; an origin's failure is a warning."""
+        posts_by_id = {root.id: root, **known}
+        by_uri = {p.raw["uri"]: p.id for p in posts_by_id.values()
+                  if isinstance(p.raw, dict) and isinstance(p.raw.get("uri"), str)}
+        asked: set[tuple[str, str]] = set()
+        failed: list[str] = []
+        queue = [sid for sid, n in replies_count.items() if n > len(children.get(sid, ()))]
+        while queue:
+            sid = queue.pop(0)
+            post = posts_by_id.get(sid)
+            ref = origin_of(post.raw.get("uri"), self.instance) if post and isinstance(post.raw, dict) else None
+            if ref is None or ref in asked:
+                continue
+            asked.add(ref)
+            descendants = self._origin_context(*ref, failed)
+            local = {ref[1]: sid}  # the origin's status id -> the stored id of the same post
+            for status in descendants:
+                if _uri(status) in by_uri:
+                    local[str(status["id"])] = by_uri[_uri(status)]
+            fresh = []
+            for status in descendants:
+                if _uri(status) in by_uri:
+                    continue
+                parent = local.get(str(status.get("in_reply_to_id")))
+                found = tolerant(lambda st: normalise_status(st, ref[0], parent_id=parent), status,
+                                 platform=PLATFORM, id_key="id", to_id=lambda raw: stored_id(ref[0], raw))
+                if found is None or found.id in posts_by_id:
+                    continue
+                found.origin = host_of(ref[0])
+                local[str(status["id"])] = found.id
+                if _uri(status):
+                    by_uri[_uri(status)] = found.id
+                posts_by_id[found.id] = known[found.id] = found
+                children.setdefault(found.parent_id or "", set()).add(found.id)
+                replies_count[found.id] = found.reply_count or 0
+                fresh.append(found)
+            yield Batch(fresh, source_url=f"{ref[0]}/api/v1/statuses/{ref[1]}/context")
+            queue += [p.id for p in fresh if (p.reply_count or 0) > len(children.get(p.id, ()))]
+        if failed:
+            self.events.warn(f"--origin: {len(failed)} servers did not answer for their posts' replies "
+                             f"({', '.join(sorted(set(failed))[:5])})")
+
+    def _origin_context(self, base: str, status_id: str, failed: list[str]) -> list[dict]:
+        host = host_of(base)
+        if host not in self.origins:
+            token, _ = self.settings.mastodon_token_for(base)  # a token configured for that very server, if any
+            self.origins[host] = JsonClient(base, self.retry, timeout=self.settings.http_timeout, token=token,
+                                            reset_parser=_reset, label=f"Mastodon {host}")
+        try:
+            body, _ = self.origins[host].get(f"/api/v1/statuses/{status_id}/context")
+        except (HTTPStatusError, HarvestError):
+            failed.append(host)
+            return []
+        if not isinstance(body, dict) or not isinstance(body.get("descendants"), list):
+            failed.append(host)
+            return []
+        return [s for s in body["descendants"] if isinstance(s, dict) and "id" in s]
 
     def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
         path: str | None = cursor("quotes.next") or f"/api/v1/statuses/{api_id(root.id)}/quotes"

@@ -36,6 +36,8 @@ class Settings:
     max_attempts: int = 8
     max_wait: float = 900.0  # the longest rate-limit wait; past it the harvest stops as rate-limited
     thread_deadline: float = 4 * 3600.0  # the longest one thread may take, waits included
+    # Mastodon: also ask each reply's own server (from its `uri`) for replies the thread's server lacks
+    mastodon_origin: bool = False
     clock: Callable[[], float] = field(default=time.time, compare=False)
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
@@ -79,7 +81,7 @@ class Settings:
                 token = self.mastodon_access_token
         if token is None:
             return None, None
-        if parts.scheme != "https" and not _loopback(parts.hostname or ""):
+        if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
             return None, f"the access token for {host} is not sent over plain http://; use https://"
         return token, None
 
@@ -105,7 +107,7 @@ def host_of(value: str) -> str:
     return (urlsplit(value).netloc if "://" in value else value.split("/", 1)[0])
 
 
-def _loopback(hostname: str) -> bool:
+def is_loopback(hostname: str) -> bool:
     if hostname == "localhost":
         return True
     try:

@@ -125,3 +125,62 @@ def test_a_context_cut_below_sixty_is_seen_from_the_counts(serve, run, tmp_path,
     result = run("harvest", post_url(server, root), "--db", db)
     assert count(db, "select count(*) from replies") == 80
     assert "could not be reached" not in result.stderr
+
+
+def test_origin_servers_fill_the_federation_gaps(serve, run, tmp_path, monkeypatch):
+    """Issue 11, item 3: a server's context holds only the remote replies it has fetched. With --origin, the
+    reply's own server (its `uri`) is asked, logged out, and what this server lacks is merged: matched by
+    uri, stored as origin-host/id with `origin` set. No token goes to the origin server."""
+    import sqlite3
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.now(timezone.utc) - timedelta(hours=3)
+    there = World()  # bob's server: his post and every reply to it
+    bobs = there.add("mastodon", "bob", "Staffing. Nobody has slack to improve.", start + timedelta(minutes=1))
+    r1 = there.add("mastodon", "carol", "Same on our ward.", start + timedelta(minutes=2), parent=bobs.id)
+    r2 = there.add("mastodon", "dave", "And the vacancies.", start + timedelta(minutes=3), parent=bobs.id)
+    r3 = there.add("mastodon", "erin", "Bank staff cannot join projects.", start + timedelta(minutes=4), parent=r2.id)
+    origin = serve(there)
+    here = World()  # the thread's server: it has fetched bob's post and carol's reply, not dave's or erin's
+    root = here.add("mastodon", "asker", "What stops improvement?", start)
+    uri = lambda post: f"{origin.base_url}/users/{post.author.handle}/statuses/{post.id}"
+    copy = here.add("mastodon", "bob", bobs.text, bobs.created_at, parent=root.id, remote_uri=uri(bobs),
+                    remote_replies=1)
+    here.add("mastodon", "carol", r1.text, r1.created_at, parent=copy.id, remote_uri=uri(r1))
+    home = serve(here)  # started last: MASTODON_INSTANCE names it
+    db = tmp_path / "m.db"
+
+    first = run("harvest", post_url(home, root), "--db", db)
+    assert "1 replies that the posts' own counts report could not be reached" in first.stderr
+    assert not origin.requests_to("")
+
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "mastodon-token")
+    second = run("harvest", post_url(home, root), "--origin", "--db", db)
+    host, origin_host = (s.base_url.split("://", 1)[1] for s in (home, origin))
+    stored_rows = {r[0]: r[1:] for r in sqlite3.connect(db).execute(
+        "select id, parent_id, origin, text, author_handle from replies")}
+    assert stored_rows[f"{origin_host}/{r2.id}"] == (f"{host}/{copy.id}", origin_host, r2.text,
+                                                     f"dave@{origin_host}")
+    assert stored_rows[f"{origin_host}/{r3.id}"][:3] == (f"{origin_host}/{r2.id}", origin_host, r3.text)
+    assert len(stored_rows) == 4  # carol's reply is not stored twice
+    assert f"{origin_host}/{r1.id}" not in stored_rows
+    asked = origin.requests_to("")
+    assert [r["path"] for r in asked] == [f"/api/v1/statuses/{bobs.id}/context"]
+    assert not any(r["authorization"] for r in asked) and home.requests_to("/context")[-1]["authorization"]
+    assert "; coverage 4 of 4" in second.output and "could not be reached" not in second.stderr
+
+
+def test_origin_follows_only_public_https_servers():
+    from replies.harvester.mastodon import origin_of
+
+    public = "https://mastodon.social"
+    assert origin_of("https://fosstodon.org/users/bob/statuses/1130", public) == ("https://fosstodon.org", "1130")
+    for uri in ("http://fosstodon.org/users/bob/statuses/1",  # not HTTPS
+                "https://127.0.0.1:8080/users/bob/statuses/1", "https://10.0.0.7/users/bob/statuses/1",
+                "https://[::1]/users/bob/statuses/1", "https://printer.local/users/bob/statuses/1",
+                "https://mastodon.social/users/bob/statuses/1",  # the thread's own server
+                "https://misskey.io/notes/9abc", "javascript:alert(1)", ["not", "a", "uri"], None):
+        assert origin_of(uri, public) is None, uri
+    emulator = "http://127.0.0.1:4000"  # a server on this machine may name another one on it, and nothing else
+    assert origin_of("http://127.0.0.1:4001/users/bob/statuses/7", emulator) == ("http://127.0.0.1:4001", "7")
+    assert origin_of("https://fosstodon.org/users/bob/statuses/7", emulator) is None

@@ -62,9 +62,10 @@ def status(emulator, post: Post, *, nest: bool = True) -> dict:
         "id": post.id, "created_at": _ts(post), "in_reply_to_id": post.parent,
         "in_reply_to_account_id": parent.author.id if parent else None, "sensitive": bool(post.spoiler), "spoiler_text": post.spoiler,
         "visibility": "public", "language": post.lang,
-        "uri": f"{emulator.base_url}/users/{author.handle}/statuses/{post.id}",
+        "uri": post.remote_uri or f"{emulator.base_url}/users/{author.handle}/statuses/{post.id}",
         "url": f"{emulator.base_url}/@{author.handle}/{post.id}",
-        "replies_count": len([p for p in world.replies_to("mastodon", post.id) if p.state == "ok"]),
+        "replies_count": len([p for p in world.replies_to("mastodon", post.id) if p.state == "ok"])
+        + post.remote_replies,
         "reblogs_count": post.reposts, "favourites_count": post.likes,
         "quotes_count": len(world.quotes_of("mastodon", post.id)), "edited_at": None,
         "content": to_html(emulator, post.text), "reblog": None,

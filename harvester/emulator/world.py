@@ -35,6 +35,8 @@ class Post:
     labels: list[str] = field(default_factory=list)
     key: str | None = None         # the sample file's key, for tests
     spoiler: str = ""              # a content warning (Mastodon's spoiler_text)
+    remote_uri: str | None = None  # Mastodon: posted on another server (its ActivityPub id there) ...
+    remote_replies: int = 0        # ... with this many replies there that this server has not fetched
 
 
 def _tid(micros: int, seq: int) -> str:
