@@ -34,7 +34,7 @@ URL_RE = re.compile(
 LOGGED_OUT_LIMIT = 60  # descendants in one logged-out /context answer
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 # A Mastodon status's ActivityPub id: the server it was posted on, and its status id there.
-ORIGIN_RE = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})$")
+ORIGIN_RE = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:ap/)?users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})$")
 
 URL_FORMS = ("https://INSTANCE/@USER/ID",)
 

@@ -126,3 +126,50 @@ def test_twarc_files_import_everything_they_hold(run, tmp_path):
     db = tmp_path / "s.db"
     run("import", stream, "--db", db)
     assert [r["id"] for r in rows(db, "select id from replies")] == [reply["id"]]
+
+
+def test_mastodon_quote_and_content_warning_from_a_real_server(serve, run, tmp_path, monkeypatch):
+    """Issue 11, item 7, on answers a Mastodon 4.5 server gave Mastodon.py's test suite: a quote post keeps
+    what it quotes (`quote.state` accepted) without the "RE: <link>" fallback paragraph, and a content warning
+    (`spoiler_text`) is stored."""
+    quoted, quote = recorded("mastodon_py_quoted_status.json"), recorded("mastodon_py_quote_status.json")
+    assert 'class="quote-inline"' in quote["content"] and quote["quote"]["state"] == "accepted"
+    server = serve(World())
+    server.record(f"/api/v1/statuses/{quoted['id']}", quoted)
+    server.record(f"/api/v1/statuses/{quoted['id']}/context", recorded("mastodon_py_empty_context.json"))
+    server.record(f"/api/v1/statuses/{quoted['id']}/quotes", [quote])
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "mastodon-token")  # the quotes endpoint needs a user
+    db = tmp_path / "m.db"
+    run("harvest", f"{server.base_url}/@{quoted['account']['acct']}/{quoted['id']}", "--db", db)
+
+    host = server.base_url.split("://", 1)[1]
+    row = rows(db, "select * from replies")[0]
+    assert (row["id"], row["kind"], row["parent_id"], row["quote_of"]) == (
+        f"{host}/{quote['id']}", "quote", f"{host}/{quoted['id']}", f"{host}/{quoted['id']}")
+    assert row["text"] == "yoooooooo"  # the fallback "RE: http://localhost:3000/@…" paragraph is gone
+    assert row["html"] == quote["content"] and json.loads(row["raw"]) == quote
+    assert row["author_id"] == quote["account"]["id"] and row["author_handle"] == f"mastodonpy_test@{host}"
+    assert row["created_at"] == quote["created_at"] and row["url"] == quote["url"]
+    assert (row["lang"], row["like_count"], row["repost_count"], row["reply_count"], row["quote_count"]) == (
+        quote["language"], quote["favourites_count"], quote["reblogs_count"], quote["replies_count"],
+        quote["quotes_count"])
+    assert row["spoiler_text"] is None and quote["spoiler_text"] == ""
+
+    warned = recorded("mastodon_py_cw_status.json")
+    server.record(f"/api/v1/statuses/{warned['id']}", warned)
+    server.record(f"/api/v1/statuses/{warned['id']}/context", recorded("mastodon_py_empty_context.json"))
+    server.record(f"/api/v1/statuses/{warned['id']}/quotes", [])
+    run("harvest", f"{server.base_url}/@mastodonpy_test/{warned['id']}", "--db", db)
+    thread = rows(db, "select * from threads where id = ?", [f"{host}/{warned['id']}"])[0]
+    assert thread["spoiler_text"] == warned["spoiler_text"] == "Content warning"
+    assert thread["text"] == "Toot!"
+
+
+def test_origin_reads_the_uri_form_real_servers_send():
+    from replies.harvester.mastodon import origin_of
+
+    uri = recorded("mastodon_py_quote_status.json")["uri"]  # Mastodon 4.4+: /ap/users/<account id>/statuses/<id>
+    assert uri.startswith("http://localhost:3000/ap/users/")
+    assert origin_of(uri, "http://127.0.0.1:9") == ("http://localhost:3000", uri.rsplit("/", 1)[1])
+    assert origin_of(uri.replace("http://localhost:3000", "https://example.social"), "https://mastodon.social") \
+        == ("https://example.social", uri.rsplit("/", 1)[1])
