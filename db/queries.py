@@ -13,8 +13,9 @@ from .errors import QueryError, UnknownThread
 
 
 def list_threads(db: Database) -> list[dict]:
-    """Every tracked thread with its reply and quote counts, its coverage after the last harvest that
-    measured it ("412 of 418": stored against the platform's own counts) and its last harvest."""
+    """Every tracked thread with its reply and quote counts, its coverage ("412 of 418": stored against the
+    platform's own counts) after the last harvest that measured it, else as the thread stands, and its
+    last harvest."""
     sql = """
         select t.platform, t.id, t.url, t.author_handle,
           substr(replace(t.text, char(10), ' '), 1, 60) as text,
@@ -31,6 +32,8 @@ def list_threads(db: Database) -> list[dict]:
     rows = [dict(r) for r in db.query(sql)]
     for row in rows:
         found, expected = row.pop("found"), row.pop("expected")
+        if expected is None:  # never harvested to the end (imported, or every run cut short): as it stands now
+            found, expected = thread_coverage(db, row["platform"], row["id"])
         row["coverage"] = describe_coverage(found, expected)
         row["last_harvest_at"] = row.pop("last_harvest_at")
     return rows

@@ -110,6 +110,10 @@ def test_twarc_files_import_everything_they_hold(run, tmp_path):
     assert stored[reply["id"]]["thread_id"] == latest and stored[reply["id"]]["parent_id"] == latest
     assert stored[reply["id"]]["quote_of"] == "1576994746135764992"
     assert "in 2 threads" in result.output  # the reply's conversation, and the first version's own
+    listed = {t["id"]: t for t in json.loads(run("threads", "--json", "--db", db).output)}
+    counts = by_id[latest]["public_metrics"]
+    promised = counts["reply_count"] + counts["quote_count"] + reply["public_metrics"]["reply_count"]
+    assert promised > 1 and listed[latest]["coverage"] == f"1 of {promised}; {promised - 1} deleted, hidden or unreachable"
 
     db = tmp_path / "rt.db"
     result = run("import", RECORDED / "x_twarc_csv_two_tweets.jsonl", "--db", db)
