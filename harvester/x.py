@@ -279,6 +279,7 @@ class XSource:
 
     def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
         token = cursor("quotes.next_token")
+        retweets = 0
         while True:
             params = dict(max_results=100, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
                           user_fields=USER_FIELDS, exclude=["retweets"])
@@ -292,12 +293,17 @@ class XSource:
                                  "harvested, quote posts were not")
                 return
             users = _users(page)
-            items = [t for t in page.get("data") or [] if not (isinstance(t, dict) and is_retweet(t))]
+            listed = page.get("data") or []
+            items = [t for t in listed if not (isinstance(t, dict) and is_retweet(t))]
+            retweets += len(listed) - len(items)
             posts = tolerant_each(lambda t: _quote(t, users, root.id), items, platform=PLATFORM, id_key="id",
                                   parent_id=root.id)
             token = (page.get("meta") or {}).get("next_token")
             yield Batch(posts, {"quotes.next_token": token}, source_url=f"/2/tweets/{root.id}/quote_tweets")
             if not token:
+                if retweets:
+                    self.events.warn(f"X listed {retweets} retweets among the quote posts of {root.id} although "
+                                     "asked to exclude them; they repeat the question and were not stored")
                 return
 
 

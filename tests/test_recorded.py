@@ -33,7 +33,8 @@ def test_x_quote_endpoint_retweets_are_not_stored_as_quotes(serve, run, tmp_path
     server.record(f"/2/tweets/{root}/quote_tweets", {"meta": {"result_count": 0}},
                   query={"pagination_token": page["meta"]["next_token"]})  # the second page was not recorded
     db = tmp_path / "x.db"
-    run("harvest", f"https://x.com/TwitterDev/status/{root}", "--db", db)
+    result = run("harvest", f"https://x.com/TwitterDev/status/{root}", "--db", db)
+    assert f"X listed 7 retweets among the quote posts of {root}" in result.stderr
 
     quotes = {r["id"]: r for r in rows(db, "select * from replies")}
     real = [t for t in page["data"] if not t["text"].startswith("RT @")]
