@@ -87,11 +87,13 @@ def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 def cross_validated(codebook_vectors: np.ndarray, codebook_set: TrainingSet, gold_vectors: np.ndarray,
                     gold_set: TrainingSet, thresholds: np.ndarray, folds: int = 4,
-                    seed: int = 0) -> tuple[float, float]:
+                    seed: int = 0, zero_thresholds: np.ndarray | None = None) -> tuple[float, float]:
     """(zero-shot, few-shot) macro-F1 on the same gold: zero-shot never sees the gold; few-shot
-    is trained on the codebook plus the other folds and scored on each held-out fold."""
+    is trained on the codebook plus the other folds and scored on each held-out fold. Zero-shot is
+    decided at `zero_thresholds` where given (its calibrated cuts), else at `thresholds`."""
     truth = gold_set.targets
-    zero = Heads(codebook_vectors, codebook_set).scores(gold_vectors) >= thresholds
+    cuts = thresholds if zero_thresholds is None else zero_thresholds
+    zero = Heads(codebook_vectors, codebook_set).scores(gold_vectors) >= cuts
     n = len(gold_set.texts)
     folds = max(2, min(folds, n))
     order = np.random.default_rng(seed).permutation(n)

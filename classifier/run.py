@@ -33,6 +33,8 @@ METHODS = ("auto", "zero-shot", "few-shot", "nli")
 # Default score at which a category is given (the heads are balanced logistic regressions, so 0.5 is
 # their natural cut; few-shot averages two of them).
 DEFAULT_THRESHOLDS = {"zero-shot": 0.5, "few-shot": 0.5, "nli": 0.5}
+# Methods whose decisions are calibrated on the replies in hand unless --threshold is given (calibrate.py).
+CALIBRATED = ("zero-shot",)
 Progress = Callable[[str, int, int], None]
 
 
@@ -59,17 +61,23 @@ def _models_dir(database: Database) -> Path:
 def classify(database: Database, codebook: Codebook, *, method: str = "auto", model: str | None = None,
              threshold: float | None = None, thread: tuple[str, str] | None = None, batch_size: int = 64,
              redo: bool = False, device: str | None = None, progress: Progress | None = None,
-             encoder=None, backend: str = "fp32") -> ClassifyResult:
+             encoder=None, backend: str = "fp32", labels_per_reply: float | None = None) -> ClassifyResult:
     """Classify replies without a label from this codebook, method and model (all with `redo`).
 
     `encoder` reuses an already loaded `classifier.model.Encoder` for `model`. `backend` "int8" runs the
     encoder dynamically quantised on the CPU (faster; its embeddings are cached apart and the heads are
     trained on them, so scores are recalibrated for it).
+
+    Without `threshold`, zero-shot decisions are calibrated on the replies in hand (`calibrate.py`): each
+    category's cut comes from the scores of every classified reply in scope (the thread's, with `thread`),
+    expecting `labels_per_reply` labels a reply (default 1.2). A fixed `threshold` turns this off.
     """
     if method not in METHODS:
         raise ClassifierError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if threshold is not None and not 0 < threshold < 1:
         raise ClassifierError(f"--threshold {threshold} must be between 0 and 1")
+    if labels_per_reply is not None and not 0 < labels_per_reply <= 5:
+        raise ClassifierError(f"--labels-per-reply {labels_per_reply} must be above 0 and at most 5")
     if database.execute("select count(*) from replies where status = 'ok'").fetchone()[0] == 0:
         raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
     progress = progress or (lambda stage, done, total: None)
@@ -96,9 +104,16 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         gold_set = gold_rows(codebook, [gold_texts[key] for key in keys], [reviewed[key] for key in keys])
         if keys:
             gold_vectors = base.embed(gold_set.texts, batch_size)
+            fixed = np.full(k, threshold if threshold is not None else DEFAULT_THRESHOLDS["zero-shot"])
+            # zero-shot as it would decide: calibrated on replies' unlabelled scores, here the gold replies'
+            # own (a sample of the thread; their labels are not read for it)
+            zero_cuts = None
+            if threshold is None and "zero-shot" in CALIBRATED:
+                from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
+                zero_cuts = rank_share_thresholds(Heads(base_vectors, base_rows).scores(gold_vectors),
+                                                  labels_per_reply or LABELS_PER_REPLY)
             result.cv_zero_shot, result.cv_few_shot = cross_validated(
-                base_vectors, base_rows, gold_vectors, gold_set,
-                np.full(k, threshold if threshold is not None else DEFAULT_THRESHOLDS["zero-shot"]))
+                base_vectors, base_rows, gold_vectors, gold_set, fixed, zero_thresholds=zero_cuts)
             if method == "auto" and result.cv_few_shot > result.cv_zero_shot:
                 chosen = "few-shot"
         elif method == "few-shot":
@@ -143,11 +158,28 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         done += len(batch)
         progress("classifying", done, total)
     result.classified = done
+    if threshold is None and result.method in CALIBRATED and done:
+        result.thresholds = _calibrate(database, codebook, result, thread, labels_per_reply)
+        store.finish_classify_run(database, run_id, thresholds=json.dumps(result.thresholds))
     result.embedded = (embedder.computed + (base.computed if embedder is not base else 0)) \
         if method != "nli" else done
     result.counts = category_counts(database, codebook)
     store.finish_classify_run(database, run_id, replies=done, embedded=result.embedded)
     return result
+
+
+def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, thread: tuple[str, str] | None,
+               labels_per_reply: float | None) -> dict[str, float]:
+    """Per-category thresholds from every stored score in scope, applied to all of them."""
+    from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
+
+    scope = dict(method=result.method, model=result.model, thread=thread)
+    scores = np.array(store.prediction_scores(database, codebook.hash, codebook.ids, **scope),
+                      dtype=np.float64).reshape(-1, len(codebook.ids))
+    cuts = rank_share_thresholds(scores, labels_per_reply or LABELS_PER_REPLY)
+    thresholds = {c: round(float(t), 6) for c, t in zip(codebook.ids, cuts)}
+    store.set_thresholds(database, codebook.hash, thresholds, **scope)
+    return thresholds
 
 
 def _count_pending(database, codebook_hash, result, thread, redo) -> int:

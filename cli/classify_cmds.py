@@ -46,7 +46,13 @@ def thread_key(database, ref):
               show_default=True, help="auto: few-shot once gold labels exist and it cross-validates better.")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
-@click.option("--threshold", type=float, help="Score at which a category is given (default 0.5 per category).")
+@click.option("--threshold", type=float,
+              help="One fixed score at which every category is given. Default: zero-shot cuts each category "
+                   "where the replies' own scores put it (see --labels-per-reply); few-shot and nli use 0.5.")
+@click.option("--labels-per-reply", type=float, metavar="N",
+              help="Zero-shot calibration: how many categories a reply carries on average (default 1.2). "
+                   "Each category's cut is set from the scores of all replies in scope so that, together, "
+                   "they give about this many labels a reply.")
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
 @click.option("--redo", is_flag=True, help="Classify again replies that already have labels from this setup.")
@@ -54,7 +60,8 @@ def thread_key(database, ref):
 @click.option("--backend", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="int8: dynamically quantised encoder on the CPU, faster at nearly the same quality (README).")
 @db_option
-def classify(codebook_path, method, model, threshold, thread_ref, batch_size, redo, device, backend, db_path):
+def classify(codebook_path, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo, device, backend,
+             db_path):
     """Tag each reply with the codebook's categories, with a score per category.
 
     Runs offline on the packaged all-MiniLM-L6-v2 model. Embeddings are cached
@@ -72,7 +79,7 @@ def classify(codebook_path, method, model, threshold, thread_ref, batch_size, re
         result = run_classify(database, book, method=method, model=model, threshold=threshold,
                               thread=thread_key(database, thread_ref), batch_size=batch_size, redo=redo,
                               device=device, progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
-                              backend=backend)
+                              backend=backend, labels_per_reply=labels_per_reply)
     finally:
         bar.close()
     if result.cv_few_shot is not None:

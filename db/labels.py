@@ -57,6 +57,41 @@ def write_predictions(db: Database, rows: Iterable[Mapping]) -> None:
         )
 
 
+def _scope(method: str, model: str, thread: tuple[str, str] | None) -> tuple[str, list]:
+    where, params = " and method = ? and model = ?", [method, model]
+    if not thread:
+        return where, params
+    return (where + " and (platform, id) in (select platform, id from replies where platform = ? and thread_id = ?)",
+            params + list(thread))
+
+
+def prediction_scores(db: Database, codebook_hash: str, categories: list[str], *, method: str, model: str,
+                      thread: tuple[str, str] | None = None) -> list[list[float]]:
+    """Every stored score for this codebook version, method and model (one thread's, with `thread`), a row
+    per reply in the order of `categories`; replies missing a category are left out."""
+    where, params = _scope(method, model, thread)
+    index = {c: i for i, c in enumerate(categories)}
+    rows: dict[tuple[str, str], list] = {}
+    for platform, reply_id, category, score in db.execute(
+            f"select platform, id, category, score from predictions where codebook_hash = ?{where}",
+            [codebook_hash, *params]):
+        if category in index:
+            rows.setdefault((platform, reply_id), [None] * len(categories))[index[category]] = score
+    return [row for row in rows.values() if None not in row]
+
+
+def set_thresholds(db: Database, codebook_hash: str, thresholds: Mapping[str, float], *, method: str, model: str,
+                   thread: tuple[str, str] | None = None) -> None:
+    """Decide each category anew at its threshold, for every stored score of this codebook version, method
+    and model (one thread's, with `thread`)."""
+    where, params = _scope(method, model, thread)
+    with db.atomic():
+        for category, threshold in thresholds.items():
+            db.execute(f"update predictions set threshold = ?, predicted = (score >= ?)"
+                       f" where codebook_hash = ? and category = ?{where}",
+                       [float(threshold), float(threshold), codebook_hash, category, *params])
+
+
 def reply_exists(db: Database, platform: str, reply_id: str) -> bool:
     return db.execute("select 1 from replies where platform = ? and id = ?", [platform, reply_id]).fetchone() is not None
 

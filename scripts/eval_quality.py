@@ -1,11 +1,16 @@
-"""Quality on the development sets, through the real pipeline (database → classify → JSONL export).
+"""Quality through the real pipeline (database → classify → JSONL export), on every labelled set.
 
-For each codebook (the default lean_nhs, and tests/data/cycling.yaml, an unrelated user
-codebook) it loads the labelled replies into a fresh database and reports macro-F1 for
-zero-shot, and for few-shot with N gold labels per category (drawn at random, several
-draws; F1 is measured on the replies that were not given as gold).
+Sets: the independent ones in ../shared/eval (written by another hand for this purpose, each row marked
+`split: dev|test`): the lean NHS replies for the default codebook and the incident-reporting replies for
+their own codebook; then the project's own development sets (tests/data), written with the codebook in mind.
 
-    .venv/bin/python scripts/eval_quality.py [--per-category 8] [--draws 5]
+For each set the labelled replies are loaded into a fresh database as one thread and classified; zero-shot
+decisions are calibrated on all of that thread's replies (no labels are read: calibrate.py). Macro-F1 is
+measured on the `--part` rows (test by default; the project's own sets have no split and are measured
+whole). Few-shot draws N gold replies per category from the dev rows (from all rows for the own sets, then
+measured on the rest), several draws, and reports the mean and range.
+
+    .venv/bin/python scripts/eval_quality.py [--part test|dev] [--per-category 8] [--draws 5] [--sets lean,...]
 """
 
 from __future__ import annotations
@@ -17,16 +22,25 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from replies import db
+from replies.classifier import run as classify_module
 from replies.classifier.codebook import load
 from replies.classifier.run import classify
 from replies.db.labels import set_gold
 from replies.export.records import jsonl_records
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
-SETS = [(None, DATA / "lean_nhs_dev.jsonl"), (DATA / "cycling.yaml", DATA / "cycling_dev.jsonl")]
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+EVAL = ROOT.parent / "shared" / "eval"
+SETS = {
+    "lean": ("lean_nhs, shared/eval", None, EVAL / "lean_nhs_public.jsonl"),
+    "incident": ("incident_reporting, shared/eval", EVAL / "incident_reporting.codebook.yaml",
+                 EVAL / "incident_reporting_public.jsonl"),
+    "lean_own": ("lean_nhs, own dev set", None, DATA / "lean_nhs_dev.jsonl"),
+    "cycling_own": ("cycling, own dev set", DATA / "cycling.yaml", DATA / "cycling_dev.jsonl"),
+}
 
 
 def load_set(folder: Path, dataset: Path):
@@ -35,56 +49,85 @@ def load_set(folder: Path, dataset: Path):
     db.upsert_thread(database, {"platform": "x", "id": "0", "text": "question"})
     db.store_replies(database, [{"platform": "x", "id": str(i), "thread_id": "0", "kind": "reply", "status": "ok",
                                  "text": item["text"]} for i, item in enumerate(items)])
-    return database, {str(i): item["labels"] for i, item in enumerate(items)}
+    truth = {str(i): item["labels"] for i, item in enumerate(items)}
+    split = {str(i): item.get("split") for i, item in enumerate(items)}
+    return database, truth, split
 
 
 def exported(database, book) -> dict:
     return {r["id"]: r for r in jsonl_records(database, book)}
 
 
-def score(records: dict, book, truth: dict, exclude: set) -> float:
-    keys = [k for k in truth if k not in exclude]
+def matrices(records: dict, book, truth: dict, keys: list[str]):
     y = np.array([[int(c in truth[k]) for c in book.ids] for k in keys])
     p = np.array([[int(c in records[k]["labels"]) for c in book.ids] for k in keys])
-    return float(f1_score(y, p, average="macro", zero_division=0))
+    return y, p
+
+
+def score(records: dict, book, truth: dict, keys: list[str]) -> float:
+    return float(f1_score(*matrices(records, book, truth, keys), average="macro", zero_division=0))
+
+
+def per_category(records: dict, book, truth: dict, keys: list[str]) -> str:
+    y, p = matrices(records, book, truth, keys)
+    precision, recall, f1, support = precision_recall_fscore_support(y, p, zero_division=0)
+    return "\n".join(f"    {c:<26} P {pr:.2f}  R {r:.2f}  F1 {f:.2f}  ({int(p[:, i].sum())} given, {s} true)"
+                     for i, (c, pr, r, f, s) in enumerate(zip(book.ids, precision, recall, f1, support)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["test", "dev"], default="test")
     parser.add_argument("--per-category", type=int, default=8)
     parser.add_argument("--draws", type=int, default=5)
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--few-shot-calibrated", action="store_true",
+                        help="experiment: calibrate few-shot decisions as zero-shot's are")
     args = parser.parse_args()
-    for codebook_path, dataset in SETS:
+    if args.few_shot_calibrated:
+        classify_module.CALIBRATED = ("zero-shot", "few-shot")
+    for name in args.sets.split(","):
+        title, codebook_path, dataset = SETS[name]
+        if not dataset.exists():
+            print(f"{title}: {dataset} not found, skipped")
+            continue
         book = load(codebook_path)
         with tempfile.TemporaryDirectory() as tmp:
-            database, truth = load_set(Path(tmp), dataset)
-            classify(database, book, method="zero-shot")
+            database, truth, split = load_set(Path(tmp), dataset)
+            has_split = any(split.values())
+            measured = [k for k in truth if not has_split or split[k] == args.part]
+            pool = [k for k in truth if not has_split or split[k] == "dev"]
+            classify(database, book, method="zero-shot", threshold=0.5)
+            fixed = score(exported(database, book), book, truth, measured)
+            classify(database, book, method="zero-shot", redo=True)
             zero_records = exported(database, book)
-            zero = score(zero_records, book, truth, set())
+            zero = score(zero_records, book, truth, measured)
             classify(database, book, method="zero-shot", backend="int8")
-            zero_int8 = score(exported(database, book), book, truth, set())
+            zero_int8 = score(exported(database, book), book, truth, measured)
             few, zero_same = [], []
             for draw in range(args.draws):
                 rng = random.Random(draw)
                 chosen: set[str] = set()
                 for c in book.ids:
-                    positives = [k for k, labels in truth.items() if c in labels]
+                    positives = [k for k in pool if c in truth[k]]
                     rng.shuffle(positives)
                     chosen.update(positives[: args.per_category])
+                held_out = [k for k in measured if k not in chosen]
                 database.execute("delete from gold_labels")
                 set_gold(database, [{"platform": "x", "id": k, "codebook": book.name, "reviewer": "eval",
                                      "labels": truth[k]} for k in chosen])
                 result = classify(database, book, method="few-shot", redo=True)
-                few.append(score(exported(database, book), book, truth, chosen))
-                zero_same.append(score(zero_records, book, truth, chosen))
-                print(f"  {book.name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} against zero-shot "
-                      f"{zero_same[-1]:.3f} on the same {len(truth) - len(chosen)} held-out replies "
+                few.append(score(exported(database, book), book, truth, held_out))
+                zero_same.append(score(zero_records, book, truth, held_out))
+                print(f"  {name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} against zero-shot "
+                      f"{zero_same[-1]:.3f} on the same {len(held_out)} replies "
                       f"(cv on gold: zero-shot {result.cv_zero_shot:.3f}, head {result.cv_few_shot:.3f})")
-            print(f"{book.name:<18} {len(truth)} replies  zero-shot macro-F1 {zero:.3f} (int8 backend "
-                  f"{zero_int8:.3f})  "
-                  f"few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
-                  f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same held-out replies "
+            part = f"{args.part} part, {len(measured)} replies" if has_split else f"all {len(measured)} replies"
+            print(f"{title} ({part}): zero-shot macro-F1 {zero:.3f} calibrated (fixed 0.5: {fixed:.3f}; int8 "
+                  f"{zero_int8:.3f}); few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
+                  f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same replies "
                   f"{np.mean(zero_same):.3f})")
+            print(per_category(zero_records, book, truth, measured))
 
 
 if __name__ == "__main__":

@@ -42,8 +42,13 @@ def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_d
     for category in LEAN_IDS:
         assert category in first.output
     conn = sqlite3.connect(path)
-    rows = conn.execute("select distinct method, model, codebook, codebook_hash, threshold from predictions").fetchall()
-    assert len(rows) == 1 and rows[0][:3] == ("zero-shot", "all-MiniLM-L6-v2", "lean_nhs") and rows[0][4] == 0.5
+    rows = conn.execute("select distinct method, model, codebook, codebook_hash from predictions").fetchall()
+    assert len(rows) == 1 and rows[0][:3] == ("zero-shot", "all-MiniLM-L6-v2", "lean_nhs")
+    # calibrated on these replies: a cut per category, recorded on each prediction and on the run
+    cuts = dict(conn.execute("select distinct category, threshold from predictions").fetchall())
+    assert set(cuts) == set(LEAN_IDS) and len(set(cuts.values())) > 1 and all(0.25 <= t < 1 for t in cuts.values())
+    assert json.loads(conn.execute("select thresholds from classify_runs").fetchone()[0]) == cuts
+    assert conn.execute("select count(*) from predictions where predicted != (score >= threshold)").fetchone()[0] == 0
     assert conn.execute("select count(*) from predictions").fetchone()[0] == 60 * len(LEAN_IDS)
     assert conn.execute("select min(score) >= 0 and max(score) <= 1 from predictions").fetchone()[0] == 1
     embedded = conn.execute("select count(*) from embeddings").fetchone()[0]
@@ -58,13 +63,51 @@ def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_d
     assert set(records[0]) == {"platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of", "created_at",
                                "url", "labels", "scores", "gold"}
     assert set(records[0]["scores"]) == set(LEAN_IDS)
+    predicted = {}
+    for reply_id, category in conn.execute("select id, category from predictions where predicted = 1"):
+        predicted.setdefault(reply_id, []).append(category)
     for record in records:
-        assert record["labels"] == sorted(c for c, s in record["scores"].items() if s >= 0.5)
+        assert record["labels"] == sorted(predicted.get(record["id"], []))
     # Labels beat chance by a wide margin on replies written in the voice of real ones.
     from sklearn.metrics import f1_score
     y = [[int(c in truth[r["id"]]) for c in LEAN_IDS] for r in records]
     p = [[int(c in r["labels"]) for c in LEAN_IDS] for r in records]
     assert f1_score(y, p, average="macro", zero_division=0) > 0.5
+
+
+def test_a_fixed_threshold_turns_calibration_off(run, dev_db):
+    path, _ = dev_db
+    run("classify", "--threshold", "0.5")
+    conn = sqlite3.connect(path)
+    assert conn.execute("select distinct threshold from predictions").fetchall() == [(0.5,)]
+    assert conn.execute("select count(*) from predictions where predicted != (score >= 0.5)").fetchone()[0] == 0
+    assert "must be above 0" in run("classify", "--labels-per-reply", "0", code=1).output
+
+
+def test_calibration_follows_the_replies_scores():
+    """Synthetic scores: each category's cut falls where its expected share of the labels puts it, never
+    under the floor, and a category the replies do not raise is not handed out to fill a quota."""
+    import numpy as np
+
+    from replies.classifier.calibrate import rank_share_thresholds
+
+    rng = np.random.default_rng(0)
+    n = 1000
+    scores = np.column_stack([rng.uniform(0.2, 0.6, n),           # a common category, scored low by the heads
+                              rng.uniform(0.0, 0.3, n),           # a rare one
+                              np.full(n, 0.05)])                  # one nobody raises
+    cuts = rank_share_thresholds(scores, labels_per_reply=1.0)
+    shares = (scores / scores.sum(1, keepdims=True)).mean(0)
+    given = (scores >= cuts).mean(0)
+    assert abs(given[0] - shares[0]) < 0.01  # given on as many replies as its share of the labels
+    # the rare one's quota would reach down to 0.23: the floor stops it at 0.25
+    assert np.quantile(scores[:, 1], 1 - shares[1]) < 0.25 == cuts[1] and given[1] < shares[1]
+    assert cuts[0] < 0.5  # the low-scored common category is given well below the old fixed 0.5
+    assert cuts[2] == 0.25 and given[2] == 0  # the floor: never handed out
+    more = rank_share_thresholds(scores, labels_per_reply=1.5)
+    assert (more <= cuts).all() and more[0] < cuts[0]  # more labels a reply: lower cuts
+    assert rank_share_thresholds(np.zeros((0, 3))).tolist() == [0.25] * 3
+    assert rank_share_thresholds(np.zeros((4, 2))).tolist() == [0.25, 0.25]  # all-zero rows: no division by 0
 
 
 def test_new_replies_only_are_embedded(run, dev_db):
