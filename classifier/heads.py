@@ -7,6 +7,7 @@ logistic regression, so its probability is a calibrated score in [0, 1].
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,23 +87,24 @@ def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def cross_validated(codebook_vectors: np.ndarray, codebook_set: TrainingSet, gold_vectors: np.ndarray,
-                    gold_set: TrainingSet, thresholds: np.ndarray, folds: int = 4,
-                    seed: int = 0, zero_thresholds: np.ndarray | None = None) -> tuple[float, float]:
+                    gold_set: TrainingSet, thresholds: np.ndarray, folds: int = 4, seed: int = 0,
+                    calibrate: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[float, float]:
     """(zero-shot, few-shot) macro-F1 on the same gold: zero-shot never sees the gold; few-shot
-    is trained on the codebook plus the other folds and scored on each held-out fold. Zero-shot is
-    decided at `zero_thresholds` where given (its calibrated cuts), else at `thresholds`."""
+    is trained on the codebook plus the other folds and scored on each held-out fold. With `calibrate`
+    (scores -> per-category cuts, from unlabelled scores), both are decided as classify decides them."""
     truth = gold_set.targets
-    cuts = thresholds if zero_thresholds is None else zero_thresholds
-    zero = Heads(codebook_vectors, codebook_set).scores(gold_vectors) >= cuts
+    zero_scores = Heads(codebook_vectors, codebook_set).scores(gold_vectors)
+    zero = zero_scores >= (calibrate(zero_scores) if calibrate else thresholds)
     n = len(gold_set.texts)
     folds = max(2, min(folds, n))
     order = np.random.default_rng(seed).permutation(n)
-    few = np.zeros_like(truth)
+    few_scores = np.zeros(truth.shape, dtype=float)
     for fold in range(folds):
         test = order[fold::folds]
         train = np.setdiff1d(order, test)
         training = codebook_set + TrainingSet([gold_set.texts[i] for i in train], truth[train],
                                               gold_set.weights[train])
         vectors = np.vstack([codebook_vectors, gold_vectors[train]])
-        few[test] = Heads(vectors, training).scores(gold_vectors[test]) >= thresholds
-    return macro_f1(truth, zero.astype(int)), macro_f1(truth, few)
+        few_scores[test] = Heads(vectors, training).scores(gold_vectors[test])
+    few = few_scores >= (calibrate(few_scores) if calibrate else thresholds)
+    return macro_f1(truth, zero.astype(int)), macro_f1(truth, few.astype(int))

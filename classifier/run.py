@@ -34,7 +34,7 @@ METHODS = ("auto", "zero-shot", "few-shot", "nli")
 # their natural cut; few-shot averages two of them).
 DEFAULT_THRESHOLDS = {"zero-shot": 0.5, "few-shot": 0.5, "nli": 0.5}
 # Methods whose decisions are calibrated on the replies in hand unless --threshold is given (calibrate.py).
-CALIBRATED = ("zero-shot",)
+CALIBRATED = ("zero-shot", "few-shot")
 Progress = Callable[[str, int, int], None]
 
 
@@ -68,7 +68,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     encoder dynamically quantised on the CPU (faster; its embeddings are cached apart and the heads are
     trained on them, so scores are recalibrated for it).
 
-    Without `threshold`, zero-shot decisions are calibrated on the replies in hand (`calibrate.py`): each
+    Without `threshold`, zero-shot and few-shot decisions are calibrated on the replies in hand (`calibrate.py`): each
     category's cut comes from the scores of every classified reply in scope (the thread's, with `thread`),
     expecting `labels_per_reply` labels a reply (default 1.2). A fixed `threshold` turns this off.
     """
@@ -105,15 +105,15 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         if keys:
             gold_vectors = base.embed(gold_set.texts, batch_size)
             fixed = np.full(k, threshold if threshold is not None else DEFAULT_THRESHOLDS["zero-shot"])
-            # zero-shot as it would decide: calibrated on replies' unlabelled scores, here the gold replies'
+            # both methods as they would decide: calibrated on unlabelled scores, here the gold replies'
             # own (a sample of the thread; their labels are not read for it)
-            zero_cuts = None
-            if threshold is None and "zero-shot" in CALIBRATED:
+            calibrate = None
+            if threshold is None:
                 from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
-                zero_cuts = rank_share_thresholds(Heads(base_vectors, base_rows).scores(gold_vectors),
-                                                  labels_per_reply or LABELS_PER_REPLY)
+                calibrate = functools.partial(rank_share_thresholds,
+                                              labels_per_reply=labels_per_reply or LABELS_PER_REPLY)
             result.cv_zero_shot, result.cv_few_shot = cross_validated(
-                base_vectors, base_rows, gold_vectors, gold_set, fixed, zero_thresholds=zero_cuts)
+                base_vectors, base_rows, gold_vectors, gold_set, fixed, calibrate=calibrate)
             if method == "auto" and result.cv_few_shot > result.cv_zero_shot:
                 chosen = "few-shot"
         elif method == "few-shot":

@@ -5,7 +5,7 @@ Sets: the independent ones in ../shared/eval (written by another hand for this p
 their own codebook; then the project's own development sets (tests/data), written with the codebook in mind.
 
 For each set the labelled replies are loaded into a fresh database as one thread and classified; zero-shot
-decisions are calibrated on all of that thread's replies (no labels are read: calibrate.py). Macro-F1 is
+and few-shot decisions are calibrated on all of that thread's replies (no labels are read: calibrate.py). Macro-F1 is
 measured on the `--part` rows (test by default; the project's own sets have no split and are measured
 whole). Few-shot draws N gold replies per category from the dev rows (from all rows for the own sets, then
 measured on the rest), several draws, and reports the mean and range.
@@ -81,11 +81,11 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=8)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--few-shot-calibrated", action="store_true",
-                        help="experiment: calibrate few-shot decisions as zero-shot's are")
+    parser.add_argument("--few-shot-fixed", action="store_true",
+                        help="experiment: few-shot decided at a fixed 0.5 instead of calibrated")
     args = parser.parse_args()
-    if args.few_shot_calibrated:
-        classify_module.CALIBRATED = ("zero-shot", "few-shot")
+    if args.few_shot_fixed:
+        classify_module.CALIBRATED = ("zero-shot",)
     for name in args.sets.split(","):
         title, codebook_path, dataset = SETS[name]
         if not dataset.exists():
