@@ -6,7 +6,7 @@ and only http(s) links become links. Charts are inline SVG, so the page needs no
 
 from __future__ import annotations
 
-from html import escape
+import html
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -16,11 +16,17 @@ from replies.db.discoveries import latest_discovery
 from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now
 from replies.export.files import atomic_file
-from replies.text import clip
+from replies.text import clip, visible
 
 from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
+
+
+def escape(value: str) -> str:
+    """Text for the page: HTML-escaped, and with control characters and bidirectional overrides shown as
+    escapes (a reply's ESC sequence must not act on whoever reads the file in a terminal)."""
+    return html.escape(visible(str(value)))
 
 
 def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int = 3,
