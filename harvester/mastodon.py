@@ -85,6 +85,11 @@ def origin_of(uri: Any, home: str) -> tuple[str, str] | None:
     return (base, match.group(2)) if base.startswith("https://") and not local else None
 
 
+def _unseen(sid: str, replies_count: dict[str, int], children: dict[str, set[str]]) -> int:
+    """How many replies post `sid` counts beyond those seen so far."""
+    return max(0, replies_count[sid] - len(children.get(sid, ())))
+
+
 def _uri(status: dict) -> str | None:
     uri = status.get("uri")
     return uri if isinstance(uri, str) else None
@@ -231,11 +236,11 @@ class MastodonSource:
             for sid, d in relative.items():
                 depth[sid] = depth[anchor] + d
             yield Batch(posts, source_url=f"/api/v1/statuses/{api_id(anchor)}/context")
-            gaps = {sid for sid, n in replies_count.items() if n > len(children.get(sid, ())) and sid not in asked}
+            gaps = {sid for sid in replies_count if _unseen(sid, replies_count, children) and sid not in asked}
             queue = sorted(set(queue) | gaps, key=lambda s: (depth.get(s, 0), s))
         if self.settings.mastodon_origin:
             yield from self._from_origins(root, known, children, replies_count)
-        missing = sum(max(0, n - len(children.get(sid, ()))) for sid, n in replies_count.items())
+        missing = sum(_unseen(sid, replies_count, children) for sid in replies_count)
         if missing:
             causes = "deleted, private, or on servers this one has not fetched them from"
             if not self.token:
@@ -257,7 +262,7 @@ class MastodonSource:
                   if isinstance(p.raw, dict) and isinstance(p.raw.get("uri"), str)}
         asked: set[tuple[str, str]] = set()
         failed: list[str] = []
-        queue = [sid for sid, n in replies_count.items() if n > len(children.get(sid, ()))]
+        queue = [sid for sid in replies_count if _unseen(sid, replies_count, children)]
         while queue:
             sid = queue.pop(0)
             post = posts_by_id.get(sid)
@@ -283,12 +288,12 @@ class MastodonSource:
                 local[str(status["id"])] = found.id
                 if _uri(status):
                     by_uri[_uri(status)] = found.id
-                posts_by_id[found.id] = known[found.id] = found
+                posts_by_id[found.id] = found
                 children.setdefault(found.parent_id or "", set()).add(found.id)
                 replies_count[found.id] = found.reply_count or 0
                 fresh.append(found)
             yield Batch(fresh, source_url=f"{ref[0]}/api/v1/statuses/{ref[1]}/context")
-            queue += [p.id for p in fresh if (p.reply_count or 0) > len(children.get(p.id, ()))]
+            queue += [p.id for p in fresh if _unseen(p.id, replies_count, children)]
         if failed:
             self.events.warn(f"--origin: {len(failed)} servers did not answer for their posts' replies "
                              f"({', '.join(sorted(set(failed))[:5])})")
