@@ -24,6 +24,7 @@ from sqlite_utils import Database
 from replies import __version__
 from replies.db import labels as store
 
+from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
 from .codebook import Codebook
 from .embed import CachedEmbedder
 from .errors import ClassifierError
@@ -78,6 +79,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         raise ClassifierError(f"--threshold {threshold} must be between 0 and 1")
     if labels_per_reply is not None and not 0 < labels_per_reply <= 5:
         raise ClassifierError(f"--labels-per-reply {labels_per_reply} must be above 0 and at most 5")
+    labels_per_reply = labels_per_reply or LABELS_PER_REPLY
     if database.execute("select count(*) from replies where status = 'ok'").fetchone()[0] == 0:
         raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
     progress = progress or (lambda stage, done, total: None)
@@ -109,9 +111,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
             # own (a sample of the thread; their labels are not read for it)
             calibrate = None
             if threshold is None:
-                from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
-                calibrate = functools.partial(rank_share_thresholds,
-                                              labels_per_reply=labels_per_reply or LABELS_PER_REPLY)
+                calibrate = functools.partial(rank_share_thresholds, labels_per_reply=labels_per_reply)
             result.cv_zero_shot, result.cv_few_shot = cross_validated(
                 base_vectors, base_rows, gold_vectors, gold_set, fixed, calibrate=calibrate)
             if method == "auto" and result.cv_few_shot > result.cv_zero_shot:
@@ -169,14 +169,12 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
 
 
 def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, thread: tuple[str, str] | None,
-               labels_per_reply: float | None) -> dict[str, float]:
+               labels_per_reply: float) -> dict[str, float]:
     """Per-category thresholds from every stored score in scope, applied to all of them."""
-    from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
-
     scope = dict(method=result.method, model=result.model, thread=thread)
     scores = np.array(store.prediction_scores(database, codebook.hash, codebook.ids, **scope),
                       dtype=np.float64).reshape(-1, len(codebook.ids))
-    cuts = rank_share_thresholds(scores, labels_per_reply or LABELS_PER_REPLY)
+    cuts = rank_share_thresholds(scores, labels_per_reply)
     thresholds = {c: round(float(t), 6) for c, t in zip(codebook.ids, cuts)}
     store.set_thresholds(database, codebook.hash, thresholds, **scope)
     return thresholds

@@ -52,6 +52,13 @@ def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, i
     return found, below + (root[0] if root else 0)
 
 
+def previous_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int] | None:
+    """(found, expected) of the thread's latest harvest that measured a coverage above nothing, or None."""
+    row = db.execute("select found, expected from harvest_runs where platform = ? and thread_id = ? and expected > 0"
+                     " order by id desc limit 1", [platform, thread_id]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def describe_coverage(found: int | None, expected: int | None) -> str | None:
     """"412 of 418; 6 deleted, hidden or unreachable", or None where nothing was measured."""
     if found is None or expected is None:

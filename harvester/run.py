@@ -151,9 +151,7 @@ def _coverage(database: Database, platform: str, thread_id: str, events: Events)
     """(found, expected) after a complete pass; a shortfall is a warning, and so is a fall since the last
     pass that measured it."""
     found, expected = store.thread_coverage(database, platform, thread_id)
-    before = database.execute(
-        "select found, expected from harvest_runs where platform = ? and thread_id = ? and expected > 0"
-        " order by id desc limit 1", [platform, thread_id]).fetchone()
+    before = store.previous_coverage(database, platform, thread_id)
     if found < expected:
         message = (f"coverage: {found} of the {expected} replies and quotes the platform counts were stored; "
                    f"{expected - found} deleted, hidden or unreachable")
