@@ -19,7 +19,10 @@ import click
 from replies.harvester.errors import ConfigurationError
 from replies.harvester.settings import (
     DEFAULT_BSKY_API_BASE,
+    DEFAULT_REDDIT_API_BASE,
+    DEFAULT_THREADS_API_BASE,
     DEFAULT_X_API_BASE,
+    DEFAULT_YOUTUBE_API_BASE,
     INSTANCE_TOKEN_PREFIX,
     Settings,
     is_token,
@@ -37,11 +40,25 @@ FILE_KEYS = {
     ("bluesky", "api_base"): "REPLIES_BSKY_API_BASE",
     ("mastodon", "access_token"): "MASTODON_ACCESS_TOKEN",
     ("mastodon", "instance"): "MASTODON_INSTANCE",
+    ("reddit", "client_id"): "REDDIT_CLIENT_ID",
+    ("reddit", "client_secret"): "REDDIT_CLIENT_SECRET",
+    ("reddit", "user_agent"): "REDDIT_USER_AGENT",
+    ("reddit", "api_base"): "REPLIES_REDDIT_API_BASE",
+    ("reddit", "auth_base"): "REPLIES_REDDIT_AUTH_BASE",
+    ("youtube", "api_key"): "YOUTUBE_API_KEY",
+    ("youtube", "api_base"): "REPLIES_YOUTUBE_API_BASE",
+    ("threads", "access_token"): "THREADS_ACCESS_TOKEN",
+    ("threads", "api_base"): "REPLIES_THREADS_API_BASE",
 }
 DEFAULTS = {"REPLIES_DB": "./replies.db", "REPLIES_CODEBOOK": "(the one classify last used, else lean_nhs)",
             "REPLIES_HTTP_TIMEOUT": "30", "REPLIES_X_API_BASE": DEFAULT_X_API_BASE,
             "REPLIES_BSKY_API_BASE": DEFAULT_BSKY_API_BASE,
-            "MASTODON_INSTANCE": "(none: MASTODON_ACCESS_TOKEN is sent to no server)"}
+            "MASTODON_INSTANCE": "(none: MASTODON_ACCESS_TOKEN is sent to no server)",
+            "REPLIES_REDDIT_API_BASE": DEFAULT_REDDIT_API_BASE,
+            "REPLIES_REDDIT_AUTH_BASE": "(REPLIES_REDDIT_API_BASE where set, else https://www.reddit.com)",
+            "REDDIT_USER_AGENT": "python:replies:VERSION (reply harvester for research)",
+            "REPLIES_YOUTUBE_API_BASE": DEFAULT_YOUTUBE_API_BASE,
+            "REPLIES_THREADS_API_BASE": DEFAULT_THREADS_API_BASE}
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -176,6 +193,14 @@ def config_command(fmt):
       access_token = "..."
       [mastodon."scholar.social"]     # a token of another server, sent to it only
       access_token = "..."
+      [reddit]
+      client_id = "..."
+      client_secret = "..."
+      user_agent = "python:replies:0.1 (by /u/YOURNAME)"
+      [youtube]
+      api_key = "..."
+      [threads]
+      access_token = "..."             # the question post's owner's token
     """
     config = current_config()
     path = config.path

@@ -9,7 +9,7 @@ import click
 
 from replies import db
 from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.sample import load_sample, post_url
+from replies.harvester.emulator.sample import load_sample, load_sample_elsewhere, post_url
 from replies.harvester.run import harvest as harvest_thread
 from replies.harvester.settings import Settings
 from replies.text import clip, visible
@@ -100,19 +100,22 @@ def _summary(database, elapsed: float, path: Path) -> None:
 @click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--sample/--empty", default=True, show_default=True, help="Serve the bundled sample thread.")
 def emulator(port, sample):
-    """Serve the X, Bluesky and Mastodon API emulator on 127.0.0.1 until Ctrl-C.
+    """Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads) on 127.0.0.1 until Ctrl-C.
 
     Point replies at it with the printed settings to try harvesting by hand.
     """
     world = World()
-    roots = load_sample(world) if sample else {}
+    roots = {**load_sample(world), **load_sample_elsewhere(world)} if sample else {}
     server = Emulator(world, port=port, x_tokens=[DEMO_TOKEN])
     try:
         server.start()
     except OSError as exc:
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0")
-    click.echo(f"export REPLIES_X_API_BASE={server.base_url} REPLIES_BSKY_API_BASE={server.base_url} "
-               f"X_BEARER_TOKEN={DEMO_TOKEN}")
+    base = server.base_url
+    click.echo(f"export REPLIES_X_API_BASE={base} REPLIES_BSKY_API_BASE={base} X_BEARER_TOKEN={DEMO_TOKEN} "
+               f"REPLIES_REDDIT_API_BASE={base} REDDIT_CLIENT_ID=reddit-client REDDIT_CLIENT_SECRET=reddit-secret "
+               f"REPLIES_YOUTUBE_API_BASE={base} YOUTUBE_API_KEY=youtube-key "
+               f"REPLIES_THREADS_API_BASE={base} THREADS_ACCESS_TOKEN=threads-token")
     for platform, root in roots.items():
         click.echo(f"{platform}: {post_url(server, root)}")
     try:

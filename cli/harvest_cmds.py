@@ -8,6 +8,7 @@ import sys
 import click
 
 from replies import db
+from replies.harvester import platforms
 from replies.harvester.platforms import parse as parse_url
 from replies.harvester.schedule import ThreadOutcome, harvest_all, harvest_one
 from replies.harvester.twarc_import import import_twarc
@@ -55,6 +56,12 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, l
       https://x.com/USER/status/ID            (needs X_BEARER_TOKEN)
       https://bsky.app/profile/HANDLE/post/ID  or  at://DID/app.bsky.feed.post/ID
       https://INSTANCE/@USER/ID               (MASTODON_ACCESS_TOKEN optional)
+      https://www.reddit.com/r/SUB/comments/ID/...  or  https://redd.it/ID
+                                              (REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET;
+                                               a comment's permalink harvests its replies)
+      https://www.youtube.com/watch?v=ID  youtu.be/ID  youtube.com/shorts/ID
+                                              (YOUTUBE_API_KEY; 1 quota unit a request)
+      https://www.threads.net/@USER/post/CODE (THREADS_ACCESS_TOKEN of USER)
 
     Every page is committed as it arrives: after Ctrl-C, a crash or a rate
     limit, run the same command again and it carries on. A second harvest of a
@@ -91,8 +98,9 @@ def _report(outcome: ThreadOutcome, log) -> None:
     result = outcome.result
     if outcome.outcome == "ok":
         coverage = db.describe_coverage(result.found, result.expected)
+        noun = getattr(platforms.module(result.platform), "REQUEST_NOUN", "requests")
         click.echo(f"{result.platform} {result.thread_id}: {result.new} new, {result.updated} updated, "
-                   f"{result.total} stored, {result.requests} requests"
+                   f"{result.total} stored, {result.requests} {noun}"
                    + (f"; coverage {coverage}" if coverage else ""))
     elif outcome.outcome == "finished":
         click.echo(f"{outcome.url}: past its tracking end, not polled (`replies track URL --until DATE` extends it)")

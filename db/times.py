@@ -49,3 +49,10 @@ def untrusted_iso(value) -> str | None:
         return normalise_iso(value)
     except (ValueError, OverflowError):
         return None
+
+
+def untrusted_epoch(value) -> str | None:
+    """Epoch seconds from a server (Reddit's `created_utc`), as stored; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 253402300800:
+        return None
+    return to_iso(datetime.fromtimestamp(value, timezone.utc))

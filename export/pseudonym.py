@@ -18,6 +18,8 @@ AT = "@\uff20"  # @ and the full-width ＠, which renders the same
 # @user, @user@instance.social (Mastodon), @handle.bsky.social (Bluesky); a handle never ends in . or -
 MENTION = re.compile(rf"(?<![\w{AT}])[{AT}]([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
                      rf"(?:[{AT}]([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d+)?))?")
+# Reddit names people as u/name or /u/name
+REDDIT_USER = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})\b")
 # Bluesky account ids and the at:// URIs built on them name a person as surely as a handle
 DID = re.compile(r"\bdid:(?:plc|web):[A-Za-z0-9._%-]+(?::[A-Za-z0-9._%-]+)*")
 AT_URI = re.compile(r"\bat://[^\s\"'<>()\[\]{}]+")
@@ -70,6 +72,7 @@ class Pseudonymizer:
             user, host = m.group(1), m.group(2)
             return "@" + self.person(f"{user}@{host}" if host else user, platform, home)
 
+        text = REDDIT_USER.sub(lambda m: "u/" + self.person(m.group(1), "reddit"), text)
         return MENTION.sub(mention, text)
 
     def record(self, record: dict) -> dict:

@@ -38,14 +38,18 @@ def _tls_context() -> ssl.SSLContext:
 
 class JsonClient:
     def __init__(self, base_url: str, retry: RetryPolicy, *, timeout: float, token: str | None = None,
-                 reset_parser: Callable[[httpx.Headers], float | None] = lambda h: None, label: str = "API"):
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+                 reset_parser: Callable[[httpx.Headers], float | None] = lambda h: None, label: str = "API",
+                 user_agent: str = USER_AGENT, params: dict | None = None,
+                 is_rate_limit: Callable[[int, Any], bool] = lambda status, body: False):
+        headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, follow_redirects=True,
-                                 verify=_tls_context())
+        # httpx drops the Authorization header on a redirect to another host
+        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, params=params,
+                                 follow_redirects=True, verify=_tls_context())
         self.retry = retry
         self.reset_parser = reset_parser
+        self.is_rate_limit = is_rate_limit  # a platform that answers "slow down" with a status other than 429
         self.label = label
         self.requests = 0
         # httpx's time-out is per read: a server trickling a byte a second never trips it. A whole answer
@@ -54,11 +58,16 @@ class JsonClient:
 
     def get(self, path: str, params: dict | None = None, *, what: str | None = None) -> tuple[Any, httpx.Response]:
         """GET `path` and return (decoded JSON, response); retries are handled here."""
+        return self.request("GET", path, params, what=what)
+
+    def request(self, method: str, path: str, params: dict | None = None, *, data: dict | None = None,
+                auth: tuple[str, str] | None = None, what: str | None = None) -> tuple[Any, httpx.Response]:
+        """`method` `path` (with a form body `data`, HTTP basic `auth`) and return (decoded JSON, response)."""
 
         def attempt():
             self.requests += 1
             try:
-                response = self._fetch(path, params)
+                response = self._fetch(method, path, params, data, auth)
             except httpx.TimeoutException:
                 raise Transient("timed out") from None
             except httpx.TransportError as exc:
@@ -76,15 +85,18 @@ class JsonClient:
                     raise HTTPStatusError(response.status_code, response.text[:200], path) from None
                 raise Transient("answer was not JSON", bad_body=True) from None
             if response.status_code >= 400:
+                if self.is_rate_limit(response.status_code, body):
+                    raise RateLimitHit(f"HTTP {response.status_code} (rate limit)", self.reset_parser(response.headers))
                 raise HTTPStatusError(response.status_code, body, path)
             return body, response
 
         return self.retry.call(attempt, what or f"{self.label} {path}")
 
-    def _fetch(self, path: str, params: dict | None) -> httpx.Response:
+    def _fetch(self, method: str, path: str, params: dict | None, data: dict | None = None,
+               auth: tuple[str, str] | None = None) -> httpx.Response:
         """The response with its whole body read, within `deadline` seconds and MAX_BODY bytes."""
         started = time.monotonic()
-        with self.http.stream("GET", path, params=params) as response:
+        with self.http.stream(method, path, params=params, data=data, auth=auth) as response:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk

@@ -17,6 +17,9 @@ MODULES = {
     "x": "replies.harvester.x",
     "bluesky": "replies.harvester.bluesky",
     "mastodon": "replies.harvester.mastodon",
+    "reddit": "replies.harvester.reddit",
+    "youtube": "replies.harvester.youtube",
+    "threads": "replies.harvester.threads",
 }
 
 

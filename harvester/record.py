@@ -10,6 +10,7 @@ from typing import Any
 
 REPLY, QUOTE, ROOT = "reply", "quote", "root"
 OK, NOT_FOUND, BLOCKED, MALFORMED = "ok", "not_found", "blocked", "malformed"
+DELETED, REMOVED = "deleted", "removed"  # kept in the tree by the platform: by its author, by a moderator
 _ID = re.compile(r"^[A-Za-z0-9_:/.@~-]{1,300}$")  # tweet ids, at:// URIs, Mastodon (and Pleroma) status ids
 
 

@@ -17,9 +17,15 @@ from urllib.parse import urlsplit
 from .errors import ConfigurationError
 
 DEFAULT_X_API_BASE = "https://api.twitter.com"
-TOKEN_VARIABLES = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN")  # the settings that are secrets
+# the settings that are secrets
+TOKEN_VARIABLES = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN", "REDDIT_CLIENT_SECRET", "YOUTUBE_API_KEY",
+                   "THREADS_ACCESS_TOKEN")
 INSTANCE_TOKEN_PREFIX = "MASTODON_ACCESS_TOKEN@"  # + host: a token from a [mastodon."host"] config section
 DEFAULT_BSKY_API_BASE = "https://public.api.bsky.app"
+DEFAULT_REDDIT_API_BASE = "https://oauth.reddit.com"
+DEFAULT_REDDIT_AUTH_BASE = "https://www.reddit.com"
+DEFAULT_YOUTUBE_API_BASE = "https://www.googleapis.com"
+DEFAULT_THREADS_API_BASE = "https://graph.threads.net"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,15 @@ class Settings:
     mastodon_access_token: str | None = None
     mastodon_instance: str | None = None  # the one host MASTODON_ACCESS_TOKEN belongs to
     mastodon_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)  # host -> its own token
+    reddit_client_id: str | None = None
+    reddit_client_secret: str | None = None
+    reddit_user_agent: str | None = None  # Reddit asks for a descriptive one; a default names replies
+    reddit_api_base: str = DEFAULT_REDDIT_API_BASE
+    reddit_auth_base: str = DEFAULT_REDDIT_AUTH_BASE  # where the client id and secret are sent for a token
+    youtube_api_key: str | None = None
+    youtube_api_base: str = DEFAULT_YOUTUBE_API_BASE
+    threads_access_token: str | None = None
+    threads_api_base: str = DEFAULT_THREADS_API_BASE
     http_timeout: float = 30.0
     max_attempts: int = 8
     max_wait: float = 900.0  # the longest rate-limit wait; past it the harvest stops as rate-limited
@@ -53,6 +68,7 @@ class Settings:
             seconds = math.nan
         if not (math.isfinite(seconds) and seconds > 0):
             raise ConfigurationError(f"REPLIES_HTTP_TIMEOUT={timeout!r} is not a number of seconds above 0")
+        reddit_api = (env.get("REPLIES_REDDIT_API_BASE") or DEFAULT_REDDIT_API_BASE).rstrip("/")
         return cls(**{**dict(
             x_bearer_token=env.get("X_BEARER_TOKEN") or None,
             x_api_base=(env.get("REPLIES_X_API_BASE") or DEFAULT_X_API_BASE).rstrip("/"),
@@ -61,6 +77,19 @@ class Settings:
             mastodon_instance=host_of(env.get("MASTODON_INSTANCE") or "") or None,
             mastodon_tokens={host_of(name.split("@", 1)[1]): value for name, value in env.items()
                              if name.startswith(INSTANCE_TOKEN_PREFIX) and value},
+            reddit_client_id=env.get("REDDIT_CLIENT_ID") or None,
+            reddit_client_secret=env.get("REDDIT_CLIENT_SECRET") or None,
+            reddit_user_agent=env.get("REDDIT_USER_AGENT") or None,
+            reddit_api_base=reddit_api,
+            # the secret goes where the API is, unless told otherwise: an emulator's address never sends it
+            # to www.reddit.com, and the real API's default sends it only to Reddit
+            reddit_auth_base=(env.get("REPLIES_REDDIT_AUTH_BASE")
+                              or (reddit_api if env.get("REPLIES_REDDIT_API_BASE") else DEFAULT_REDDIT_AUTH_BASE)
+                              ).rstrip("/"),
+            youtube_api_key=env.get("YOUTUBE_API_KEY") or None,
+            youtube_api_base=(env.get("REPLIES_YOUTUBE_API_BASE") or DEFAULT_YOUTUBE_API_BASE).rstrip("/"),
+            threads_access_token=env.get("THREADS_ACCESS_TOKEN") or None,
+            threads_api_base=(env.get("REPLIES_THREADS_API_BASE") or DEFAULT_THREADS_API_BASE).rstrip("/"),
             http_timeout=seconds,
         ), **overrides})
 
@@ -87,12 +116,22 @@ class Settings:
 
     def redact(self, text: str) -> str:
         """`text` with this object's tokens replaced by ***, for anything stored or shown."""
-        return redact(text, (self.x_bearer_token, self.mastodon_access_token, *self.mastodon_tokens.values()))
+        return redact(text, (self.x_bearer_token, self.mastodon_access_token, *self.mastodon_tokens.values(),
+                             self.reddit_client_secret, self.youtube_api_key, self.threads_access_token))
 
     def __repr__(self) -> str:  # keep tokens out of tracebacks and logs
         return (f"Settings(x_api_base={self.x_api_base!r}, bsky_api_base={self.bsky_api_base!r}, "
                 f"x_bearer_token={'***' if self.x_bearer_token else None}, "
                 f"mastodon_access_token={'***' if self.mastodon_access_token else None})")
+
+
+def require_secure(base_url: str, secret: str) -> None:
+    """Refuse to send `secret` (a setting's name) to `base_url` over plain http://, unless the server is on
+    this machine (an emulator)."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+        raise ConfigurationError(f"{secret} is not sent over plain http:// to {parts.netloc or base_url!r}; "
+                                 "give an https:// address")
 
 
 def is_token(name: str) -> bool:

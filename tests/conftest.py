@@ -43,6 +43,13 @@ def env(emulator, tmp_path, monkeypatch):
         "REPLIES_HTTP_TIMEOUT": "2",
         # the emulator is the Mastodon server a test's MASTODON_ACCESS_TOKEN belongs to
         "MASTODON_INSTANCE": emulator.base_url,
+        "REPLIES_REDDIT_API_BASE": emulator.base_url,
+        "REDDIT_CLIENT_ID": "reddit-client",
+        "REDDIT_CLIENT_SECRET": "reddit-secret",
+        "REPLIES_YOUTUBE_API_BASE": emulator.base_url,
+        "YOUTUBE_API_KEY": "youtube-key",
+        "REPLIES_THREADS_API_BASE": emulator.base_url,
+        "THREADS_ACCESS_TOKEN": "threads-token",
     }
     monkeypatch.delenv("MASTODON_ACCESS_TOKEN", raising=False)
     for key, value in values.items():
@@ -95,6 +102,8 @@ def serve(env, monkeypatch):
         monkeypatch.setenv("REPLIES_X_API_BASE", server.base_url)
         monkeypatch.setenv("REPLIES_BSKY_API_BASE", server.base_url)
         monkeypatch.setenv("MASTODON_INSTANCE", server.base_url)
+        for name in ("REPLIES_REDDIT_API_BASE", "REPLIES_YOUTUBE_API_BASE", "REPLIES_THREADS_API_BASE"):
+            monkeypatch.setenv(name, server.base_url)
         return server
 
     yield start

@@ -9,7 +9,10 @@ COMPARED = ("platform", "id", "thread_id", "parent_id", "kind", "status", "autho
 
 
 def platform_id(platform: str, stored_id: str) -> str:
-    """The id a platform (and so the emulator) knows a post by: Mastodon's stored ids carry the server."""
+    """The id a platform (and so the emulator) knows a post by: Mastodon's stored ids carry the server, and
+    Reddit's are fullnames (t1_ + the comment's id)."""
+    if platform == "reddit":
+        return stored_id.split("_", 1)[-1]
     return stored_id.rsplit("/", 1)[-1] if platform == "mastodon" else stored_id
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from replies.harvester.emulator import World
 from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import synthetic_thread
+from replies.harvester.emulator.world import reddit_thread, synthetic_thread, youtube_video
 from tests.conftest import replies_subprocess
 from tests.helpers import count, rows, stored
 
@@ -31,16 +31,24 @@ def _kill_after(server, env, url, fragment: str, pages: int, sig=signal.SIGKILL)
 @pytest.mark.parametrize("platform,fragment,pages", [
     ("x", "/search/recent", 2), ("x", "/search/recent", 6), ("x", "/quote_tweets", 2),
     ("bluesky", "getQuotes", 2), ("mastodon", "/quotes", 2),
+    ("reddit", "/api/morechildren", 2), ("reddit", "/_/", 3), ("youtube", "/comments", 2),
+    ("youtube", "/commentThreads", 2), ("threads", "/conversation", 2),
 ])
 def test_kill_9_then_rerun_equals_a_clean_harvest(serve, env, run, tmp_path, monkeypatch, platform, fragment,
                                                   pages):
     world = World()
-    root = synthetic_thread(world, platform, 900, quotes=220)
+    if platform == "reddit":
+        root = reddit_thread(world, 1500, chains=12)
+    elif platform == "youtube":
+        root = youtube_video(world, 450, long_threads=(150, 130, 40))
+    else:
+        root = synthetic_thread(world, platform, 900, quotes=0 if platform == "threads" else 220)
     server = serve(world)
     url = post_url(server, root)
     child_env = {**env, "REPLIES_X_API_BASE": server.base_url, "REPLIES_BSKY_API_BASE": server.base_url,
                  "MASTODON_INSTANCE": server.base_url,
-                 "MASTODON_ACCESS_TOKEN": "mastodon-token"}
+                 "MASTODON_ACCESS_TOKEN": "mastodon-token", "REPLIES_REDDIT_API_BASE": server.base_url,
+                 "REPLIES_YOUTUBE_API_BASE": server.base_url, "REPLIES_THREADS_API_BASE": server.base_url}
     code, _ = _kill_after(server, child_env, url, fragment, pages)
     assert code == -signal.SIGKILL
     partial = count(env["REPLIES_DB"], "select count(*) from replies")

@@ -61,10 +61,41 @@ def load_sample(world: World, start: datetime | None = None) -> dict[str, Post]:
     return roots
 
 
+def load_sample_elsewhere(world: World, start: datetime | None = None) -> dict[str, Post]:
+    """The sample's X question and replies asked again on Reddit, YouTube and Threads (YouTube's replies
+    are one level deep, so a reply to a reply there answers its top-level comment); returns the roots."""
+    start = start or (world.now() - timedelta(days=2))
+    rows = [r for r in sample_rows() if r.platform == "x" and r.parent != "quote"]
+    roots: dict[str, Post] = {}
+    for platform in ("reddit", "youtube", "threads"):
+        by_key: dict[str, Post] = {}
+        top: dict[str, str] = {}  # key -> the key of its top-level comment
+        for index, row in enumerate(rows):
+            when = start + timedelta(minutes=7 * index)
+            if row.parent == "-":
+                text = row.text if platform == "threads" else row.text.replace("? ", "?\n\n", 1)
+                roots[platform] = by_key[row.key] = world.add(platform, "asker", text, start, likes=120)
+                continue
+            top[row.key] = row.key if row.parent == "root" else top.get(row.parent, row.parent)
+            parent_key = top[row.key] if platform == "youtube" and row.parent != "root" else row.parent
+            parent = roots[platform] if parent_key == "root" else by_key[parent_key]
+            state = "deleted" if "deleted" in row.flags else "ok"
+            by_key[row.key] = world.add(platform, row.author.split(".")[0], row.text, when, parent=parent.id,
+                                        likes=(len(row.text) * 7 + index * 13) % 60, state=state)
+    return roots
+
+
 def post_url(emulator, post: Post) -> str:
     """The web URL a user would paste for a sample post on its platform."""
     if post.platform == "x":
         return f"https://x.com/{post.author.handle}/status/{post.id}"
     if post.platform == "bluesky":
         return f"https://bsky.app/profile/{post.author.handle}/post/{post.id.rsplit('/', 1)[-1]}"
+    if post.platform == "reddit":
+        return f"https://www.reddit.com/r/{emulator.reddit_subreddit}/comments/{post.id}/a_question/"
+    if post.platform == "youtube":
+        return f"https://www.youtube.com/watch?v={post.id}"
+    if post.platform == "threads":
+        from .threads_api import shortcode
+        return f"https://www.threads.net/@{post.author.handle}/post/{shortcode(post.id)}"
     return f"{emulator.base_url}/@{post.author.handle}/{post.id}"

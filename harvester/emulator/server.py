@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import bluesky_api, mastodon_api, x_api
+from . import bluesky_api, mastodon_api, reddit_api, threads_api, x_api, youtube_api
 from .reply import Reply
 from .world import World
 
@@ -61,7 +61,9 @@ class Emulator:
                  mastodon_tokens=("mastodon-token",), bsky_max_depth: int = 10, bsky_big_thread: tuple[int, int] | None = None,
                  x_quotes_forbidden: bool = False, x_deleted_as_404: bool = False,
                  mastodon_quotes: bool = True, mastodon_context_cap: int | None = None, latency: float = 0.0,
-                 hostile: tuple[str, ...] = ()):
+                 hostile: tuple[str, ...] = (), reddit_clients: dict[str, str] | None = None,
+                 reddit_max_depth: int = 10, youtube_keys=("youtube-key",), youtube_quota: int = 10_000,
+                 threads_tokens: dict[str, str] | None = None):
         self.world = world or World()
         self.port = port
         self.x_tokens = set(x_tokens)
@@ -76,6 +78,19 @@ class Emulator:
         self.latency = latency
         # misbehaviours of a hostile server: repeat_cursor, endless_cursor, garbled_context, trickle
         self.hostile = set(hostile)
+        self.reddit_clients = dict(reddit_clients or {"reddit-client": "reddit-secret"})  # id -> secret
+        self.reddit_issued: set[str] = set()   # bearer tokens handed out
+        self.reddit_stubbed: set[str] = set()  # comment ids listed in a `more` stub so far
+        self.reddit_max_depth = reddit_max_depth
+        # comments from recorded /api/morechildren answers, by id ("" holds their `more` stubs): when set,
+        # morechildren serves these instead of the world's
+        self.reddit_recorded: dict | None = None
+        self.reddit_subreddit = "NHS"
+        self.youtube_keys = set(youtube_keys)
+        self.youtube_quota = youtube_quota     # units a key may spend before quotaExceeded
+        self.youtube_spent = 0
+        # Threads: token -> the handle of the user it belongs to (only the owner sees a conversation)
+        self.threads_tokens = dict(threads_tokens or {"threads-token": "asker"})
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
         self.recorded: list[tuple[str, dict[str, str], Reply]] = []
@@ -140,6 +155,16 @@ class Emulator:
         with self._lock:
             self.recorded.insert(0, (path, dict(query or {}), Reply(status, body, dict(headers or {}))))
 
+    def record_morechildren(self, things: list[dict]) -> None:
+        """Serve /api/morechildren from recorded answers' `things`, for whatever ids a client asks."""
+        pool: dict = {"": []}
+        for thing in things:
+            if thing.get("kind") == "t1":
+                pool[thing["data"]["id"]] = thing
+            else:
+                pool[""].append(thing)
+        self.reddit_recorded = pool
+
     def _recorded(self, path: str, query: dict[str, list[str]]) -> Reply | None:
         with self._lock:
             for where, wanted, reply in self.recorded:
@@ -196,8 +221,14 @@ class Emulator:
             return x_api.handle(self, path, query, headers)
         if path.startswith("/xrpc/"):
             return bluesky_api.handle(self, path, query, headers)
+        if reddit_api.serves(path):
+            return reddit_api.handle(self, path, query, headers)
         if path.startswith("/api/"):
             return mastodon_api.handle(self, path, query, headers)
+        if path.startswith("/youtube/v3/"):
+            return youtube_api.handle(self, path, query, headers)
+        if path.startswith("/v1.0/"):
+            return threads_api.handle(self, path, query, headers)
         return Reply(404, {"error": "Not Found"})
 
 
@@ -218,11 +249,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
+    def do_POST(self) -> None:
+        """A form POST (Reddit's token endpoint): its fields are read as if they were query parameters."""
+        length = int(self.headers.get("Content-Length") or 0)
+        form = self.rfile.read(min(length, 1 << 20)).decode("utf-8", "replace")
+        self._serve("POST", parse_qs(form, keep_blank_values=True))
+
     def do_GET(self) -> None:
+        self._serve("GET", {})
+
+    def _serve(self, method: str, form: dict[str, list[str]]) -> None:
         emulator = self.owner
         parts = urlsplit(self.path)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        entry = {"method": "GET", "path": parts.path, "query": {k: v[-1] for k, v in query.items()},
+        query = {**parse_qs(parts.query, keep_blank_values=True), **form}
+        if method == "POST":
+            query["_method"] = ["POST"]
+        entry = {"method": method, "path": parts.path, "query": {k: v[-1] for k, v in query.items()},
                  "authorization": bool(self.headers.get("Authorization"))}
         with emulator._lock:
             emulator.log.append(entry)
@@ -272,6 +314,19 @@ class _Handler(BaseHTTPRequestHandler):
             if path.startswith("/2/"):
                 headers = {"x-rate-limit-limit": 450, "x-rate-limit-remaining": 0, "x-rate-limit-reset": reset}
                 body = {"title": "Too Many Requests", "type": "about:blank", "status": 429, "detail": "Too Many Requests"}
+            elif reddit_api.serves(path):  # Reddit: seconds until the window ends, not an epoch
+                headers = {"X-Ratelimit-Used": 1000, "X-Ratelimit-Remaining": 0,
+                           "X-Ratelimit-Reset": max(1, round(fault.reset_in))}
+                body = {"message": "Too Many Requests", "error": 429}
+            elif path.startswith("/youtube/"):
+                headers = {}
+                body = {"error": {"code": 429, "message": "Too many requests.", "errors": [
+                    {"message": "Too many requests.", "domain": "usageLimits", "reason": "rateLimitExceeded"}]}}
+            elif path.startswith("/v1.0/"):  # the Graph API says "slow down" with a 400 and error code 4
+                self._send(400, {"error": {"message": "(#4) Application request limit reached", "type":
+                                           "OAuthException", "is_transient": True, "code": 4,
+                                           "fbtrace_id": "AbCdEf"}})
+                return True
             elif path.startswith("/xrpc/"):
                 headers = {"RateLimit-Limit": 3000, "RateLimit-Remaining": 0, "RateLimit-Reset": reset,
                            "RateLimit-Policy": "3000;w=300"}

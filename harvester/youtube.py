@@ -1,0 +1,255 @@
+"""YouTube through the Data API v3 with an API key (httpx): a video's comments and all their replies.
+
+commentThreads.list (100 a page, plain text) gives the top-level comments with a few replies each; for a
+thread whose `totalReplyCount` is more than it carries, comments.list?parentId= pages through them all.
+Every call costs one unit of the key's daily quota (10,000 by default); when YouTube answers
+`quotaExceeded` the harvest stops with exit code 3 and the next run carries on from the page it was on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from replies.db.times import untrusted_iso
+
+from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
+from .events import Events
+from .http import HTTPStatusError, JsonClient
+from .record import REPLY, ROOT, Post, post_id, tolerant_each
+from .retry import RetryPolicy
+from .settings import Settings, require_secure
+from .source import Batch, CursorReader
+
+PLATFORM = "youtube"
+REQUEST_NOUN = "quota units"  # every call this module makes costs one unit
+VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com",
+          "www.youtube-nocookie.com")
+_PATH_FORMS = re.compile(r"^/(?:shorts|live|embed|v)/([A-Za-z0-9_-]{11})/?$")
+URL_FORMS = ("https://www.youtube.com/watch?v=ID", "https://youtu.be/ID", "https://www.youtube.com/shorts/ID")
+PAGE = 100
+
+
+def parse_url(url: str) -> tuple[str] | None:
+    """(video id,) from a YouTube video URL in any of its forms, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        return None
+    host = (parts.hostname or "").lower()
+    if host == "youtu.be":
+        vid = parts.path.strip("/")
+    elif host in _HOSTS:
+        match = _PATH_FORMS.match(parts.path)
+        if match:
+            vid = match.group(1)
+        elif parts.path.rstrip("/") == "/watch":
+            vid = (parse_qs(parts.query).get("v") or [""])[0]
+        else:
+            return None
+    else:
+        return None
+    return (vid,) if VIDEO_ID.match(vid) else None
+
+
+def _count(value: Any) -> int | None:
+    """YouTube's statistics are numbers written as strings."""
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+def normalise_comment(comment: dict, video_id: str) -> Post:
+    """A youtube#comment as a Post: a top-level comment replies to the video, a reply to its thread's comment."""
+    snippet = comment["snippet"]
+    parent = snippet.get("parentId")
+    text = snippet.get("textOriginal")
+    if not isinstance(text, str):
+        text = snippet.get("textDisplay")
+    channel = snippet.get("authorChannelId")
+    cid = post_id(comment["id"])
+    name = snippet.get("authorDisplayName")  # "@handle" since YouTube's handles; stored without the @
+    name = name[1:] if isinstance(name, str) and name.startswith("@") else name
+    return Post(
+        platform=PLATFORM, id=cid, kind=REPLY, parent_id=post_id(parent) if parent else video_id,
+        author_id=channel.get("value") if isinstance(channel, dict) else None,
+        author_handle=name, text=text,
+        created_at=untrusted_iso(snippet.get("publishedAt")),
+        url=f"https://www.youtube.com/watch?v={video_id}&lc={cid}", like_count=snippet.get("likeCount"), raw=comment,
+    )
+
+
+def _reason(body: Any) -> str:
+    try:
+        return str(body["error"]["errors"][0]["reason"])
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _quota_reset(now: datetime) -> datetime:
+    """YouTube's quota days end at midnight Pacific time."""
+    pacific = now.astimezone(ZoneInfo("America/Los_Angeles"))
+    return (pacific + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class YouTubeSource:
+    platform = PLATFORM
+
+    def __init__(self, video_id: str, settings: Settings, retry: RetryPolicy, events: Events, *,
+                 full_archive: bool = False):  # full_archive is X's
+        if not settings.youtube_api_key:
+            raise AuthMissing("YouTube needs YOUTUBE_API_KEY: an API key with the YouTube Data API v3 enabled "
+                              "(console.cloud.google.com, APIs & Services > Credentials)")
+        require_secure(settings.youtube_api_base, "YOUTUBE_API_KEY")
+        self.video_id, self.settings, self.events = video_id, settings, events
+        # a base that already ends in /youtube/v3 is taken as it is
+        self.prefix = "" if settings.youtube_api_base.rstrip("/").endswith("/youtube/v3") else "/youtube/v3"
+        self.client = JsonClient(settings.youtube_api_base, retry, timeout=settings.http_timeout,
+                                 params={"key": settings.youtube_api_key}, label="YouTube",
+                                 is_rate_limit=lambda status, body: _reason(body) in (
+                                     "rateLimitExceeded", "userRateLimitExceeded"))
+
+    @property
+    def requests(self) -> int:
+        return self.client.requests
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _list(self, resource: str, params: dict) -> dict:
+        try:
+            body, _ = self.client.get(f"{self.prefix}/{resource}", params)
+        except HTTPStatusError as exc:
+            reason = _reason(exc.body)
+            if reason in ("quotaExceeded", "dailyLimitExceeded"):
+                reset = _quota_reset(datetime.fromtimestamp(self.settings.clock()).astimezone())
+                raise RateLimited(f"YouTube's daily quota for YOUTUBE_API_KEY is spent ({self.requests} units used "
+                                  f"by this run); it resets at midnight Pacific time "
+                                  f"({reset.astimezone():%Y-%m-%d %H:%M} here): run again then to carry on",
+                                  reset_at=reset.timestamp()) from None
+            if reason in ("keyInvalid", "keyExpired", "forbidden", "accessNotConfigured", "ipRefererBlocked"):
+                raise AuthRejected(f"YouTube refused YOUTUBE_API_KEY ({reason}): check the key and that the "
+                                   "YouTube Data API v3 is enabled for it") from None
+            if reason in ("videoNotFound", "commentNotFound") or exc.status == 404:
+                raise ThreadNotFound(f"YouTube video {self.video_id} does not exist or is private") from None
+            if reason == "commentsDisabled":
+                raise _CommentsDisabled() from None
+            raise HarvestError(f"YouTube refused {resource}: HTTP {exc.status} {reason}".rstrip()) from None
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise BadResponse(f"YouTube answered {resource} without `items`")
+        return body
+
+    def fetch_root(self) -> Post:
+        body = self._list("videos", {"part": "snippet,statistics", "id": self.video_id})
+        items = [i for i in body["items"] if isinstance(i, dict) and i.get("id") == self.video_id]
+        if not items:
+            raise ThreadNotFound(f"YouTube video {self.video_id} does not exist or is private")
+        video = items[0]
+        snippet = video.get("snippet") if isinstance(video.get("snippet"), dict) else {}
+        stats = video.get("statistics") if isinstance(video.get("statistics"), dict) else {}
+        title, description = snippet.get("title") or "", snippet.get("description") or ""
+        return Post(
+            platform=PLATFORM, id=self.video_id, kind=ROOT, author_id=snippet.get("channelId"),
+            author_handle=snippet.get("channelTitle"),
+            text=f"{title}\n\n{description}" if description else title,
+            created_at=untrusted_iso(snippet.get("publishedAt")),
+            url=f"https://www.youtube.com/watch?v={self.video_id}", like_count=_count(stats.get("likeCount")),
+            reply_count=_count(stats.get("commentCount")), raw=video,
+        )
+
+    def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        """Pages of comment threads; after each, the remaining replies of each thread that needs them. The
+        checkpoint is the page being worked on and the threads of it already complete."""
+        token = cursor("threads.page")
+        done = set(_load(cursor("threads.done")))
+        tokens_seen: set[str] = set()
+        while True:
+            params = {"part": "snippet,replies", "videoId": self.video_id, "maxResults": PAGE,
+                      "textFormat": "plainText"}
+            if token:
+                params["pageToken"] = token
+            try:
+                page = self._list("commentThreads", params)
+            except _CommentsDisabled:
+                self.events.warn(f"YouTube video {self.video_id} has comments turned off")
+                yield Batch([], {"threads.page": None, "threads.done": None})
+                return
+            posts, wanting = self._thread_posts(page["items"])
+            yield Batch(posts, {"threads.page": token or ""}, source_url="/youtube/v3/commentThreads")
+            for thread_id, included in wanting:
+                if thread_id in done:
+                    continue
+                yield from self._replies(thread_id, included)
+                done.add(thread_id)
+                yield Batch([], {"threads.done": json.dumps(sorted(done))})
+            following = page.get("nextPageToken")
+            if not isinstance(following, str) or not following or following in tokens_seen or len(following) > 512:
+                if following in tokens_seen:
+                    raise BadResponse("YouTube sent the same page token twice; stopped there, what was stored "
+                                      "is kept")
+                yield Batch([], {"threads.page": None, "threads.done": None})
+                return
+            tokens_seen.add(following)
+            token, done = following, set()
+            yield Batch([], {"threads.page": token, "threads.done": None})
+
+    def _thread_posts(self, items: list) -> tuple[list[Post], list[tuple[str, int]]]:
+        """The posts of one page of threads, and (thread id, replies included) for threads with more replies."""
+        comments, wanting = [], []
+        for item in items:
+            snippet = item.get("snippet") if isinstance(item, dict) else None
+            if not isinstance(snippet, dict):
+                continue
+            top = snippet.get("topLevelComment")
+            replies = (item.get("replies") or {}).get("comments") if isinstance(item.get("replies"), dict) else []
+            replies = replies if isinstance(replies, list) else []
+            comments.append(top)
+            comments += replies
+            total = _count(snippet.get("totalReplyCount")) or 0
+            if isinstance(top, dict) and total > len(replies):
+                try:
+                    wanting.append((post_id(top.get("id")), len(replies)))
+                except ValueError:
+                    continue
+        posts = tolerant_each(lambda c: normalise_comment(c, self.video_id), comments, platform=PLATFORM,
+                              id_key="id", parent_id=self.video_id)
+        return posts, wanting
+
+    def _replies(self, thread_id: str, included: int) -> Iterator[Batch]:
+        token = None
+        seen: set[str] = set()
+        while True:
+            params = {"part": "snippet", "parentId": thread_id, "maxResults": PAGE, "textFormat": "plainText"}
+            if token:
+                params["pageToken"] = token
+            try:
+                page = self._list("comments", params)
+            except ThreadNotFound:  # the thread was deleted since its page was read
+                return
+            posts = tolerant_each(lambda c: normalise_comment(c, self.video_id), page["items"], platform=PLATFORM,
+                                  id_key="id", parent_id=thread_id)
+            yield Batch(posts, source_url="/youtube/v3/comments")
+            token = page.get("nextPageToken")
+            if not isinstance(token, str) or not token or token in seen or len(token) > 512:
+                return
+            seen.add(token)
+
+
+class _CommentsDisabled(Exception):
+    pass
+
+
+def _load(value: str | None) -> list[str]:
+    try:
+        data = json.loads(value) if value else []
+    except ValueError:
+        return []
+    return [i for i in data if isinstance(i, str)] if isinstance(data, list) else []
+
+
+Source = YouTubeSource
