@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 import click
 
@@ -11,6 +12,7 @@ from replies import db
 from replies.harvester import platforms
 from replies.harvester.platforms import parse as parse_url
 from replies.harvester.schedule import ThreadOutcome, harvest_all, harvest_one
+from replies.harvester.table_import import FIELDS, FORMATS, parse_mapping, read_table, store_table
 from replies.harvester.twarc_import import import_twarc
 
 from .common import (
@@ -197,15 +199,65 @@ def _parse_until(text: str) -> str:
 
 @click.command(name="import")
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["twarc", *FORMATS]), default="twarc", show_default=True,
+              help="twarc: twarc2 JSONL from an X collection. csv or jsonl: any other tool's export, with --map "
+                   "and --thread-url.")
+@click.option("--map", "mapping", multiple=True, metavar="FIELD=COLUMN,...",
+              help="csv/jsonl: which column holds which field, e.g. text=comment,author=user,created_at=date. "
+                   f"Fields: {', '.join(FIELDS)}. Only text is required.")
+@click.option("--thread-url", metavar="URL", help="csv/jsonl: the question post the rows reply to; one URL is "
+              "always one thread.")
+@click.option("--platform", metavar="NAME", help="csv/jsonl: the platform to store the rows under (default: the "
+              "thread URL's site, e.g. linkedin).")
+@click.option("--question", metavar="TEXT", help="csv/jsonl: the question's text, stored with the thread.")
+@click.option("--dry-run", is_flag=True, help="csv/jsonl: check every row and show how the first rows map; "
+              "store nothing.")
 @db_option
-def import_(file, db_path):
-    """Import a twarc2 JSONL file from an earlier collection: raw API pages, stream output or flattened
-    tweets. Tweets found only in a page's `includes` are imported too; retweets are left out (they repeat
-    another post, which is imported where the file holds it)."""
-    result = import_twarc(open_database(db_path), file)
-    click.echo(f"{result.tweets} tweets read: {result.new} new, {result.updated} updated, "
-               f"in {result.threads} threads"
-               + (f"; {result.retweets} retweets left out" if result.retweets else ""))
+def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path):
+    """Import replies another tool collected.
+
+    \b
+    twarc2 JSONL (the default format): raw API pages, stream output or
+    flattened tweets. Tweets found only in a page's `includes` are imported
+    too; retweets are left out (they repeat another post, imported where the
+    file holds it).
+
+    \b
+    Any CSV or JSONL (comment exporters, LinkedIn copy-outs, spreadsheets):
+      replies import comments.csv --format csv --map text=comment,author=user \\
+        --thread-url https://www.linkedin.com/posts/... --dry-run
+
+    Every row is checked before any is stored: one bad row and nothing is
+    stored, and the bad rows are named. A row with no id gets one made from its
+    content, so importing the same file twice adds nothing. A row with no
+    parent (or a parent the file does not hold) replies to the question.
+    """
+    if fmt == "twarc":
+        for name, given in (("--map", mapping), ("--thread-url", thread_url), ("--platform", platform),
+                            ("--question", question), ("--dry-run", dry_run)):
+            if given:
+                raise click.UsageError(f"{name} is for --format csv or jsonl; twarc2 files carry their own fields")
+        result = import_twarc(open_database(db_path), file)
+        click.echo(f"{result.tweets} tweets read: {result.new} new, {result.updated} updated, "
+                   f"in {result.threads} threads"
+                   + (f"; {result.retweets} retweets left out" if result.retweets else ""))
+        return
+    if not mapping:
+        raise click.UsageError(f"--format {fmt} needs --map, e.g. --map text=comment,author=user")
+    if not thread_url:
+        raise click.UsageError(f"--format {fmt} needs --thread-url: the question post the rows reply to")
+    table = read_table(file, fmt, parse_mapping(mapping), thread_url, platform)
+    extra = "".join([f"; {table.duplicates} duplicate rows" if table.duplicates else "",
+                     f"; {table.orphans} with a parent not in the file, attached to the question"
+                     if table.orphans else ""])
+    if dry_run:
+        write_rows(table.preview, "table")
+        click.echo(f"Dry run: {table.rows} rows checked, {len(table.posts)} replies would be imported into "
+                   f"{table.platform} thread {table.thread_id} ({table.thread_url}){extra}; nothing stored.")
+        return
+    store_table(open_database(db_path), table, f"file:{Path(file).name}", question)
+    click.echo(f"{table.rows} rows read: {table.new} new, {table.updated} updated, in {table.platform} thread "
+               f"{table.thread_id}{extra}")
 
 
 @click.command()
