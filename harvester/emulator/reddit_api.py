@@ -131,6 +131,7 @@ def _descendants(world, post_id: str, levels: int) -> list[str]:
 def _stub(emulator, ids: list[str], parent: str, depth: int, count: int = 0) -> dict:
     emulator.reddit_stubbed.update(ids)
     if not ids:  # continue this thread
+        emulator.reddit_continues += 1
         return {"kind": "more", "data": {"count": 0, "name": "t1__", "id": "_", "parent_id": parent,
                                          "depth": depth, "children": []}}
     return {"kind": "more", "data": {"count": count, "name": f"t1_{ids[0]}", "id": ids[0], "parent_id": parent,

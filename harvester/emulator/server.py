@@ -81,6 +81,7 @@ class Emulator:
         self.reddit_clients = dict(reddit_clients or {"reddit-client": "reddit-secret"})  # id -> secret
         self.reddit_issued: set[str] = set()   # bearer tokens handed out
         self.reddit_stubbed: set[str] = set()  # comment ids listed in a `more` stub so far
+        self.reddit_continues = 0               # "continue this thread" stubs handed out
         self.reddit_max_depth = reddit_max_depth
         # comments from recorded /api/morechildren answers, by id ("" holds their `more` stubs): when set,
         # morechildren serves these instead of the world's
