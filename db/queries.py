@@ -39,16 +39,21 @@ def list_threads(db: Database) -> list[dict]:
     return rows
 
 
-def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int]:
+def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int | None]:
     """(found, expected) for a thread: the replies and quotes stored with content, against what the platform's
     own counts promise, the root's reply and quote counts plus each stored reply's reply count (replies to a
-    quote belong to the quote's own conversation, so quotes' counts are left out)."""
-    found, below = db.execute(
+    quote belong to the quote's own conversation, so quotes' counts are left out). `expected` is None where
+    no count is known at all (an imported file, a platform that gave none)."""
+    found, below, counted = db.execute(
         "select coalesce(sum(status = 'ok'), 0),"
-        " coalesce(sum(case when kind = 'reply' and status = 'ok' then reply_count end), 0)"
+        " coalesce(sum(case when kind = 'reply' and status = 'ok' then reply_count end), 0),"
+        " count(reply_count)"
         " from replies where platform = ? and thread_id = ?", [platform, thread_id]).fetchone()
-    root = db.execute("select coalesce(reply_count, 0) + coalesce(quote_count, 0) from threads"
+    root = db.execute("select coalesce(reply_count, 0) + coalesce(quote_count, 0),"
+                      " reply_count is null and quote_count is null from threads"
                       " where platform = ? and id = ?", [platform, thread_id]).fetchone()
+    if (root is None or root[1]) and not counted:
+        return found, None
     return found, below + (root[0] if root else 0)
 
 

@@ -161,7 +161,7 @@ def start_run(db: Database, platform: str, thread_id: str, tool_version: str) ->
 
 
 def finish_run(db: Database, run_id: int, outcome: str, error: str | None = None, requests: int = 0,
-               coverage: tuple[int, int] | None = None) -> None:
+               coverage: tuple[int, int | None] | None = None) -> None:
     """Close a run with its outcome (ok, rate_limited, interrupted, error) and, for a complete pass, its
     coverage (found, expected)."""
     now = utc_now()

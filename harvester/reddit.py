@@ -83,7 +83,7 @@ def normalise_comment(data: dict) -> Post:
 
 def normalise_link(data: dict) -> Post:
     """A Reddit post (`t3` data) as the thread's question: its title, then its text."""
-    title, body = data.get("title") or "", data.get("selftext") or ""
+    title, body = (data.get(k) if isinstance(data.get(k), str) else "" for k in ("title", "selftext"))
     return Post(
         platform=PLATFORM, id=_fullname(data["name"]), kind=ROOT, author_id=data.get("author_fullname"),
         author_handle=data.get("author") if data.get("author") != "[deleted]" else None,

@@ -147,12 +147,12 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
                          row["requests"], total, run_id, row["found"], row["expected"])
 
 
-def _coverage(database: Database, platform: str, thread_id: str, events: Events) -> tuple[int, int]:
+def _coverage(database: Database, platform: str, thread_id: str, events: Events) -> tuple[int, int | None]:
     """(found, expected) after a complete pass; a shortfall is a warning, and so is a fall since the last
     pass that measured it."""
     found, expected = store.thread_coverage(database, platform, thread_id)
     before = store.previous_coverage(database, platform, thread_id)
-    if found < expected:
+    if expected is not None and found < expected:
         message = (f"coverage: {found} of the {expected} replies and quotes the platform counts were stored; "
                    f"{expected - found} deleted, hidden or unreachable")
         if before and before[0] * expected > found * before[1]:

@@ -152,7 +152,7 @@ class YouTubeSource:
         video = items[0]
         snippet = video.get("snippet") if isinstance(video.get("snippet"), dict) else {}
         stats = video.get("statistics") if isinstance(video.get("statistics"), dict) else {}
-        title, description = snippet.get("title") or "", snippet.get("description") or ""
+        title, description = (snippet.get(k) if isinstance(snippet.get(k), str) else "" for k in ("title", "description"))
         return Post(
             platform=PLATFORM, id=self.video_id, kind=ROOT, author_id=snippet.get("channelId"),
             author_handle=snippet.get("channelTitle"),
@@ -189,7 +189,7 @@ class YouTubeSource:
                 yield Batch([], {"threads.done": json.dumps(sorted(done))})
             following = page.get("nextPageToken")
             if not isinstance(following, str) or not following or following in tokens_seen or len(following) > 512:
-                if following in tokens_seen:
+                if isinstance(following, str) and following in tokens_seen:
                     raise BadResponse("YouTube sent the same page token twice; stopped there, what was stored "
                                       "is kept")
                 yield Batch([], {"threads.page": None, "threads.done": None})

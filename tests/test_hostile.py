@@ -350,3 +350,61 @@ def test_json_nested_100000_deep_is_a_bad_answer_not_a_crash(run, env, serve):
     last = result.stderr.splitlines()[-1]
     assert "nested too deep" in last and "Traceback" not in result.stderr
     assert len(rows(env["REPLIES_DB"], "select id from replies where kind = 'reply'")) == 20  # replies kept
+
+
+def test_hostile_reddit_youtube_and_threads_answers_cost_only_the_bad_items(run, env, serve):
+    """Issue 16: values of the wrong type or shape from the three new platforms are dropped at the edge: a bad
+    comment is stored as `malformed` (or left out when it has no usable id), bad counts and times become
+    nothing, a stub's ids that are not Reddit ids are never asked for, and the harvest finishes."""
+    server = serve(World())
+    link = {"kind": "t3", "data": {"name": "t3_abc123", "id": "abc123", "title": {"x": 1}, "num_comments": "9",
+                                   "created_utc": "yesterday", "permalink": "javascript:alert(1)"}}
+    good = {"kind": "t1", "data": {"name": "t1_good1", "id": "good1", "parent_id": "t3_abc123",
+                                   "body": HOSTILE_TEXT, "author": f"evil{TITLE}", "score": "<img>",
+                                   "created_utc": 1e300, "permalink": "/r/x/comments/abc123/_/good1/",
+                                   "replies": {"kind": "Listing", "data": {"children": "not a list"}}}}
+    bad = {"kind": "t1", "data": {"name": "t1_bad1", "parent_id": ["t3_abc123"], "body": 5}}
+    noid = {"kind": "t1", "data": {"name": "<script>", "parent_id": "t3_abc123", "body": "x"}}
+    stub = {"kind": "more", "data": {"count": 3, "parent_id": "t3_abc123", "children": ["../../api", 7, "ok1"]}}
+    listing = {"kind": "Listing", "data": {"children": [good, bad, noid, stub, "junk"]}}
+    server.record("/comments/abc123", [{"kind": "Listing", "data": {"children": [link]}}, listing])
+    server.record_morechildren([{"kind": "t1", "data": {"name": "t1_ok1", "id": "ok1", "parent_id": "t1_good1",
+                                                        "body": "Fine.", "author": "a", "created_utc": 1700000000}}])
+    result = run("harvest", "https://redd.it/abc123")
+    assert not _acts(result.output + result.stderr)
+    stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies")}
+    assert set(stored) == {"t1_good1", "t1_bad1", "t1_ok1"} and stored["t1_bad1"]["status"] == "malformed"
+    assert stored["t1_good1"]["like_count"] is None and stored["t1_good1"]["created_at"] is None
+    asked = [r["query"]["children"] for r in server.requests_to("/api/morechildren")]
+    assert asked == ["ok1"]
+    thread = rows(env["REPLIES_DB"], "select * from threads")[0]
+    assert thread["text"] == "" and thread["url"] is None and thread["reply_count"] is None
+
+    video = {"id": "AAAAAAAAAAA", "snippet": {"title": ["x"], "publishedAt": "<b>"},
+             "statistics": {"commentCount": "-1"}}
+    server.record("/youtube/v3/videos", {"items": [video]})
+    top = {"id": "Ugtop", "snippet": {"textOriginal": HOSTILE_TEXT, "likeCount": "9", "authorDisplayName": 5}}
+    server.record("/youtube/v3/commentThreads", {"items": [
+        {"snippet": {"topLevelComment": top, "totalReplyCount": "many"}},
+        {"snippet": {"topLevelComment": {"id": {"a": 1}, "snippet": {}}}}, "junk", {"snippet": "junk"}],
+        "nextPageToken": {"not": "a string"}})
+    result = run("harvest", "https://youtu.be/AAAAAAAAAAA")
+    assert not _acts(result.output + result.stderr)
+    stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies where platform = 'youtube'")}
+    assert set(stored) == {"Ugtop"} and stored["Ugtop"]["like_count"] is None
+    assert stored["Ugtop"]["author_handle"] is None and not server.requests_to("/youtube/v3/comments")
+
+    server.record("/v1.0/me", {"id": "1", "username": "asker"})
+    server.record("/v1.0/me/threads", {"data": [{"id": "170", "shortcode": "CODE1", "text": {"x": 1},
+                                                 "permalink": "javascript:x"}]})
+    server.record("/v1.0/170/conversation", {"data": [
+        {"id": "171", "text": HOSTILE_TEXT, "replied_to": {"id": "170"}, "timestamp": 5},
+        {"id": "172", "text": "no parent"}, {"id": ["x"]}, "junk"],
+        "paging": {"cursors": {"after": "QQ=="}, "next": "https://attacker.example/steal"}})
+    server.record("/v1.0/170/conversation", {"data": [], "paging": {"cursors": {"after": "Qg=="}}},
+                  query={"after": "QQ=="})
+    result = run("harvest", "https://www.threads.net/@asker/post/CODE1")
+    assert not _acts(result.output + result.stderr)
+    stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies where platform = 'threads'")}
+    assert stored["171"]["status"] == "ok" and stored["172"]["status"] == "malformed" and set(stored) == {"171", "172"}
+    assert all("attacker" not in r["path"] for r in server.requests_to(""))
