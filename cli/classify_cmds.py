@@ -10,7 +10,7 @@ import click
 from replies import db
 from replies.review.labels import LABEL_FORMATS
 
-from .common import StderrBar, db_option, open_database
+from .common import StderrBar, StderrEvents, db_option, open_database
 from .config import current_config
 from .output import write_rows
 
@@ -42,8 +42,9 @@ def thread_key(database, ref):
 
 @click.command()
 @codebook_option
-@click.option("--method", type=click.Choice(["auto", "zero-shot", "few-shot", "nli"]), default="auto",
-              show_default=True, help="auto: few-shot once gold labels exist and it cross-validates better.")
+@click.option("--method", type=click.Choice(["auto", "zero-shot", "few-shot", "nli", "llm"]), default="auto",
+              show_default=True, help="auto: few-shot once gold labels exist and it cross-validates better. "
+              "llm: a language model on an OpenAI-compatible server codes each reply (REPLIES_LLM_BASE).")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
 @click.option("--threshold", type=float,
@@ -59,9 +60,17 @@ def thread_key(database, ref):
 @click.option("--device", help="torch device, e.g. cpu or cuda (default: a GPU when present).")
 @click.option("--backend", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="int8: dynamically quantised encoder on the CPU, faster at nearly the same quality (README).")
+@click.option("--llm-base", metavar="URL", help="llm: the server's OpenAI-compatible base URL (default "
+              "REPLIES_LLM_BASE), e.g. http://127.0.0.1:11434/v1 for Ollama.")
+@click.option("--llm-model", metavar="NAME", help="llm: the model name the server knows (default REPLIES_LLM_MODEL).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="llm: requests in flight at once.")
+@click.option("--no-examples", is_flag=True, help="llm: no reviewed replies as worked examples in the prompt.")
+@click.option("--dry-run", is_flag=True, help="llm: build every prompt and estimate its tokens; send nothing.")
+@click.option("--yes", is_flag=True, help="llm: agree to send reply texts to a server that is not on this machine.")
 @db_option
 def classify(codebook_path, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo, device, backend,
-             db_path):
+             llm_base, llm_model, concurrency, no_examples, dry_run, yes, db_path):
     """Tag each reply with the codebook's categories, with a score per category.
 
     Runs offline on the packaged all-MiniLM-L6-v2 model. Embeddings are cached
@@ -72,8 +81,17 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     """
     from replies.classifier.run import classify as run_classify
 
+    if method != "llm":
+        for name, given in (("--llm-base", llm_base), ("--llm-model", llm_model), ("--dry-run", dry_run),
+                            ("--no-examples", no_examples), ("--yes", yes)):
+            if given:
+                raise click.UsageError(f"{name} is for --method llm")
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
+    if method == "llm":
+        _classify_llm(database, book, llm_base, llm_model, thread_ref, redo, concurrency, not no_examples, dry_run,
+                      yes, model, device)
+        return
     bar = StderrBar()
     try:
         result = run_classify(database, book, method=method, model=model, threshold=threshold,
@@ -90,6 +108,50 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     width = max(len(c) for c in result.counts)
     for category, n in result.counts.items():
         click.echo(f"  {category:<{width}}  {n}")
+
+
+def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrency, few_shot, dry_run, yes,
+                  encoder_model, device) -> None:
+    from replies.classifier.embed import CachedEmbedder
+    from replies.classifier.llm import check_destination, classify_llm
+    from replies.harvester.retry import RetryPolicy
+
+    config = current_config()
+    settings = config.llm_settings(base, model_name)
+    warning = check_destination(settings, yes)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
+    harvest = config.settings()
+    events = StderrEvents(label="Coding")
+    retry = RetryPolicy(events, max_attempts=harvest.max_attempts, max_wait=harvest.max_wait, clock=harvest.clock,
+                        sleep=harvest.sleep)
+    bar = StderrBar()
+    try:
+        result = classify_llm(database, book, settings, retry=retry, thread=thread_key(database, thread_ref),
+                              redo=redo, concurrency=concurrency, dry_run=dry_run, few_shot=few_shot,
+                              progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
+                              embedder_factory=lambda: CachedEmbedder(database, encoder_model, device=device))
+    finally:
+        bar.close()
+    examples = f", up to 4 of {result.examples} reviewed replies as examples" if result.examples else ""
+    if result.dry_run:
+        pending = result.estimated_completion_tokens // max(1, 6 * len(book.ids))
+        click.echo(f"Dry run: {pending} replies would be sent to {settings.model} at {settings.base}{examples}; "
+                   f"about {result.estimated_prompt_tokens:,} prompt and {result.estimated_completion_tokens:,} "
+                   f"completion tokens (4 characters a token); {result.reused} already answered. Nothing sent.")
+        return
+    scored = ", ".join(f"{n} scored by {how}" for how, n in sorted(result.scored_by.items()))
+    click.echo(f"{result.coded} replies coded by {settings.model} (llm), codebook {book.name} {book.hash}; "
+               f"{result.reused} from earlier answers, {result.failed} failed{examples}"
+               + (f"; {scored}" if scored else ""))
+    click.echo(f"Tokens: {result.prompt_tokens:,} prompt + {result.completion_tokens:,} completion in "
+               f"{result.requests} requests")
+    if result.failed:
+        click.echo(f"Warning: {result.failed} replies got no usable answer after 3 tries; they keep no LLM label "
+                   "and are asked again on the next run", err=True)
+    width = max(len(c) for c in book.ids)
+    for category in book.ids:
+        click.echo(f"  {category:<{width}}  {result.counts.get(category, 0)}")
 
 
 @click.command()

@@ -49,6 +49,10 @@ FILE_KEYS = {
     ("youtube", "api_base"): "REPLIES_YOUTUBE_API_BASE",
     ("threads", "access_token"): "THREADS_ACCESS_TOKEN",
     ("threads", "api_base"): "REPLIES_THREADS_API_BASE",
+    ("llm", "base"): "REPLIES_LLM_BASE",
+    ("llm", "model"): "REPLIES_LLM_MODEL",
+    ("llm", "api_key"): "REPLIES_LLM_API_KEY",
+    ("llm", "allow_host"): "REPLIES_LLM_ALLOW_HOST",
 }
 DEFAULTS = {"REPLIES_DB": "./replies.db", "REPLIES_CODEBOOK": "(the one classify last used, else lean_nhs)",
             "REPLIES_HTTP_TIMEOUT": "30", "REPLIES_X_API_BASE": DEFAULT_X_API_BASE,
@@ -58,7 +62,9 @@ DEFAULTS = {"REPLIES_DB": "./replies.db", "REPLIES_CODEBOOK": "(the one classify
             "REPLIES_REDDIT_AUTH_BASE": "(REPLIES_REDDIT_API_BASE where set, else https://www.reddit.com)",
             "REDDIT_USER_AGENT": "python:replies:VERSION (reply harvester for research)",
             "REPLIES_YOUTUBE_API_BASE": DEFAULT_YOUTUBE_API_BASE,
-            "REPLIES_THREADS_API_BASE": DEFAULT_THREADS_API_BASE}
+            "REPLIES_THREADS_API_BASE": DEFAULT_THREADS_API_BASE,
+            "REPLIES_LLM_BASE": "(none: --method llm needs one, e.g. http://127.0.0.1:11434/v1)",
+            "REPLIES_LLM_ALLOW_HOST": "(none: reply texts go to a server off this machine only with --yes)"}
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -159,6 +165,15 @@ class Config:
         """The harvest settings these values describe."""
         return Settings.from_env(self.values, clock=self.clock, sleep=self.sleep)
 
+    def llm_settings(self, base: str | None = None, model: str | None = None):
+        """The language-model settings (--llm-base and --llm-model win over the settings)."""
+        from replies.classifier.llm import LlmSettings
+        timeout = self.settings().http_timeout
+        return LlmSettings(base=base or self.get("REPLIES_LLM_BASE"), model=model or self.get("REPLIES_LLM_MODEL"),
+                           api_key=self.get("REPLIES_LLM_API_KEY") or None,
+                           allow_host=(self.get("REPLIES_LLM_ALLOW_HOST") or "").lower() or None,
+                           timeout=max(timeout, 120.0))
+
 
 def current_config() -> Config:
     """The running command's Config; outside a command, one read from the environment now."""
@@ -201,6 +216,11 @@ def config_command(fmt):
       api_key = "..."
       [threads]
       access_token = "..."             # the question post's owner's token
+      [llm]
+      base = "http://127.0.0.1:11434/v1"   # Ollama; any OpenAI-compatible /v1
+      model = "llama3.1:8b"
+      api_key = "..."                  # only if the server wants one
+      allow_host = "api.example.com"   # a server off this machine you agree to send replies to
     """
     config = current_config()
     path = config.path

@@ -47,14 +47,42 @@ def replies_to_classify(db: Database, codebook_hash: str, *, thread: tuple[str, 
 
 
 def write_predictions(db: Database, rows: Iterable[Mapping]) -> None:
+    """Store labels as the current predictions, and in `coder_labels` under their method and model."""
     now = utc_now()
+    values = [(r["platform"], r["id"], r["codebook"], r["codebook_hash"], r["category"], float(r["score"]),
+               int(r["predicted"]), float(r["threshold"]), r["method"], r["model"], now) for r in rows]
     with db.atomic():
         db.conn.executemany(
             "insert or replace into predictions (platform, id, codebook, codebook_hash, category, score, predicted,"
-            " threshold, method, model, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r["platform"], r["id"], r["codebook"], r["codebook_hash"], r["category"], float(r["score"]),
-              int(r["predicted"]), float(r["threshold"]), r["method"], r["model"], now) for r in rows],
-        )
+            " threshold, method, model, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        db.conn.executemany(
+            "insert or replace into coder_labels (platform, id, codebook_hash, category, score, predicted,"
+            " threshold, method, model, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(v[0], v[1], v[3], v[4], v[5], v[6], v[7], v[8] or "", v[9] or "", v[10]) for v in values])
+
+
+def coder_labels(db: Database, codebook_hash: str) -> dict[tuple[str, str], dict[tuple[str, str], dict[str, int]]]:
+    """Each coder's (method, model) labels for a codebook version: category -> given (1/0), per reply."""
+    out: dict = {}
+    for method, model, platform, reply_id, category, predicted in db.execute(
+            "select method, model, platform, id, category, predicted from coder_labels where codebook_hash = ?",
+            [codebook_hash]):
+        out.setdefault((method, model), {}).setdefault((platform, reply_id), {})[category] = int(predicted)
+    return out
+
+
+def llm_answer(db: Database, model: str, prompt_hash: str) -> dict | None:
+    """The stored answer of `model` to a prompt, if it was asked before."""
+    cursor = db.execute("select * from llm_answers where model = ? and prompt_hash = ?", [model, prompt_hash])
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row)) if row else None
+
+
+def store_llm_answer(db: Database, answer: Mapping, predictions: Iterable[Mapping]) -> None:
+    """One language-model answer and the labels it gives, committed together the moment it arrives."""
+    with db.atomic():
+        db["llm_answers"].upsert({**answer, "created_at": utc_now()}, pk=("model", "prompt_hash"))
+        write_predictions(db, predictions)
 
 
 def _scope(method: str, model: str, thread: tuple[str, str] | None) -> tuple[str, list]:
@@ -87,9 +115,10 @@ def set_thresholds(db: Database, codebook_hash: str, thresholds: Mapping[str, fl
     where, params = _scope(method, model, thread)
     with db.atomic():
         for category, threshold in thresholds.items():
-            db.execute(f"update predictions set threshold = ?, predicted = (score >= ?)"
-                       f" where codebook_hash = ? and category = ?{where}",
-                       [float(threshold), float(threshold), codebook_hash, category, *params])
+            for table in ("predictions", "coder_labels"):
+                db.execute(f"update {table} set threshold = ?, predicted = (score >= ?)"
+                           f" where codebook_hash = ? and category = ?{where}",
+                           [float(threshold), float(threshold), codebook_hash, category, *params])
 
 
 def reply_exists(db: Database, platform: str, reply_id: str) -> bool:

@@ -237,3 +237,29 @@ def m008_fidelity(db: Database) -> None:
     # many the thread holds after the run (`found`).
     db["harvest_runs"].add_column("expected", int)
     db["harvest_runs"].add_column("found", int)
+
+
+@migrations()
+def m009_coders(db: Database) -> None:
+    # Every coder's labels, kept side by side: `predictions` holds the labels of the method classify ran
+    # last (what review, export and the report use); `coder_labels` keeps each method and model's own, so a
+    # language model and the embedding classifier can be compared with each other and with the reviewers.
+    db["coder_labels"].create(
+        {"platform": str, "id": str, "codebook_hash": str, "method": str, "model": str, "category": str,
+         "score": float, "predicted": int, "threshold": float, "created_at": str},
+        pk=("platform", "id", "codebook_hash", "method", "model", "category"),
+        not_null={"platform", "id", "codebook_hash", "method", "model", "category"},
+    )
+    db["coder_labels"].create_index(["codebook_hash", "method", "model"])
+    db.execute("insert into coder_labels select platform, id, codebook_hash, coalesce(method, ''),"
+               " coalesce(model, ''), category, score, predicted, threshold, created_at from predictions")
+    # A language model's answers, keyed by model and the hash of the whole prompt (codebook, examples,
+    # reply and its parent, prompt version): a reply that has an answer is never sent again.
+    db["llm_answers"].create(
+        {"model": str, "prompt_hash": str, "prompt_version": str, "text_hash": str, "status": str,
+         "labels": str, "scores": str, "scored_by": str, "prompt_tokens": int, "completion_tokens": int,
+         "attempts": int, "error": str, "created_at": str},
+        pk=("model", "prompt_hash"), not_null={"model", "prompt_hash", "status"},
+    )
+    for column in ("prompt_tokens", "completion_tokens", "requests", "failed"):
+        db["classify_runs"].add_column(column, int)

@@ -61,13 +61,15 @@ class JsonClient:
         return self.request("GET", path, params, what=what)
 
     def request(self, method: str, path: str, params: dict | None = None, *, data: dict | None = None,
-                auth: tuple[str, str] | None = None, what: str | None = None) -> tuple[Any, httpx.Response]:
-        """`method` `path` (with a form body `data`, HTTP basic `auth`) and return (decoded JSON, response)."""
+                json: Any = None, auth: tuple[str, str] | None = None,
+                what: str | None = None) -> tuple[Any, httpx.Response]:
+        """`method` `path` (with a form body `data` or a JSON body `json`, HTTP basic `auth`) and return
+        (decoded JSON, response)."""
 
         def attempt():
             self.requests += 1
             try:
-                response = self._fetch(method, path, params, data, auth)
+                response = self._fetch(method, path, params, data, auth, json)
             except httpx.TimeoutException:
                 raise Transient("timed out") from None
             except httpx.TransportError as exc:
@@ -93,10 +95,10 @@ class JsonClient:
         return self.retry.call(attempt, what or f"{self.label} {path}")
 
     def _fetch(self, method: str, path: str, params: dict | None, data: dict | None = None,
-               auth: tuple[str, str] | None = None) -> httpx.Response:
+               auth: tuple[str, str] | None = None, json: Any = None) -> httpx.Response:
         """The response with its whole body read, within `deadline` seconds and MAX_BODY bytes."""
         started = time.monotonic()
-        with self.http.stream(method, path, params=params, data=data, auth=auth) as response:
+        with self.http.stream(method, path, params=params, data=data, auth=auth, json=json) as response:
             body = bytearray()
             for chunk in response.iter_bytes():
                 body += chunk

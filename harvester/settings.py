@@ -19,7 +19,7 @@ from .errors import ConfigurationError
 DEFAULT_X_API_BASE = "https://api.twitter.com"
 # the settings that are secrets
 TOKEN_VARIABLES = ("X_BEARER_TOKEN", "MASTODON_ACCESS_TOKEN", "REDDIT_CLIENT_SECRET", "YOUTUBE_API_KEY",
-                   "THREADS_ACCESS_TOKEN")
+                   "THREADS_ACCESS_TOKEN", "REPLIES_LLM_API_KEY")
 INSTANCE_TOKEN_PREFIX = "MASTODON_ACCESS_TOKEN@"  # + host: a token from a [mastodon."host"] config section
 DEFAULT_BSKY_API_BASE = "https://public.api.bsky.app"
 DEFAULT_REDDIT_API_BASE = "https://oauth.reddit.com"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from . import bluesky_api, mastodon_api, reddit_api, threads_api, x_api, youtube_api
+from . import bluesky_api, llm_api, mastodon_api, reddit_api, threads_api, x_api, youtube_api
 from .reply import Reply
 from .world import World
 
@@ -92,6 +92,11 @@ class Emulator:
         self.youtube_spent = 0
         # Threads: token -> the handle of the user it belongs to (only the owner sees a conversation)
         self.threads_tokens = dict(threads_tokens or {"threads-token": "asker"})
+        # OpenAI-compatible chat completions (llm_api.py): who answers, which keys it takes, what it supports
+        self.llm_coder = None            # (last user message, category ids) -> {id: probability} or raw text
+        self.llm_keys: set[str] = set()  # empty: no key needed (a local server)
+        self.llm_json_schema = True      # supports response_format json_schema
+        self.llm_logprobs = True         # returns logprobs when asked
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
         self.recorded: list[tuple[str, dict[str, str], Reply]] = []
@@ -224,6 +229,8 @@ class Emulator:
             return bluesky_api.handle(self, path, query, headers)
         if reddit_api.serves(path):
             return reddit_api.handle(self, path, query, headers)
+        if path.startswith("/v1/"):
+            return llm_api.handle(self, path, query, headers)
         if path.startswith("/api/"):
             return mastodon_api.handle(self, path, query, headers)
         if path.startswith("/youtube/v3/"):
@@ -253,8 +260,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """A form POST (Reddit's token endpoint): its fields are read as if they were query parameters."""
         length = int(self.headers.get("Content-Length") or 0)
-        form = self.rfile.read(min(length, 1 << 20)).decode("utf-8", "replace")
-        self._serve("POST", parse_qs(form, keep_blank_values=True))
+        body = self.rfile.read(min(length, 8 << 20)).decode("utf-8", "replace")
+        if "json" in (self.headers.get("Content-Type") or ""):  # a JSON body (chat completions)
+            self._serve("POST", {"_json": [body]})
+        else:
+            self._serve("POST", parse_qs(body, keep_blank_values=True))
 
     def do_GET(self) -> None:
         self._serve("GET", {})
@@ -323,6 +333,9 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {}
                 body = {"error": {"code": 429, "message": "Too many requests.", "errors": [
                     {"message": "Too many requests.", "domain": "usageLimits", "reason": "rateLimitExceeded"}]}}
+            elif path.startswith("/v1/"):  # OpenAI-compatible servers say when to come back in retry-after
+                headers = {"retry-after": max(1, round(fault.reset_in))}
+                body = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
             elif path.startswith("/v1.0/"):  # the Graph API says "slow down" with a 400 and error code 4
                 self._send(400, {"error": {"message": "(#4) Application request limit reached", "type":
                                            "OAuthException", "is_transient": True, "code": 4,

@@ -1,0 +1,478 @@
+"""A language model as a second coder: the codebook as a prompt, each reply coded by an OpenAI-compatible
+chat-completions server (Ollama, llama.cpp's server, vLLM, LM Studio, or a hosted one).
+
+The answer is a JSON object with one true/false per category id, asked for with the server's JSON-schema
+mode where it has one and checked either way: prose around the JSON, unknown ids and empty answers are
+asked again (three tries in all), then recorded as failed, never guessed. Where the server returns
+log-probabilities, a category's score is the probability of `true` at its value; otherwise the score is
+1 or 0 and the answer is marked `scored_by = answer`. Every answer is committed as it arrives, keyed by
+model and the hash of the whole prompt, so a rerun after Ctrl-C or a kill sends no reply that already has
+an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlite_utils import Database
+
+from replies import __version__
+from replies.db import labels as store
+from replies.db.queries import thread_filter
+
+from .codebook import Codebook
+from .errors import ClassifierError
+
+PROMPT_VERSION = "llm-1"
+MAX_TRIES = 3            # an answer that is not the JSON asked for is asked again, at most this often in all
+EXAMPLES = 4             # reviewed replies shown as worked examples, the most similar first ...
+EXAMPLE_BUDGET = 1200    # ... within this many (estimated) prompt tokens
+THRESHOLD = 0.5
+Progress = Callable[[str, int, int], None]
+
+SYSTEM = (
+    "You are a careful qualitative researcher coding replies to a question against a codebook. "
+    "A reply may fit several categories or none. Code what the reply says, not what its author might think. "
+    "Answer with a JSON object only: every category id as a key, true where the reply belongs to that "
+    "category and false where it does not."
+)
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """Where the language model is, and what it may be sent. The API key never leaves this object."""
+
+    base: str | None = None
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    allow_host: str | None = None  # a non-loopback host the user has agreed reply texts may go to
+    timeout: float = 120.0
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.base or "").hostname or "").lower()
+
+
+def is_local(base: str) -> bool:
+    from replies.harvester.settings import is_loopback
+    return is_loopback(urlsplit(base).hostname or "")
+
+
+def check_destination(settings: LlmSettings, yes: bool) -> str | None:
+    """None where reply texts stay on this machine; else the warning to show. ClassifierError when the
+    user has not agreed to send them to that host (--yes, or [llm] allow_host in the config file)."""
+    if not settings.base or not settings.model:
+        raise ClassifierError("--method llm needs a server and a model: set REPLIES_LLM_BASE (e.g. "
+                              "http://127.0.0.1:11434/v1 for Ollama) and REPLIES_LLM_MODEL, or --llm-base and "
+                              "--llm-model")
+    parts = urlsplit(settings.base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ClassifierError(f"REPLIES_LLM_BASE {settings.base!r} is not an http(s) URL")
+    if is_local(settings.base):
+        return None
+    if settings.api_key and parts.scheme != "https":
+        raise ClassifierError(f"REPLIES_LLM_API_KEY is not sent over plain http:// to {parts.hostname}; use https://")
+    warning = f"reply texts will be sent to {settings.host} ({settings.base}), a server not on this machine"
+    if not yes and settings.allow_host != settings.host:
+        raise ClassifierError(f"{warning}: add --yes to agree, or set allow_host = \"{settings.host}\" under [llm] "
+                              "in the config file")
+    return warning
+
+
+def response_schema(codebook: Codebook) -> dict:
+    return {"type": "object", "properties": {c.id: {"type": "boolean"} for c in codebook.categories},
+            "required": list(codebook.ids), "additionalProperties": False}
+
+
+def codebook_prompt(codebook: Codebook) -> str:
+    lines = [f"Question asked: {codebook.question}", "", "Codebook:"]
+    for c in codebook.categories:
+        lines.append(f"- {c.id} ({c.label}): {' '.join(c.description.split())}")
+        if c.examples:
+            lines.append("  belongs: " + "; ".join(c.examples[:6]))
+        if c.counter_examples:
+            lines.append("  does not belong: " + "; ".join(c.counter_examples[:4]))
+    return "\n".join(lines)
+
+
+def reply_prompt(reply: str, parent: str | None) -> str:
+    context = f"It answers this post: {' '.join(parent.split())[:600]}\n" if parent else ""
+    return f"{context}Reply to code:\n{reply}"
+
+
+def answer_json(codebook: Codebook, labels: list[str]) -> str:
+    return json.dumps({cid: cid in labels for cid in codebook.ids})
+
+
+def messages_for(codebook: Codebook, reply: str, parent: str | None,
+                 examples: list[tuple[str, list[str]]] = ()) -> list[dict]:
+    """The chat messages for one reply: the codebook, worked examples (reviewed replies), the reply."""
+    messages = [{"role": "system", "content": SYSTEM + "\n\n" + codebook_prompt(codebook)}]
+    for text, labels in examples:
+        messages.append({"role": "user", "content": reply_prompt(text, None)})
+        messages.append({"role": "assistant", "content": answer_json(codebook, labels)})
+    messages.append({"role": "user", "content": reply_prompt(reply, parent)})
+    return messages
+
+
+def prompt_hash(model: str, messages: list[dict]) -> str:
+    return hashlib.sha256(json.dumps([PROMPT_VERSION, model, messages], sort_keys=True).encode()).hexdigest()
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English text: what --dry-run reports before anything is sent."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+class InvalidAnswer(ValueError):
+    """The model's answer is not the JSON object asked for."""
+
+
+def parse_answer(content: Any, ids: list[str]) -> dict[str, bool]:
+    """{category id: given} from the model's text: the first JSON object in it (prose around it is
+    tolerated), every key a category id, every value a boolean; missing ids count as not given."""
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidAnswer("empty answer")
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", content):
+        try:
+            value, _ = decoder.raw_decode(content, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            break
+    else:
+        raise InvalidAnswer(f"no JSON object in {content[:60]!r}")
+    unknown = [k for k in value if k not in ids]
+    if unknown:
+        raise InvalidAnswer(f"unknown category ids {unknown[:3]}")
+    if not all(isinstance(v, bool) for v in value.values()):
+        raise InvalidAnswer("values are not true/false")
+    return {cid: bool(value.get(cid, False)) for cid in ids}
+
+
+def logprob_scores(logprobs: Any, ids: list[str]) -> dict[str, float] | None:
+    """P(true) for each category from the tokens' log-probabilities: at each id's value token, the
+    probability of `true` against `false` among the alternatives the server returned; None when the server
+    sent none (or not for every category)."""
+    tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(tokens, list) or not tokens:
+        return None
+    text, starts = "", []
+    for token in tokens:
+        piece = token.get("token") if isinstance(token, dict) else None
+        if not isinstance(piece, str):
+            return None
+        starts.append(len(text))
+        text += piece
+    scores = {}
+    for cid in ids:
+        match = re.search(r'"' + re.escape(cid) + r'"\s*:\s*(true|false)', text)
+        if not match:
+            return None
+        at = max(i for i, s in enumerate(starts) if s <= match.start(1))
+        options = {"true": None, "false": None}
+        for alt in [tokens[at], *(tokens[at].get("top_logprobs") or [])]:
+            word = str(alt.get("token", "")).strip().lower() if isinstance(alt, dict) else ""
+            lp = alt.get("logprob") if isinstance(alt, dict) else None
+            for option in options:
+                if word and option.startswith(word) and isinstance(lp, (int, float)) and options[option] is None:
+                    options[option] = math.exp(max(lp, -100.0))
+        p_true, p_false = options["true"], options["false"]
+        if p_true is None and p_false is None:
+            return None
+        p_true, p_false = p_true or 0.0, p_false or 0.0
+        scores[cid] = round(p_true / (p_true + p_false), 6) if p_true + p_false > 0 else 0.5
+    return scores
+
+
+@dataclass
+class Answer:
+    status: str                      # ok | failed
+    labels: dict[str, bool] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    scored_by: str = "answer"        # logprobs | answer (1/0)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: int = 0
+    error: str | None = None
+
+
+class ChatClient:
+    """POST /chat/completions on an OpenAI-compatible server, with the retries and limits every HTTP call
+    here has (429 waits for retry-after, 5xx backs off, answers bounded in size and time)."""
+
+    def __init__(self, settings: LlmSettings, retry):
+        from replies.harvester.http import JsonClient
+
+        def reset(headers) -> float | None:
+            try:
+                return retry.clock() + float(headers.get("retry-after", ""))
+            except ValueError:
+                return None
+
+        self.settings = settings
+        self.http = JsonClient(settings.base.rstrip("/"), retry, timeout=settings.timeout, token=settings.api_key,
+                               reset_parser=reset, label=f"LLM server {settings.host}")
+        self.schema_mode = True  # the server's JSON-schema mode, until it says it has none
+        self.lock = threading.Lock()
+        self.requests = 0
+
+    def close(self) -> None:
+        self.http.close()
+
+    def code(self, codebook: Codebook, messages: list[dict]) -> Answer:
+        from replies.harvester.http import HTTPStatusError
+
+        answer = Answer(status="failed")
+        ids = codebook.ids
+        while answer.attempts < MAX_TRIES:
+            answer.attempts += 1
+            body = {"model": self.settings.model, "messages": messages, "temperature": 0, "logprobs": True,
+                    "top_logprobs": 5, "max_tokens": 40 + 12 * len(ids)}
+            body["response_format"] = ({"type": "json_schema", "json_schema": {
+                "name": "codes", "strict": True, "schema": response_schema(codebook)}}
+                if self.schema_mode else {"type": "json_object"})
+            with self.lock:
+                self.requests += 1
+            try:
+                reply, _ = self.http.request("POST", "/chat/completions", json=body)
+            except HTTPStatusError as exc:
+                text = json.dumps(exc.body)[:300] if not isinstance(exc.body, str) else exc.body[:300]
+                if exc.status == 400 and self.schema_mode and "response_format" in text:
+                    self.schema_mode = False  # ask again in plain JSON mode, checked the same way
+                    answer.attempts -= 1
+                    continue
+                if exc.status in (401, 403):
+                    raise ClassifierError(f"the LLM server refused the request (HTTP {exc.status}): check "
+                                          "REPLIES_LLM_API_KEY") from None
+                if exc.status == 404:
+                    raise ClassifierError(f"the LLM server has no model {self.settings.model!r} or no "
+                                          f"/chat/completions at {self.settings.base} (HTTP 404)") from None
+                answer.error = f"HTTP {exc.status}"
+                continue
+            usage = reply.get("usage") if isinstance(reply, dict) else None
+            if isinstance(usage, dict):
+                for name in ("prompt_tokens", "completion_tokens"):
+                    value = usage.get(name)
+                    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**7:
+                        setattr(answer, name, getattr(answer, name) + value)
+            try:
+                choice = reply["choices"][0]
+                answer.labels = parse_answer(choice["message"]["content"], ids)
+            except (KeyError, IndexError, TypeError) as exc:
+                answer.error = f"answer not shaped as chat completions document ({type(exc).__name__})"
+                continue
+            except InvalidAnswer as exc:
+                answer.error = str(exc)
+                continue
+            scores = logprob_scores(choice.get("logprobs"), ids)
+            if scores is not None:
+                # the decision is the answer's; the score says how sure the model was of it
+                answer.scores, answer.scored_by = scores, "logprobs"
+            else:
+                answer.scores = {cid: 1.0 if given else 0.0 for cid, given in answer.labels.items()}
+            answer.status, answer.error = "ok", None
+            return answer
+        return answer
+
+
+@dataclass
+class LlmResult:
+    model: str
+    codebook: str
+    codebook_hash: str
+    coded: int = 0          # replies with an answer now
+    reused: int = 0         # ... of them from answers stored before
+    failed: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_prompt_tokens: int = 0
+    estimated_completion_tokens: int = 0
+    examples: int = 0       # reviewed replies available as worked examples
+    scored_by: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+def _replies(database: Database, thread: tuple[str, str] | None) -> list[dict]:
+    in_thread, params = thread_filter(thread)
+    sql = f"""
+        select r.platform, r.id, r.text,
+          coalesce((select p.text from replies p where p.platform = r.platform and p.id = r.parent_id),
+                   (select t.text from threads t where t.platform = r.platform and t.id = r.parent_id)) as parent
+        from replies r where r.status = 'ok' and r.text is not null and r.text != '' and {in_thread}
+        order by r.rowid
+    """
+    return [dict(row) for row in database.query(sql, params)]
+
+
+def _example_picker(database: Database, codebook: Codebook, replies: list[dict],
+                    embedder_factory) -> Callable[[dict], list[tuple[str, list[str]]]]:
+    """A function giving each reply its worked examples: the reviewed replies most like it (cosine on the
+    cached embeddings), the reply itself never among them, within EXAMPLE_BUDGET tokens."""
+    import numpy as np
+
+    reviewed = store.gold(database, codebook.name)
+    texts = store.texts_for(database, reviewed)
+    keys = [k for k in reviewed if k in texts]
+    if not keys:
+        return lambda row: []
+    embedder = embedder_factory()
+    gold_vectors = embedder.embed([texts[k] for k in keys], 64)
+    reply_vectors = embedder.embed([r["text"] for r in replies], 64)
+    index = {(r["platform"], r["id"]): i for i, r in enumerate(replies)}
+
+    def pick(row: dict) -> list[tuple[str, list[str]]]:
+        similarity = gold_vectors @ reply_vectors[index[(row["platform"], row["id"])]]
+        chosen, budget = [], EXAMPLE_BUDGET
+        for j in np.argsort(-similarity):
+            key = keys[int(j)]
+            if key == (row["platform"], row["id"]):
+                continue
+            cost = estimate_tokens(texts[key]) + 8 * len(codebook.ids)
+            if cost > budget:
+                continue
+            chosen.append((texts[key], reviewed[key]))
+            budget -= cost
+            if len(chosen) == EXAMPLES:
+                break
+        return chosen
+
+    pick.count = len(keys)
+    return pick
+
+
+def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, *, retry,
+                 thread: tuple[str, str] | None = None, redo: bool = False, concurrency: int = 4,
+                 dry_run: bool = False, few_shot: bool = True, progress: Progress | None = None,
+                 embedder_factory=None) -> LlmResult:
+    """Code every reply in scope with the language model; store each answer and its labels as it arrives.
+
+    `retry` is the RetryPolicy for the HTTP calls; `embedder_factory` makes the embedder that chooses worked
+    examples (reviewed replies) by similarity. With `dry_run`, nothing is sent: the prompts are built and
+    their tokens estimated."""
+    if not 1 <= concurrency <= 64:
+        raise ClassifierError(f"--concurrency {concurrency} must be from 1 to 64")
+    progress = progress or (lambda stage, done, total: None)
+    replies = _replies(database, thread)
+    if not replies:
+        raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
+    codebook.remember(database)
+    model = settings.model
+    result = LlmResult(model=model, codebook=codebook.name, codebook_hash=codebook.hash, dry_run=dry_run)
+    if embedder_factory is None:
+        from .embed import CachedEmbedder
+        embedder_factory = lambda: CachedEmbedder(database, None)  # noqa: E731
+    pick = _example_picker(database, codebook, replies, embedder_factory) if few_shot else (lambda row: [])
+    result.examples = getattr(pick, "count", 0)
+
+    jobs: list[tuple[dict, list[dict], str]] = []
+    for row in replies:
+        messages = messages_for(codebook, row["text"], row["parent"], pick(row))
+        digest = prompt_hash(model, messages)
+        known = None if redo else store.llm_answer(database, model, digest)
+        if known and known["status"] == "ok":
+            result.reused += 1
+            if not _has_labels(database, row, codebook, model):
+                _store(database, codebook, model, row, digest, _answer_from(known), known)
+            continue
+        jobs.append((row, messages, digest))
+        result.estimated_prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
+        result.estimated_completion_tokens += 6 * len(codebook.ids)
+    if dry_run:
+        result.coded = result.reused
+        return result
+
+    run_id = store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash, method="llm",
+                                      model=model, thresholds=json.dumps({c: THRESHOLD for c in codebook.ids}),
+                                      gold=result.examples, tool_version=__version__)
+    client = ChatClient(settings, retry)
+    done = 0
+    try:
+        for (row, _, digest), answer in _answers(client, codebook, jobs, concurrency):
+            _store(database, codebook, model, row, digest, answer)
+            result.prompt_tokens += answer.prompt_tokens
+            result.completion_tokens += answer.completion_tokens
+            if answer.status == "ok":
+                result.scored_by[answer.scored_by] = result.scored_by.get(answer.scored_by, 0) + 1
+            else:
+                result.failed += 1
+            done += 1
+            progress("coding", done, len(jobs))
+    finally:
+        result.requests = client.requests
+        client.close()
+        store.finish_classify_run(database, run_id, replies=done, prompt_tokens=result.prompt_tokens,
+                                  completion_tokens=result.completion_tokens, requests=result.requests,
+                                  failed=result.failed)
+    result.coded = result.reused + done - result.failed
+    result.counts = {cid: int(n or 0) for cid, n in database.execute(
+        "select category, sum(predicted) from coder_labels where codebook_hash = ? and method = 'llm' and model = ?"
+        " group by category", [codebook.hash, model]).fetchall()}
+    return result
+
+
+def _answers(client: ChatClient, codebook: Codebook, jobs: list, concurrency: int) -> Iterator[tuple]:
+    """(job, Answer) as answers arrive, at most `concurrency` requests in flight; on Ctrl-C or an error, the
+    requests not yet started are cancelled (what has arrived is already stored by the caller)."""
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm")
+    pending: dict[Future, tuple] = {}
+    queue = iter(jobs)
+    try:
+        for job in queue:
+            pending[pool.submit(client.code, codebook, job[1])] = job
+            if len(pending) >= concurrency:
+                break
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = pending.pop(future)
+                yield job, future.result()
+                following = next(queue, None)
+                if following is not None:
+                    pending[pool.submit(client.code, codebook, following[1])] = following
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _has_labels(database: Database, row: dict, codebook: Codebook, model: str) -> bool:
+    return database.execute("select 1 from coder_labels where platform = ? and id = ? and codebook_hash = ?"
+                            " and method = 'llm' and model = ? limit 1",
+                            [row["platform"], row["id"], codebook.hash, model]).fetchone() is not None
+
+
+def _answer_from(stored: dict) -> Answer:
+    return Answer(status=stored["status"], labels=json.loads(stored["labels"] or "{}"),
+                  scores=json.loads(stored["scores"] or "{}"), scored_by=stored["scored_by"] or "answer")
+
+
+def _store(database: Database, codebook: Codebook, model: str, row: dict, digest: str, answer: Answer,
+           known: dict | None = None) -> None:
+    from replies.db.labels import store_llm_answer
+
+    record = known or {
+        "model": model, "prompt_hash": digest, "prompt_version": PROMPT_VERSION,
+        "text_hash": hashlib.sha256(row["text"].encode()).hexdigest(), "status": answer.status,
+        "labels": json.dumps(answer.labels) if answer.status == "ok" else None,
+        "scores": json.dumps(answer.scores) if answer.status == "ok" else None,
+        "scored_by": answer.scored_by if answer.status == "ok" else None, "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens, "attempts": answer.attempts, "error": answer.error}
+    predictions = [] if answer.status != "ok" else [
+        {"platform": row["platform"], "id": row["id"], "codebook": codebook.name, "codebook_hash": codebook.hash,
+         "category": cid, "score": answer.scores.get(cid, 1.0 if answer.labels.get(cid) else 0.0),
+         "predicted": bool(answer.labels.get(cid)), "threshold": THRESHOLD, "method": "llm", "model": model}
+        for cid in codebook.ids]
+    store_llm_answer(database, record, predictions)

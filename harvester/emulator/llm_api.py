@@ -1,0 +1,97 @@
+"""An OpenAI-compatible chat-completions server (POST /v1/chat/completions), as Ollama, llama.cpp's server,
+vLLM and LM Studio offer it.
+
+Written from the OpenAI API reference: `response_format` with a JSON schema, `logprobs` with
+`top_logprobs` per output token, `usage` counts, errors as `{"error": {...}}`, 429 with `retry-after`.
+Tests script the answers with `Emulator.llm_coder`: given the last user message and the category ids
+the schema names, it returns each id's probability (the answer says true above 0.5) or a raw text to
+send as it is (prose, broken JSON, unknown ids).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from .reply import Reply
+
+WORD = re.compile(r"[a-z]+")
+
+
+def keyword_coder(message: str, ids: list[str]) -> dict[str, float]:
+    """The default coder: a category whose id's words appear in the message's last line is given."""
+    last = message.strip().splitlines()[-1].lower() if message.strip() else ""
+    words = set(WORD.findall(last))
+    return {cid: (0.9 if set(cid.lower().split("_")) & words else 0.1) for cid in ids}
+
+
+def _error(status: int, message: str, kind: str = "invalid_request_error", param: str | None = None) -> Reply:
+    return Reply(status, {"error": {"message": message, "type": kind, "param": param, "code": None}})
+
+
+def _ids(body: dict) -> list[str]:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    props = schema.get("properties") or {}
+    return list(props)
+
+
+def _tokens(content: str, probabilities: dict[str, float]) -> list[dict]:
+    """The answer cut into tokens roughly as a tokenizer would, with log-probabilities for the true/false
+    tokens (and their alternative in `top_logprobs`)."""
+    out = []
+    for piece in re.findall(r'\{"|[A-Za-z0-9_]+|":|\s*(?:true|false)|,\s*"|\}|.', content):
+        value = piece.strip()
+        entry = {"token": piece, "logprob": -0.01, "bytes": list(piece.encode()), "top_logprobs": []}
+        if value in ("true", "false"):
+            key = out[-2]["token"] if len(out) >= 2 else ""
+            p = min(max(probabilities.get(key, 0.5), 1e-6), 1 - 1e-6)
+            mine, other = (p, 1 - p) if value == "true" else (1 - p, p)
+            entry["logprob"] = math.log(mine)
+            entry["top_logprobs"] = [
+                {"token": piece, "logprob": math.log(mine), "bytes": list(piece.encode())},
+                {"token": piece.replace(value, "false" if value == "true" else "true"),
+                 "logprob": math.log(other), "bytes": []}]
+        out.append(entry)
+    return out
+
+
+def handle(emulator, path: str, query, headers) -> Reply:
+    if path != "/v1/chat/completions":
+        return _error(404, f"Unknown path {path[:60]}")
+    if emulator.llm_keys:
+        auth = headers.get("Authorization") or ""
+        if auth[7:] not in emulator.llm_keys:
+            return _error(401, "Incorrect API key provided.", "invalid_request_error")
+    try:
+        body = json.loads((query.get("_json") or ["{}"])[-1])
+    except ValueError:
+        return _error(400, "We could not parse the JSON body of your request.")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not body.get("model"):
+        return _error(400, "model and messages are required", param="messages")
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema" and not emulator.llm_json_schema:
+        return _error(400, "response_format json_schema is not supported by this server", param="response_format")
+    ids = _ids(body)
+    if not ids:  # no schema: the model reads the category ids from the prompt's codebook lines ("- id (Label)")
+        system = next((str(m.get("content") or "") for m in messages if m.get("role") == "system"), "")
+        ids = re.findall(r"^- ([A-Za-z0-9_]+) \(", system, re.MULTILINE)
+    last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+    coder = emulator.llm_coder or keyword_coder
+    decided = coder(last, ids)
+    if isinstance(decided, str):
+        content, probabilities = decided, {}
+    else:
+        probabilities = decided
+        content = json.dumps({cid: probabilities.get(cid, 0) > 0.5 for cid in ids})
+    prompt_text = "".join(str(m.get("content") or "") for m in messages)
+    choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
+              "logprobs": None}
+    if body.get("logprobs") and emulator.llm_logprobs:
+        choice["logprobs"] = {"content": _tokens(content, probabilities)}
+    usage = {"prompt_tokens": max(1, len(prompt_text) // 4), "completion_tokens": max(1, len(content) // 4)}
+    usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return Reply(200, {"id": "chatcmpl-emulated", "object": "chat.completion", "created": 1764000000,
+                       "model": body["model"], "choices": [choice], "usage": usage})

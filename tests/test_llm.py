@@ -1,0 +1,175 @@
+"""`classify --method llm`: a language model on an OpenAI-compatible server as a second coder (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from replies.classifier.llm import logprob_scores, parse_answer
+from replies.harvester.emulator import Emulator, World
+from tests.conftest import replies_subprocess
+from tests.helpers import count, rows
+
+
+def _oracle(message: str, ids: list[str]) -> dict[str, float]:
+    """A model that finds money in replies about money, funding or budgets, and time in replies about time or
+    staffing; each with the stated confidence."""
+    reply = message.rsplit("Reply to code:", 1)[-1].lower()
+    return {cid: (0.93 if (cid == "money" and any(w in reply for w in ("money", "fund", "budget", "cost")))
+                  or (cid == "time_and_resources" and any(w in reply for w in ("time", "staff", "capacity")))
+                  else 0.04) for cid in ids}
+
+
+@pytest.fixture
+def llm(cli, monkeypatch):
+    """The demo database (classified zero-shot) and an LLM emulator, with the settings pointing at it."""
+    server = Emulator(World()).start()
+    server.llm_coder = _oracle
+    monkeypatch.setenv("REPLIES_LLM_BASE", f"{server.base_url}/v1")
+    monkeypatch.setenv("REPLIES_LLM_MODEL", "emulated-8b")
+    yield server
+    server.stop()
+
+
+def replies_with_text(db_path) -> int:
+    return count(db_path, "select count(*) from replies where status = 'ok' and text is not null and text != ''")
+
+
+def test_llm_codes_every_reply_with_logprob_scores_and_keeps_the_embedding_labels(cli, llm, classified):
+    result = cli("classify", "--method", "llm")
+    db_path = classified
+    n = replies_with_text(db_path)
+    assert f"{n} replies coded by emulated-8b (llm)" in result.output and "0 failed" in result.output
+    assert f"{n} scored by logprobs" in result.output and "Tokens:" in result.output
+    requests = llm.requests_to("/v1/chat/completions")
+    assert len(requests) == n
+    answers = rows(db_path, "select * from llm_answers")
+    assert len(answers) == n and {a["status"] for a in answers} == {"ok"}
+    run = rows(db_path, "select * from classify_runs where method = 'llm'")[-1]
+    assert run["prompt_tokens"] == sum(a["prompt_tokens"] for a in answers) > 0 and run["requests"] == n
+    money = rows(db_path, "select r.text, c.score, c.predicted from coder_labels c join replies r using (platform, id)"
+                          " where c.method = 'llm' and c.category = 'money'")
+    for row in money:  # the decision is the answer's, the score the probability of `true`
+        given = any(w in row["text"].lower() for w in ("money", "fund", "budget", "cost"))
+        assert row["predicted"] == given and row["score"] == pytest.approx(0.93 if given else 0.04, abs=1e-4)
+    coders = {(r["method"], r["model"]) for r in rows(db_path, "select distinct method, model from coder_labels")}
+    assert ("llm", "emulated-8b") in coders and any(m == "zero-shot" for m, _ in coders)
+
+
+def test_a_rerun_sends_nothing_already_answered_and_kill_9_loses_nothing(cli, llm, env, classified):
+    db_path = classified
+    n = replies_with_text(db_path)
+    gate = llm.gate("/v1/chat/completions", after=20)
+    proc = replies_subprocess("classify", "--method", "llm", "--concurrency", "2", "--db", db_path,
+                              env={**env, "REPLIES_LLM_BASE": f"{llm.base_url}/v1", "REPLIES_LLM_MODEL": "emulated-8b"})
+    assert gate.held.wait(120), proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    gate.release()
+    answered = count(db_path, "select count(*) from llm_answers where status = 'ok'")
+    assert 18 <= answered <= 21  # every answer that arrived was committed as it arrived
+    before = len(llm.requests_to("/v1/chat/completions"))
+    result = cli("classify", "--method", "llm")
+    assert f"{answered} from earlier answers" in result.output
+    assert len(llm.requests_to("/v1/chat/completions")) - before == n - answered
+    assert count(db_path, "select count(*) from llm_answers") == n
+
+
+def test_prose_unknown_ids_and_broken_json_are_asked_again_then_recorded_as_failed(cli, llm, classified):
+    tries: dict[str, int] = {}
+
+    def awkward(message: str, ids: list[str]):
+        reply = message.rsplit("Reply to code:", 1)[-1]
+        tries[reply] = tries.get(reply, 0) + 1
+        if "lean" in reply.lower():
+            return ["Sure! Here you go: {\"made_up\": true}", "{broken", ""][tries[reply] - 1]
+        if tries[reply] == 1:
+            return "Here is the coding you asked for:\n" + json.dumps({cid: cid == "policy" for cid in ids}) + "\nThanks"
+        return _oracle(message, ids)
+
+    llm.llm_coder = awkward
+    result = cli("classify", "--method", "llm")
+    db_path = classified
+    failed = rows(db_path, "select * from llm_answers where status = 'failed'")
+    assert failed and all(a["attempts"] == 3 and a["labels"] is None for a in failed)
+    assert f"{len(failed)} failed" in result.output and "asked again on the next run" in result.stderr
+    ok = rows(db_path, "select * from llm_answers where status = 'ok'")
+    assert all(json.loads(a["labels"])["policy"] for a in ok)  # prose around the JSON is read on the first try
+    assert ok and all(json.loads(a["scores"]).keys() == json.loads(a["labels"]).keys() for a in ok)
+
+
+def test_without_schema_mode_or_logprobs_the_answer_is_scored_1_or_0(cli, llm, classified):
+    llm.llm_json_schema = False
+    llm.llm_logprobs = False
+    result = cli("classify", "--method", "llm")
+    n = replies_with_text(classified)
+    assert f"{n} scored by answer" in result.output
+    sent = llm.requests_to("/v1/chat/completions")
+    # json_schema refused once per request already in flight (4 at most), then json_object for every reply
+    assert n + 1 <= len(sent) <= n + 4
+    scores = {r["score"] for r in rows(classified, "select score from coder_labels where method = 'llm'")}
+    assert scores == {0.0, 1.0}
+
+
+def test_dry_run_estimates_and_sends_nothing(cli, llm):
+    result = cli("classify", "--method", "llm", "--dry-run")
+    assert "Dry run:" in result.output and "prompt" in result.output and "Nothing sent" in result.output
+    assert not llm.requests_to("")
+
+
+def test_reply_texts_go_to_another_machine_only_when_the_user_agrees(cli, llm, monkeypatch):
+    monkeypatch.setenv("REPLIES_LLM_BASE", "https://llm.example.org/v1")
+    result = cli("classify", "--method", "llm", code=1)
+    assert "reply texts will be sent to llm.example.org" in result.stderr and "--yes" in result.stderr
+    monkeypatch.setenv("REPLIES_LLM_API_KEY", "sk-secret-key")
+    monkeypatch.setenv("REPLIES_LLM_BASE", "http://llm.example.org/v1")
+    result = cli("classify", "--method", "llm", "--yes", code=1)
+    assert "not sent over plain http://" in result.stderr and "sk-secret-key" not in result.stderr
+    monkeypatch.delenv("REPLIES_LLM_BASE")
+    result = cli("classify", "--method", "llm", code=1)
+    assert "REPLIES_LLM_BASE" in result.stderr
+    assert not llm.requests_to("")
+
+
+def test_rate_limits_and_server_errors_are_retried(cli, llm, classified):
+    llm.inject("429", "/v1/chat/completions", after=3, reset_in=2)
+    llm.inject("503", "/v1/chat/completions", after=5)
+    result = cli("classify", "--method", "llm")
+    assert "0 failed" in result.output
+    assert count(classified, "select count(*) from llm_answers where status = 'ok'") == replies_with_text(classified)
+
+
+def test_reviewed_replies_become_worked_examples(cli, llm, classified):
+    labelled = rows(classified, "select platform, id, text from replies where status = 'ok' and text like '%money%'"
+                                " limit 3")
+    for row in labelled:
+        cli("label", f"{row['platform']}:{row['id']}", "money", "--reviewer", "ana")
+    result = cli("classify", "--method", "llm")
+    assert "up to 4 of 3 reviewed replies as examples" in result.output
+    prompts = [json.loads(r["query"]["_json"])["messages"] for r in llm.requests_to("/v1/chat/completions")]
+    examples = [[m for m in p[1:-1]] for p in prompts]
+    # the reviewed replies (never the reply itself), each a question and its answer
+    assert all(len(e) in (4, 6) for e in examples) and sum(len(e) == 6 for e in examples) > 100
+    for prompt, shown in zip(prompts, examples):
+        own = prompt[-1]["content"].rsplit("Reply to code:\n", 1)[-1]
+        assert all(own != m["content"].rsplit("Reply to code:\n", 1)[-1] for m in shown if m["role"] == "user")
+        assert all(json.loads(m["content"])["money"] for m in shown if m["role"] == "assistant")
+    plain = cli("classify", "--method", "llm", "--no-examples", "--dry-run").output
+    assert "Dry run:" in plain
+
+
+def test_parse_answer_and_logprob_scores_units():
+    assert parse_answer('noise {"money": true, "policy": false} more', ["money", "policy", "other"]) == \
+        {"money": True, "policy": False, "other": False}
+    for bad in ("", "no json here", '{"money": "yes"}', '{"cash": true}', None):
+        with pytest.raises(ValueError):
+            parse_answer(bad, ["money"])
+    tokens = [{"token": '{"', "logprob": 0}, {"token": "money", "logprob": 0}, {"token": '":', "logprob": 0},
+              {"token": " true", "logprob": -0.2231, "top_logprobs": [{"token": " true", "logprob": -0.2231},
+                                                                      {"token": " false", "logprob": -1.6094}]},
+              {"token": "}", "logprob": 0}]
+    assert logprob_scores({"content": tokens}, ["money"])["money"] == pytest.approx(0.8, abs=1e-3)
+    assert logprob_scores({"content": tokens}, ["money", "policy"]) is None
+    assert logprob_scores(None, ["money"]) is None and logprob_scores({"content": "x"}, ["money"]) is None
