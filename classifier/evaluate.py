@@ -21,6 +21,7 @@ class Evaluation:
     cv_zero_shot: float | None = None
     cv_few_shot: float | None = None
     agreement: list[dict] = field(default_factory=list)  # category, kappa, replies (two reviewers)
+    coders: list[dict] = field(default_factory=list)  # every coder against every reviewer, per category
 
 
 def evaluate(database: Database, codebook: Codebook) -> Evaluation:
@@ -56,4 +57,46 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
                 kappa = 1.0 if x == y else float(cohen_kappa_score(x, y))
                 result.agreement.append({"reviewers": f"{a} / {b}", "category": c, "kappa": round(kappa, 3),
                                          "replies": len(shared)})
+    result.coders = coder_agreement(database, codebook, reviewers)
     return result
+
+
+def coder_agreement(database: Database, codebook: Codebook,
+                    reviewers: dict[str, dict[tuple[str, str], list[str]]]) -> list[dict]:
+    """Each stored coder (the language model, the embedding classifier: every method and model in
+    `coder_labels`) and each other reviewer, against each reviewer's labels as the truth, category by
+    category: precision, recall, F1 and Cohen's kappa on the replies both coded, then their macro average.
+    A researcher sees whether a model agrees with them as well as their colleagues do."""
+    from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+
+    ids = codebook.ids
+    coders = {f"{method} {model}".strip(): labels
+              for (method, model), labels in store.coder_labels(database, codebook.hash).items()}
+    rows: list[dict] = []
+    names = sorted(reviewers)
+    for reviewer in names:
+        truth = reviewers[reviewer]
+        others = dict(coders)
+        for colleague in names:
+            if colleague != reviewer:
+                others[f"{colleague} (reviewer)"] = {k: {c: int(c in v) for c in ids}
+                                                     for k, v in reviewers[colleague].items()}
+        for name, labels in others.items():
+            shared = sorted(k for k in truth if k in labels)
+            if not shared:
+                continue
+            per = []
+            for c in ids:
+                y = [int(c in truth[k]) for k in shared]
+                x = [int(labels[k].get(c, 0)) for k in shared]
+                p, r, f, _ = precision_recall_fscore_support(y, x, average="binary", zero_division=0)
+                kappa = 1.0 if x == y else float(np.nan_to_num(cohen_kappa_score(y, x)))
+                per.append({"category": c, "coder": name, "reviewer": reviewer, "precision": round(float(p), 3),
+                            "recall": round(float(r), 3), "f1": round(float(f), 3), "kappa": round(kappa, 3),
+                            "replies": len(shared)})
+            rows += per
+            rows.append({"category": "macro average", "coder": name, "reviewer": reviewer,
+                         **{m: round(sum(row[m] for row in per) / len(per), 3)
+                            for m in ("precision", "recall", "f1", "kappa")}, "replies": len(shared)})
+    order = {c: i for i, c in enumerate([*ids, "macro average"])}
+    return sorted(rows, key=lambda row: (order[row["category"]], row["reviewer"], row["coder"]))

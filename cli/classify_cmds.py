@@ -207,7 +207,9 @@ def import_labels(file, fmt, codebook_path, reviewer, db_path):
 @db_option
 def evaluate(codebook_path, as_json, db_path):
     """Precision, recall and F1 per category of the current predictions against gold labels, the
-    cross-validated comparison of zero-shot and few-shot, and Cohen's kappa between reviewers."""
+    cross-validated comparison of zero-shot and few-shot, Cohen's kappa between reviewers, and every coder
+    (a language model, the embedding classifier, each other reviewer) against each reviewer, per category:
+    precision, recall, F1 and kappa on the replies both coded."""
     from replies.classifier.evaluate import evaluate as run_evaluate
 
     database = open_database(db_path)
@@ -215,7 +217,8 @@ def evaluate(codebook_path, as_json, db_path):
     if as_json:
         click.echo(json.dumps({"compared": result.compared, "per_category": result.rows, "macro": result.macro,
                                "method": result.method, "cv_zero_shot": result.cv_zero_shot,
-                               "cv_few_shot": result.cv_few_shot, "agreement": result.agreement}, indent=2))
+                               "cv_few_shot": result.cv_few_shot, "agreement": result.agreement,
+                               "coders": result.coders}, indent=2))
         return
     if not result.compared:
         click.echo("No reply has both a prediction and a gold label yet: run `replies classify` and "
@@ -231,3 +234,7 @@ def evaluate(codebook_path, as_json, db_path):
     if result.agreement:
         click.echo("Agreement between reviewers (Cohen's kappa):")
         write_rows(result.agreement)
+    if result.coders:
+        click.echo("Every coder against each reviewer (the reviewer's labels as the truth), category by category: "
+                   "the language model, the embedding classifier and the other reviewers side by side.")
+        write_rows(result.coders)

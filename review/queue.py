@@ -8,7 +8,7 @@ from sqlite_utils import Database
 
 from replies.db.queries import thread_filter
 
-ORDERS = ("uncertain", "newest", "thread")
+ORDERS = ("uncertain", "disagreement", "newest", "thread")
 
 
 def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, reviewer: str,
@@ -17,7 +17,10 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     """(platform, id) of the replies to review, in order.
 
     uncertain: the reply whose score is nearest its threshold in any category first (where a human
-    helps the model most); newest: latest first; thread: thread by thread, oldest first.
+    helps the model most); with 1/0 scores (a language model without log-probabilities) every reply is
+    equally near, and the other coders' scores break the tie. disagreement: the replies on which the
+    coders (the language model, the embedding classifier: every method and model stored) and the other
+    reviewers disagree in most categories first. newest: latest first; thread: thread by thread, oldest first.
     `unreviewed` leaves out replies this reviewer already labelled, so a second reviewer
     still sees them and reopening carries on where the reviewer stopped."""
     in_thread, params = thread_filter(thread)
@@ -32,17 +35,33 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
                      " or exists (select 1 from gold_current g, json_each(g.labels) j where g.platform = r.platform"
                      " and g.id = r.id and g.codebook = :codebook and j.value = :category))")
     order_by = {
-        "uncertain": "uncertainty is null, uncertainty, r.created_at, r.id",
+        "uncertain": "uncertainty is null, uncertainty, others_uncertainty is null, others_uncertainty, "
+                     "r.created_at, r.id",
+        "disagreement": "disagreement desc, uncertainty is null, uncertainty, r.created_at, r.id",
         "newest": "r.created_at desc, r.id desc",
         "thread": "r.platform, r.thread_id, r.created_at, r.id",
     }[order]
     sql = f"""
         select r.platform, r.id,
           (select min(abs(p.score - p.threshold)) from predictions p where p.platform = r.platform
-             and p.id = r.id and p.codebook_hash = :hash) as uncertainty
+             and p.id = r.id and p.codebook_hash = :hash) as uncertainty,
+          (select min(abs(c.score - c.threshold)) from coder_labels c join predictions p on p.platform = c.platform
+             and p.id = c.id and p.codebook_hash = c.codebook_hash and p.category = c.category
+             where c.platform = r.platform and c.id = r.id and c.codebook_hash = :hash
+             and (c.method != coalesce(p.method, '') or c.model != coalesce(p.model, ''))) as others_uncertainty,
+          (select count(distinct c.category) from coder_labels c where c.platform = r.platform and c.id = r.id
+             and c.codebook_hash = :hash
+             and exists (select 1 from coder_labels d where d.platform = c.platform and d.id = c.id
+                         and d.codebook_hash = c.codebook_hash and d.category = c.category
+                         and d.predicted != c.predicted))
+          + (select count(*) from predictions p, gold_labels g where p.platform = r.platform and p.id = r.id
+             and p.codebook_hash = :hash and g.platform = r.platform and g.id = r.id and g.codebook = :codebook
+             and g.reviewer != :reviewer
+             and (p.predicted = 1) != exists (select 1 from json_each(g.labels) j where j.value = p.category))
+            as disagreement
         from replies r where {' and '.join(where)} order by {order_by}
     """
-    return [(platform, reply_id) for platform, reply_id, _ in db.execute(sql, params).fetchall()]
+    return [row[0:2] for row in db.execute(sql, params).fetchall()]
 
 
 def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, codebook_hash: str | None,

@@ -18,7 +18,7 @@ def _oracle(message: str, ids: list[str]) -> dict[str, float]:
     staffing; each with the stated confidence."""
     reply = message.rsplit("Reply to code:", 1)[-1].lower()
     return {cid: (0.93 if (cid == "money" and any(w in reply for w in ("money", "fund", "budget", "cost")))
-                  or (cid == "time_and_resources" and any(w in reply for w in ("time", "staff", "capacity")))
+                  or (cid == "time_resources" and any(w in reply for w in ("time", "staff", "capacity")))
                   else 0.04) for cid in ids}
 
 
@@ -173,3 +173,56 @@ def test_parse_answer_and_logprob_scores_units():
     assert logprob_scores({"content": tokens}, ["money"])["money"] == pytest.approx(0.8, abs=1e-3)
     assert logprob_scores({"content": tokens}, ["money", "policy"]) is None
     assert logprob_scores(None, ["money"]) is None and logprob_scores({"content": "x"}, ["money"]) is None
+
+
+def test_evaluate_sets_the_llm_beside_the_embedding_classifier_and_the_reviewers(cli, llm, classified):
+    """Thirty replies reviewed by two people; evaluate shows, per category, each coder against each reviewer,
+    with figures that match a count made here from the stored labels."""
+    cli("classify", "--method", "llm")
+    sample = rows(classified, "select platform, id, text from replies where status = 'ok' and text != '' "
+                              "order by rowid limit 30")
+    for i, row in enumerate(sample):
+        text = row["text"].lower()
+        ana = [c for c, words in (("money", ("money", "fund", "budget", "cost")),
+                                  ("time_resources", ("time", "staff", "capacity"))) if any(w in text for w in words)]
+        bob = ana if i % 5 else ana[:1]  # bob leaves out a second category now and then
+        cli("label", f"{row['platform']}:{row['id']}", *ana, "--reviewer", "ana")
+        cli("label", f"{row['platform']}:{row['id']}", *bob, "--reviewer", "bob")
+    report = json.loads(cli("evaluate", "--json").output)
+    coders = {(r["coder"], r["reviewer"], r["category"]): r for r in report["coders"]}
+    assert ("llm emulated-8b", "ana", "money") in coders
+    assert any(c.startswith("zero-shot ") and rv == "ana" for c, rv, _ in coders)
+    assert ("bob (reviewer)", "ana", "money") in coders and ("llm emulated-8b", "ana", "macro average") in coders
+    # the LLM against ana on money, counted here
+    truth = {(r["platform"], r["id"]): ("money" in json.loads(r["labels"])) for r in
+             rows(classified, "select platform, id, labels from gold_labels where reviewer = 'ana'")}
+    given = {(r["platform"], r["id"]): bool(r["predicted"]) for r in
+             rows(classified, "select platform, id, predicted from coder_labels where method = 'llm' "
+                              "and category = 'money'")}
+    tp = sum(truth[k] and given[k] for k in truth)
+    fp = sum(given[k] and not truth[k] for k in truth)
+    fn = sum(truth[k] and not given[k] for k in truth)
+    row = coders[("llm emulated-8b", "ana", "money")]
+    assert tp and row["replies"] == 30
+    assert row["precision"] == round(tp / (tp + fp), 3) and row["recall"] == round(tp / (tp + fn), 3)
+    assert row["kappa"] == 1.0  # the emulated model codes money as ana does
+    text = cli("evaluate").output
+    assert "Every coder against each reviewer" in text and "bob (reviewer)" in text
+
+
+def test_review_disagreement_order_puts_contested_replies_first(cli, llm, classified):
+    from replies.db import open_db
+    from replies.review.queue import review_queue
+
+    cli("classify", "--method", "llm")
+    database = open_db(classified)
+    book = rows(classified, "select codebook, codebook_hash from classify_runs order by id desc limit 1")[0]
+    queue = review_queue(database, codebook=book["codebook"], codebook_hash=book["codebook_hash"], reviewer="ana",
+                         order="disagreement")
+    disagreements = {}
+    for r in rows(classified, "select platform, id, category, group_concat(predicted) g from coder_labels "
+                              "where codebook_hash = ? group by platform, id, category", [book["codebook_hash"]]):
+        key = (r["platform"], r["id"])
+        disagreements[key] = disagreements.get(key, 0) + (len(set(r["g"].split(","))) > 1)
+    ranked = [disagreements.get(k, 0) for k in queue]
+    assert ranked == sorted(ranked, reverse=True) and ranked[0] > 0 and ranked[-1] == 0
