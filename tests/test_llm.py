@@ -127,6 +127,8 @@ def test_reply_texts_go_to_another_machine_only_when_the_user_agrees(cli, llm, m
     monkeypatch.setenv("REPLIES_LLM_BASE", "http://llm.example.org/v1")
     result = cli("classify", "--method", "llm", "--yes", code=1)
     assert "not sent over plain http://" in result.stderr and "sk-secret-key" not in result.stderr
+    shown = cli("config").output
+    assert "REPLIES_LLM_API_KEY" in shown and "sk-secret-key" not in shown  # masked
     monkeypatch.delenv("REPLIES_LLM_BASE")
     result = cli("classify", "--method", "llm", code=1)
     assert "REPLIES_LLM_BASE" in result.stderr
