@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -424,28 +424,46 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
 
 
 def _answers(client: ChatClient, codebook: Codebook, jobs: list, concurrency: int) -> Iterator[tuple]:
-    """(job, Answer) as answers arrive, at most `concurrency` requests in flight; on Ctrl-C or an error, the
-    requests not yet started are cancelled (what has arrived is already stored by the caller)."""
-    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm")
-    pending: dict[Future, tuple] = {}
-    queue = iter(jobs)
+    """(job, Answer) as answers arrive, from at most `concurrency` requests in flight. The workers are daemon
+    threads: on Ctrl-C or an error the rest are not started, and a request still waiting on a slow server
+    does not hold the program open (what has arrived is already stored by the caller)."""
+    todo: queue.Queue = queue.Queue()
+    arrived: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    # a request starts only when fewer than `concurrency` are in flight or arrived and not yet stored: the
+    # answers a kill can lose are never more than that
+    slots = threading.Semaphore(concurrency)
+    for job in jobs:
+        todo.put(job)
+
+    def work() -> None:
+        while not stop.is_set():
+            slots.acquire()
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            if stop.is_set():
+                return
+            try:
+                arrived.put((job, client.code(codebook, job[1]), None))
+            except BaseException as exc:  # handed to the main thread, which raises it
+                arrived.put((job, None, exc))
+                return
+
+    for _ in range(min(concurrency, len(jobs))):
+        threading.Thread(target=work, daemon=True, name="llm").start()
     try:
-        for job in queue:
-            pending[pool.submit(client.code, codebook, job[1])] = job
-            if len(pending) >= concurrency:
-                break
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = pending.pop(future)
-                yield job, future.result()
-                following = next(queue, None)
-                if following is not None:
-                    pending[pool.submit(client.code, codebook, following[1])] = following
+        for _ in range(len(jobs)):
+            job, answer, error = arrived.get()
+            if error is not None:
+                raise error
+            yield job, answer
+            slots.release()  # the caller has stored it
     finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop.set()
+        for _ in range(concurrency):
+            slots.release()
 
 
 def _has_labels(database: Database, row: dict, codebook: Codebook, model: str) -> bool:

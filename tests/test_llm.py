@@ -58,16 +58,18 @@ def test_llm_codes_every_reply_with_logprob_scores_and_keeps_the_embedding_label
     assert ("llm", "emulated-8b") in coders and any(m == "zero-shot" for m, _ in coders)
 
 
-def test_a_rerun_sends_nothing_already_answered_and_kill_9_loses_nothing(cli, llm, env, classified):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_a_rerun_sends_nothing_already_answered_and_kill_9_loses_nothing(cli, llm, env, classified, sig):
     db_path = classified
     n = replies_with_text(db_path)
     gate = llm.gate("/v1/chat/completions", after=20)
     proc = replies_subprocess("classify", "--method", "llm", "--concurrency", "2", "--db", db_path,
                               env={**env, "REPLIES_LLM_BASE": f"{llm.base_url}/v1", "REPLIES_LLM_MODEL": "emulated-8b"})
     assert gate.held.wait(120), proc.communicate()
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)  # Ctrl-C ends at once, though a request still waits at the gate
     gate.release()
+    assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130), err
     answered = count(db_path, "select count(*) from llm_answers where status = 'ok'")
     assert 18 <= answered <= 21  # every answer that arrived was committed as it arrived
     before = len(llm.requests_to("/v1/chat/completions"))
