@@ -10,7 +10,7 @@ from sqlite_utils import Database
 
 from replies.db import labels as store
 
-from .model import Encoder, resolve
+from .model import BACKEND_KEYS, Encoder, resolve
 
 
 def text_hash(text: str) -> str:
@@ -25,7 +25,7 @@ class CachedEmbedder:
         self.database = database
         self.model = model
         self.base_name = resolve(model)[0] if cache_key is None else cache_key
-        self.key = cache_key or self.base_name + ("" if backend == "fp32" else f"+{backend}")
+        self.key = cache_key or self.base_name + BACKEND_KEYS.get(backend, f"+{backend}")
         self.device = device
         self.backend = backend
         self._encoder = encoder

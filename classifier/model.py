@@ -91,15 +91,86 @@ def mean_pool(hidden, attention_mask):
 
 
 BACKENDS = ("fp32", "int8")
+# The int8 backend runs ONNX Runtime; its embeddings are cached under this suffix, apart from fp32's and from
+# those of the torch-quantised int8 of earlier versions ("+int8").
+BACKEND_KEYS = {"fp32": "", "int8": "+int8-ort"}
+
+
+def cache_dir() -> Path:
+    """Where exported and quantised models are kept: $XDG_CACHE_HOME/replies, else ~/.cache/replies."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "replies"
+
+
+def onnx_int8(model, source: str, tokenizer) -> Path:
+    """The model exported to ONNX and dynamically quantised to int8 (made once, then reused).
+
+    The quantised MatMuls are the query, key, value, attention-score and feed-forward input ones; the two
+    projections back into the residual stream (attention output and feed-forward output, `output/dense`)
+    stay fp32, where MiniLM's activation outliers sit: with them quantised the embeddings' cosine to fp32
+    fell to 0.76 at worst on the development set, without them it is 0.98 at worst (0.994 mean)."""
+    import torch
+
+    weights = Path(source) / "model.safetensors"
+    stamp = sha256_file(weights)[:16] if weights.exists() else hashlib.sha256(source.encode()).hexdigest()[:16]
+    folder = cache_dir() / f"onnx-{stamp}"
+    target = folder / "model.int8.onnx"
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+
+    class LastHidden(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    sample = tokenizer(["an example", "a second, longer example for the export"], padding=True,
+                       return_tensors="pt")
+    sample.setdefault("token_type_ids", torch.zeros_like(sample["input_ids"]))
+    plain = folder / f"model.{os.getpid()}.onnx"
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(LastHidden(model), tuple(sample[n] for n in names), str(plain), input_names=names,
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]})
+        import onnx
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        keep = [n.name for n in onnx.load(str(plain)).graph.node if n.op_type == "MatMul" and "output/dense" in n.name]
+        partial = folder / f"model.int8.{os.getpid()}.onnx"
+        quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                         nodes_to_exclude=keep)
+    plain.unlink()
+    partial.replace(target)  # atomic: a second process never reads half a model
+    return target
+
+
+class _OnnxModel:
+    """An ONNX Runtime session standing in for the transformers model: last hidden states as numpy."""
+
+    def __init__(self, path: Path):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def last_hidden(self, batch) -> np.ndarray:
+        ids = batch["input_ids"]
+        feed = {"input_ids": ids.astype(np.int64), "attention_mask": batch["attention_mask"].astype(np.int64),
+                "token_type_ids": (batch["token_type_ids"] if "token_type_ids" in batch
+                                   else np.zeros_like(ids)).astype(np.int64)}
+        return self.session.run(None, feed)[0]
 
 
 def quantize_int8(model):
-    """Dynamic int8 quantisation of the query, key, value and feed-forward input Linear layers.
-
-    The two projections back into the residual stream (attention output and feed-forward output,
-    both `output.dense`) stay in fp32: MiniLM's activation outliers sit there, and quantising them
-    cost 0.02 macro-F1 on the development set for no measurable speed. CPU only.
-    """
+    """Dynamic int8 quantisation in torch of the query, key, value and feed-forward input Linear layers
+    (the int8 of earlier versions; the ONNX Runtime backend replaced it as about 1.8x faster). CPU only."""
     import torch
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
@@ -137,13 +208,14 @@ class Encoder:
         if self.device == "cpu":
             torch.set_num_threads(max(1, os.cpu_count() or 1))
         self.backend = backend
+        self.onnx: _OnnxModel | None = None
         if backend == "int8":
             if self.device != "cpu":
                 raise ModelError("the int8 backend runs on the CPU only: leave --device unset or use cpu")
-            import warnings
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.model = quantize_int8(self.model)
+            try:
+                self.onnx = _OnnxModel(onnx_int8(self.model, source, self.tokenizer))
+            except ImportError as exc:  # pragma: no cover - installation problem
+                raise ModelError(f"the int8 backend needs onnxruntime and onnx: {exc}") from None
 
     @property
     def dim(self) -> int:
@@ -166,6 +238,16 @@ class Encoder:
         encoded = self.tokenizer([t or "" for t in texts], truncation=True, max_length=MAX_LENGTH)
         columns = list(encoded.keys())
         order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
+        if self.onnx is not None:
+            for start in range(0, len(order), batch_size):
+                index = order[start:start + batch_size]
+                batch = self.tokenizer.pad({c: [encoded[c][i] for i in index] for c in columns}, return_tensors="np")
+                hidden = self.onnx.last_hidden(batch)
+                mask = batch["attention_mask"][..., None].astype(np.float32)
+                pooled = (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+                yield index, (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+                              ).astype(np.float32)
+            return
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 index = order[start:start + batch_size]

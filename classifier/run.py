@@ -66,7 +66,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     """Classify replies without a label from this codebook, method and model (all with `redo`).
 
     `encoder` reuses an already loaded `classifier.model.Encoder` for `model`. `backend` "int8" runs the
-    encoder dynamically quantised on the CPU (faster; its embeddings are cached apart and the heads are
+    encoder in ONNX Runtime, dynamically quantised, on the CPU (faster; its embeddings are cached apart and the heads are
     trained on them, so scores are recalibrated for it).
 
     Without `threshold`, zero-shot and few-shot decisions are calibrated on the replies in hand (`calibrate.py`): each

@@ -11,6 +11,8 @@ whole). Few-shot draws N gold replies per category from the dev rows (from all r
 measured on the rest), several draws, and reports the mean and range.
 
     .venv/bin/python scripts/eval_quality.py [--part test|dev] [--per-category 8] [--draws 5] [--sets lean,...]
+
+(`--draws 0` measures zero-shot, fp32 and int8, alone.)
 """
 
 from __future__ import annotations
@@ -123,10 +125,11 @@ def main() -> None:
                       f"{zero_same[-1]:.3f} on the same {len(held_out)} replies "
                       f"(cv on gold: zero-shot {result.cv_zero_shot:.3f}, head {result.cv_few_shot:.3f})")
             part = f"{args.part} part, {len(measured)} replies" if has_split else f"all {len(measured)} replies"
+            few_text = (f"; few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
+                        f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same replies "
+                        f"{np.mean(zero_same):.3f})") if few else ""
             print(f"{title} ({part}): zero-shot macro-F1 {zero:.3f} calibrated (fixed 0.5: {fixed:.3f}; int8 "
-                  f"{zero_int8:.3f}); few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
-                  f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same replies "
-                  f"{np.mean(zero_same):.3f})")
+                  f"{zero_int8:.3f}){few_text}")
             print(per_category(zero_records, book, truth, measured))
 
 

@@ -278,10 +278,10 @@ def test_int8_backend_caches_apart_and_labels_like_fp32(run, env):
     truth = load_dev(Path(env["REPLIES_DB"]), limit=40)
     run("classify")
     result = run("classify", "--backend", "int8")
-    assert "40 replies classified" in result.output and "all-MiniLM-L6-v2+int8" in result.output
+    assert "40 replies classified" in result.output and "all-MiniLM-L6-v2+int8-ort" in result.output
     conn = sqlite3.connect(env["REPLIES_DB"])
     models = {m for (m,) in conn.execute("select distinct model from embeddings")}
-    assert models == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2+int8"}
+    assert models == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2+int8-ort"}
     # fp32's labels were replaced by int8's for the same codebook; compare against the truth instead.
     from sklearn.metrics import f1_score
     records = [json.loads(line) for line in run("export").output.splitlines()]
