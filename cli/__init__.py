@@ -21,8 +21,9 @@ from .review_cmds import review
 def main(ctx):
     """Ask a question on social media, then turn the replies into evidence.
 
-    Harvest every reply to a question thread from X, Bluesky and Mastodon into
-    SQLite. Start with `replies demo` to see it work on a bundled sample.
+    Harvest every reply to a question thread from X, Bluesky, Mastodon, Reddit,
+    YouTube or Threads into SQLite, code the replies with a codebook, review,
+    export. Start with `replies demo` to see it work on a bundled sample.
 
     Settings come from the environment, else ~/.config/replies/config.toml
     (see `replies config`).

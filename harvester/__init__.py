@@ -1,1 +1,1 @@
-"""Harvesting question threads from X, Bluesky and Mastodon into the database."""
+"""Harvesting question threads from X, Bluesky, Mastodon, Reddit, YouTube and Threads into the database."""

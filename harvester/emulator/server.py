@@ -51,7 +51,7 @@ class Fault:
 
 
 class Emulator:
-    """Serves the three platform APIs from one `World` on 127.0.0.1.
+    """Serves the six platform APIs (and an OpenAI-compatible chat endpoint) from one `World` on 127.0.0.1.
 
     Use as a context manager, or call start()/stop(). `base_url` is the address
     to give as REPLIES_X_API_BASE, REPLIES_BSKY_API_BASE, or the Mastodon instance.
