@@ -143,8 +143,15 @@ def onnx_int8(model, source: str, tokenizer) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
         keep = [n.name for n in onnx.load(str(plain)).graph.node if n.op_type == "MatMul" and "output/dense" in n.name]
         partial = folder / f"model.int8.{os.getpid()}.onnx"
-        quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                         nodes_to_exclude=keep)
+        import logging
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # onnxruntime advises pre-processing on the root logger; not wanted here
+        try:
+            quantize_dynamic(str(plain), str(partial), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                             nodes_to_exclude=keep)
+        finally:
+            root.setLevel(level)
     plain.unlink()
     partial.replace(target)  # atomic: a second process never reads half a model
     return target
@@ -216,6 +223,9 @@ class Encoder:
                 self.onnx = _OnnxModel(onnx_int8(self.model, source, self.tokenizer))
             except ImportError as exc:  # pragma: no cover - installation problem
                 raise ModelError(f"the int8 backend needs onnxruntime and onnx: {exc}") from None
+            except OSError as exc:
+                raise ModelError(f"cannot keep the int8 model in {cache_dir()}: {exc.strerror or exc}; set "
+                                 "XDG_CACHE_HOME to a folder you can write") from None
 
     @property
     def dim(self) -> int:
