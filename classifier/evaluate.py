@@ -24,8 +24,16 @@ class Evaluation:
     coders: list[dict] = field(default_factory=list)  # every coder against every reviewer, per category
 
 
+def _kappa(a: list[int], b: list[int]) -> float:
+    """Cohen's kappa of two coders' 1/0 decisions on the same replies; 1 where they agree on every one (the
+    statistic is undefined when both give one answer throughout)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    return 1.0 if a == b else float(np.nan_to_num(cohen_kappa_score(a, b)))
+
+
 def evaluate(database: Database, codebook: Codebook) -> Evaluation:
-    from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+    from sklearn.metrics import precision_recall_fscore_support
 
     result = Evaluation()
     run = store.last_classify_run(database, codebook.hash)
@@ -54,7 +62,7 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
             for c in codebook.ids:
                 x = [int(c in reviewers[a][k]) for k in shared]
                 y = [int(c in reviewers[b][k]) for k in shared]
-                kappa = 1.0 if x == y else float(cohen_kappa_score(x, y))
+                kappa = _kappa(x, y)
                 result.agreement.append({"reviewers": f"{a} / {b}", "category": c, "kappa": round(kappa, 3),
                                          "replies": len(shared)})
     result.coders = coder_agreement(database, codebook, reviewers)
@@ -67,7 +75,7 @@ def coder_agreement(database: Database, codebook: Codebook,
     `coder_labels`) and each other reviewer, against each reviewer's labels as the truth, category by
     category: precision, recall, F1 and Cohen's kappa on the replies both coded, then their macro average.
     A researcher sees whether a model agrees with them as well as their colleagues do."""
-    from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+    from sklearn.metrics import precision_recall_fscore_support
 
     ids = codebook.ids
     coders = {f"{method} {model}".strip(): labels
@@ -90,7 +98,7 @@ def coder_agreement(database: Database, codebook: Codebook,
                 y = [int(c in truth[k]) for k in shared]
                 x = [int(labels[k].get(c, 0)) for k in shared]
                 p, r, f, _ = precision_recall_fscore_support(y, x, average="binary", zero_division=0)
-                kappa = 1.0 if x == y else float(np.nan_to_num(cohen_kappa_score(y, x)))
+                kappa = _kappa(y, x)
                 per.append({"category": c, "coder": name, "reviewer": reviewer, "precision": round(float(p), 3),
                             "recall": round(float(r), 3), "f1": round(float(f), 3), "kappa": round(kappa, 3),
                             "replies": len(shared)})

@@ -62,11 +62,6 @@ class LlmSettings:
         return (urlsplit(self.base or "").hostname or "").lower()
 
 
-def is_local(base: str) -> bool:
-    from replies.harvester.settings import is_loopback
-    return is_loopback(urlsplit(base).hostname or "")
-
-
 def check_destination(settings: LlmSettings, yes: bool) -> str | None:
     """None where reply texts stay on this machine; else the warning to show. ClassifierError when the
     user has not agreed to send them to that host (--yes, or [llm] allow_host in the config file)."""
@@ -74,12 +69,14 @@ def check_destination(settings: LlmSettings, yes: bool) -> str | None:
         raise ClassifierError("--method llm needs a server and a model: set REPLIES_LLM_BASE (e.g. "
                               "http://127.0.0.1:11434/v1 for Ollama) and REPLIES_LLM_MODEL, or --llm-base and "
                               "--llm-model")
+    from replies.harvester.settings import in_clear, is_local_url
+
     parts = urlsplit(settings.base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ClassifierError(f"REPLIES_LLM_BASE {settings.base!r} is not an http(s) URL")
-    if is_local(settings.base):
+    if is_local_url(settings.base):
         return None
-    if settings.api_key and parts.scheme != "https":
+    if settings.api_key and in_clear(settings.base):
         raise ClassifierError(f"REPLIES_LLM_API_KEY is not sent over plain http:// to {parts.hostname}; use https://")
     warning = f"reply texts will be sent to {settings.host} ({settings.base}), a server not on this machine"
     if not yes and settings.allow_host != settings.host:
@@ -318,16 +315,17 @@ def _replies(database: Database, thread: tuple[str, str] | None) -> list[dict]:
 
 
 def _example_picker(database: Database, codebook: Codebook, replies: list[dict],
-                    embedder_factory) -> Callable[[dict], list[tuple[str, list[str]]]]:
-    """A function giving each reply its worked examples: the reviewed replies most like it (cosine on the
-    cached embeddings), the reply itself never among them, within EXAMPLE_BUDGET tokens."""
+                    embedder_factory) -> tuple[Callable[[dict], list[tuple[str, list[str]]]], int]:
+    """(a function giving each reply its worked examples, how many reviewed replies there are to choose from).
+    The examples are the reviewed replies most like the reply (cosine on the cached embeddings), never the
+    reply itself, within EXAMPLE_BUDGET tokens."""
     import numpy as np
 
     reviewed = store.gold(database, codebook.name)
     texts = store.texts_for(database, reviewed)
     keys = [k for k in reviewed if k in texts]
     if not keys:
-        return lambda row: []
+        return (lambda row: []), 0
     embedder = embedder_factory()
     gold_vectors = embedder.embed([texts[k] for k in keys], 64)
     reply_vectors = embedder.embed([r["text"] for r in replies], 64)
@@ -349,8 +347,7 @@ def _example_picker(database: Database, codebook: Codebook, replies: list[dict],
                 break
         return chosen
 
-    pick.count = len(keys)
-    return pick
+    return pick, len(keys)
 
 
 def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, *, retry,
@@ -374,8 +371,8 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
     if embedder_factory is None:
         from .embed import CachedEmbedder
         embedder_factory = lambda: CachedEmbedder(database, None)  # noqa: E731
-    pick = _example_picker(database, codebook, replies, embedder_factory) if few_shot else (lambda row: [])
-    result.examples = getattr(pick, "count", 0)
+    pick, result.examples = (_example_picker(database, codebook, replies, embedder_factory) if few_shot
+                             else ((lambda row: []), 0))
 
     jobs: list[tuple[dict, list[dict], str]] = []
     for row in replies:
@@ -479,8 +476,6 @@ def _answer_from(stored: dict) -> Answer:
 
 def _store(database: Database, codebook: Codebook, model: str, row: dict, digest: str, answer: Answer,
            known: dict | None = None) -> None:
-    from replies.db.labels import store_llm_answer
-
     record = known or {
         "model": model, "prompt_hash": digest, "prompt_version": PROMPT_VERSION,
         "text_hash": hashlib.sha256(row["text"].encode()).hexdigest(), "status": answer.status,
@@ -493,4 +488,4 @@ def _store(database: Database, codebook: Codebook, model: str, row: dict, digest
          "category": cid, "score": answer.scores.get(cid, 1.0 if answer.labels.get(cid) else 0.0),
          "predicted": bool(answer.labels.get(cid)), "threshold": THRESHOLD, "method": "llm", "model": model}
         for cid in codebook.ids]
-    store_llm_answer(database, record, predictions)
+    store.store_llm_answer(database, record, predictions)

@@ -24,7 +24,7 @@ from .html_text import html_to_text
 from .http import HTTPStatusError, JsonClient
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
 from .retry import RetryPolicy
-from .settings import Settings, host_of, is_loopback
+from .settings import Settings, host_of, is_local_url
 from .source import Batch, CursorReader
 
 PLATFORM = "mastodon"
@@ -75,8 +75,8 @@ def origin_of(uri: Any, home: str) -> tuple[str, str] | None:
     if not match or host_of(match.group(1)) == host_of(home):
         return None
     base = match.group(1)
-    if is_loopback(urlsplit(home).hostname or ""):
-        return (base, match.group(2)) if is_loopback(urlsplit(base).hostname or "") else None
+    if is_local_url(home):
+        return (base, match.group(2)) if is_local_url(base) else None
     hostname = urlsplit(base).hostname or ""
     try:
         local = not ipaddress.ip_address(hostname).is_global

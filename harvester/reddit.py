@@ -261,18 +261,18 @@ class RedditSource:
 
     def batches(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
         """The first page's comments, then every stub's: hidden ids 100 a call, then each "continue this
-        thread" parent's page. Each id and each parent is asked once."""
+        thread" parent's page. Each parent is asked once, each id once (twice if an answer left it out)."""
         link = f"t3_{self.article}"
         saved = _load(cursor("more"))
         first = self.first or _Tree()
+        seen = {p.id for p in first.posts} | {root.id}
         if saved is None:
-            hidden, cont = list(dict.fromkeys(first.hidden)), list(dict.fromkeys(first.cont))
+            hidden = [i for i in dict.fromkeys(first.hidden) if f"t1_{i}" not in seen]
+            cont = list(dict.fromkeys(first.cont))
         else:  # a run that stopped: the first page is stored, the stubs it left are the checkpoint
             hidden, cont = saved
-        seen = {p.id for p in first.posts} | {root.id}
         asked: Counter[str] = Counter()  # an id a server leaves out of its answer is asked once more, no more
         done: set[str] = set()
-        hidden = [i for i in hidden if f"t1_{i}" not in seen or saved is not None]
         yield Batch(first.posts, {"more": _dump(hidden, cont)}, source_url=f"/comments/{self.article}")
         while hidden or cont:
             tree = _Tree()
@@ -320,8 +320,8 @@ def _things(body: Any) -> list:
     return things
 
 
-def _dump(hidden: list[str], cont: list[str]) -> str | None:
-    return json.dumps({"hidden": hidden, "continue": cont}) if hidden or cont else json.dumps({})
+def _dump(hidden: list[str], cont: list[str]) -> str:
+    return json.dumps({"hidden": hidden, "continue": cont})
 
 
 def _load(value: str | None) -> tuple[list[str], list[str]] | None:

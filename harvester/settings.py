@@ -99,7 +99,6 @@ class Settings:
         A token belongs to one instance: it is sent only to the host it was given for (a
         `[mastodon."host"]` section of the config file, or MASTODON_INSTANCE), and only over HTTPS unless
         that host is this machine (a local server)."""
-        parts = urlsplit(base_url)
         host = host_of(base_url)
         token = self.mastodon_tokens.get(host)
         if token is None and self.mastodon_access_token:
@@ -110,7 +109,7 @@ class Settings:
                 token = self.mastodon_access_token
         if token is None:
             return None, None
-        if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
+        if in_clear(base_url):
             return None, f"the access token for {host} is not sent over plain http://; use https://"
         return token, None
 
@@ -128,10 +127,20 @@ class Settings:
 def require_secure(base_url: str, secret: str) -> None:
     """Refuse to send `secret` (a setting's name) to `base_url` over plain http://, unless the server is on
     this machine (an emulator)."""
-    parts = urlsplit(base_url)
-    if parts.scheme != "https" and not is_loopback(parts.hostname or ""):
-        raise ConfigurationError(f"{secret} is not sent over plain http:// to {parts.netloc or base_url!r}; "
-                                 "give an https:// address")
+    if in_clear(base_url):
+        where = urlsplit(base_url).netloc or base_url
+        raise ConfigurationError(f"{secret} is not sent over plain http:// to {where!r}; give an https:// address")
+
+
+def is_local_url(url: str) -> bool:
+    """Whether `url` names a server on this machine (an emulator, a local Ollama)."""
+    return is_loopback(urlsplit(url).hostname or "")
+
+
+def in_clear(url: str) -> bool:
+    """Whether a secret sent to `url` would cross the network unencrypted: plain http:// to a server that is
+    not on this machine."""
+    return urlsplit(url).scheme != "https" and not is_local_url(url)
 
 
 def is_token(name: str) -> bool:
