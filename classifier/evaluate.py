@@ -8,6 +8,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from replies.db import labels as store
+from replies.db.schema import ADJUDICATED
 
 from .codebook import Codebook
 
@@ -53,7 +54,7 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
                         "recall": round(float(r.mean()), 3), "f1": round(float(f.mean()), 3),
                         "support": int(s.sum())}
     reviewers = store.gold_by_reviewer(database, codebook.name)
-    names = sorted(reviewers)
+    names = sorted(set(reviewers) - {ADJUDICATED})  # a final decision is not a third independent reviewer
     for a_index, a in enumerate(names):
         for b in names[a_index + 1:]:
             shared = sorted(set(reviewers[a]) & set(reviewers[b]))
@@ -86,7 +87,7 @@ def coder_agreement(database: Database, codebook: Codebook,
         truth = reviewers[reviewer]
         others = dict(coders)
         for colleague in names:
-            if colleague != reviewer:
+            if colleague not in (reviewer, ADJUDICATED):
                 others[f"{colleague} (reviewer)"] = {k: {c: int(c in v) for c in ids}
                                                      for k, v in reviewers[colleague].items()}
         for name, labels in others.items():

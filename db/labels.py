@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
@@ -143,6 +144,75 @@ def set_gold(db: Database, rows: Iterable[Mapping]) -> int:
             "insert or replace into gold_labels (platform, id, codebook, reviewer, labels, note, created_at)"
             " values (?, ?, ?, ?, ?, ?, ?)", data())
     return written
+
+
+def gold_version(db: Database, platform: str, reply_id: str, codebook: str, reviewer: str) -> str:
+    """A token for one reviewer's current decision on a reply ("" when there is none): a page that read
+    this token can later ask to save only if the decision is still the one it showed."""
+    row = db.execute("select labels, note, created_at, rowid from gold_labels where platform = ? and id = ?"
+                     " and codebook = ? and reviewer = ?", [platform, reply_id, codebook, reviewer]).fetchone()
+    if not row:
+        return ""
+    return hashlib.sha256(json.dumps(row).encode()).hexdigest()[:16]
+
+
+def set_gold_if_unchanged(db: Database, row: Mapping, version: str) -> str | None:
+    """Record one reviewed label only if that reviewer's decision on the reply is still `version` (see
+    `gold_version`); returns None when saved, else the version found. The check and the write share one
+    write transaction, so two pages (or two processes) saving at once cannot both pass the check."""
+    db.conn.execute("BEGIN IMMEDIATE")  # the write lock before the read: no other writer between the two
+    try:
+        found = gold_version(db, row["platform"], row["id"], row["codebook"], row["reviewer"])
+        if found != version:
+            db.conn.execute("ROLLBACK")
+            return found
+        set_gold(db, [row])
+        db.conn.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    return None
+
+
+def reviewed_by(db: Database, codebook: str, reviewer: str) -> set[tuple[str, str]]:
+    """(platform, id) of every reply this reviewer labelled with this codebook."""
+    return {tuple(row) for row in db.execute("select platform, id from gold_labels where codebook = ? and reviewer = ?",
+                                             [codebook, reviewer])}
+
+
+def reviewers(db: Database, codebook: str) -> list[str]:
+    """The names that have labelled replies with this codebook."""
+    return [name for name, in db.execute("select distinct reviewer from gold_labels where codebook = ? order by 1",
+                                          [codebook])]
+
+
+def decisions(db: Database, platform: str, reply_id: str, codebook: str) -> list[dict]:
+    """Every reviewer's decision on one reply (labels as a list), oldest first."""
+    return [{**dict(row), "labels": json.loads(row["labels"])} for row in db.query(
+        "select reviewer, labels, note, created_at from gold_labels where platform = ? and id = ? and codebook = ?"
+        " order by created_at, rowid", [platform, reply_id, codebook])]
+
+
+def disagreements(db: Database, codebook: str, adjudicator: str) -> list[tuple[str, str, int]]:
+    """(platform, id, decided) of each reply on which two or more reviewers (not `adjudicator`) gave different
+    labels; those without a decision by `adjudicator` first, each group in reply order."""
+    return [tuple(row) for row in db.execute(
+        "select g.platform, g.id, exists (select 1 from gold_labels a where a.platform = g.platform and a.id = g.id"
+        "   and a.codebook = g.codebook and a.reviewer = :adjudicator) as decided"
+        " from gold_labels g join replies r using (platform, id)"
+        " where g.codebook = :codebook and g.reviewer != :adjudicator"
+        " group by g.platform, g.id having count(distinct g.labels) > 1"
+        " order by decided, min(r.created_at), g.platform, g.id",
+        {"codebook": codebook, "adjudicator": adjudicator}).fetchall()]
+
+
+def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5) -> list[dict]:
+    """The replies the classifier scores highest in one category: the ones most typical of it."""
+    return [dict(row) for row in db.query(
+        "select r.platform, r.id, r.author_handle, r.text, r.url, p.score from predictions p"
+        " join replies r using (platform, id) where p.codebook_hash = ? and p.category = ? and r.status = 'ok'"
+        " order by p.score desc limit ?", [codebook_hash, category, limit])]
 
 
 def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:

@@ -39,6 +39,12 @@ def list_threads(db: Database) -> list[dict]:
     return rows
 
 
+def thread_choices(db: Database) -> list[dict]:
+    """Every thread's platform, id and the start of its question, for a menu: no counting, so it stays cheap."""
+    return [dict(r) for r in db.query("select platform, id, substr(replace(text, char(10), ' '), 1, 70) as text"
+                                      " from threads order by added_at")]
+
+
 def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int | None]:
     """(found, expected) for a thread: the replies and quotes stored with content, against what the platform's
     own counts promise, the root's reply and quote counts plus each stored reply's reply count (replies to a

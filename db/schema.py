@@ -263,3 +263,23 @@ def m009_coders(db: Database) -> None:
     )
     for column in ("prompt_tokens", "completion_tokens", "requests", "failed"):
         db["classify_runs"].add_column(column, int)
+
+
+ADJUDICATED = "adjudicated"
+
+
+@migrations()
+def m010_adjudication(db: Database) -> None:
+    # Where reviewers disagreed, a final decision is recorded as the reviewer `adjudicated`; it is the current
+    # label of that reply whatever its time, so exports and the report use it, while agreement between the
+    # reviewers is still measured on their own decisions.
+    db.execute("drop view gold_current")
+    db.create_view("gold_current", f"""
+        select g.platform, g.id, g.codebook, g.labels, g.reviewer, g.note, g.created_at from gold_labels g
+        where g.rowid = (select g2.rowid from gold_labels g2 where g2.platform = g.platform and g2.id = g.id
+                         and g2.codebook = g.codebook
+                         order by g2.reviewer = '{ADJUDICATED}' desc, g2.created_at desc, g2.rowid desc limit 1)
+    """)
+    # `replies serve` pages its table by time, and shows the replies that score highest in each category.
+    db["replies"].create_index(["status", "created_at", "id"], if_not_exists=True)
+    db["predictions"].create_index(["codebook_hash", "category", "score"], if_not_exists=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlite_utils import Database
 
@@ -18,14 +19,70 @@ FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "sp
           "created_at", "url", "labels", "scores", "gold")
 
 
-def _selection(codebook: Codebook, thread: tuple[str, str] | None, gold_only: bool) -> tuple[str, dict]:
-    in_thread, params = thread_filter(thread)
-    where = ["r.status = 'ok'", in_thread]
-    params.update(hash=codebook.hash, codebook=codebook.name)
-    if gold_only:
-        where.append("exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
-                     " and g.codebook = :codebook)")
-    return " and ".join(where), params
+SORTS = {"thread": "r.platform {dir}, r.thread_id {dir}, r.created_at {dir}, r.id {dir}",
+         "time": "r.created_at {dir}, r.id {dir}",
+         "likes": "coalesce(r.like_count, 0) {dir}, r.created_at, r.id",
+         "author": "r.author_handle collate nocase {dir}, r.created_at, r.id"}
+SOURCES = ("final", "predicted", "gold")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which replies an export (or a page of `replies serve`'s table) holds, and in what order.
+
+    `search` is an FTS5 query over the text; `category` keeps replies carrying it by `source`: predicted,
+    gold (a reviewer's current label) or final (gold where a human looked, else predicted); `since` and
+    `until` are dates (YYYY-MM-DD, both included)."""
+    thread: tuple[str, str] | None = None
+    gold_only: bool = False
+    platform: str | None = None
+    search: str | None = None
+    category: str | None = None
+    source: str = "final"
+    since: str | None = None
+    until: str | None = None
+    sort: str = "thread"
+    descending: bool = False
+
+    def where(self, codebook: Codebook) -> tuple[str, dict]:
+        in_thread, params = thread_filter(self.thread)
+        where = ["r.status = 'ok'", in_thread]
+        params.update(hash=codebook.hash, codebook=codebook.name)
+        if self.gold_only:
+            where.append("exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
+                         " and g.codebook = :codebook)")
+        if self.platform:
+            where.append("r.platform = :platform")
+            params["platform"] = self.platform
+        if self.search:
+            where.append("r.rowid in (select rowid from replies_fts where replies_fts match :search)")
+            params["search"] = self.search
+        if self.category:
+            params["category"] = self.category
+            where.append({
+                "predicted": "exists (select 1 from predictions p where p.platform = r.platform and p.id = r.id"
+                             " and p.codebook_hash = :hash and p.category = :category and p.predicted = 1)",
+                "gold": "exists (select 1 from gold_current g, json_each(g.labels) j where g.platform = r.platform"
+                        " and g.id = r.id and g.codebook = :codebook and j.value = :category)",
+                "final": f"exists (select 1 from json_each({final_labels_sql()}) j where j.value = :category)",
+            }[self.source])
+        if self.since:
+            where.append("r.created_at >= :since")
+            params["since"] = self.since
+        if self.until:
+            where.append("r.created_at < :until || 'T24'")  # the whole of that day
+            params["until"] = self.until
+        return " and ".join(where), params
+
+    def order(self) -> str:
+        return "order by " + SORTS[self.sort].format(dir="desc" if self.descending else "asc")
+
+
+def _selection(codebook: Codebook, thread: tuple[str, str] | None, gold_only: bool,
+               selection: Selection | None) -> tuple[str, dict, str]:
+    chosen = selection or Selection(thread=thread, gold_only=gold_only)
+    where, params = chosen.where(codebook)
+    return where, params, chosen.order()
 
 
 # Predictions are read in primary-key order, so labels and scores come sorted by category id.
@@ -35,38 +92,37 @@ _SCORES = ("(select json_group_object(p.category, round(p.score, 4)) from predic
            " where p.platform = r.platform and p.id = r.id and p.codebook_hash = :hash)")
 _GOLD = ("(select json(g.labels) from gold_current g where g.platform = r.platform and g.id = r.id"
          " and g.codebook = :codebook)")
-_ORDER = "order by r.platform, r.thread_id, r.created_at, r.id"
 
 
 def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None = None,
-                gold_only: bool = False) -> Iterator[str]:
+                gold_only: bool = False, selection: Selection | None = None) -> Iterator[str]:
     """One JSON object (text) per reply with content (not deleted or blocked stubs): the JSONL export
     contract (labels, scores, gold) for one codebook version. `gold_only` keeps reviewed replies only.
 
     SQLite builds each object itself, which keeps the export within 2x of a plain row dump."""
-    where, params = _selection(codebook, thread, gold_only)
+    where, params, order = _selection(codebook, thread, gold_only, selection)
     sql = f"""
         select json_object(
           'platform', r.platform, 'id', r.id, 'thread', r.thread_id, 'parent_id', r.parent_id, 'kind', r.kind,
           'author', r.author_handle, 'text', r.text, 'spoiler_text', r.spoiler_text, 'quote_of', r.quote_of,
           'created_at', r.created_at, 'url', r.url,
           'labels', {_LABELS.format(agg="json_group_array(p.category)")}, 'scores', {_SCORES}, 'gold', {_GOLD})
-        from replies r where {where} {_ORDER}
+        from replies r where {where} {order}
     """
     for (line,) in db.execute(sql, params):
         yield line
 
 
 def csv_rows(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None = None,
-             gold_only: bool = False) -> Iterator[list]:
+             gold_only: bool = False, selection: Selection | None = None) -> Iterator[list]:
     """The CSV export's rows (see `replies.export.formats.write_csv`), built mostly by SQLite for speed."""
-    where, params = _selection(codebook, thread, gold_only)
+    where, params, order = _selection(codebook, thread, gold_only, selection)
     sql = f"""
         select r.platform, r.id, r.thread_id, r.parent_id, r.kind, r.author_handle, r.text, r.spoiler_text,
           r.quote_of, r.created_at, r.url,
           {_LABELS.format(agg="group_concat(p.category, ';')")}, {_SCORES},
           (select group_concat(j.value, ';') from json_each({_GOLD}) j), {final_labels_sql()}
-        from replies r where {where} {_ORDER}
+        from replies r where {where} {order}
     """
     for row in db.execute(sql, params):
         *fields, final = row
@@ -74,11 +130,34 @@ def csv_rows(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None
         yield [*fields, *(1 if c in chosen else 0 for c in codebook.ids)]
 
 
+def count_selected(db: Database, codebook: Codebook, selection: Selection) -> int:
+    """How many replies `selection` holds."""
+    where, params = selection.where(codebook)
+    return db.execute(f"select count(*) from replies r where {where}", params).fetchone()[0]
+
+
+def page_of(db: Database, codebook: Codebook, selection: Selection, *, limit: int, offset: int) -> list[dict]:
+    """One page of the selected replies, in its order, for a table: the display columns with `predicted` and
+    `gold` label lists. The page's keys are found first, so only its own rows are read in full."""
+    where, params, order = _selection(codebook, None, False, selection)
+    sql = f"""
+        select r.platform, r.id, r.author_handle, r.created_at, r.like_count, r.text, r.url,
+          {_LABELS.format(agg="json_group_array(p.category)")} as predicted, {_GOLD} as gold
+        from replies r where r.rowid in (
+          select r.rowid from replies r where {where} {order} limit :limit offset :offset)
+        {order}
+    """
+    return [{**dict(row), "predicted": json.loads(row["predicted"]),
+             "gold": json.loads(row["gold"]) if row["gold"] is not None else None}
+            for row in db.query(sql, {**params, "limit": limit, "offset": offset})]
+
+
 def final_label_keys(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None = None,
-                     gold_only: bool = False) -> Iterator[tuple[tuple[str, str], list[str]]]:
+                     gold_only: bool = False, selection: Selection | None = None
+                     ) -> Iterator[tuple[tuple[str, str], list[str]]]:
     """((platform, id), final labels) of every exported reply, in export order (for stratified splits)."""
-    where, params = _selection(codebook, thread, gold_only)
-    sql = f"select r.platform, r.id, {final_labels_sql()} from replies r where {where} {_ORDER}"
+    where, params, order = _selection(codebook, thread, gold_only, selection)
+    sql = f"select r.platform, r.id, {final_labels_sql()} from replies r where {where} {order}"
     for platform, reply_id, final in db.execute(sql, params):
         yield (platform, reply_id), json.loads(final)
 

@@ -82,9 +82,9 @@ blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc
 <h2>Categories</h2>
 <p class="key"><span style="background:{PREDICTED}"></span>predicted by the model
 <span style="background:{GOLD}"></span>given by reviewers</p>
-{_category_chart(bars)}
+{category_chart(bars)}
 <h2>Replies over time</h2>
-{_time_chart(over_time, "hour" if over_time is not daily else "day")}
+{time_chart(over_time, "hour" if over_time is not daily else "day")}
 <h2>Most-liked replies per category</h2>
 <p class="meta">Reviewed labels where a human looked, else the model's.</p>
 {''.join(sections)}
@@ -124,7 +124,8 @@ def _uncovered(discovery: dict | None) -> str:
     return "".join(parts)
 
 
-def _category_chart(bars: list[tuple[str, int, int]]) -> str:
+def category_chart(bars: list[tuple[str, int, int]]) -> str:
+    """Inline SVG: a pair of bars (predicted, gold) per (label, predicted, gold), every label escaped."""
     label_width, width, row = 230, 760, 34
     top = max([p for _, p, _ in bars] + [g for _, _, g in bars] + [1])
     scale = (width - label_width - 50) / top
@@ -144,7 +145,8 @@ def _category_chart(bars: list[tuple[str, int, int]]) -> str:
     return "".join(parts)
 
 
-def _time_chart(rows: list[dict], period: str) -> str:
+def time_chart(rows: list[dict], period: str) -> str:
+    """Inline SVG: replies per `period` ("day" or "hour") from `replies_over_time` rows."""
     if not rows:
         return "<p class=none>No dated replies.</p>"
     width, height, left, bottom = 760, 220, 40, 40

@@ -13,7 +13,8 @@ ORDERS = ("uncertain", "disagreement", "newest", "thread")
 
 def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, reviewer: str,
                  order: str = "uncertain", thread: tuple[str, str] | None = None, category: str | None = None,
-                 unreviewed: bool = True) -> list[tuple[str, str]]:
+                 unreviewed: bool = True, reviewed_by: str | None = None,
+                 unreviewed_by_anyone: bool = False) -> list[tuple[str, str]]:
     """(platform, id) of the replies to review, in order.
 
     uncertain: the reply whose score is nearest its threshold in any category first (where a human
@@ -22,10 +23,19 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     coders (the language model, the embedding classifier: every method and model stored) and the other
     reviewers disagree in most categories first. newest: latest first; thread: thread by thread, oldest first.
     `unreviewed` leaves out replies this reviewer already labelled, so a second reviewer
-    still sees them and reopening carries on where the reviewer stopped."""
+    still sees them and reopening carries on where the reviewer stopped. `reviewed_by` keeps only replies
+    that reviewer labelled (to check or revisit their work); `unreviewed_by_anyone` only replies nobody
+    labelled yet."""
     in_thread, params = thread_filter(thread)
     where = ["r.status = 'ok'", "r.text is not null", "r.text != ''", in_thread]
-    params.update(hash=codebook_hash, codebook=codebook, reviewer=reviewer, category=category)
+    params.update(hash=codebook_hash, codebook=codebook, reviewer=reviewer, category=category,
+                  reviewed_by=reviewed_by)
+    if reviewed_by:
+        where.append("exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
+                     " and g.codebook = :codebook and g.reviewer = :reviewed_by)")
+    if unreviewed_by_anyone:
+        where.append("not exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
+                     " and g.codebook = :codebook)")
     if unreviewed:
         where.append("not exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
                      " and g.codebook = :codebook and g.reviewer = :reviewer)")
@@ -41,26 +51,27 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
         "newest": "r.created_at desc, r.id desc",
         "thread": "r.platform, r.thread_id, r.created_at, r.id",
     }[order]
-    sql = f"""
-        select r.platform, r.id,
-          (select min(abs(p.score - p.threshold)) from predictions p where p.platform = r.platform
-             and p.id = r.id and p.codebook_hash = :hash) as uncertainty,
-          (select min(abs(c.score - c.threshold)) from coder_labels c join predictions p on p.platform = c.platform
-             and p.id = c.id and p.codebook_hash = c.codebook_hash and p.category = c.category
+    scores = {
+        "uncertainty": """(select min(abs(p.score - p.threshold)) from predictions p where p.platform = r.platform
+             and p.id = r.id and p.codebook_hash = :hash)""",
+        "others_uncertainty": """(select min(abs(c.score - c.threshold)) from coder_labels c join predictions p
+             on p.platform = c.platform and p.id = c.id and p.codebook_hash = c.codebook_hash
+             and p.category = c.category
              where c.platform = r.platform and c.id = r.id and c.codebook_hash = :hash
-             and (c.method != coalesce(p.method, '') or c.model != coalesce(p.model, ''))) as others_uncertainty,
-          (select count(distinct c.category) from coder_labels c where c.platform = r.platform and c.id = r.id
-             and c.codebook_hash = :hash
+             and (c.method != coalesce(p.method, '') or c.model != coalesce(p.model, '')))""",
+        "disagreement": """((select count(distinct c.category) from coder_labels c where c.platform = r.platform
+             and c.id = r.id and c.codebook_hash = :hash
              and exists (select 1 from coder_labels d where d.platform = c.platform and d.id = c.id
                          and d.codebook_hash = c.codebook_hash and d.category = c.category
                          and d.predicted != c.predicted))
           + (select count(*) from predictions p, gold_labels g where p.platform = r.platform and p.id = r.id
              and p.codebook_hash = :hash and g.platform = r.platform and g.id = r.id and g.codebook = :codebook
              and g.reviewer != :reviewer
-             and (p.predicted = 1) != exists (select 1 from json_each(g.labels) j where j.value = p.category))
-            as disagreement
-        from replies r where {' and '.join(where)} order by {order_by}
-    """
+             and (p.predicted = 1) != exists (select 1 from json_each(g.labels) j where j.value = p.category)))""",
+    }
+    needed = [name for name in scores if name in order_by]  # only what this order sorts by is computed
+    columns = "".join(f", {scores[name]} as {name}" for name in needed)
+    sql = f"select r.platform, r.id{columns} from replies r where {' and '.join(where)} order by {order_by}"
     return [row[0:2] for row in db.execute(sql, params).fetchall()]
 
 
@@ -82,5 +93,22 @@ def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, 
     mine = next(db.query("select labels, note from gold_labels where platform = ? and id = ? and codebook = ?"
                          " and reviewer = ?", [platform, reply_id, codebook, reviewer]), None)
     return {"reply": reply, "parent": dict(parent) if parent else None,
+            "chain": ancestors(db, platform, reply.get("parent_id"), reply["thread_id"]),
             "question": dict(question) if question else None, "predictions": predictions,
             "own_labels": json.loads(mine["labels"]) if mine else None, "own_note": mine["note"] if mine else None}
+
+
+def ancestors(db: Database, platform: str, parent_id: str | None, thread_id: str, limit: int = 12) -> list[dict]:
+    """The replies above a reply, up to (not including) the question, oldest first; at most `limit`, the
+    nearest kept, so a long chain (or a cycle in bad data) stays bounded."""
+    chain: list[dict] = []
+    seen = set()
+    while parent_id and parent_id != thread_id and parent_id not in seen and len(chain) < limit:
+        seen.add(parent_id)
+        row = next(db.query("select id, parent_id, author_handle, text, created_at from replies"
+                            " where platform = ? and id = ?", [platform, parent_id]), None)
+        if row is None:
+            break
+        chain.append(dict(row))
+        parent_id = row["parent_id"]
+    return chain[::-1]
