@@ -13,6 +13,7 @@ from .explore_cmds import query, report, search, stats
 from .export_cmds import export
 from .harvest_cmds import harvest, import_, threads, track, untrack
 from .review_cmds import review
+from .serve_cmds import serve
 
 
 @click.group(cls=RepliesGroup)
@@ -34,5 +35,5 @@ def main(ctx):
 
 
 for command in (harvest, track, untrack, config_command, import_, threads, classify, discover, review, label,
-                import_labels, evaluate, query, search, stats, export, report, demo, emulator):
+                import_labels, evaluate, serve, query, search, stats, export, report, demo, emulator):
     main.add_command(command)

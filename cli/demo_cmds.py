@@ -60,7 +60,7 @@ def demo(db_path):
         elapsed = time.perf_counter() - started
     _summary(database, elapsed, path)
     _classify(database)
-    click.echo(f"\nNext: replies review --db {path}   replies stats --db {path}   "
+    click.echo(f"\nNext: replies serve --db {path} --open   replies review --db {path}   replies stats --db {path}   "
                f"replies report --db {path} --out report.html   replies export --db {path} > labelled.jsonl")
 
 
