@@ -39,6 +39,11 @@ def list_threads(db: Database) -> list[dict]:
     return rows
 
 
+def has_replies(db: Database) -> bool:
+    """Whether any reply with content is stored."""
+    return db.execute("select exists (select 1 from replies where status = 'ok' and text != '')").fetchone()[0] == 1
+
+
 def thread_choices(db: Database) -> list[dict]:
     """Every thread's platform, id and the start of its question, for a menu: no counting, so it stays cheap."""
     return [dict(r) for r in db.query("select platform, id, substr(replace(text, char(10), ' '), 1, 70) as text"

@@ -259,3 +259,10 @@ def test_the_queue_filters_by_reviewer(classified):
     total = count(classified, "select count(*) from replies where status = 'ok' and text != ''")
     assert f"Reply 1 of {total - 3}" in bob.get("/review?scope=nobody").text
     assert f"Reply 1 of {total}" in bob.get("/review?scope=unreviewed").text  # bob has reviewed nothing
+
+
+def test_an_empty_database_says_what_to_do(tmp_path):
+    client = create_app(tmp_path / "new.db", load(), reviewer="ann").test_client()
+    assert "replies harvest URL" in client.get("/review").text
+    for path in ("/replies", "/overview", "/codebook", "/adjudicate", "/replies.csv"):
+        assert client.get(path).status_code == 200, path

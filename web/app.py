@@ -23,7 +23,7 @@ from replies.classifier.evaluate import evaluate
 from replies.db import labels as store
 from replies.db import open_db
 from replies.db.errors import UnknownThread
-from replies.db.queries import find_thread, thread_choices
+from replies.db.queries import find_thread, has_replies, thread_choices
 from replies.db.schema import ADJUDICATED
 from replies.export.formats import csv_header
 from replies.export.records import SORTS, SOURCES, Selection, count_selected, csv_rows, jsonl_lines, page_of
@@ -173,8 +173,8 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
             done = store.reviewed_by(g.db, codebook.name, g.reviewer) if chosen.scope == "unreviewed" else set()
             key = next((k for k in keys if k not in done), None)
             if key is None:
-                return render_template("review_done.html", filter=chosen, total=len(keys),
-                                       reviewed=len(done), title="Review"), status
+                return render_template("review_done.html", filter=chosen, total=len(keys), title="Review",
+                                       empty=not has_replies(g.db)), status
         position = index.get(key)
         near = lambda step: (f"{keys[position + step][0]}:{keys[position + step][1]}"
                              if position is not None and 0 <= position + step < len(keys) else "")
