@@ -170,6 +170,7 @@ def test_the_table_filters_sorts_pages_and_downloads_exactly_what_it_shows(clien
     assert "funding" in client.get("/replies?q=funding").text.lower()
     bad = client.get('/replies?q="unbalanced')
     assert bad.status_code == 400 and "cannot search for" in bad.text
+    assert client.get('/replies.csv?q="unbalanced').status_code == 400  # refused before the download starts
 
 
 def test_bad_parameters_are_one_clear_message(client):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
-from flask import Flask, Response, abort, g, redirect, render_template, request, stream_with_context
+from flask import Flask, Response, abort, g, redirect, render_template, request
 from sqlite_utils import Database
 
 from replies.classifier.codebook import Codebook
@@ -88,22 +88,22 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     `reviewer` is the name decisions carry until the page's reviewer box changes it."""
     app = Flask("replies.web", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
     app.json.ensure_ascii = False
-    open_db(db_path).conn.close()
-    local = threading.local()
+    first = open_db(db_path)
+    codebook.remember(first)
+    first.conn.close()
     queues = Queues()
     token = protect(app, allowed_hosts=allowed_hosts or {"127.0.0.1", "localhost", "[::1]"})
-    codebook.remember(open_db(db_path))
-
-    def database() -> Database:
-        if getattr(local, "db", None) is None:  # one connection per server thread, reused
-            local.db = open_db(db_path)
-        return local.db
 
     @app.before_request
     def load():
-        g.db, g.book, g.token = database(), codebook, token
+        g.db = open_db(db_path)  # a connection per request: the server runs each request in its own thread
         name = request.cookies.get("reviewer") or reviewer
         g.reviewer = name if NAME_RE.match(name) and name != ADJUDICATED else reviewer
+
+    @app.teardown_request
+    def close(_exc):
+        if "db" in g:
+            g.db.conn.close()
 
     @app.context_processor
     def shared():
@@ -277,6 +277,15 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
                          since=values.get("since") or None, until=values.get("until") or None, sort=sort,
                          descending=(values.get("dir") or ("desc" if sort in ("time", "likes") else "asc")) == "desc")
 
+    def counted(chosen: Selection) -> int:
+        """How many replies the selection holds; a search SQLite cannot parse is a 400 here, before any page
+        or download starts."""
+        try:
+            return count_selected(g.db, codebook, chosen)
+        except sqlite3.OperationalError as exc:
+            abort(400, description=f"cannot search for {chosen.search!r}: {exc} (quote phrases, e.g. "
+                                   "\"junior doctors\")")
+
     @app.get("/replies")
     def replies_table():
         chosen = table_selection(request.args)
@@ -284,12 +293,8 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
             number = max(1, int(request.args.get("page") or 1))
         except ValueError:
             abort(400, description=f"page must be a number, not {request.args.get('page')!r}")
-        try:
-            total = count_selected(g.db, codebook, chosen)
-            rows = page_of(g.db, codebook, chosen, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-        except sqlite3.OperationalError as exc:
-            abort(400, description=f"cannot search for {chosen.search!r}: {exc} (quote phrases, e.g. "
-                                   "\"junior doctors\")")
+        total = counted(chosen)
+        rows = page_of(g.db, codebook, chosen, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         query = {k: v for k, v in request.args.items() if k != "page" and v}
         link = lambda **extra: urlencode({**query, **extra})
 
@@ -307,12 +312,19 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         if fmt not in ("csv", "jsonl"):
             abort(404, description=f"no download as {fmt!r}: csv or jsonl")
         chosen = table_selection(request.args)
-        db = g.db
-        if fmt == "jsonl":
-            body = (line + "\n" for line in jsonl_lines(db, codebook, selection=chosen))
-        else:
-            body = _csv_body(db, codebook, chosen)
-        return Response(stream_with_context(body), mimetype="application/x-ndjson" if fmt == "jsonl" else "text/csv",
+        counted(chosen)
+        db = open_db(db_path)  # its own connection: the stream outlives the request's
+
+        def body():
+            try:
+                if fmt == "jsonl":
+                    yield from (line + "\n" for line in jsonl_lines(db, codebook, selection=chosen))
+                else:
+                    yield from _csv_body(db, codebook, chosen)
+            finally:
+                db.conn.close()
+
+        return Response(body(), mimetype="application/x-ndjson" if fmt == "jsonl" else "text/csv",
                         headers={"Content-Disposition": f'attachment; filename="replies-{codebook.name}.{fmt}"'})
 
     # -- overview and codebook --------------------------------------------------------------------------
