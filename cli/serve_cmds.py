@@ -78,7 +78,9 @@ def serve(port, host, reviewer, open_browser, codebook_path, db_path):
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     shown = "localhost" if _loopback(host) else host
-    allowed = {"127.0.0.1", "localhost", "[::1]"} | ({host.lower(), f"[{host.lower()}]"} if not _loopback(host) else set())
+    allowed = {"127.0.0.1", "localhost", "[::1]"}
+    if not _loopback(host):
+        allowed |= {host.lower(), f"[{host.lower()}]"}
     try:
         listener = _listen(host, port)
     except OSError as exc:

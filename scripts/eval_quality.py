@@ -12,7 +12,7 @@ measured on the rest), several draws, and reports the mean and range.
 
     .venv/bin/python scripts/eval_quality.py [--part test|dev] [--per-category 8] [--draws 5] [--sets lean,...]
 
-(`--draws 0` measures zero-shot, fp32 and int8, alone.)
+(`--draws 0` measures zero-shot, fp32 and int8, alone; `--model FOLDER` measures another encoder.)
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=8)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--model", help="another encoder (a local folder), as `classify --model`")
+    parser.add_argument("--no-int8", action="store_true", help="leave out the int8 backend's figure")
     parser.add_argument("--few-shot-fixed", action="store_true",
                         help="experiment: few-shot decided at a fixed 0.5 instead of calibrated")
     args = parser.parse_args()
@@ -99,13 +101,16 @@ def main() -> None:
             has_split = any(split.values())
             measured = [k for k in truth if not has_split or split[k] == args.part]
             pool = [k for k in truth if not has_split or split[k] == "dev"]
-            classify(database, book, method="zero-shot", threshold=0.5)
+            model = {"model": args.model} if args.model else {}
+            classify(database, book, method="zero-shot", threshold=0.5, **model)
             fixed = score(exported(database, book), book, truth, measured)
-            classify(database, book, method="zero-shot", redo=True)
+            classify(database, book, method="zero-shot", redo=True, **model)
             zero_records = exported(database, book)
             zero = score(zero_records, book, truth, measured)
-            classify(database, book, method="zero-shot", backend="int8")
-            zero_int8 = score(exported(database, book), book, truth, measured)
+            zero_int8 = None
+            if not args.no_int8:
+                classify(database, book, method="zero-shot", backend="int8", **model)
+                zero_int8 = score(exported(database, book), book, truth, measured)
             few, zero_same = [], []
             for draw in range(args.draws):
                 rng = random.Random(draw)
@@ -118,7 +123,7 @@ def main() -> None:
                 database.execute("delete from gold_labels")
                 set_gold(database, [{"platform": "x", "id": k, "codebook": book.name, "reviewer": "eval",
                                      "labels": truth[k]} for k in chosen])
-                result = classify(database, book, method="few-shot", redo=True)
+                result = classify(database, book, method="few-shot", redo=True, **model)
                 few.append(score(exported(database, book), book, truth, held_out))
                 zero_same.append(score(zero_records, book, truth, held_out))
                 print(f"  {name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} against zero-shot "
@@ -128,8 +133,9 @@ def main() -> None:
             few_text = (f"; few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
                         f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same replies "
                         f"{np.mean(zero_same):.3f})") if few else ""
-            print(f"{title} ({part}): zero-shot macro-F1 {zero:.3f} calibrated (fixed 0.5: {fixed:.3f}; int8 "
-                  f"{zero_int8:.3f}){few_text}")
+            int8_text = f"; int8 {zero_int8:.3f}" if zero_int8 is not None else ""
+            print(f"{title} ({part}){f' [{args.model}]' if args.model else ''}: zero-shot macro-F1 {zero:.3f} "
+                  f"calibrated (fixed 0.5: {fixed:.3f}{int8_text}){few_text}")
             print(per_category(zero_records, book, truth, measured))
 
 

@@ -111,7 +111,8 @@ def test_the_table_filters_and_downloads_what_it_shows(site, page, classified, t
         page.keyboard.press("Enter")
     total = int(page.inner_text("#total"))
     assert 0 < total < count(classified, "select count(*) from replies where status = 'ok'")
-    shown = page.eval_on_selector_all("a.review-link", "links => links.map(a => new URL(a.href).searchParams.get('at'))")
+    shown = page.eval_on_selector_all("a.review-link",
+                                      "links => links.map(a => new URL(a.href).searchParams.get('at'))")
     assert len(shown) == min(total, 50)
     with page.expect_download() as download:
         page.click("#download-csv")

@@ -107,7 +107,8 @@ def test_two_reviewers_on_one_database_keep_their_own_decisions(classified):
     response = post(ann, "/reviewer", {"csrf_token": token(ann.get("/review").text), "name": "cat", "back": "/review"})
     assert response.status_code == 303 and "reviewer=cat" in response.headers["Set-Cookie"]
     assert "reviewing as <strong>cat</strong>" in ann.get("/review").text
-    assert post(ann, "/reviewer", {"csrf_token": token(ann.get("/review").text), "name": "adjudicated"}).status_code == 400
+    reserved = post(ann, "/reviewer", {"csrf_token": token(ann.get("/review").text), "name": "adjudicated"})
+    assert reserved.status_code == 400
 
 
 def test_cross_site_requests_are_refused(client, classified):
@@ -156,7 +157,8 @@ def test_the_table_filters_sorts_pages_and_downloads_exactly_what_it_shows(clien
     table = list(csv.DictReader(io.StringIO(listed.text)))
     assert len(table) == predicted_money and all("money" in row["labels"].split(";") for row in table)
     assert [f"{r['platform']}:{r['id']}" for r in table][:len(shown)] == shown  # same rows, same order
-    lines = [json.loads(line) for line in client.get("/replies.jsonl?category=money&source=predicted").text.splitlines()]
+    jsonl = client.get("/replies.jsonl?category=money&source=predicted").text
+    lines = [json.loads(line) for line in jsonl.splitlines()]
     assert [r["id"] for r in lines] == [r["id"] for r in table]
     assert set(lines[0]) == {"platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text",
                              "quote_of", "created_at", "url", "labels", "scores", "gold"}

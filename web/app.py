@@ -184,8 +184,9 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         chosen_labels = set(context["own_labels"]) if context["own_labels"] is not None else predicted
         version = store.gold_version(g.db, *key, codebook.name, g.reviewer)
         return render_template(
-            "review.html", title="Review", filter=chosen, reviewers=store.reviewers(g.db, codebook.name), context=context, key=key, position=position,
-            total=len(keys), previous=near(-1), following=near(1), chosen=chosen_labels,
+            "review.html", title="Review", filter=chosen, reviewers=store.reviewers(g.db, codebook.name),
+            context=context, key=key, position=position, total=len(keys), previous=near(-1), following=near(1),
+            chosen=chosen_labels,
             version=version, message=message, saved=version != ""), status
 
     @app.get("/review")
