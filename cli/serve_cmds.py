@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import logging
 import socket
 import sys
@@ -12,17 +11,11 @@ import webbrowser
 
 import click
 
-from replies.web.security import is_loopback
+from replies.harvester.settings import is_loopback
+from replies.web.security import LOCAL_NAMES
 
 from .classify_cmds import codebook_option, current_codebook, reviewer_option
 from .common import EXIT_USAGE, db_option, fail, open_database
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return is_loopback(host)
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -72,15 +65,14 @@ def serve(port, host, reviewer, open_browser, codebook_path, db_path):
 
     from replies.web.app import create_app
 
-    if not _loopback(host):
+    local = is_loopback(host)
+    if not local:
         click.echo(f"Warning: binding {host}: anyone who can reach this address can read every reply and "
                    "record labels. Use it only on a network you trust.", err=True)
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    shown = "localhost" if _loopback(host) else host
-    allowed = {"127.0.0.1", "localhost", "[::1]"}
-    if not _loopback(host):
-        allowed |= {host.lower(), f"[{host.lower()}]"}
+    shown = "localhost" if local else host
+    allowed = LOCAL_NAMES if local else LOCAL_NAMES | {host.lower(), f"[{host.lower()}]"}
     try:
         listener = _listen(host, port)
     except OSError as exc:

@@ -33,7 +33,7 @@ from replies.report.html import category_chart, time_chart
 from replies.report.stats import category_stats, replies_over_time, reviewed_count
 from replies.review.queue import ORDERS, reply_context, review_queue
 
-from .security import protect
+from .security import LOCAL_NAMES, protect
 
 PAGE_SIZE = 50
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -83,7 +83,7 @@ class Queues:
 
 
 def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
-               allowed_hosts: set[str] | None = None) -> Flask:
+               allowed_hosts: frozenset[str] = LOCAL_NAMES) -> Flask:
     """The application over the database at `db_path` (migrated once here), coding with `codebook`;
     `reviewer` is the name decisions carry until the page's reviewer box changes it."""
     app = Flask("replies.web", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
@@ -92,7 +92,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     codebook.remember(first)
     first.conn.close()
     queues = Queues()
-    token = protect(app, allowed_hosts=allowed_hosts or {"127.0.0.1", "localhost", "[::1]"})
+    token = protect(app, allowed_hosts=allowed_hosts)
 
     @app.before_request
     def load():

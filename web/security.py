@@ -14,14 +14,9 @@ from flask import Flask, Response, abort, request
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})  # the host names the page always answers to
 
-
-def is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
-def protect(app: Flask, *, allowed_hosts: set[str]) -> str:
+def protect(app: Flask, *, allowed_hosts: frozenset[str]) -> str:
     """Install the checks on `app`; returns the token its forms carry (new each time the server starts)."""
     token = secrets.token_urlsafe(32)
 
