@@ -20,11 +20,13 @@ def resolve_path(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("REPLIES_DB") or DEFAULT_DB)
 
 
-def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False) -> Database:
+def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, reopen: bool = False) -> Database:
     """Open (creating if needed) and migrate the database at `path`.
 
     WAL mode lets readers work while a harvest writes; the busy timeout makes
-    a writer wait briefly for another instead of failing at once.
+    a writer wait briefly for another instead of failing at once. `reopen`: this
+    process opened (and so migrated) the database before; skip the schema check
+    and migrations, which cost about 1 ms (a connection per web request).
     """
     target = resolve_path(path)
     if readonly:
@@ -43,6 +45,9 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False) ->
         conn = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000)
         db = Database(conn)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if reopen:
+            db.execute("PRAGMA synchronous = NORMAL")
+            return db
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         _check_not_newer(db)

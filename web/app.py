@@ -96,7 +96,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
 
     @app.before_request
     def load():
-        g.db = open_db(db_path)  # a connection per request: the server runs each request in its own thread
+        g.db = open_db(db_path, reopen=True)  # a connection per request: each request runs in its own thread
         name = request.cookies.get("reviewer") or reviewer
         g.reviewer = name if NAME_RE.match(name) and name != ADJUDICATED else reviewer
 
@@ -314,7 +314,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
             abort(404, description=f"no download as {fmt!r}: csv or jsonl")
         chosen = table_selection(request.args)
         counted(chosen)
-        db = open_db(db_path)  # its own connection: the stream outlives the request's
+        db = open_db(db_path, reopen=True)  # its own connection: the stream outlives the request's
 
         def body():
             try:
