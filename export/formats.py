@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -57,6 +58,22 @@ def write_csv(records: Iterable[dict], out: IO[str], codebook: Codebook, formula
             *(int(cid in chosen) for cid in codebook.ids),
         ])
     return n
+
+
+def csv_text(rows: Iterable[list], codebook: Codebook, formula_escape: bool = True,
+             chunk: int = 500) -> Iterator[str]:
+    """The CSV export's header and `csv_rows`, as text `chunk` rows at a time: for a file, or for a download
+    that streams (`replies serve`)."""
+    buffer = io.StringIO()
+    writer = SafeWriter(buffer, escape=formula_escape)
+    writer.writerow(csv_header(codebook))
+    for n, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if n % chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _csv_value(name: str, value):
@@ -242,11 +259,7 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
         write = lambda handle: handle.writelines(line + "\n" for line in counted(lines))
     elif fmt == "csv" and plain:  # the fast path for CSV: SQLite builds most of each row
         rows = csv_rows(db, codebook, thread=thread, gold_only=gold_only)
-
-        def write(handle):
-            writer = SafeWriter(handle, escape=formula_escape)
-            writer.writerow(csv_header(codebook))
-            writer.writerows(counted(rows))
+        write = lambda handle: handle.writelines(csv_text(counted(rows), codebook, formula_escape))
     else:
         writer = {"jsonl": write_jsonl,
                   "csv": lambda rows, h: write_csv(rows, h, codebook, formula_escape),

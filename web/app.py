@@ -6,7 +6,6 @@ evaluation's agreement figures. Pages are rendered on the server; a little JavaS
 
 from __future__ import annotations
 
-import io
 import re
 import sqlite3
 import threading
@@ -25,9 +24,8 @@ from replies.db import open_db
 from replies.db.errors import UnknownThread
 from replies.db.queries import find_thread, has_replies, thread_choices
 from replies.db.schema import ADJUDICATED
-from replies.export.formats import csv_header
+from replies.export.formats import csv_text
 from replies.export.records import SORTS, SOURCES, Selection, count_selected, csv_rows, jsonl_lines, page_of
-from replies.export.spreadsheet import SafeWriter
 from replies.harvester import platforms
 from replies.report.html import category_chart, time_chart
 from replies.report.stats import category_stats, replies_over_time, reviewed_count
@@ -321,7 +319,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
                 if fmt == "jsonl":
                     yield from (line + "\n" for line in jsonl_lines(db, codebook, selection=chosen))
                 else:
-                    yield from _csv_body(db, codebook, chosen)
+                    yield from csv_text(csv_rows(db, codebook, selection=chosen), codebook)
             finally:
                 db.conn.close()
 
@@ -361,20 +359,6 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         return render_template("codebook.html", title="Codebook", typical=typical)
 
     return app
-
-
-def _csv_body(db: Database, codebook: Codebook, chosen: Selection):
-    """The CSV export's header and rows (formula-escaped like `replies export`), a chunk at a time."""
-    buffer = io.StringIO()
-    writer = SafeWriter(buffer)
-    writer.writerow(csv_header(codebook))
-    for n, row in enumerate(csv_rows(db, codebook, selection=chosen), start=1):
-        writer.writerow(row)
-        if n % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 def safe_url(url: str | None) -> str | None:
