@@ -24,6 +24,7 @@ SORTS = {"thread": "r.platform {dir}, r.thread_id {dir}, r.created_at {dir}, r.i
          "likes": "coalesce(r.like_count, 0) {dir}, r.created_at, r.id",
          "author": "r.author_handle collate nocase {dir}, r.created_at, r.id"}
 SOURCES = ("final", "predicted", "gold")
+DESCENDING_FIRST = ("time", "likes")  # sorts a table shows largest first until told otherwise
 
 
 @dataclass(frozen=True)

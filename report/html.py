@@ -47,16 +47,29 @@ def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int =
     return [dict(row) for row in db.query(sql, params)]
 
 
+def category_bars(db: Database, codebook: Codebook, thread: tuple[str, str] | None = None
+                  ) -> list[tuple[str, int, int]]:
+    """(label, replies predicted, replies reviewed) per category, in the codebook's order: `category_chart`'s
+    input."""
+    counts = {row["category"]: row for row in category_stats(db, codebook.name, codebook.hash, thread)}
+    return [(c.label, counts.get(c.id, {}).get("predicted", 0), counts.get(c.id, {}).get("gold", 0))
+            for c in codebook.categories]
+
+
+def timeline(db: Database, thread: tuple[str, str] | None = None) -> tuple[tuple[list[dict], str], int]:
+    """((rows, period), total replies): replies per day, or per hour when they span three days or fewer,
+    for `time_chart`."""
+    daily = replies_over_time(db, thread, "day")
+    chosen = (replies_over_time(db, thread, "hour"), "hour") if len(daily) <= 3 else (daily, "day")
+    return chosen, sum(row["replies"] for row in daily)
+
+
 def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None) -> None:
     """Write the report for `codebook`'s labels (one thread with `thread`) to `out`, atomically."""
     name, question, codebook_hash = codebook.name, codebook.question, codebook.hash
     categories = [(c.id, c.label) for c in codebook.categories]
-    counts = {row["category"]: row for row in category_stats(db, name, codebook_hash, thread)}
-    bars = [(label, counts.get(cid, {}).get("predicted", 0), counts.get(cid, {}).get("gold", 0))
-            for cid, label in categories]
-    daily = replies_over_time(db, thread, "day")
-    over_time = replies_over_time(db, thread, "hour") if len(daily) <= 3 else daily
-    total = sum(row["replies"] for row in daily)
+    bars = category_bars(db, codebook, thread)
+    (over_time, period), total = timeline(db, thread)
     reviewed = reviewed_count(db, name, thread)
     sections = []
     for cid, label in categories:
@@ -84,7 +97,7 @@ blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc
 <span style="background:{GOLD}"></span>given by reviewers</p>
 {category_chart(bars)}
 <h2>Replies over time</h2>
-{time_chart(over_time, "hour" if over_time is not daily else "day")}
+{time_chart(over_time, period)}
 <h2>Most-liked replies per category</h2>
 <p class="meta">Reviewed labels where a human looked, else the model's.</p>
 {''.join(sections)}

@@ -25,10 +25,19 @@ from replies.db.errors import UnknownThread
 from replies.db.queries import find_thread, has_replies, thread_choices
 from replies.db.schema import ADJUDICATED
 from replies.export.formats import csv_text
-from replies.export.records import SORTS, SOURCES, Selection, count_selected, csv_rows, jsonl_lines, page_of
+from replies.export.records import (
+    DESCENDING_FIRST,
+    SORTS,
+    SOURCES,
+    Selection,
+    count_selected,
+    csv_rows,
+    jsonl_lines,
+    page_of,
+)
 from replies.harvester import platforms
-from replies.report.html import category_chart, time_chart
-from replies.report.stats import category_stats, replies_over_time, reviewed_count
+from replies.report.html import category_bars, category_chart, time_chart, timeline
+from replies.report.stats import reviewed_count
 from replies.review.queue import ORDERS, reply_context, review_queue
 
 from .security import LOCAL_NAMES, protect
@@ -228,8 +237,9 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
             return render_template("adjudicate.html", title="Adjudicate", context=None, pending=pending,
                                    open_count=open_count), status
         position = keys.index(key) if key in keys else None
-        decisions = [d for d in store.decisions(g.db, *key, codebook.name) if d["reviewer"] != ADJUDICATED]
-        final = next((d for d in store.decisions(g.db, *key, codebook.name) if d["reviewer"] == ADJUDICATED), None)
+        everyone = store.decisions(g.db, *key, codebook.name)
+        decisions = [d for d in everyone if d["reviewer"] != ADJUDICATED]
+        final = next((d for d in everyone if d["reviewer"] == ADJUDICATED), None)
         agreed = set.intersection(*(set(d["labels"]) for d in decisions)) if decisions else set()
         context = reply_context(g.db, *key, codebook=codebook.name, codebook_hash=codebook.hash, reviewer=ADJUDICATED)
         following = next((f"{p}:{i}" for p, i, decided in pending if not decided and (p, i) != key), "")
@@ -274,7 +284,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         return Selection(thread=thread_of(values.get("thread") or ""), platform=platform,
                          search=(values.get("q") or "").strip() or None, category=category, source=source,
                          since=values.get("since") or None, until=values.get("until") or None, sort=sort,
-                         descending=(values.get("dir") or ("desc" if sort in ("time", "likes") else "asc")) == "desc")
+                         descending=values["dir"] == "desc" if values.get("dir") else sort in DESCENDING_FIRST)
 
     def counted(chosen: Selection) -> int:
         """How many replies the selection holds; a search SQLite cannot parse is a 400 here, before any page
@@ -298,7 +308,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         link = lambda **extra: urlencode({**query, **extra})
 
         def sort_link(key: str) -> str:  # the same column again flips the direction
-            descending = not chosen.descending if key == chosen.sort else key in ("time", "likes")
+            descending = not chosen.descending if key == chosen.sort else key in DESCENDING_FIRST
             return link(sort=key, dir="desc" if descending else "asc")
 
         arrow = lambda key: ("↓" if chosen.descending else "↑") if key == chosen.sort else ""
@@ -328,30 +338,23 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
 
     # -- overview and codebook --------------------------------------------------------------------------
 
-    def chart_bars():
-        counts = {row["category"]: row for row in category_stats(g.db, codebook.name, codebook.hash)}
-        return [(c.label, counts.get(c.id, {}).get("predicted", 0), counts.get(c.id, {}).get("gold", 0))
-                for c in codebook.categories]
+    def reviewed_line(n: int) -> str:
+        return f"{n} repl{'y' if n == 1 else 'ies'} reviewed"
 
     @app.get("/overview")
     def overview():
-        daily = replies_over_time(g.db, None, "day")
-        over_time, period = (replies_over_time(g.db, None, "hour"), "hour") if len(daily) <= 3 else (daily, "day")
-        result = evaluate(g.db, codebook)
-        labels = {c.id: c.label for c in codebook.categories}
-        return render_template("overview.html", title="Overview", chart=category_chart(chart_bars()),
-                               timeline=time_chart(over_time, period), result=result, labels=labels,
-                               reviewed=reviewed_count(g.db, codebook.name), reviewed_line=reviewed_line(g.db),
-                               total=sum(row["replies"] for row in daily))
+        (over_time, period), total = timeline(g.db)
+        reviewed = reviewed_count(g.db, codebook.name)
+        return render_template("overview.html", title="Overview", chart=category_chart(category_bars(g.db, codebook)),
+                               timeline=time_chart(over_time, period), result=evaluate(g.db, codebook),
+                               labels={c.id: c.label for c in codebook.categories},
+                               reviewed=reviewed, reviewed_line=reviewed_line(reviewed), total=total)
 
     @app.get("/overview/chart")
     def overview_chart():
-        return Response(category_chart(chart_bars()) + f"<p class=muted>{reviewed_line(g.db)}</p>",
+        line = reviewed_line(reviewed_count(g.db, codebook.name))
+        return Response(f"{category_chart(category_bars(g.db, codebook))}<p class=muted>{line}</p>",
                         mimetype="text/html")
-
-    def reviewed_line(db: Database) -> str:
-        n = reviewed_count(db, codebook.name)
-        return f"{n} repl{'y' if n == 1 else 'ies'} reviewed"
 
     @app.get("/codebook")
     def codebook_page():
