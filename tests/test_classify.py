@@ -278,10 +278,10 @@ def test_int8_backend_caches_apart_and_labels_like_fp32(run, env):
     truth = load_dev(Path(env["REPLIES_DB"]), limit=40)
     run("classify")
     result = run("classify", "--backend", "int8")
-    assert "40 replies classified" in result.output and "all-MiniLM-L6-v2+int8-ort" in result.output
+    assert "40 replies classified" in result.output and "all-MiniLM-L6-v2+int8-ort2" in result.output
     conn = sqlite3.connect(env["REPLIES_DB"])
     models = {m for (m,) in conn.execute("select distinct model from embeddings")}
-    assert models == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2+int8-ort"}
+    assert models == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2+int8-ort2"}
     # fp32's labels were replaced by int8's for the same codebook; compare against the truth instead.
     from sklearn.metrics import f1_score
     records = [json.loads(line) for line in run("export").output.splitlines()]
@@ -320,3 +320,26 @@ def test_import_labels_counts_rows_and_replies_apart_and_streams(run, dev_db, tm
     small.write_text("".join(line_of(k) for k in keys))
     big_peak, small_peak = peak_mb(big, "bob"), peak_mb(small, "cy")
     assert big_peak < small_peak + 30, (big_peak, small_peak)  # flat, not +70 MB
+
+
+def test_int8_leaves_attention_scores_and_early_feed_forward_outputs_in_fp32():
+    """Which MatMuls the int8 export keeps in fp32: those between two activations (attention scores),
+    and the feed-forward output projections of every layer but the last; every other weight is quantised."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from replies.classifier.model import fp32_matmuls
+
+    nodes, weights = [], []
+    for layer in range(3):
+        for part in ("attention/self/query", "attention/output/dense", "intermediate/dense", "output/dense"):
+            name = f"/inner/encoder/layer.{layer}/{part}/MatMul"
+            weights.append(numpy_helper.from_array(np.zeros((2, 2), np.float32), f"w{len(weights)}"))
+            nodes.append(helper.make_node("MatMul", ["x", weights[-1].name], [name + "_out"], name=name))
+        score = f"/inner/encoder/layer.{layer}/attention/self/MatMul"
+        nodes.append(helper.make_node("MatMul", ["q", "k"], [score + "_out"], name=score))
+    value = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 2])
+    graph = helper.make_graph(nodes, "g", [value], [value], initializer=weights)
+    assert sorted(fp32_matmuls(graph, 3)) == sorted(
+        [f"/inner/encoder/layer.{i}/attention/self/MatMul" for i in range(3)]
+        + [f"/inner/encoder/layer.{i}/output/dense/MatMul" for i in range(2)])
