@@ -192,9 +192,10 @@ def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Cod
     Training always runs in fp32 on a fresh copy of the base model; with the int8 backend the saved
     model is quantised for inference.
     """
-    # the trained weights depend on the base model, codebook and gold, not on the inference backend
+    # the trained weights depend on the base model, codebook, gold and recipe, not on the inference backend
+    from .finetune import RECIPE
     digest = hashlib.sha256(json.dumps([base.base_name, codebook.hash, training.texts,
-                                        training.targets.tolist()]).encode()).hexdigest()[:12]
+                                        training.targets.tolist(), RECIPE]).encode()).hexdigest()[:12]
     key = f"{base.key}+setfit-{digest}"
     folder = _models_dir(database) / f"setfit-{digest}"
     trained = None

@@ -78,7 +78,7 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     in the database, so classifying again does no model work for replies
     already seen. Every label is stored with its method, model, codebook hash
     and threshold. With gold labels (`replies label`, `replies import-labels`)
-    the few-shot method fine-tunes the encoder on them (a minute or two on a CPU).
+    the few-shot method fine-tunes the encoder on them (a few minutes on a CPU).
     """
     from replies.classifier.run import classify as run_classify
 
