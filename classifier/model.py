@@ -116,7 +116,8 @@ def onnx_int8(model, source: str, tokenizer) -> Path:
     weights = Path(source) / "model.safetensors"
     stamp = sha256_file(weights)[:16] if weights.exists() else hashlib.sha256(source.encode()).hexdigest()[:16]
     folder = cache_dir() / f"onnx-{stamp}"
-    target = folder / "model.int8-v2.onnx"
+    # named after the embeddings' cache key: a new quantisation gets a new file and new cached embeddings together
+    target = folder / f"model{BACKEND_KEYS['int8'].replace('+', '.')}.onnx"
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +145,7 @@ def onnx_int8(model, source: str, tokenizer) -> Path:
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
         keep = fp32_matmuls(onnx.load(str(plain)).graph, model.config.num_hidden_layers)
-        partial = folder / f"model.int8-v2.{os.getpid()}.onnx"
+        partial = target.with_suffix(f".{os.getpid()}.onnx")
         import logging
         root = logging.getLogger()
         level = root.level

@@ -16,6 +16,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})  # the host names the page always answers to
 
+
 def protect(app: Flask, *, allowed_hosts: frozenset[str]) -> str:
     """Install the checks on `app`; returns the token its forms carry (new each time the server starts)."""
     token = secrets.token_urlsafe(32)
