@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .heads import Heads, TrainingSet
 from .model import Encoder, mean_pool
 
 PAIRS_PER_TEXT = 20  # 10 was half as slow and worse on both shared/eval dev parts (README, Quality)
@@ -21,6 +22,8 @@ LEARNING_RATE = 2e-5
 BATCH = 16
 # what a kept fine-tuned model was trained with: a change retrains rather than reusing the old one
 RECIPE = {"pairs_per_text": PAIRS_PER_TEXT, "learning_rate": LEARNING_RATE, "batch": BATCH, "epochs": 1}
+# Held-out folds when `classify` checks fine-tuning on the gold: each fold costs most of one fine-tuning
+CV_FOLDS = 2
 
 
 def make_pairs(targets: np.ndarray, seed: int = 0) -> list[tuple[int, int, float]]:
@@ -41,9 +44,9 @@ def make_pairs(targets: np.ndarray, seed: int = 0) -> list[tuple[int, int, float
     return pairs
 
 
-def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: Path, *, seed: int = 0,
-             progress=None) -> Path:
-    """Fine-tune `encoder` in place on (texts, targets) and save it to `out_dir`."""
+def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: Path | None, *, seed: int = 0,
+             progress=None) -> Path | None:
+    """Fine-tune `encoder` in place on (texts, targets) and save it to `out_dir` (unless None)."""
     torch = encoder.torch
     torch.manual_seed(seed)
     pairs = make_pairs(targets, seed)
@@ -67,8 +70,33 @@ def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: P
         if progress:
             progress(min(start + BATCH, len(pairs)), len(pairs))
     model.eval()
+    if out_dir is None:
+        return None
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     tmp.rename(out_dir)
     return out_dir
+
+
+def held_out_scores(model: str | None, device: str | None, codebook_set: TrainingSet, gold: TrainingSet, *,
+                    folds: int = CV_FOLDS, seed: int = 0, batch_size: int = 64, progress=None) -> np.ndarray:
+    """Each gold reply's few-shot head scores from an encoder fine-tuned without it: the gold is split into
+    `folds`, and for each, a fresh copy of `model` is fine-tuned on the codebook and the other folds, its heads
+    trained on their embeddings, and the held-out fold scored. Nothing is saved."""
+    n = len(gold.texts)
+    folds = max(1, min(folds, n))
+    order = np.random.default_rng(seed).permutation(n)
+    scores = np.zeros(gold.targets.shape, dtype=float)
+    for fold in range(folds):
+        test = order[fold::folds]
+        train = np.setdiff1d(order, test)
+        training = codebook_set + TrainingSet([gold.texts[i] for i in train], gold.targets[train],
+                                              gold.weights[train])
+        encoder = Encoder(model, device=device)
+        finetune(encoder, training.texts, training.targets, None, seed=seed,
+                 progress=progress and (lambda done, total, fold=fold: progress(fold * total + done,
+                                                                                 folds * total)))
+        vectors = encoder.encode(training.texts + [gold.texts[i] for i in test], batch_size)
+        scores[test] = Heads(vectors[:len(training.texts)], training).scores(vectors[len(training.texts):])
+    return scores

@@ -7,7 +7,6 @@ logistic regression, so its probability is a calibrated score in [0, 1].
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,27 +83,3 @@ class Heads:
 def macro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
     from sklearn.metrics import f1_score
     return float(f1_score(truth, predicted, average="macro", zero_division=0))
-
-
-def cross_validated(codebook_vectors: np.ndarray, codebook_set: TrainingSet, gold_vectors: np.ndarray,
-                    gold_set: TrainingSet, thresholds: np.ndarray, folds: int = 4, seed: int = 0,
-                    calibrate: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[float, float]:
-    """(zero-shot, few-shot) macro-F1 on the same gold: zero-shot never sees the gold; few-shot
-    is trained on the codebook plus the other folds and scored on each held-out fold. With `calibrate`
-    (scores -> per-category cuts, from unlabelled scores), both are decided as classify decides them."""
-    truth = gold_set.targets
-    zero_scores = Heads(codebook_vectors, codebook_set).scores(gold_vectors)
-    zero = zero_scores >= (calibrate(zero_scores) if calibrate else thresholds)
-    n = len(gold_set.texts)
-    folds = max(2, min(folds, n))
-    order = np.random.default_rng(seed).permutation(n)
-    few_scores = np.zeros(truth.shape, dtype=float)
-    for fold in range(folds):
-        test = order[fold::folds]
-        train = np.setdiff1d(order, test)
-        training = codebook_set + TrainingSet([gold_set.texts[i] for i in train], truth[train],
-                                              gold_set.weights[train])
-        vectors = np.vstack([codebook_vectors, gold_vectors[train]])
-        few_scores[test] = Heads(vectors, training).scores(gold_vectors[test])
-    few = few_scores >= (calibrate(few_scores) if calibrate else thresholds)
-    return macro_f1(truth, zero.astype(int)), macro_f1(truth, few.astype(int))

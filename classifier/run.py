@@ -5,8 +5,8 @@ Methods:
 - few-shot: the encoder fine-tuned (SetFit-style) on the codebook text plus gold
   labels, heads on its embeddings, averaged with the zero-shot heads;
 - nli: transformers' zero-shot-classification pipeline with an MNLI model.
-With no --method, few-shot is used once gold labels exist if it cross-validates
-better than zero-shot on them, else zero-shot.
+With no --method, once gold labels exist, few-shot is used unless it does clearly worse
+than zero-shot on them when fine-tuned without them (two held-out folds).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
 from .codebook import Codebook
 from .embed import CachedEmbedder
 from .errors import ClassifierError
-from .heads import Heads, codebook_rows, cross_validated, gold_rows
+from .heads import Heads, TrainingSet, codebook_rows, gold_rows, macro_f1
 
 METHODS = ("auto", "zero-shot", "few-shot", "nli")
 # Default score at which a category is given (the heads are balanced logistic regressions, so 0.5 is
@@ -36,6 +36,9 @@ METHODS = ("auto", "zero-shot", "few-shot", "nli")
 DEFAULT_THRESHOLDS = {"zero-shot": 0.5, "few-shot": 0.5, "nli": 0.5}
 # Methods whose decisions are calibrated on the replies in hand unless --threshold is given (calibrate.py).
 CALIBRATED = ("zero-shot", "few-shot")
+# Without --method, few-shot is kept unless it loses to zero-shot on the held-out gold by more than this:
+# fine-tuned there on half the gold, it understates what it does with all of it (README, Quality).
+FEW_SHOT_MARGIN = 0.02
 Progress = Callable[[str, int, int], None]
 
 
@@ -104,23 +107,26 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         base_vectors = base.embed(base_rows.texts, batch_size)
         chosen = "zero-shot" if method == "auto" else method
         gold_set = gold_rows(codebook, [gold_texts[key] for key in keys], [reviewed[key] for key in keys])
+        # Heads are trained on first use: a rerun with nothing new to classify never imports scikit-learn.
+        zero_shot = functools.cache(lambda: Heads(base_vectors, base_rows))
         if keys:
-            gold_vectors = base.embed(gold_set.texts, batch_size)
-            fixed = np.full(k, threshold if threshold is not None else DEFAULT_THRESHOLDS["zero-shot"])
-            # both methods as they would decide: calibrated on unlabelled scores, here the gold replies'
-            # own (a sample of the thread; their labels are not read for it)
-            calibrate = None
-            if threshold is None:
-                calibrate = functools.partial(rank_share_thresholds, labels_per_reply=labels_per_reply)
-            result.cv_zero_shot, result.cv_few_shot = cross_validated(
-                base_vectors, base_rows, gold_vectors, gold_set, fixed, calibrate=calibrate)
-            if method == "auto" and result.cv_few_shot > result.cv_zero_shot:
-                chosen = "few-shot"
+            # each method as it would decide: calibrated on unlabelled scores, here the gold replies' own
+            # (a sample of the thread; their labels are not read for it), unless a threshold is fixed
+            def decide(scores: np.ndarray) -> np.ndarray:
+                if threshold is not None:
+                    return scores >= threshold
+                return scores >= rank_share_thresholds(scores, labels_per_reply)
+
+            zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size))
+            result.cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
+            if method == "auto":
+                tuned_gold = _held_out_few_shot(database, base, base_rows, gold_set, codebook, batch_size, progress)
+                result.cv_few_shot = macro_f1(gold_set.targets, decide((tuned_gold + zero_gold) / 2).astype(int))
+                if result.cv_few_shot >= result.cv_zero_shot - FEW_SHOT_MARGIN:
+                    chosen = "few-shot"
         elif method == "few-shot":
             raise ClassifierError("few-shot needs gold labels: add some with `replies label` or "
                                   "`replies import-labels`, or use --method zero-shot")
-        # Heads are trained on first use: a rerun with nothing new to classify never imports scikit-learn.
-        zero_shot = functools.cache(lambda: Heads(base_vectors, base_rows))
         if chosen == "few-shot":
             training = base_rows + gold_set
             embedder = _finetuned(database, base, training, codebook, progress)
@@ -183,6 +189,31 @@ def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, t
 def _count_pending(database, codebook_hash, result, thread, redo) -> int:
     return sum(len(b) for b in store.replies_to_classify(database, codebook_hash, thread=thread, redo=redo,
                                                          method=result.method, model=result.model, ids_only=True))
+
+
+def _held_out_few_shot(database: Database, base: CachedEmbedder, codebook_set: TrainingSet, gold: TrainingSet,
+                       codebook: Codebook, batch_size: int, progress: Progress) -> np.ndarray:
+    """The fine-tuned heads' score for each gold reply from an encoder fine-tuned without it
+    (`finetune.held_out_scores`), kept beside the database so that a rerun with the same gold does not
+    fine-tune again."""
+    from .finetune import CV_FOLDS, RECIPE
+    digest = hashlib.sha256(json.dumps([base.base_name, codebook.hash, codebook_set.texts, gold.texts,
+                                        gold.targets.tolist(), RECIPE, CV_FOLDS]).encode()).hexdigest()[:12]
+    path = _models_dir(database) / f"held-out-{digest}.json"
+    try:
+        scores = np.array(json.loads(path.read_text(encoding="utf-8")), dtype=float)
+        if scores.shape == gold.targets.shape and np.isfinite(scores).all():
+            return scores
+    except (OSError, ValueError, TypeError):
+        pass  # not kept yet, or unreadable: compute it again
+    from .finetune import held_out_scores
+    scores = held_out_scores(base.model, base.device, codebook_set, gold, batch_size=batch_size,
+                             progress=lambda done, total: progress("checking few-shot", done, total))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(scores.round(6).tolist()), encoding="utf-8")
+    tmp.replace(path)
+    return scores
 
 
 def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Codebook,

@@ -43,15 +43,17 @@ def thread_key(database, ref):
 @click.command()
 @codebook_option
 @click.option("--method", type=click.Choice(["auto", "zero-shot", "few-shot", "nli", "llm"]), default="auto",
-              show_default=True, help="auto: few-shot once gold labels exist and it cross-validates better. "
+              show_default=True, help="auto: once gold labels exist, few-shot unless it does clearly worse than zero-shot on "
+              "them when fine-tuned without them (two held-out folds: about 1.5 fine-tunings more, kept for "
+              "reruns). "
               "llm: a language model on an OpenAI-compatible server codes each reply (REPLIES_LLM_BASE).")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
 @click.option("--threshold", type=float,
               help="One fixed score at which every category is given. Default: zero-shot cuts each category "
-                   "where the replies' own scores put it (see --labels-per-reply); few-shot and nli use 0.5.")
+                   "where the replies' own scores put it (see --labels-per-reply); nli uses 0.5.")
 @click.option("--labels-per-reply", type=float, metavar="N",
-              help="Zero-shot calibration: how many categories a reply carries on average (default 1.2). "
+              help="Zero-shot and few-shot calibration: how many categories a reply carries on average (default 1.2). "
                    "Each category's cut is set from the scores of all replies in scope so that, together, "
                    "they give about this many labels a reply.")
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
@@ -102,8 +104,12 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     finally:
         bar.close()
     if result.cv_few_shot is not None:
-        click.echo(f"Cross-validated macro-F1 on {result.gold} gold replies: zero-shot {result.cv_zero_shot:.3f}, "
-                   f"few-shot {result.cv_few_shot:.3f} (head on the base encoder)", err=True)
+        click.echo(f"Macro-F1 on {result.gold} gold replies: zero-shot {result.cv_zero_shot:.3f}, few-shot "
+                   f"{result.cv_few_shot:.3f} (fine-tuned without the half it scores, two folds)", err=True)
+    elif result.cv_zero_shot is not None:
+        click.echo(f"Zero-shot macro-F1 on {result.gold} gold replies: {result.cv_zero_shot:.3f}"
+                   + (" (without --method, few-shot is checked against it too)" if result.method != "zero-shot"
+                      else ""), err=True)
     click.echo(f"{result.classified} replies classified with {result.method} ({result.model}), "
                f"codebook {result.codebook} {result.codebook_hash}; {result.embedded} embedded, the rest cached")
     width = max(len(c) for c in result.counts)
@@ -208,9 +214,9 @@ def import_labels(file, fmt, codebook_path, reviewer, db_path):
 @db_option
 def evaluate(codebook_path, as_json, db_path):
     """Precision, recall and F1 per category of the current predictions against gold labels, the
-    cross-validated comparison of zero-shot and few-shot, Cohen's kappa between reviewers, and every coder
-    (a language model, the embedding classifier, each other reviewer) against each reviewer, per category:
-    precision, recall, F1 and kappa on the replies both coded."""
+    held-out comparison of zero-shot and few-shot made by `classify` without --method, Cohen's kappa
+    between reviewers, and every coder (a language model, the embedding classifier, each other reviewer)
+    against each reviewer, per category: precision, recall, F1 and kappa on the replies both coded."""
     from replies.classifier.evaluate import evaluate as run_evaluate
 
     database = open_database(db_path)
@@ -228,10 +234,13 @@ def evaluate(codebook_path, as_json, db_path):
         click.echo(f"Predictions ({result.method}) against gold on {result.compared} replies:")
         write_rows(result.rows + [result.macro])
         if result.method == "few-shot":
-            click.echo("Few-shot predictions were trained on this gold; use the cross-validated figures below.")
+            click.echo("Few-shot predictions were trained on this gold, so these figures flatter them"
+                       + ("; the held-out figures below do not." if result.cv_few_shot is not None else
+                          ": run `replies classify --redo` without --method for held-out ones."))
     if result.cv_few_shot is not None:
-        click.echo(f"Cross-validated macro-F1 on the same gold: zero-shot {result.cv_zero_shot:.3f}, "
-                   f"few-shot {result.cv_few_shot:.3f}")
+        click.echo(f"Held-out macro-F1 on the same gold when classify chose the method: zero-shot "
+                   f"{result.cv_zero_shot:.3f}, few-shot {result.cv_few_shot:.3f} (fine-tuned without the half it "
+                   "scores)")
     if result.agreement:
         click.echo("Agreement between reviewers (Cohen's kappa):")
         write_rows(result.agreement)

@@ -12,7 +12,9 @@ measured on the rest), several draws, and reports the mean and range.
 
     .venv/bin/python scripts/eval_quality.py [--part test|dev] [--per-category 8] [--draws 5] [--sets lean,...]
 
-(`--draws 0` measures zero-shot, fp32 and int8, alone; `--model FOLDER` measures another encoder.)
+(`--draws 0` measures zero-shot, fp32 and int8, alone; `--model FOLDER` measures another encoder; `--auto`
+also runs `classify` without --method on each draw and scores the method it chose, which fine-tunes twice more
+a draw to compare the methods on the gold.)
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--model", help="another encoder (a local folder), as `classify --model`")
     parser.add_argument("--no-int8", action="store_true", help="leave out the int8 backend's figure")
+    parser.add_argument("--auto", action="store_true",
+                        help="also score what `classify` without --method chooses on each draw")
     parser.add_argument("--few-shot-fixed", action="store_true",
                         help="experiment: few-shot decided at a fixed 0.5 instead of calibrated")
     args = parser.parse_args()
@@ -111,7 +115,7 @@ def main() -> None:
             if not args.no_int8:
                 classify(database, book, method="zero-shot", backend="int8", **model)
                 zero_int8 = score(exported(database, book), book, truth, measured)
-            few, zero_same = [], []
+            few, zero_same, auto = [], [], []
             for draw in range(args.draws):
                 rng = random.Random(draw)
                 chosen: set[str] = set()
@@ -123,16 +127,24 @@ def main() -> None:
                 database.execute("delete from gold_labels")
                 set_gold(database, [{"platform": "x", "id": k, "codebook": book.name, "reviewer": "eval",
                                      "labels": truth[k]} for k in chosen])
-                result = classify(database, book, method="few-shot", redo=True, **model)
+                classify(database, book, method="few-shot", redo=True, **model)
                 few.append(score(exported(database, book), book, truth, held_out))
                 zero_same.append(score(zero_records, book, truth, held_out))
-                print(f"  {name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} against zero-shot "
-                      f"{zero_same[-1]:.3f} on the same {len(held_out)} replies "
-                      f"(cv on gold: zero-shot {result.cv_zero_shot:.3f}, head {result.cv_few_shot:.3f})")
+                line = (f"  {name} draw {draw}: {len(chosen)} gold, few-shot {few[-1]:.3f} against zero-shot "
+                        f"{zero_same[-1]:.3f} on the same {len(held_out)} replies")
+                if args.auto:
+                    result = classify(database, book, redo=True, **model)  # the kept fine-tuned model is reused
+                    auto.append((result.method, score(exported(database, book), book, truth, held_out)))
+                    line += (f"; auto chose {result.method} (on the gold, held out: zero-shot "
+                             f"{result.cv_zero_shot:.3f}, few-shot {result.cv_few_shot:.3f})")
+                print(line, flush=True)
             part = f"{args.part} part, {len(measured)} replies" if has_split else f"all {len(measured)} replies"
             few_text = (f"; few-shot ({args.per_category}/category, {args.draws} draws) {np.mean(few):.3f} "
                         f"(min {min(few):.3f}, max {max(few):.3f}; zero-shot on the same replies "
                         f"{np.mean(zero_same):.3f})") if few else ""
+            if auto:
+                chose = sum(method == "few-shot" for method, _ in auto)
+                few_text += f"; auto {np.mean([f for _, f in auto]):.3f} (few-shot chosen in {chose} of {len(auto)})"
             int8_text = f"; int8 {zero_int8:.3f}" if zero_int8 is not None else ""
             print(f"{title} ({part}){f' [{args.model}]' if args.model else ''}: zero-shot macro-F1 {zero:.3f} "
                   f"calibrated (fixed 0.5: {fixed:.3f}{int8_text}){few_text}")

@@ -8,10 +8,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
 
 from replies import db
 from replies.classifier.errors import ModelError
 from replies.classifier.model import default_model_dir, verify_default_weights
+from replies.classifier.run import FEW_SHOT_MARGIN
 from tests.helpers import count
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -241,15 +243,37 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     run("import-labels", gold, "--codebook", DATA / "cycling.yaml")
     result = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot")
     assert "with few-shot" in result.output and "setfit" in result.output
-    assert "Cross-validated macro-F1" in result.stderr
-    assert list((Path(env["REPLIES_DB"]).parent / ".replies-models").iterdir())
+    assert f"Zero-shot macro-F1 on {len(keys)} gold replies" in result.stderr
+    models = Path(env["REPLIES_DB"]).parent / ".replies-models"
+    assert list(models.iterdir())
     again = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
     assert "0 embedded" in again.output  # the fine-tuned model is kept and its embeddings cached
+
+    def last_run() -> tuple[str, float, float]:
+        with sqlite3.connect(env["REPLIES_DB"]) as conn:
+            return conn.execute("select method, cv_zero_shot, cv_few_shot from classify_runs "
+                                "order by id desc").fetchone()
+
     auto = run("classify", "--codebook", DATA / "cycling.yaml", "--redo")
-    conn = sqlite3.connect(env["REPLIES_DB"])
-    method, zero, few = conn.execute("select method, cv_zero_shot, cv_few_shot from classify_runs "
-                                     "order by id desc").fetchone()
-    assert method == ("few-shot" if few > zero else "zero-shot") and f"with {method}" in auto.output
+    method, zero, few = last_run()
+    assert method == ("few-shot" if few >= zero - FEW_SHOT_MARGIN else "zero-shot")
+    assert f"with {method}" in auto.output
+    assert f"few-shot {few:.3f} (fine-tuned without the half it scores" in auto.stderr
+    # the held-out scores are kept: a rerun reads them (here replaced) instead of fine-tuning again
+    [kept] = models.glob("held-out-*.json")
+    assert len(json.loads(kept.read_text())) == len(keys)
+    ids = [c["id"] for c in yaml.safe_load((DATA / "cycling.yaml").read_text())["categories"]]
+    with sqlite3.connect(env["REPLIES_DB"]) as conn:  # the gold in the order classify reads it
+        stored = [json.loads(labels) for (labels,) in conn.execute(
+            "select labels from gold_current order by created_at, platform, id")]
+    perfect = [[float(c in labels) for c in ids] for labels in stored]
+    nothing = [[0.0] * len(ids) for _ in stored]
+    for scores, wanted in ((perfect, "few-shot"), (nothing, "zero-shot")):
+        kept.write_text(json.dumps(scores))
+        # at a fixed 0.5, (held-out + zero-shot) / 2 passes exactly the gold's labels, or none
+        run("classify", "--codebook", DATA / "cycling.yaml", "--redo", "--threshold", "0.5")
+        method, zero, few = last_run()
+        assert method == wanted and (few > zero if wanted == "few-shot" else few == 0.0 < zero - FEW_SHOT_MARGIN)
 
 
 def test_few_shot_without_gold_is_a_clear_error(run, dev_db):
