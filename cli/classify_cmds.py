@@ -43,9 +43,9 @@ def thread_key(database, ref):
 @click.command()
 @codebook_option
 @click.option("--method", type=click.Choice(["auto", "zero-shot", "few-shot", "nli", "llm"]), default="auto",
-              show_default=True, help="auto: once gold labels exist, few-shot unless it does clearly worse than zero-shot on "
-              "them when fine-tuned without them (two held-out folds: about 1.5 fine-tunings more, kept for "
-              "reruns). "
+              show_default=True, help="auto: once gold labels exist, few-shot unless it does clearly worse than "
+              "zero-shot on them when fine-tuned without them (two held-out folds: about 1.5 fine-tunings more, "
+              "kept for reruns). "
               "llm: a language model on an OpenAI-compatible server codes each reply (REPLIES_LLM_BASE).")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
@@ -53,8 +53,8 @@ def thread_key(database, ref):
               help="One fixed score at which every category is given. Default: zero-shot cuts each category "
                    "where the replies' own scores put it (see --labels-per-reply); nli uses 0.5.")
 @click.option("--labels-per-reply", type=float, metavar="N",
-              help="Zero-shot and few-shot calibration: how many categories a reply carries on average (default 1.2). "
-                   "Each category's cut is set from the scores of all replies in scope so that, together, "
+              help="Zero-shot and few-shot calibration: how many categories a reply carries on average "
+                   "(default 1.2). Each category's cut is set from the scores of all replies in scope so that, together, "
                    "they give about this many labels a reply.")
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
