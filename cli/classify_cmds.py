@@ -54,8 +54,8 @@ def thread_key(database, ref):
                    "where the replies' own scores put it (see --labels-per-reply); nli uses 0.5.")
 @click.option("--labels-per-reply", type=float, metavar="N",
               help="Zero-shot and few-shot calibration: how many categories a reply carries on average "
-                   "(default 1.2). Each category's cut is set from the scores of all replies in scope so that, together, "
-                   "they give about this many labels a reply.")
+                   "(default 1.2). Each category's cut is set from the scores of all replies in scope so "
+                   "that, together, they give about this many labels a reply.")
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
 @click.option("--redo", is_flag=True, help="Classify again replies that already have labels from this setup.")
