@@ -191,14 +191,19 @@ def _count_pending(database, codebook_hash, result, thread, redo) -> int:
                                                          method=result.method, model=result.model, ids_only=True))
 
 
+def _training_digest(*inputs) -> str:
+    """A short name for what fine-tuning results depend on, for the files kept beside the database."""
+    return hashlib.sha256(json.dumps(list(inputs)).encode()).hexdigest()[:12]
+
+
 def _held_out_few_shot(database: Database, base: CachedEmbedder, codebook_set: TrainingSet, gold: TrainingSet,
                        codebook: Codebook, batch_size: int, progress: Progress) -> np.ndarray:
     """The fine-tuned heads' score for each gold reply from an encoder fine-tuned without it
     (`finetune.held_out_scores`), kept beside the database so that a rerun with the same gold does not
     fine-tune again."""
     from .finetune import CV_FOLDS, RECIPE
-    digest = hashlib.sha256(json.dumps([base.base_name, codebook.hash, codebook_set.texts, gold.texts,
-                                        gold.targets.tolist(), RECIPE, CV_FOLDS]).encode()).hexdigest()[:12]
+    digest = _training_digest(base.base_name, codebook.hash, codebook_set.texts, gold.texts, gold.targets.tolist(),
+                              RECIPE, CV_FOLDS)
     path = _models_dir(database) / f"held-out-{digest}.json"
     try:
         scores = np.array(json.loads(path.read_text(encoding="utf-8")), dtype=float)
@@ -225,8 +230,7 @@ def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Cod
     """
     # the trained weights depend on the base model, codebook, gold and recipe, not on the inference backend
     from .finetune import RECIPE
-    digest = hashlib.sha256(json.dumps([base.base_name, codebook.hash, training.texts,
-                                        training.targets.tolist(), RECIPE]).encode()).hexdigest()[:12]
+    digest = _training_digest(base.base_name, codebook.hash, training.texts, training.targets.tolist(), RECIPE)
     key = f"{base.key}+setfit-{digest}"
     folder = _models_dir(database) / f"setfit-{digest}"
     trained = None

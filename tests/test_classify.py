@@ -8,12 +8,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-import yaml
 
 from replies import db
+from replies.classifier.codebook import load
 from replies.classifier.errors import ModelError
 from replies.classifier.model import default_model_dir, verify_default_weights
 from replies.classifier.run import FEW_SHOT_MARGIN
+from replies.db import labels as stored_labels
 from tests.helpers import count
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -262,12 +263,10 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     # the held-out scores are kept: a rerun reads them (here replaced) instead of fine-tuning again
     [kept] = models.glob("held-out-*.json")
     assert len(json.loads(kept.read_text())) == len(keys)
-    ids = [c["id"] for c in yaml.safe_load((DATA / "cycling.yaml").read_text())["categories"]]
-    with sqlite3.connect(env["REPLIES_DB"]) as conn:  # the gold in the order classify reads it
-        stored = [json.loads(labels) for (labels,) in conn.execute(
-            "select labels from gold_current order by created_at, platform, id")]
-    perfect = [[float(c in labels) for c in ids] for labels in stored]
-    nothing = [[0.0] * len(ids) for _ in stored]
+    book = load(DATA / "cycling.yaml")
+    stored = list(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name).values())  # as classify reads it
+    perfect = [[float(c in labels) for c in book.ids] for labels in stored]
+    nothing = [[0.0] * len(book.ids) for _ in stored]
     for scores, wanted in ((perfect, "few-shot"), (nothing, "zero-shot")):
         kept.write_text(json.dumps(scores))
         # at a fixed 0.5, (held-out + zero-shot) / 2 passes exactly the gold's labels, or none
