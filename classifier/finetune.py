@@ -10,6 +10,8 @@ frozen encoder.
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +74,17 @@ def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: P
     model.eval()
     if out_dir is None:
         return None
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    # a folder of its own, renamed into place whole: a crash leaves no half-written model under the
+    # final name, and two runs training the same model at once do not write into one folder
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=out_dir.name + ".", suffix=".tmp"))
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    tmp.rename(out_dir)
+    try:
+        tmp.rename(out_dir)
+    except OSError:
+        if not out_dir.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another run kept the same model first
     return out_dir
 
 

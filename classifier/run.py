@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,9 +217,10 @@ def _held_out_few_shot(database: Database, base: CachedEmbedder, codebook_set: T
     scores = held_out_scores(base.model, base.device, codebook_set, gold, batch_size=batch_size,
                              progress=lambda done, total: progress("checking few-shot", done, total))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(scores.round(6).tolist()), encoding="utf-8")
-    tmp.replace(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump(scores.round(6).tolist(), out)
+    os.replace(tmp, path)
     return scores
 
 

@@ -236,6 +236,27 @@ def test_altered_weights_are_detected(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_fine_tuned_model_is_saved_whole_and_one_kept_first_is_left_alone(tmp_path):
+    """Two runs training the same model at once: the second finds the folder kept and leaves it as it is."""
+    import numpy as np
+
+    from replies.classifier.finetune import finetune
+    from replies.classifier.model import Encoder
+
+    texts = ["no time to do it", "no money for it", "short of staff", "the budget is cut"]
+    targets = np.array([[1, 0], [0, 1], [1, 0], [0, 1]])
+    saved = finetune(Encoder(None), texts, targets, tmp_path / "setfit-a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["setfit-a"]
+    assert (saved / "config.json").is_file()
+    kept = tmp_path / "setfit-b"
+    kept.mkdir()
+    (kept / "marker").write_text("first")
+    assert finetune(Encoder(None), texts, targets, kept) == kept
+    assert [p.name for p in kept.iterdir()] == ["marker"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["setfit-a", "setfit-b"]
+
+
+@pytest.mark.slow
 def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, tmp_path):
     truth = load_dev(Path(env["REPLIES_DB"]), "cycling_dev.jsonl")
     gold = tmp_path / "gold.jsonl"
