@@ -203,9 +203,9 @@ def _held_out_few_shot(database: Database, base: CachedEmbedder, codebook_set: T
     """The fine-tuned heads' score for each gold reply from an encoder fine-tuned without it
     (`finetune.held_out_scores`), kept beside the database so that a rerun with the same gold does not
     fine-tune again."""
-    from .finetune import CV_FOLDS, RECIPE
+    from .finetune import CV_FOLDS, CV_SPLIT, RECIPE
     digest = _training_digest(base.base_name, codebook.hash, codebook_set.texts, gold.texts, gold.targets.tolist(),
-                              RECIPE, CV_FOLDS)
+                              RECIPE, CV_FOLDS, CV_SPLIT)
     path = _models_dir(database) / f"held-out-{digest}.json"
     try:
         scores = np.array(json.loads(path.read_text(encoding="utf-8")), dtype=float)

@@ -113,6 +113,32 @@ def test_calibration_follows_the_replies_scores():
     assert rank_share_thresholds(np.zeros((4, 2))).tolist() == [0.25, 0.25]  # all-zero rows: no division by 0
 
 
+def test_held_out_folds_share_out_each_category_whatever_the_gold_order():
+    """The check behind the automatic choice splits the gold the same way however it was labelled, and each
+    half holds about half of every category."""
+    import numpy as np
+
+    from replies.classifier.finetune import dealt_order
+
+    rng = np.random.default_rng(0)
+    texts = [f"reply {i}" for i in range(40)]
+    targets = np.zeros((40, 3), dtype=int)
+    targets[np.arange(40), np.arange(40) % 3] = 1
+    targets[:5, 2] = 1  # a second label on some
+    targets[-4:] = 0    # and some with none
+    def halves(order_of_labelling):
+        t = [texts[i] for i in order_of_labelling]
+        order = dealt_order(t, targets[order_of_labelling])
+        return [{t[i] for i in order[fold::2]} for fold in range(2)]
+    first = halves(np.arange(40))
+    assert halves(rng.permutation(40)) == first == halves(np.arange(40)[::-1])
+    row = dict(zip(texts, targets))
+    for category in range(3):
+        leading = [sum(row[t].any() and row[t].argmax() == category for t in half) for half in first]
+        assert abs(leading[0] - leading[1]) <= 1, (category, leading)  # replies whose first category it is
+        assert min(sum(row[t][category] for t in half) for half in first) >= 4
+
+
 def test_new_replies_only_are_embedded(run, dev_db):
     path, _ = dev_db
     run("classify")
