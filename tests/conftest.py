@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,6 +15,12 @@ from replies.harvester.emulator import Emulator, World
 from replies.harvester.emulator.sample import load_sample, post_url
 
 TOKEN = "test-token"
+
+# A suite started in the background by a non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and
+# so would every command the tests start, and the Ctrl-C tests would fail for a reason that is not the code's.
+# A handler here is reset to the default in each child at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
