@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from replies.files import atomic_folder
+
+from .errors import ModelError
 from .heads import Heads, TrainingSet
 from .model import Encoder, mean_pool
 
@@ -79,15 +80,14 @@ def finetune(encoder: Encoder, texts: list[str], targets: np.ndarray, out_dir: P
         return None
     # a folder of its own, renamed into place whole: a crash leaves no half-written model under the
     # final name, and two runs training the same model at once do not write into one folder
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=out_dir.name + ".", suffix=".tmp"))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
     try:
-        tmp.rename(out_dir)
-    except OSError:
+        with atomic_folder(out_dir, error=ModelError) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    except (OSError, ModelError):
         if not out_dir.is_dir():
             raise
-        shutil.rmtree(tmp, ignore_errors=True)  # another run kept the same model first
+        # another run kept the same model first: this copy is dropped and that one used
     return out_dir
 
 

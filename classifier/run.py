@@ -14,8 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from sqlite_utils import Database
 
 from replies import __version__
 from replies.db import labels as store
+from replies.files import atomic_file
 
 from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
 from .codebook import Codebook
@@ -217,10 +216,8 @@ def _held_out_few_shot(database: Database, base: CachedEmbedder, codebook_set: T
     scores = held_out_scores(base.model, base.device, codebook_set, gold, batch_size=batch_size,
                              progress=lambda done, total: progress("checking few-shot", done, total))
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
+    with atomic_file(path, error=ClassifierError) as out:
         json.dump(scores.round(6).tolist(), out)
-    os.replace(tmp, path)
     return scores
 
 

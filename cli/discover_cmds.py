@@ -44,7 +44,7 @@ def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json
     from replies.classifier.codebook import load
     from replies.classifier.discover import discover as run_discover
     from replies.classifier.discover import draft_yaml
-    from replies.export.files import atomic_file
+    from replies.files import atomic_file
 
     database = open_database(db_path)
     thread = thread_key(database, thread_ref)

@@ -12,9 +12,9 @@ from typing import IO
 
 from replies.classifier.codebook import Codebook
 from replies.db.times import parse_iso
+from replies.files import atomic_file, atomic_folder
 
-from .errors import ExportUsageError
-from .files import atomic_file, atomic_folder
+from .errors import ExportError, ExportUsageError
 from .labelstudio import labelstudio_config, write_labelstudio
 from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records
 from .split import assign
@@ -245,11 +245,11 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
 
     about = {**(about or {}), "seed": seed}
     if fmt == "hf":
-        with atomic_folder(out) as folder:
+        with atomic_folder(out, error=ExportError) as folder:
             write_hf(counted_records(), folder, codebook, about, order=split or ())
         return counts
     if fmt == "parquet":
-        with atomic_file(out, "wb") as handle:
+        with atomic_file(out, "wb", error=ExportError) as handle:
             handle.close()
             write_parquet(counted_records(), Path(handle.name), codebook)
         return counts
@@ -268,9 +268,9 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
     if out is None:
         write(stdout)
         return counts
-    with atomic_file(out) as handle:
+    with atomic_file(out, error=ExportError) as handle:
         write(handle)
     if fmt == "labelstudio":
-        with atomic_file(Path(out).with_suffix(".label-config.xml")) as handle:
+        with atomic_file(Path(out).with_suffix(".label-config.xml"), error=ExportError) as handle:
             handle.write(labelstudio_config(codebook))
     return counts

@@ -15,7 +15,7 @@ from replies.classifier.codebook import Codebook
 from replies.db.discoveries import latest_discovery
 from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now
-from replies.export.files import atomic_file
+from replies.files import atomic_file
 from replies.text import clip, visible
 
 from .stats import category_stats, replies_over_time, reviewed_count

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -271,9 +272,14 @@ def test_a_fine_tuned_model_is_saved_whole_and_one_kept_first_is_left_alone(tmp_
 
     texts = ["no time to do it", "no money for it", "short of staff", "the budget is cut"]
     targets = np.array([[1, 0], [0, 1], [1, 0], [0, 1]])
-    saved = finetune(Encoder(None), texts, targets, tmp_path / "setfit-a")
+    umask = os.umask(0o027)
+    try:
+        saved = finetune(Encoder(None), texts, targets, tmp_path / "setfit-a")
+    finally:
+        os.umask(umask)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["setfit-a"]
     assert (saved / "config.json").is_file()
+    assert saved.stat().st_mode & 0o777 == 0o750  # the umask's permissions, as any folder made here
     kept = tmp_path / "setfit-b"
     kept.mkdir()
     (kept / "marker").write_text("first")

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replies.export.errors import ExportError
-from replies.export.files import atomic_file, atomic_folder
+from replies.files import WriteError, atomic_file, atomic_folder
 from tests.helpers import rows
 
 LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
@@ -285,7 +284,7 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("keep")
-    with pytest.raises(ExportError, match="not an empty folder"):
+    with pytest.raises(WriteError, match="not an empty folder"):
         with atomic_folder(tmp_path / "full"):
             pass
 
