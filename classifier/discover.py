@@ -147,6 +147,9 @@ def distinctive_words(groups: list[list[str]], rest: list[str], top: int = WORDS
     return out
 
 
+MAX_SEED = 2**32 - 1  # k-means takes its seed as an unsigned 32-bit number
+
+
 def _theme_id(number: int, words: list[str]) -> str:
     slug = "_".join(re.sub(r"[^a-z0-9]+", "_", w.lower()).strip("_") for w in words[:2]) or "theme"
     return f"t{number}_{slug}"[:40].rstrip("_")
@@ -160,6 +163,8 @@ def discover(database: Database, *, thread: tuple[str, str] | None = None, codeb
     with their parameters unless `record` is False."""
     if min_size < 1 or max_themes < 1:
         raise ClassifierError("--min-size and --max-themes must be at least 1")
+    if not 0 <= seed <= MAX_SEED:
+        raise ClassifierError(f"--seed {seed} must be from 0 to {MAX_SEED}")
     params = {"min_size": min_size, "max_themes": max_themes, "seed": seed}
     uncovered = None
     if codebook is not None:

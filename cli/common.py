@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -24,6 +25,19 @@ from .config import current_config
 
 EXIT_ERROR, EXIT_USAGE, EXIT_RATE_LIMITED, EXIT_CONFIG = 1, 2, 3, 4
 EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 5, 6, 130
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds, at least `min`: "nan", which every comparison lets through, is refused; "inf"
+    means no limit."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        seconds = super().convert(value, param, ctx)
+        if math.isnan(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
 
 
 def db_option(fn):

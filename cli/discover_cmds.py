@@ -20,7 +20,7 @@ from .common import StderrBar, db_option, open_database
 @click.option("--min-size", type=click.IntRange(1), default=3, show_default=True,
               help="Smallest theme kept; replies in smaller clusters are counted as outside any theme.")
 @click.option("--max-themes", type=click.IntRange(1), default=8, show_default=True, help="Most themes to find.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
               help="Seed for k-means' starting points, where no earlier run with these settings left its "
                    "centres: the same replies and seed give the same themes.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write a draft codebook (YAML) for `classify`.")

@@ -13,7 +13,7 @@ from replies.db.queries import search as run_search
 from replies.report.stats import category_stats, replies_over_time, reviewed_count
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
-from .common import db_option, open_database
+from .common import Seconds, db_option, open_database
 from .output import output_options, write_rows
 
 
@@ -21,7 +21,7 @@ from .output import output_options, write_rows
 @click.argument("sql")
 @click.option("-p", "--param", "params", type=(str, str), multiple=True, metavar="NAME VALUE",
               help="A named parameter for :NAME in the SQL (repeatable).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--timeout", type=Seconds(min=0, min_open=True), metavar="SECONDS",
               help="Give up on a query that runs longer than this (Ctrl-C always stops one).")
 @output_options
 @db_option

@@ -20,6 +20,7 @@ from .common import (
     EXIT_PARTIAL,
     EXIT_RATE_LIMITED,
     JsonLog,
+    Seconds,
     StderrEvents,
     db_option,
     fail,
@@ -38,7 +39,7 @@ from .output import output_options, write_rows
               help="X only: search the full archive (search_all) instead of the last 7 days.")
 @click.option("--no-wait", is_flag=True,
               help="Stop at a rate limit instead of waiting for it to reset; the next run carries on.")
-@click.option("--max-wait", type=click.FloatRange(min=0), default=900, show_default=True, metavar="SECONDS",
+@click.option("--max-wait", type=Seconds(min=0), default=900, show_default=True, metavar="SECONDS",
               help="The longest rate-limit wait: a reset further away stops the thread as rate-limited "
                    "(exit code 3), and the next run carries on.")
 @click.option("--origin", is_flag=True,

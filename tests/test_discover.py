@@ -78,6 +78,8 @@ def test_bad_input_is_one_clear_line(run, env, tmp_path):
     assert "no tracked thread matches" in run("discover", "--thread", "x:nope", code=1).stderr
     assert "does not exist" in run("discover", "--out", tmp_path / "no" / "d.yaml", code=1).stderr
     assert run("discover", "--max-themes", "0", code=2).exit_code == 2
+    for seed in ("-1", str(2**32)):  # k-means takes an unsigned 32-bit seed: no traceback from inside it
+        assert "Invalid value for '--seed'" in run("discover", "--seed", seed, code=2).stderr
 
 
 def test_replies_without_content_are_left_out():

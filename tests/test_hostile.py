@@ -161,6 +161,7 @@ def test_a_rate_limit_reset_far_away_stops_the_thread_instead_of_waiting(run, en
     emulator.inject("429", "/search/recent", reset_in=6 * 3600)
     result = run("harvest", url("x"), "--max-wait", "60", code=3)
     assert "more than --max-wait 60s" in result.stderr and not run.waits
+    assert "is not a number of seconds" in run("harvest", url("x"), "--max-wait", "nan", code=2).stderr
     emulator.inject("429", "/search/recent", reset_in=10**12)  # a reset in a year no clock shows
     result = run("harvest", url("x"), code=3)
     assert "rate limit reached" in result.stderr and "Traceback" not in result.stderr and not run.waits

@@ -114,6 +114,9 @@ def test_a_query_that_never_ends_is_stopped_by_its_timeout(cli, classified):
     result = cli("query", FOREVER, "--timeout", "0.5", code=1)
     assert result.stderr == ("Error: query stopped: it took longer than 0.5s (--timeout); the database was not "
                              "changed\n")
+    # NaN passes every comparison, so it would mean no limit at all: refused, like 0
+    assert "'nan' is not a number of seconds" in cli("query", "select 1", "--timeout", "nan", code=2).stderr
+    assert "not in the range x>0" in cli("query", "select 1", "--timeout", "0", code=2).stderr
 
 
 def test_ctrl_c_stops_a_query_sqlite_is_running(classified):
