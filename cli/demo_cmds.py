@@ -97,7 +97,8 @@ def _summary(database, elapsed: float, path: Path) -> None:
 
 
 @click.command()
-@click.option("--port", default=8765, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--sample/--empty", default=True, show_default=True, help="Serve the bundled sample thread.")
 def emulator(port, sample):
     """Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads) on 127.0.0.1 until Ctrl-C.

@@ -71,6 +71,12 @@ def test_unrecognised_url_is_one_line_and_leaves_no_database(run, env, tmp_path)
     assert not database.exists() and not Path(f"{database}.lock").exists()
 
 
+@pytest.mark.parametrize("command", ["emulator", "serve"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(run, command):
+    result = run(command, "--port", "70000", code=2)
+    assert "70000 is not in the range 0<=x<=65535" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_threads_lists_counts_in_every_format(run, env, url):
     run("harvest", url("x"), url("bluesky"), url("mastodon"))
     rows = json.loads(run("threads", "--json").output)
