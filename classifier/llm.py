@@ -17,6 +17,7 @@ import json
 import math
 import queue
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,6 +84,25 @@ def check_destination(settings: LlmSettings, yes: bool) -> str | None:
         raise ClassifierError(f"{warning}: add --yes to agree, or set allow_host = \"{settings.host}\" under [llm] "
                               "in the config file")
     return warning
+
+
+def check_listening(settings: LlmSettings, timeout: float = 5.0) -> None:
+    """ClassifierError at once when the server is on this machine and nothing listens on its port (the
+    server is not started, or the port is wrong): retrying that only delays the same answer. A server
+    elsewhere gets the usual retries, since a refused connection there can pass."""
+    from replies.harvester.settings import is_local_url
+
+    if not is_local_url(settings.base):
+        return
+    parts = urlsplit(settings.base)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except ConnectionRefusedError:
+        raise ClassifierError(f"nothing is listening at {settings.base}: start the language model's server "
+                              "(for Ollama, `ollama serve`) or correct REPLIES_LLM_BASE") from None
+    except OSError:
+        pass  # anything else (a time-out, a full table of sockets) is left to the requests and their retries
 
 
 def response_schema(codebook: Codebook) -> dict:
@@ -391,6 +411,8 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
         result.coded = result.reused
         return result
 
+    if jobs:
+        check_listening(settings)
     run_id = store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash, method="llm",
                                       model=model, thresholds=json.dumps({c: THRESHOLD for c in codebook.ids}),
                                       gold=result.examples, tool_version=__version__)

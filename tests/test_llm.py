@@ -137,6 +137,18 @@ def test_reply_texts_go_to_another_machine_only_when_the_user_agrees(cli, llm, m
     assert not llm.requests_to("")
 
 
+def test_a_local_server_that_is_not_running_is_one_clear_line_at_once(cli, llm, monkeypatch):
+    import socket
+
+    with socket.socket() as closed:  # a port just freed, with nothing listening on it
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("REPLIES_LLM_BASE", f"http://127.0.0.1:{port}/v1")
+    result = cli("classify", "--method", "llm", code=1)
+    assert result.stderr == (f"Error: nothing is listening at http://127.0.0.1:{port}/v1: start the language "
+                             "model's server (for Ollama, `ollama serve`) or correct REPLIES_LLM_BASE\n")
+
+
 def test_rate_limits_and_server_errors_are_retried(cli, llm, classified):
     llm.inject("429", "/v1/chat/completions", after=3, reset_in=2)
     llm.inject("503", "/v1/chat/completions", after=5)
