@@ -104,6 +104,8 @@ def load(path: str | Path | None = None) -> Codebook:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CodebookError(f"cannot read codebook {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CodebookError(f"{path}: not UTF-8 text (byte {exc.start}); save the codebook as UTF-8 YAML") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

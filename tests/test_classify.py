@@ -211,6 +211,10 @@ def test_codebook_errors_name_file_and_line(run, dev_db, tmp_path):
     broken.write_text("name: t\ncategories:\n  - id: [unclosed\n")
     assert "not valid YAML" in run("classify", "--codebook", broken, code=1).stderr
     assert "cannot read codebook" in run("classify", "--codebook", tmp_path / "none.yaml", code=1).stderr
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    assert run("classify", "--codebook", latin, code=1).stderr == (
+        f"Error: {latin}: not UTF-8 text (byte 9); save the codebook as UTF-8 YAML\n")
     assert count(dev_db[0], "select count(*) from predictions") == 0
 
 

@@ -40,10 +40,10 @@ yaml_bits = st.sampled_from(["name: a\n", "question: q\n", "categories:\n", "  -
 
 
 @FUZZ
-@given(st.one_of(st.text(), st.lists(yaml_bits, max_size=14).map("".join)))
+@given(st.one_of(st.text(), st.lists(yaml_bits, max_size=14).map("".join), st.binary()))
 def test_codebook_loader_accepts_or_names_the_line(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("cb") / "book.yaml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     try:
         book = load(path)
     except CodebookError as exc:
