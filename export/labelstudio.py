@@ -63,9 +63,13 @@ def read_labelstudio(path: Path, codebook: Codebook, default_reviewer: str) -> l
         tasks = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LabelError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
+    except UnicodeDecodeError:
+        raise LabelError(f"{path}: not UTF-8 text; expected Label Studio's JSON export") from None
+    except json.JSONDecodeError as exc:
         raise LabelError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); expected Label Studio's "
                          "JSON export") from None
+    except RecursionError:
+        raise LabelError(f"{path}: JSON nested deeper than any Label Studio export") from None
     if not isinstance(tasks, list):
         raise LabelError(f"{path}: expected a JSON array of tasks (Label Studio's JSON or JSON-MIN export)")
     rows = []

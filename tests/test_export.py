@@ -227,6 +227,17 @@ def test_labelstudio_round_trip(cli, classified, tmp_path):
     assert evaluation["agreement"]
 
 
+def test_a_labelstudio_file_that_is_not_json_is_one_line(cli, classified, tmp_path):
+    for name, content, message in (
+            ("latin.json", '[{"data": {"text": "caf\u00e9"}}]'.encode("latin-1"), "not UTF-8 text"),
+            ("deep.json", b"[" * 100_000 + b"]" * 100_000, "JSON nested deeper than any Label Studio export"),
+            ("cut.json", b'[{"data": ', "not JSON (Expecting value at line 1)")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = cli("import-labels", "--format", "labelstudio", path, code=1)
+        assert result.stderr.startswith(f"Error: {path}: {message}") and result.stderr.count("\n") == 1, result.stderr
+
+
 def test_labelstudio_files_of_another_codebook_are_refused_whole(cli, classified, tmp_path):
     tasks_file = tmp_path / "tasks.json"
     cli("export", "--format", "labelstudio", "--out", tasks_file)
