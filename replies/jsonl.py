@@ -22,7 +22,7 @@ def read_jsonl(path: Path, error: Callable[[str], Exception], expected: str) -> 
                     continue
                 try:
                     value = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested deeper than any record is
                     raise error(f"{path} line {number}: not JSON; expected {expected}") from None
                 yield number, value
         except UnicodeDecodeError:

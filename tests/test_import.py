@@ -71,6 +71,14 @@ def test_bad_files_are_one_clear_line(run, env, tmp_path):
     bad.write_text('{"data": []}\nnot json\n')
     result = run("import", bad, code=1)
     assert "line 2: not JSON" in result.stderr and result.stderr.count("\n") == 1
+    deep = tmp_path / "deep.jsonl"  # nested past Python's recursion limit: json.loads raises RecursionError
+    deep.write_text('{"data": []}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    for args in ((), ("--format", "jsonl", "--map", "text=text", "--thread-url", "https://x.com/a/status/1")):
+        result = run("import", deep, *args, code=1)
+        assert "line 2: not JSON" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    result = run("import-labels", deep, code=1)
+    assert "line 1: not JSON" in result.stderr and result.stderr.count("\n") == 1, result.stderr
     other = tmp_path / "other.jsonl"
     other.write_text('{"hello": "world"}\n')
     assert "neither an API v2 page nor a tweet" in run("import", other, code=1).stderr
