@@ -474,7 +474,7 @@ def _answers(client: ChatClient, codebook: Codebook, jobs: list, concurrency: in
         threading.Thread(target=work, daemon=True, name="llm").start()
     try:
         for _ in range(len(jobs)):
-            job, answer, error = arrived.get()
+            job, answer, error = _next(arrived)
             if error is not None:
                 raise error
             yield job, answer
@@ -483,6 +483,16 @@ def _answers(client: ChatClient, codebook: Codebook, jobs: list, concurrency: in
         stop.set()
         for _ in range(concurrency):
             slots.release()
+
+
+def _next(arrived: queue.Queue):
+    """The next item, waiting in short steps: the kernel may hand Ctrl-C's SIGINT to a worker thread, and a
+    main thread blocked on a lock with no time-out would not run Python's handler until an answer came."""
+    while True:
+        try:
+            return arrived.get(timeout=0.2)
+        except queue.Empty:
+            continue
 
 
 def _has_labels(database: Database, row: dict, codebook: Codebook, model: str) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import platform
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -58,7 +60,35 @@ def test_llm_codes_every_reply_with_logprob_scores_and_keeps_the_embedding_label
     assert ("llm", "emulated-8b") in coders and any(m == "zero-shot" for m, _ in coders)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+TGKILL = {"x86_64": 234, "aarch64": 131}.get(platform.machine())  # the system call's number
+
+
+def _until(condition, limit: float = 60.0) -> None:
+    """Poll `condition` (a gate on observed state, not a guess at timing) until it holds."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def _state(pid: int) -> str:
+    """The main thread's scheduler state from /proc: S when it sleeps on a lock."""
+    with open(f"/proc/{pid}/task/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0]
+
+
+def _to_a_thread_not_main(pid: int, sig: int) -> None:
+    """`sig` to one of `pid`'s threads other than the main one (Linux's tgkill): the kernel may hand a
+    Ctrl-C to any thread of the process, and Python runs its handler only in the main thread."""
+    import ctypes
+
+    threads = sorted(int(t.name) for t in Path(f"/proc/{pid}/task").iterdir() if int(t.name) != pid)
+    assert threads and ctypes.CDLL(None, use_errno=True).syscall(TGKILL, pid, threads[-1], sig) == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, "SIGINT to a worker thread"])
 def test_a_rerun_sends_nothing_already_answered_and_kill_9_loses_nothing(cli, llm, env, classified, sig):
     db_path = classified
     n = replies_with_text(db_path)
@@ -66,9 +96,20 @@ def test_a_rerun_sends_nothing_already_answered_and_kill_9_loses_nothing(cli, ll
     proc = replies_subprocess("classify", "--method", "llm", "--concurrency", "2", "--db", db_path,
                               env={**env, "REPLIES_LLM_BASE": f"{llm.base_url}/v1", "REPLIES_LLM_MODEL": "emulated-8b"})
     assert gate.held.wait(120), proc.communicate()
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)  # Ctrl-C ends at once, though a request still waits at the gate
-    gate.release()
+    if isinstance(sig, str):
+        if TGKILL is None or not Path(f"/proc/{proc.pid}/task").is_dir():
+            proc.kill()
+            pytest.skip("tgkill's number is known here only for Linux on x86_64 and aarch64")
+        # both workers' requests held: every answer before them is stored, and the main thread is waiting for
+        # the next one, where a signal handed to another thread used to leave it waiting for good
+        _until(lambda: gate.seen >= 22 and _state(proc.pid) == "S")
+        _to_a_thread_not_main(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=60)  # Ctrl-C ends at once, though a request still waits at the gate
+    finally:
+        gate.release()
     assert proc.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130), err
     answered = count(db_path, "select count(*) from llm_answers where status = 'ok'")
     assert 18 <= answered <= 21  # every answer that arrived was committed as it arrived
