@@ -146,6 +146,10 @@ def test_reply_text_is_escaped_everywhere(client, classified):
         assert 'href="javascript:' not in page  # only http(s) URLs become links
 
 
+def times_of(page: str) -> list[str]:
+    return re.findall(r'<td class="when">([^<]+)</td>', page)
+
+
 def test_the_table_filters_sorts_pages_and_downloads_exactly_what_it_shows(client, classified):
     predicted_money = count(classified, "select count(*) from predictions where category = 'money' and predicted = 1")
     page = client.get("/replies?category=money&source=predicted").text
@@ -168,6 +172,12 @@ def test_the_table_filters_sorts_pages_and_downloads_exactly_what_it_shows(clien
     second = client.get("/replies?sort=time&dir=asc&page=2").text
     times = re.findall(r'<td class="when">([^<]+)</td>', first) + re.findall(r'<td class="when">([^<]+)</td>', second)
     assert len(times) == min(total, 100) and times == sorted(times)
+    # a page past the end, however far, is the last page
+    last = -(-total // 50)
+    for far in (last + 1, 10**30):
+        shown = client.get(f"/replies?sort=time&dir=asc&page={far}")
+        assert shown.status_code == 200
+        assert times_of(shown.text) == times_of(client.get(f"/replies?sort=time&dir=asc&page={last}").text)
     # full-text search, and a search SQLite cannot parse is one clear message
     assert "funding" in client.get("/replies?q=funding").text.lower()
     bad = client.get('/replies?q="unbalanced')

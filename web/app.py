@@ -303,6 +303,8 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         except ValueError:
             abort(400, description=f"page must be a number, not {request.args.get('page')!r}")
         total = counted(chosen)
+        pages = max(1, -(-total // PAGE_SIZE))
+        number = min(number, pages)  # past the end (a stale link, a hand-typed number): the last page
         rows = page_of(g.db, codebook, chosen, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
         query = {k: v for k, v in request.args.items() if k != "page" and v}
         link = lambda **extra: urlencode({**query, **extra})
@@ -313,7 +315,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
 
         arrow = lambda key: ("↓" if chosen.descending else "↑") if key == chosen.sort else ""
         return render_template("table.html", title="Replies", rows=rows, total=total, number=number,
-                               pages=max(1, -(-total // PAGE_SIZE)), args=query, sources=SOURCES, query=link,
+                               pages=pages, args=query, sources=SOURCES, query=link,
                                sort_link=sort_link, arrow=arrow)
 
     @app.get("/replies.<fmt>")
