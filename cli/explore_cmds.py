@@ -55,7 +55,7 @@ def query(sql, params, timeout, fmt, db_path):
 
 @click.command()
 @click.argument("text")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 2**63 - 1), default=20, show_default=True)  # SQLite's integers
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
 @output_options
 @db_option

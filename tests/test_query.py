@@ -89,6 +89,8 @@ def test_search_uses_the_full_text_index(cli, classified):
     assert "No reply matches" in cli("search", "zzzqqq").stderr
     bad = cli("search", '"unbalanced', code=1)
     assert bad.stderr.startswith("Error: cannot search for") and len(bad.stderr.strip().splitlines()) == 1
+    assert json.loads(cli("search", "consultants", "--json", "--limit", str(2**63 - 1)).output) == rows
+    assert "Invalid value for '--limit'" in cli("search", "consultants", "--limit", str(2**63), code=2).stderr
 
 
 def test_stats_counts_predicted_gold_and_time(cli, classified):
