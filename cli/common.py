@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -25,6 +27,7 @@ from .config import current_config
 
 EXIT_ERROR, EXIT_USAGE, EXIT_RATE_LIMITED, EXIT_CONFIG = 1, 2, 3, 4
 EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 5, 6, 130
+FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write refused for want of room
 
 
 class Seconds(click.FloatRange):
@@ -156,6 +159,14 @@ class RepliesGroup(click.Group):
             click.echo("\nInterrupted: everything stored so far is kept; run the same command again to carry on.",
                        err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except OSError as exc:
+            if exc.errno not in FULL:
+                raise  # a closed pipe (`| head`) click ends quietly; anything else keeps its traceback
+            # the output (standard output, most often) cannot take more: what was not written is dropped
+            # rather than failing again when Python flushes it at exit
+            sys.stdout = open(os.devnull, "w")
+            fail(f"could not write the output: {exc.strerror}; free some space, or send the output elsewhere",
+                 EXIT_ERROR)
 
 
 class StderrBar:

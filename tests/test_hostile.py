@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -409,3 +411,17 @@ def test_hostile_reddit_youtube_and_threads_answers_cost_only_the_bad_items(run,
     stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies where platform = 'threads'")}
     assert stored["171"]["status"] == "ok" and stored["172"]["status"] == "malformed" and set(stored) == {"171", "172"}
     assert all("attacker" not in r["path"] for r in server.requests_to(""))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device that is always full")
+@pytest.mark.parametrize("command", [["export"], ["stats"], ["search", "funding", "--json"]])
+def test_output_to_a_full_disk_is_one_line_not_a_traceback(classified, command):
+    import os
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "replies", *command, "--db", str(classified)], stdout=full,
+                              stderr=subprocess.PIPE, text=True, env=os.environ, timeout=120)
+    assert done.returncode == 1 and done.stderr == ("Error: could not write the output: No space left on device; "
+                                                    "free some space, or send the output elsewhere\n"), done.stderr
