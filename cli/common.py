@@ -51,8 +51,10 @@ def db_option(fn):
     )(fn)
 
 
-def open_database(path: str):
-    return db.open_db(path)
+def open_database(path: str, *, create: bool = False):
+    """The database at `path`. Only the commands that store what they fetch (`create`) make a new one: a
+    mistyped --db given to any other is an error, not an empty database left behind."""
+    return db.open_db(path, create=create)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> None:
@@ -83,7 +85,7 @@ def harvest_lock(db_path: str, log=None):
                     log.event("warning", message=message)
                 else:
                     click.echo(f"Warning: {message}", err=True)
-                db.mark_abandoned_runs(open_database(db_path), "the harvesting process died")
+                db.mark_abandoned_runs(open_database(db_path, create=True), "the harvesting process died")
             yield lock
     except OSError as exc:  # the lock file cannot be made or opened: a read-only folder, a full disk
         fail(f"cannot take the harvest lock {path}.lock: {exc.strerror}")

@@ -82,7 +82,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, l
     settings = dataclasses.replace(current_config().settings(), max_wait=max_wait, mastodon_origin=origin)
     log = JsonLog() if log_json else None
     with harvest_lock(db_path, log):
-        database = open_database(db_path)
+        database = open_database(db_path, create=True)
         if all_tracked:
             _harvest_tracked(database, settings, wait=not no_wait, quiet=quiet, log=log)
         else:
@@ -171,7 +171,7 @@ def track(urls, until, db_path):
     ends = _parse_until(until) if until else None
     for url in urls:
         parse_url(url)  # refuse a URL no platform module understands before storing any
-    database = open_database(db_path)
+    database = open_database(db_path, create=True)
     for url in urls:
         db.track(database, url, ends)
         click.echo(f"Tracking {url} until {ends or '14 days after it was posted'}")
@@ -238,7 +238,7 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
                             ("--question", question), ("--dry-run", dry_run)):
             if given:
                 raise click.UsageError(f"{name} is for --format csv or jsonl; twarc2 files carry their own fields")
-        result = import_twarc(open_database(db_path), file)
+        result = import_twarc(open_database(db_path, create=True), file)
         click.echo(f"{result.tweets} tweets read: {result.new} new, {result.updated} updated, "
                    f"in {result.threads} threads"
                    + (f"; {result.retweets} retweets left out" if result.retweets else ""))
@@ -256,7 +256,7 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
         click.echo(f"Dry run: {table.rows} rows checked, {len(table.posts)} replies would be imported into "
                    f"{table.platform} thread {table.thread_id} ({table.thread_url}){extra}; nothing stored.")
         return
-    store_table(open_database(db_path), table, f"file:{Path(file).name}", question)
+    store_table(open_database(db_path, create=True), table, f"file:{Path(file).name}", question)
     click.echo(f"{table.rows} rows read: {table.new} new, {table.updated} updated, in {table.platform} thread "
                f"{table.thread_id}{extra}")
 

@@ -20,8 +20,9 @@ def resolve_path(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("REPLIES_DB") or DEFAULT_DB)
 
 
-def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, reopen: bool = False) -> Database:
-    """Open (creating if needed) and migrate the database at `path`.
+def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, reopen: bool = False,
+            create: bool = True) -> Database:
+    """Open (creating if needed, unless `create` is False) and migrate the database at `path`.
 
     WAL mode lets readers work while a harvest writes; the busy timeout makes
     a writer wait briefly for another instead of failing at once. `reopen`: this
@@ -29,9 +30,9 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, re
     and migrations, which cost about 1 ms (a connection per web request).
     """
     target = resolve_path(path)
+    if (readonly or not create) and not target.exists():
+        raise DatabaseError(f"no database at {target}: run `replies harvest URL` first or pass --db")
     if readonly:
-        if not target.exists():
-            raise DatabaseError(f"no database at {target}: run `replies harvest URL` first or pass --db")
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
         db = Database(conn)
         try:

@@ -245,6 +245,7 @@ def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path):
 
 
 def test_empty_database_and_missing_model(run, env, tmp_path):
+    db.open_db(env["REPLIES_DB"]).conn.close()  # a database with no replies yet
     assert "no replies to classify" in run("classify", code=1).stderr
     load_dev(Path(env["REPLIES_DB"]), limit=5)
     assert "does not exist" in run("classify", "--model", tmp_path / "no-such-model", code=1).stderr

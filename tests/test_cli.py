@@ -77,6 +77,16 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(run, command):
     assert "70000 is not in the range 0<=x<=65535" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [["stats"], ["threads"], ["export"], ["evaluate"], ["report"], ["discover"],
+                                     ["classify"], ["label", "x:1", "money"], ["untrack", "x:1"],
+                                     ["search", "lean"], ["query", "select 1"]])
+def test_a_mistyped_db_is_an_error_and_no_empty_database_is_left(run, tmp_path, command):
+    typo = tmp_path / "replis.db"
+    result = run(*command, "--db", typo, code=1)
+    assert result.stderr == f"Error: no database at {typo}: run `replies harvest URL` first or pass --db\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_threads_lists_counts_in_every_format(run, env, url):
     run("harvest", url("x"), url("bluesky"), url("mastodon"))
     rows = json.loads(run("threads", "--json").output)

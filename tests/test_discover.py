@@ -71,6 +71,7 @@ def test_uncovered_mode_finds_the_category_a_codebook_lacks(run, env, tmp_path):
 
 
 def test_bad_input_is_one_clear_line(run, env, tmp_path):
+    db.open_db(env["REPLIES_DB"]).conn.close()  # a database with no replies yet
     result = run("discover", code=1)
     assert result.stderr == "Error: no replies to discover themes in: harvest a thread first (`replies harvest URL`)\n"
     load_dev(Path(env["REPLIES_DB"]), limit=4)
