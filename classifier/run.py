@@ -93,7 +93,9 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
 
     reviewed = store.gold(database, codebook.name)
     gold_texts = store.texts_for(database, reviewed)
-    keys = [key for key in reviewed if key in gold_texts]
+    # By platform and id, not in the order the labels were given: re-labelling a reply moves it there, and
+    # few-shot's pairs and the kept models' names must depend on what the gold is, not on when it was given.
+    keys = sorted(key for key in reviewed if key in gold_texts)
     result.gold = len(keys)
 
     if method == "nli":

@@ -307,6 +307,17 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     assert list(models.iterdir())
     again = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
     assert "0 embedded" in again.output  # the fine-tuned model is kept and its embeddings cached
+    # Re-labelling a reply as it was moves it to the end of the stored order; the gold is the same, so the
+    # kept model is still the one to use (before, the order named the model, and it was fine-tuned again).
+    book = load(DATA / "cycling.yaml")
+    stored_order = lambda: list(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name))
+    before = stored_order()
+    (tmp_path / "first.jsonl").write_text(json.dumps({"platform": "x", "id": before[0][1],
+                                                      "labels": truth[before[0][1]]}) + "\n")
+    run("import-labels", tmp_path / "first.jsonl", "--codebook", DATA / "cycling.yaml")
+    assert stored_order() != before and sorted(stored_order()) == sorted(before)
+    relabelled = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
+    assert "0 embedded" in relabelled.output and len(list(models.glob("setfit-*"))) == 1
 
     def last_run() -> tuple[str, float, float]:
         with sqlite3.connect(env["REPLIES_DB"]) as conn:
@@ -321,8 +332,8 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     # the held-out scores are kept: a rerun reads them (here replaced) instead of fine-tuning again
     [kept] = models.glob("held-out-*.json")
     assert len(json.loads(kept.read_text())) == len(keys)
-    book = load(DATA / "cycling.yaml")
-    stored = list(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name).values())  # as classify reads it
+    # in the order classify reads the gold: by platform and id
+    stored = [labels for _, labels in sorted(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name).items())]
     perfect = [[float(c in labels) for c in book.ids] for labels in stored]
     nothing = [[0.0] * len(book.ids) for _ in stored]
     for scores, wanted in ((perfect, "few-shot"), (nothing, "zero-shot")):
