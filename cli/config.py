@@ -236,3 +236,7 @@ def config_command(fmt):
         rows.append({"setting": name, "value": value or "(not set)", "from": source})
     click.echo(f"Config file: {path}" + ("" if path.exists() else " (none)"), err=True)
     write_rows(rows, fmt)
+    try:
+        config.settings()
+    except ConfigurationError as exc:  # shown as it is, but said: every command that reads it will refuse it
+        click.echo(f"Warning: {exc}; harvest and classify refuse it until it is corrected", err=True)

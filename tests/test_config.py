@@ -67,6 +67,18 @@ def test_bad_config_files_are_one_line_errors(run, env, config_file):
     assert "unknown setting '[x] token'" in run("threads", code=4).stderr
 
 
+def test_config_shows_a_setting_commands_refuse_and_says_so(run, env, config_file, monkeypatch):
+    monkeypatch.delenv("REPLIES_HTTP_TIMEOUT")  # the tests' own short timeout would win over the file
+    write_config(config_file, 'http_timeout = "nan"\n')
+    result = run("config", "--json")
+    shown = {r["setting"]: r for r in json.loads(result.stdout)}
+    assert shown["REPLIES_HTTP_TIMEOUT"] == {"setting": "REPLIES_HTTP_TIMEOUT", "value": "nan", "from": "config file"}
+    assert "Warning: REPLIES_HTTP_TIMEOUT='nan' is not a number of seconds above 0" in result.stderr
+    assert "is not a number" in run("harvest", "--all", code=4).stderr
+    write_config(config_file, 'http_timeout = 12\n')
+    assert "Warning" not in run("config").stderr
+
+
 def test_tokens_never_reach_output_logs_database_or_exports(run, env, url, world, roots, monkeypatch, emulator,
                                                              tmp_path):
     monkeypatch.setenv("X_BEARER_TOKEN", SECRET_X)  # not a token the emulator knows: it is rejected
