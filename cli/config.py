@@ -239,4 +239,4 @@ def config_command(fmt):
     try:
         config.settings()
     except ConfigurationError as exc:  # shown as it is, but said: every command that reads it will refuse it
-        click.echo(f"Warning: {exc}; harvest and classify refuse it until it is corrected", err=True)
+        click.echo(f"Warning: {exc}; harvest and classify --method llm refuse it until it is corrected", err=True)
