@@ -10,6 +10,11 @@ with as many clusters, in the same run.
 
 With --seeds N, discover runs with seeds 0 to N-1 and the mean and range are printed too: on 50 to 80
 replies, k-means from another seed moves the figure by several hundredths.
+
+With --oracle N, an optimistic bound for clustering these embeddings: plain k-means (one start) from N seeds
+at each k from 6 to 16, on the replies with content, and the best-match F1 of its members for the partition
+that the labels say is best, beside the mean at each k. No method can choose that way; it says how far any
+k-means partition of these embeddings could go.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from sklearn.cluster import KMeans
 
 from replies import db
 from replies.classifier.codebook import load
-from replies.classifier.discover import discover, draft_yaml
+from replies.classifier.discover import discover, draft_yaml, has_content
 from replies.classifier.embed import CachedEmbedder
 from replies.classifier.run import classify
 from replies.export.records import jsonl_records
@@ -41,9 +47,41 @@ def best_match_f1(groups: dict[str, set[str]], gold: dict[str, set[str]]) -> tup
     return float(np.mean(list(per.values()))), per
 
 
-def evaluate(path: Path, split: str, max_themes: int, min_size: int, encoder, seed: int = 0) -> dict:
+def partition_f1(rows: list[dict], assigned, gold: dict[str, set[str]]) -> float:
+    """Best-match F1 of a partition of `rows` (a cluster number each)."""
+    groups: dict[str, set[str]] = {}
+    for row, cluster in zip(rows, assigned):
+        groups.setdefault(str(cluster), set()).add(row["id"])
+    return best_match_f1(groups, gold)[0]
+
+
+def gold_groups(rows: list[dict]) -> dict[str, set[str]]:
+    gold: dict[str, set[str]] = {}
+    for r in rows:
+        for c in r["labels"]:
+            gold.setdefault(c, set()).add(r["id"])
+    return gold
+
+
+def read_rows(path: Path, split: str) -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = [r for r in rows if split == "all" or r["split"] == split]
+    return [r for r in rows if split == "all" or r["split"] == split]
+
+
+def oracle(path: Path, split: str, seeds: int, encoder) -> tuple[float, float, float]:
+    """(best-match F1 of the best k-means partition by the labels, lowest and highest mean over seeds at one k)."""
+    rows = [r for r in read_rows(path, split) if has_content(r["text"])]
+    vectors, gold = encoder.encode([r["text"] for r in rows]), gold_groups(rows)
+    means, best = [], 0.0
+    for k in range(6, 17):
+        figures = [partition_f1(rows, KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(vectors), gold)
+                   for seed in range(seeds)]
+        best, means = max(best, *figures), means + [float(np.mean(figures))]
+    return best, min(means), max(means)
+
+
+def evaluate(path: Path, split: str, max_themes: int, min_size: int, encoder, seed: int = 0) -> dict:
+    rows = read_rows(path, split)
     with tempfile.TemporaryDirectory() as folder:
         database = db.open_db(Path(folder) / "eval.db")
         db.upsert_thread(database, {"platform": "x", "id": "0", "text": "the question"})
@@ -57,17 +95,12 @@ def evaluate(path: Path, split: str, max_themes: int, min_size: int, encoder, se
         classify(database, book, encoder=encoder)
         tagged = {r["id"]: set(r["labels"]) for r in jsonl_records(database, book)}
         vectors = CachedEmbedder(database, encoder=encoder).embed([r["text"] for r in rows])
-    gold = {}
-    for r in rows:
-        for c in r["labels"]:
-            gold.setdefault(c, set()).add(r["id"])
+    gold = gold_groups(rows)
     through_draft, per = best_match_f1({c.id: {i for i, tags in tagged.items() if c.id in tags}
                                         for c in book.categories}, gold)
     members, _ = best_match_f1({t.id: {i for _, i in t.members} for t in found.themes}, gold)
-    from sklearn.cluster import KMeans
     k = max(1, len(found.themes))
-    assigned = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors)
-    kmeans, _ = best_match_f1({str(c): {r["id"] for r, a in zip(rows, assigned) if a == c} for c in range(k)}, gold)
+    kmeans = partition_f1(rows, KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(vectors), gold)
     return {"replies": len(rows), "themes": len(found.themes), "left_out": found.left_out,
             "outside": found.outside, "through_draft": through_draft, "members": members, "kmeans": kmeans,
             "per_category": per}
@@ -79,6 +112,8 @@ def main() -> None:
     parser.add_argument("--max-themes", type=int, default=8)
     parser.add_argument("--min-size", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=1, help="run discover with seeds 0 to N-1")
+    parser.add_argument("--oracle", type=int, default=0, metavar="N",
+                        help="also the best k-means partition by the labels, N seeds at each k from 6 to 16")
     args = parser.parse_args()
     from replies.classifier.model import Encoder
     encoder = Encoder()
@@ -97,6 +132,10 @@ def main() -> None:
                                                        seed)["through_draft"] for seed in range(1, args.seeds)]
             print(f"   seeds 0-{args.seeds - 1}: best-match F1 through the draft codebook mean {np.mean(figures):.3f} "
                   f"(min {min(figures):.3f}, max {max(figures):.3f}): " + " ".join(f"{f:.3f}" for f in figures))
+        if args.oracle:
+            best, low, high = oracle(path, args.split, args.oracle, encoder)
+            print(f"   k-means, {args.oracle} seeds at each k from 6 to 16: the best partition by the labels {best:.3f} "
+                  f"(theme members); the mean at each k {low:.3f} to {high:.3f}")
 
 
 if __name__ == "__main__":
