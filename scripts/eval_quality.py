@@ -47,6 +47,16 @@ SETS = {
 }
 
 
+def labelled_sets(names: str):
+    """(name, title, codebook, file) of each set named (comma-separated) that is here; one missing is said."""
+    for name in names.split(","):
+        title, codebook_path, dataset = SETS[name]
+        if not dataset.exists():
+            print(f"{title}: {dataset} not found, skipped")
+            continue
+        yield name, title, load(codebook_path), dataset
+
+
 def load_set(folder: Path, dataset: Path):
     items = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
     database = db.open_db(folder / "eval.db")
@@ -94,12 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.few_shot_fixed:
         classify_module.CALIBRATED = ("zero-shot",)
-    for name in args.sets.split(","):
-        title, codebook_path, dataset = SETS[name]
-        if not dataset.exists():
-            print(f"{title}: {dataset} not found, skipped")
-            continue
-        book = load(codebook_path)
+    for name, title, book, dataset in labelled_sets(args.sets):
         with tempfile.TemporaryDirectory() as tmp:
             database, truth, split = load_set(Path(tmp), dataset)
             has_split = any(split.values())
