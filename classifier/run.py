@@ -93,9 +93,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
 
     reviewed = store.gold(database, codebook.name)
     gold_texts = store.texts_for(database, reviewed)
-    # By platform and id, not in the order the labels were given: re-labelling a reply moves it there, and
-    # few-shot's pairs and the kept models' names must depend on what the gold is, not on when it was given.
-    keys = sorted(key for key in reviewed if key in gold_texts)
+    keys = [key for key in reviewed if key in gold_texts]
     result.gold = len(keys)
 
     if method == "nli":

@@ -217,9 +217,10 @@ def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5) 
 
 def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:
     """The reviewed labels per reply (`gold_current`: the latest review when several reviewers labelled it),
-    in the order they were given."""
+    by platform and id: what is trained on them (few-shot's pairs, the kept models' names, a language model's
+    worked examples) depends on what the gold is, not on when it was given, which re-labelling changes."""
     return {(platform, reply_id): json.loads(labels) for platform, reply_id, labels in db.execute(
-        "select platform, id, labels from gold_current where codebook = ? order by created_at, platform, id",
+        "select platform, id, labels from gold_current where codebook = ? order by platform, id",
         [codebook]).fetchall()}
 
 

@@ -16,7 +16,7 @@ from replies.classifier.errors import ModelError
 from replies.classifier.model import default_model_dir, verify_default_weights
 from replies.classifier.run import FEW_SHOT_MARGIN
 from replies.db import labels as stored_labels
-from tests.helpers import count
+from tests.helpers import count, rows
 
 DATA = Path(__file__).resolve().parent / "data"
 LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
@@ -307,10 +307,12 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     assert list(models.iterdir())
     again = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
     assert "0 embedded" in again.output  # the fine-tuned model is kept and its embeddings cached
-    # Re-labelling a reply as it was moves it to the end of the stored order; the gold is the same, so the
-    # kept model is still the one to use (before, the order named the model, and it was fine-tuned again).
+    # Re-labelling a reply as it was makes it the last one labelled; the gold is the same, so the kept model
+    # is still the one to use (before, the labelling order named the model, and it was fine-tuned again).
     book = load(DATA / "cycling.yaml")
-    stored_order = lambda: list(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name))
+    stored_order = lambda: [(r["platform"], r["id"]) for r in rows(
+        env["REPLIES_DB"], "select platform, id from gold_current where codebook = ? order by created_at, platform, id",
+        [book.name])]
     before = stored_order()
     (tmp_path / "first.jsonl").write_text(json.dumps({"platform": "x", "id": before[0][1],
                                                       "labels": truth[before[0][1]]}) + "\n")
@@ -332,8 +334,7 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     # the held-out scores are kept: a rerun reads them (here replaced) instead of fine-tuning again
     [kept] = models.glob("held-out-*.json")
     assert len(json.loads(kept.read_text())) == len(keys)
-    # in the order classify reads the gold: by platform and id
-    stored = [labels for _, labels in sorted(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name).items())]
+    stored = list(stored_labels.gold(db.open_db(env["REPLIES_DB"]), book.name).values())  # as classify reads it
     perfect = [[float(c in labels) for c in book.ids] for labels in stored]
     nothing = [[0.0] * len(book.ids) for _ in stored]
     for scores, wanted in ((perfect, "few-shot"), (nothing, "zero-shot")):
