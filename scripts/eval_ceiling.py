@@ -21,7 +21,6 @@ The rows' split is ignored: this measures the encoder, not a method, and no choi
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -32,7 +31,7 @@ from replies.classifier.calibrate import rank_share_thresholds
 from replies.classifier.heads import Heads, codebook_rows, gold_rows
 
 # the labelled sets, as eval_quality.py reads them (scripts/ is on sys.path when a script in it runs)
-from eval_quality import SETS, labelled_sets  # isort: skip
+from eval_quality import SETS, labelled_sets, read_items  # isort: skip
 
 FOLDS = 5
 CUTS = np.linspace(0.05, 0.95, 91)
@@ -54,7 +53,7 @@ def main() -> None:
     from replies.classifier.model import Encoder
     encoder = Encoder()
     for _, title, book, dataset in labelled_sets(args.sets):
-        items = [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+        items = read_items(dataset)
         texts = [item["text"] for item in items]
         y = np.array([[int(c in item["labels"]) for c in book.ids] for item in items])
         rows = codebook_rows(book)

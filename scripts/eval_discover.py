@@ -20,7 +20,6 @@ k-means partition of these embeddings could go.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -33,6 +32,9 @@ from replies.classifier.discover import discover, draft_yaml, has_content
 from replies.classifier.embed import CachedEmbedder
 from replies.classifier.run import classify
 from replies.export.records import jsonl_records
+
+# the labelled sets' rows, as eval_quality.py reads them (scripts/ is on sys.path when a script in it runs)
+from eval_quality import read_items  # isort: skip
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {"lean_nhs (shared/eval)": ROOT.parent / "shared" / "eval" / "lean_nhs_public.jsonl",
@@ -64,8 +66,7 @@ def gold_groups(rows: list[dict]) -> dict[str, set[str]]:
 
 
 def read_rows(path: Path, split: str) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in rows if split == "all" or r["split"] == split]
+    return [r for r in read_items(path) if split == "all" or r["split"] == split]
 
 
 def oracle(path: Path, split: str, seeds: int, encoder) -> tuple[float, float, float]:

@@ -57,8 +57,13 @@ def labelled_sets(names: str):
         yield name, title, load(codebook_path), dataset
 
 
+def read_items(dataset: Path) -> list[dict]:
+    """The labelled rows of a set's JSONL file (text, labels, and split where it has one)."""
+    return [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def load_set(folder: Path, dataset: Path):
-    items = [json.loads(line) for line in dataset.read_text().splitlines() if line.strip()]
+    items = read_items(dataset)
     database = db.open_db(folder / "eval.db")
     db.upsert_thread(database, {"platform": "x", "id": "0", "text": "question"})
     db.store_replies(database, [{"platform": "x", "id": str(i), "thread_id": "0", "kind": "reply", "status": "ok",
