@@ -283,3 +283,18 @@ def m010_adjudication(db: Database) -> None:
     # `replies serve` pages its table by time, and shows the replies that score highest in each category.
     db["replies"].create_index(["status", "created_at", "id"], if_not_exists=True)
     db["predictions"].create_index(["codebook_hash", "category", "score"], if_not_exists=True)
+
+
+@migrations()
+def m011_samples(db: Database) -> None:
+    # Random samples drawn for `replies estimate`: the population (every reply in scope at the moment of the
+    # draw) is kept whole, each unit at its place in the seed's random order; the members are the first
+    # `size` of that order, so extending a sample takes the next ones and disturbs none drawn before.
+    # `history` is a JSON list of {"size", "at"}: the draw and each extension.
+    db["samples"].create({"name": str, "seed": int, "size": int, "population": int, "thread_platform": str,
+                          "thread_id": str, "created_at": str, "history": str, "tool_version": str},
+                         pk="name", not_null={"name", "seed", "size", "population"})
+    db["sample_units"].create({"sample": str, "position": int, "platform": str, "id": str},
+                              pk=("sample", "position"), not_null={"sample", "position", "platform", "id"},
+                              foreign_keys=[("sample", "samples", "name")])
+    db["sample_units"].create_index(["sample", "platform", "id"], unique=True)

@@ -1,0 +1,145 @@
+"""Random samples of replies (`replies sample`) and what `replies estimate` reads about them.
+
+A sample keeps its whole population, each reply at its place in the draw's random order; the members are
+the first `size` places. Which order is the estimate's business (`replies.estimate.draw`); this module only
+stores and reads it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlite_utils import Database
+
+from .queries import thread_filter
+from .times import utc_now
+
+Key = tuple[str, str]
+
+
+def population(db: Database, thread: Key | None = None) -> list[Key]:
+    """(platform, id) of every reply a sample can hold now: status ok, with text, not the question post itself
+    (some imports store it among the replies too); one thread's with `thread`, else every thread's."""
+    where, params = thread_filter(thread)
+    return [(platform, reply_id) for platform, reply_id in db.execute(
+        f"select r.platform, r.id from replies r where r.status = 'ok' and r.text is not null and r.text != ''"
+        f" and r.id != r.thread_id and {where} order by r.platform, r.id", params).fetchall()]
+
+
+def save_sample(db: Database, *, name: str, seed: int, order: Sequence[Key], size: int, thread: Key | None,
+                tool_version: str) -> None:
+    """Record a new sample: its population in the draw's `order`, the first `size` of them its members."""
+    now = utc_now()
+    with db.atomic():
+        db["samples"].insert({"name": name, "seed": seed, "size": size, "population": len(order),
+                              "thread_platform": thread[0] if thread else None,
+                              "thread_id": thread[1] if thread else None, "created_at": now,
+                              "history": json.dumps([{"size": size, "at": now}]), "tool_version": tool_version})
+        db.conn.executemany("insert into sample_units (sample, position, platform, id) values (?, ?, ?, ?)",
+                            ((name, position, platform, reply_id) for position, (platform, reply_id)
+                             in enumerate(order)))
+
+
+def _row(row: dict) -> dict:
+    row["history"] = json.loads(row["history"] or "[]")
+    row["thread"] = (row["thread_platform"], row["thread_id"]) if row["thread_id"] is not None else None
+    return row
+
+
+def get_sample(db: Database, name: str) -> dict | None:
+    """The sample called `name` (seed, size, population, thread, created_at, history), or None."""
+    found = next(db.query("select * from samples where name = ?", [name]), None)
+    return _row(dict(found)) if found else None
+
+
+def list_samples(db: Database) -> list[dict]:
+    """Every sample, newest first."""
+    return [_row(dict(row)) for row in db.query("select * from samples order by created_at desc, rowid desc")]
+
+
+def latest_sample(db: Database, thread: Key | None = None) -> dict | None:
+    """The newest sample (the newest drawn from `thread`, with it), or None."""
+    where, params = ("thread_platform = ? and thread_id = ?", list(thread)) if thread else ("1", [])
+    found = next(db.query(f"select * from samples where {where} order by created_at desc, rowid desc limit 1",
+                          params), None)
+    return _row(dict(found)) if found else None
+
+
+def units(db: Database, name: str, limit: int | None = None) -> list[Key]:
+    """(platform, id) of the sample's population in the draw's order; the first `limit` (its members, with
+    the sample's size) only, with `limit`."""
+    sql = "select platform, id from sample_units where sample = ? order by position"
+    params: list = [name]
+    if limit is not None:
+        sql += " limit ?"
+        params.append(limit)
+    return [(platform, reply_id) for platform, reply_id in db.execute(sql, params).fetchall()]
+
+
+def set_size(db: Database, name: str, size: int) -> None:
+    """Make the sample's first `size` places its members (an extension), noting it in its history."""
+    with db.atomic():
+        history = json.loads(db.execute("select history from samples where name = ?", [name]).fetchone()[0] or "[]")
+        history.append({"size": size, "at": utc_now()})
+        db.execute("update samples set size = ?, history = ? where name = ?", [size, json.dumps(history), name])
+
+
+def is_member(db: Database, name: str, platform: str, reply_id: str) -> bool:
+    return db.execute("select 1 from sample_units u join samples s on s.name = u.sample where u.sample = ?"
+                      " and u.platform = ? and u.id = ? and u.position < s.size",
+                      [name, platform, reply_id]).fetchone() is not None
+
+
+def score_totals(db: Database, name: str, codebook_hash: str) -> list[tuple[str, str, str, int, float, int]]:
+    """(category, method, model, replies scored, sum of scores, replies tagged) over the sample's population,
+    from the stored predictions of this codebook version. The population is read first and each reply's
+    predictions looked up by key (CROSS JOIN fixes that order): 0.3 s at 50,000 replies, where starting from
+    the predictions took 1.3 s."""
+    return [tuple(row) for row in db.execute(
+        "select p.category, coalesce(p.method, ''), coalesce(p.model, ''), count(p.score), sum(p.score),"
+        " sum(p.predicted = 1) from sample_units u cross join predictions p on p.platform = u.platform"
+        " and p.id = u.id and p.codebook_hash = ? where u.sample = ? group by 1, 2, 3 order by 4 desc",
+        [codebook_hash, name]).fetchall()]
+
+
+def member_scores(db: Database, name: str, codebook_hash: str) -> list[tuple[int, str, float]]:
+    """(position, category, score) of each stored prediction of this codebook version for the sample's members."""
+    return [tuple(row) for row in db.execute(
+        "select u.position, p.category, p.score from samples s cross join sample_units u cross join predictions p"
+        " on p.platform = u.platform and p.id = u.id and p.codebook_hash = ?"
+        " where s.name = ? and u.sample = s.name and u.position < s.size", [codebook_hash, name]).fetchall()]
+
+
+def member_codes(db: Database, name: str, codebook: str, reviewer: str | None = None) -> dict[int, dict]:
+    """The human codes of the sample's members, by position: {"labels": [...], "reviewer": ...}. Each
+    member's current code (`gold_current`: a final decision where one was recorded, else the latest), or
+    only `reviewer`'s codes with `reviewer`. A member coded with no category has labels []."""
+    if reviewer is None:
+        sql = ("select u.position, g.labels, g.reviewer from sample_units u join samples s on s.name = u.sample"
+               " join gold_current g on g.platform = u.platform and g.id = u.id and g.codebook = ?"
+               " where u.sample = ? and u.position < s.size")
+        params = [codebook, name]
+    else:
+        sql = ("select u.position, g.labels, g.reviewer from sample_units u join samples s on s.name = u.sample"
+               " join gold_labels g on g.platform = u.platform and g.id = u.id and g.codebook = ?"
+               " and g.reviewer = ? where u.sample = ? and u.position < s.size")
+        params = [codebook, reviewer, name]
+    return {position: {"labels": json.loads(labels), "reviewer": coder}
+            for position, labels, coder in db.execute(sql, params).fetchall()}
+
+
+def member_disagreements(db: Database, name: str, codebook: str, adjudicator: str) -> int:
+    """How many members two or more reviewers coded differently with no decision by `adjudicator`."""
+    return db.execute(
+        "select count(*) from (select g.platform, g.id from sample_units u join samples s on s.name = u.sample"
+        " join gold_labels g on g.platform = u.platform and g.id = u.id and g.codebook = :codebook"
+        " where u.sample = :name and u.position < s.size and g.reviewer != :adjudicator"
+        " and not exists (select 1 from gold_labels a where a.platform = g.platform and a.id = g.id"
+        "   and a.codebook = g.codebook and a.reviewer = :adjudicator)"
+        " group by g.platform, g.id having count(distinct g.labels) > 1)",
+        {"codebook": codebook, "name": name, "adjudicator": adjudicator}).fetchone()[0]
+
+
+def coded_count(db: Database, name: str, codebook: str, reviewer: str | None = None) -> int:
+    """How many of the sample's members have a code (by anyone, or by `reviewer`)."""
+    return len(member_codes(db, name, codebook, reviewer))

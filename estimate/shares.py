@@ -1,0 +1,171 @@
+"""Each category's share of a sample's population, with a confidence interval: the model's scores on every
+reply in the population combined with the human codes on the sample's coded members (`intervals.combine`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from sqlite_utils import Database
+
+from replies.classifier.codebook import Codebook
+from replies.db import samples as store
+from replies.db.schema import ADJUDICATED
+
+from .errors import EstimateError
+from .intervals import coded_needed, combine, z_value
+
+TARGET_HALF_WIDTH = 0.05  # what `estimate` plans for: each share within ±5 points
+
+
+@dataclass
+class CategoryShare:
+    id: str
+    label: str
+    estimate: float
+    low: float
+    high: float
+    count: float
+    count_low: float
+    count_high: float
+    human_only: dict
+    model_only: float
+    coded_positive: int
+    deff: float
+
+    def as_json(self) -> dict:
+        out = asdict(self)
+        out.pop("deff")
+        return out
+
+
+@dataclass
+class Estimate:
+    sample: str
+    seed: int
+    thread: tuple[str, str] | None
+    population: int
+    size: int
+    labelled: int
+    level: float
+    codebook: str
+    codebook_hash: str
+    scored_by: list[dict]
+    coders: dict[str, int]
+    disagreements: int
+    reviewer: str | None
+    categories: list[CategoryShare] = field(default_factory=list)
+    plan: dict | None = None
+
+    @property
+    def to_code(self) -> int:
+        return self.size - self.labelled
+
+    def as_json(self) -> dict:
+        return {"sample": self.sample, "seed": self.seed, "population": self.population, "size": self.size,
+                "labelled": self.labelled, "level": self.level, "codebook": self.codebook,
+                "codebook_hash": self.codebook_hash, "scored_by": self.scored_by, "coders": self.coders,
+                "disagreements": self.disagreements,
+                "categories": [c.as_json() for c in self.categories], "plan": self.plan}
+
+
+def choose_sample(db: Database, name: str | None, thread: tuple[str, str] | None) -> dict:
+    """The sample `name`, else the newest (drawn from `thread`, with it)."""
+    if name:
+        found = store.get_sample(db, name)
+        if found is None:
+            known = [s["name"] for s in store.list_samples(db)]
+            raise EstimateError(f"no sample called {name!r}" + (f" (samples here: {', '.join(known[:10])})" if known
+                                                                 else ": draw one with `replies sample --size 40`"))
+        if thread and found["thread"] != thread:
+            raise EstimateError(f"sample {name!r} was not drawn from thread {thread[0]}:{thread[1]}")
+        return found
+    found = store.latest_sample(db, thread)
+    if found is None:
+        where = f" from thread {thread[0]}:{thread[1]}" if thread else ""
+        raise EstimateError(f"no sample drawn{where} yet: draw one with `replies sample --size 40`"
+                            + (" --thread ..." if thread else "") + ", code its replies, then estimate")
+    return found
+
+
+def model_totals(db: Database, sample: dict, codebook: Codebook) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """(mean score, share tagged) per category over the sample's population, and the methods and models that
+    scored it; every reply must have a score in every category."""
+    index = {c: j for j, c in enumerate(codebook.ids)}
+    scored, total, tagged = np.zeros(len(index)), np.zeros(len(index)), np.zeros(len(index))
+    sources: dict[tuple[str, str], int] = {}
+    for category, method, model, replies, score_sum, tags in store.score_totals(db, sample["name"], codebook.hash):
+        j = index.get(category)
+        if j is None:
+            continue
+        scored[j] += replies
+        total[j] += score_sum or 0.0
+        tagged[j] += tags or 0
+        sources[(method, model)] = max(sources.get((method, model), 0), replies)
+    missing = int(sample["population"] - scored.min())
+    if missing:
+        raise EstimateError(
+            f"{missing} of the {sample['population']} replies in sample {sample['name']!r} have no score from "
+            f"codebook {codebook.name} ({codebook.hash}): run `replies classify` with this codebook first"
+            + (f" (--thread {sample['thread'][0]}:{sample['thread'][1]} is enough)" if sample["thread"] else ""))
+    population = sample["population"]
+    return (total / population, tagged / population,
+            [{"method": m, "model": model, "replies": n} for (m, model), n in sources.items()])
+
+
+def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thread: tuple[str, str] | None = None,
+             level: float = 0.95, reviewer: str | None = None) -> Estimate:
+    """Estimate every category's share of the sample's population (`sample`, else the newest one) from the
+    model's scores and the members coded so far: each member's current code (a final decision where one was
+    recorded, else the latest), or only `reviewer`'s."""
+    z_value(level)  # refuses a level outside (0, 1)
+    chosen = choose_sample(db, sample, thread)
+    name = chosen["name"]
+    codes = store.member_codes(db, name, codebook.name, reviewer)
+    if not codes:
+        who = f" by {reviewer}" if reviewer else ""
+        raise EstimateError(f"none of the {chosen['size']} members of sample {name!r} is coded{who} with codebook "
+                            f"{codebook.name} yet: code them with `replies review --sample {name}` (or in "
+                            "`replies serve`, or with `replies label` or `replies import-labels`)")
+    mean_score, tagged, sources = model_totals(db, chosen, codebook)
+    positions = sorted(codes)
+    row = {p: i for i, p in enumerate(positions)}
+    index = {c: j for j, c in enumerate(codebook.ids)}
+    member = np.full((len(index), len(positions)), np.nan)  # K × n: the coded members' scores
+    for position, category, score in store.member_scores(db, name, codebook.hash):
+        if position in row and category in index and score is not None:
+            member[index[category], row[position]] = score
+    coded = np.array([[int(c in codes[p]["labels"]) for p in positions] for c in codebook.ids])  # K × n
+    shares = combine(mean_score, member, coded, chosen["population"], level)
+    total = chosen["population"]
+    result = Estimate(
+        sample=name, seed=chosen["seed"], thread=chosen["thread"], population=total, size=chosen["size"],
+        labelled=len(positions), level=level, codebook=codebook.name, codebook_hash=codebook.hash,
+        scored_by=sources,
+        coders=dict(Counter(code["reviewer"] for code in codes.values()).most_common()),
+        disagreements=0 if reviewer else store.member_disagreements(db, name, codebook.name, ADJUDICATED),
+        reviewer=reviewer)
+    for j, category in enumerate(codebook.categories):
+        share, low, high = (float(shares.estimate[j]), float(shares.low[j]), float(shares.high[j]))
+        result.categories.append(CategoryShare(
+            id=category.id, label=category.label, estimate=share, low=low, high=high, count=share * total,
+            count_low=low * total, count_high=high * total,
+            human_only={"estimate": float(shares.human[j]), "low": float(shares.human_low[j]),
+                        "high": float(shares.human_high[j])},
+            model_only=float(tagged[j]), coded_positive=int(coded[j].sum()), deff=float(shares.deff[j])))
+    result.plan = plan(result)
+    return result
+
+
+def plan(result: Estimate, half_width: float = TARGET_HALF_WIDTH) -> dict | None:
+    """For the widest interval: how many more coded members would bring it to ±`half_width`, from the share
+    and the variance seen so far, and how many of them the sample already holds uncoded."""
+    if not result.categories:
+        return None
+    widest = max(result.categories, key=lambda c: c.high - c.low)
+    needed = coded_needed(widest.estimate, widest.deff, result.population, result.labelled, half_width,
+                          result.level)
+    more = needed - result.labelled
+    return {"category": widest.id, "half_width": (widest.high - widest.low) / 2, "target": half_width,
+            "more_coded": more, "extend_by": max(0, more - result.to_code)}
