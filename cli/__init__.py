@@ -9,6 +9,7 @@ from .common import RepliesGroup
 from .config import Config, config_command
 from .demo_cmds import demo, emulator
 from .discover_cmds import discover
+from .estimate_cmds import estimate, sample
 from .explore_cmds import query, report, search, stats
 from .export_cmds import export
 from .harvest_cmds import harvest, import_, threads, track, untrack
@@ -35,5 +36,6 @@ def main(ctx):
 
 
 for command in (harvest, track, untrack, config_command, import_, threads, classify, discover, review, label,
-                import_labels, evaluate, serve, query, search, stats, export, report, demo, emulator):
+                import_labels, evaluate, sample, estimate, serve, query, search, stats, export, report, demo,
+                emulator):
     main.add_command(command)

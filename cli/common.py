@@ -16,6 +16,7 @@ from replies import db
 from replies.classifier.errors import ClassifierError
 from replies.db.lock import HarvestLock, LockHeld
 from replies.db.times import utc_now
+from replies.estimate.errors import EstimateError
 from replies.export.errors import ExportError
 from replies.files import WriteError
 from replies.harvester.errors import HarvestError
@@ -149,7 +150,7 @@ class RepliesGroup(click.Group):
             fail(str(exc), exc.exit_code)
         except db.DatabaseError as exc:
             fail(str(exc), EXIT_ERROR)
-        except (ClassifierError, ExportError, WriteError) as exc:
+        except (ClassifierError, EstimateError, ExportError, WriteError) as exc:
             fail(str(exc), exc.exit_code)
         except sqlite3.OperationalError as exc:  # the disk is full, the file is read-only, a lock timed out
             full = "free some space, then run the same command again: nothing committed is lost"

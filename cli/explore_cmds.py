@@ -100,6 +100,8 @@ def stats(thread_ref, period, as_json, codebook_path, db_path):
     click.echo(f"Codebook {book.name} ({book.hash}): {total} replies, {reviewed} reviewed")
     click.echo()
     write_rows(categories)
+    click.echo("These count tags: they are not the thread's shares. For each category's share with a confidence "
+               "interval,\ndraw a random sample (`replies sample --size 40`), code it, and run `replies estimate`.")
     click.echo()
     width = max((row["replies"] for row in over_time), default=0)
     for row in over_time:
@@ -110,14 +112,17 @@ def stats(thread_ref, period, as_json, codebook_path, db_path):
 @click.command()
 @click.option("--out", type=click.Path(dir_okay=False), default="report.html", show_default=True)
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@click.option("--sample", "sample_name", metavar="NAME",
+              help="Estimate the shares from this sample (default: the newest, if any is coded).")
 @codebook_option
 @db_option
-def report(out, thread_ref, codebook_path, db_path):
-    """Write one self-contained HTML page: categories predicted vs gold, replies over time, and the
-    three most-liked replies per category quoted in full."""
+def report(out, thread_ref, sample_name, codebook_path, db_path):
+    """Write one self-contained HTML page: each category's share with its confidence interval (from a
+    coded random sample: `replies sample`, `replies estimate`), categories predicted vs gold, replies
+    over time, and the three most-liked replies per category quoted in full."""
     from replies.report.html import write_report
 
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    write_report(database, out, book, thread=thread_key(database, thread_ref))
+    write_report(database, out, book, thread=thread_key(database, thread_ref), sample=sample_name)
     click.echo(f"Report written to {out}", err=True)

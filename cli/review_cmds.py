@@ -9,6 +9,7 @@ import textwrap
 import click
 
 from replies.db.labels import set_gold
+from replies.db.samples import coded_count, get_sample
 from replies.review.queue import ORDERS, reply_context, review_queue
 from replies.text import clip, visible
 
@@ -35,11 +36,13 @@ HELP = """Keys:
 class Review:
     """The review loop. Keys come from `read_key`, so the loop runs on any terminal."""
 
-    def __init__(self, database, book, reviewer: str, queue: list[tuple[str, str]], order: str, read_key=None):
+    def __init__(self, database, book, reviewer: str, queue: list[tuple[str, str]], order: str, read_key=None,
+                 sample: dict | None = None, blind: bool = False):
         self.database, self.book, self.reviewer = database, book, reviewer
         self.queue, self.order = queue, order
         self.read_key = read_key or (lambda: click.getchar())
         self.saved = 0
+        self.sample, self.blind = sample, blind  # blind: neither the model's scores nor its suggestion shown
 
     def run(self) -> int:
         position = 0
@@ -57,7 +60,7 @@ class Review:
         platform, reply_id = self.queue[position]
         context = reply_context(self.database, platform, reply_id, codebook=self.book.name,
                                 codebook_hash=self.book.hash, reviewer=self.reviewer)
-        predicted = {c for c, row in context["predictions"].items() if row["predicted"]}
+        predicted = set() if self.blind else {c for c, row in context["predictions"].items() if row["predicted"]}
         chosen = set(context["own_labels"]) if context["own_labels"] is not None else set(predicted)
         note = context["own_note"]
         message = ""
@@ -103,8 +106,13 @@ class Review:
         shown = lambda key, row=reply: visible(str(row.get(key) or ""))  # reply text must not act on the terminal
         wrap = lambda text, indent="": textwrap.fill(" ".join((text or "").split()), width, initial_indent=indent,
                                                      subsequent_indent=" " * len(indent))
-        lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
-                 f" · codebook {self.book.name} · {self.saved} saved"]
+        if self.sample:
+            coded = coded_count(self.database, self.sample["name"], self.book.name)
+            lines = [f"Reply {position + 1} of {len(self.queue)} (sample {self.sample['name']}, random order) · "
+                     f"{coded} of its {self.sample['size']} coded · reviewer {self.reviewer} · {self.saved} saved"]
+        else:
+            lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
+                     f" · codebook {self.book.name} · {self.saved} saved"]
         if question:
             lines.append(wrap(clip(visible(question["text"] or ""), 200, one_line=True), "Q: "))
         if parent and (not question or parent["text"] != question["text"]):
@@ -121,17 +129,21 @@ class Review:
             lines.append(shown("url"))
         lines.append("─" * width)
         for i, category in enumerate(self.book.categories):
-            row = context["predictions"].get(category.id)
-            score = f"{row['score']:.2f}" if row else "  - "
-            suggested = "*" if row and row["predicted"] else " "
+            row = None if self.blind else context["predictions"].get(category.id)
+            score = "" if self.blind else f"{row['score']:.2f}" if row else "  - "
+            suggested = "" if self.blind else "*" if row and row["predicted"] else " "
             key = DIGITS[i] if i < 10 else f"t{i + 1}"
             mark = "x" if category.id in chosen else " "
             lines.append(f" [{mark}] {key:>3}  {category.label:<40} {score}{suggested}")
         lines.append(f"Note: {visible(note)}" if note else "")
         if context["own_labels"] is not None:
             lines.append("(you reviewed this reply before; accepting replaces your earlier label)")
-        lines.append(message or "* = the model's suggestion · 1-9 toggle · a accept · s skip · b back · "
-                                "n note · q quit · ? help")
+        if self.blind:
+            hint = ("1-9 toggle · a accept (none marked: no category applies) · s skip · b back · n note · q quit"
+                    " · ? help")
+        else:
+            hint = "* = the model's suggestion · 1-9 toggle · a accept · s skip · b back · n note · q quit · ? help"
+        lines.append(message or hint)
         click.clear()
         click.echo("\n".join(lines))
 
@@ -144,9 +156,16 @@ class Review:
 @click.option("--category", help="Only replies predicted or labelled with this category id.")
 @click.option("--unreviewed/--all", default=True, show_default=True,
               help="Leave out replies you already reviewed (reopening carries on where you stopped).")
+@click.option("--sample", "sample_name", metavar="NAME",
+              help="Code the members of a random sample (`replies sample`) in random order, blind to the model, "
+                   "for `replies estimate`.")
+@click.option("--show-model", is_flag=True,
+              help="With --sample: show the model's scores and suggestion anyway (a coder who sees them is pulled "
+                   "toward them, which biases the estimate).")
 @codebook_option
 @db_option
-def review(reviewer, order, thread_ref, category, unreviewed, codebook_path, db_path):
+@click.pass_context
+def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, show_model, codebook_path, db_path):
     """Review replies in the terminal: read each with the post it answers, confirm or correct the
     suggested categories with single keys, and move on.
 
@@ -154,7 +173,20 @@ def review(reviewer, order, thread_ref, category, unreviewed, codebook_path, db_
     so quitting, Ctrl-C or a crash loses at most the reply on screen. Two
     reviewers (--reviewer) label independently; `replies evaluate` then reports
     their agreement. Press ? in the review for the keys.
+
+    With --sample NAME the queue is that sample's members, in random order, and
+    the model's scores and suggestions are hidden: code each reply as you read
+    it. Accepting with nothing marked records that no category applies.
     """
+    sample = None
+    if sample_name:
+        given = [f"--{name}" for name in ("order", "category", "thread")
+                 if ctx.get_parameter_source(name if name != "thread" else "thread_ref").name == "COMMANDLINE"]
+        if given:
+            raise click.UsageError(f"{given[0]} cannot be used with --sample: a sample is coded in its own random "
+                                   "order, every member")
+    elif show_model:
+        raise click.UsageError("--show-model is for --sample (the other queues always show the model)")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail("review needs a terminal; to record labels from a script use `replies label` or "
              "`replies import-labels`")
@@ -162,14 +194,20 @@ def review(reviewer, order, thread_ref, category, unreviewed, codebook_path, db_
     book = current_codebook(database, codebook_path)
     if category and category not in book.ids:
         fail(f"unknown category {category!r} for codebook {book.name} (known: {', '.join(book.ids)})")
+    if sample_name:
+        sample = get_sample(database, sample_name)
+        if sample is None:
+            fail(f"no sample called {sample_name!r}: `replies sample` lists them, `replies sample --size 40` draws one")
     book.remember(database)
     queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer=reviewer, order=order,
-                         thread=thread_key(database, thread_ref), category=category, unreviewed=unreviewed)
+                         thread=thread_key(database, thread_ref), category=category, unreviewed=unreviewed,
+                         sample=sample_name)
     if not queue:
-        click.echo(f"Nothing to review for {reviewer}" + (" (all reviewed: --all shows them again)"
-                                                          if unreviewed else "") + ".")
+        what = f" in sample {sample_name}" if sample_name else ""
+        click.echo(f"Nothing to review{what} for {reviewer}" + (" (all reviewed: --all shows them again)"
+                                                                if unreviewed else "") + ".")
         return
-    session = Review(database, book, reviewer, queue, order)
+    session = Review(database, book, reviewer, queue, order, sample=sample, blind=bool(sample) and not show_model)
     try:
         saved = session.run()
     except (KeyboardInterrupt, EOFError):

@@ -15,9 +15,12 @@ from replies.classifier.codebook import Codebook
 from replies.db.discoveries import latest_discovery
 from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now
+from replies.estimate.errors import EstimateError
+from replies.estimate.shares import estimate
 from replies.files import atomic_file
 from replies.text import clip, visible
 
+from .estimates import estimate_chart, estimate_summary, estimate_table
 from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
@@ -64,13 +67,33 @@ def timeline(db: Database, thread: tuple[str, str] | None = None) -> tuple[tuple
     return chosen, sum(row["replies"] for row in daily)
 
 
-def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None) -> None:
-    """Write the report for `codebook`'s labels (one thread with `thread`) to `out`, atomically."""
+def estimates_section(db: Database, codebook: Codebook, *, sample: str | None = None,
+                      thread: tuple[str, str] | None = None) -> str:
+    """Each category's share with its interval, from `sample` (else the newest sample, of `thread` with it); when
+    no sample is named and none can be estimated from yet, what to do instead. A named sample that cannot be
+    estimated from is an error (EstimateError)."""
+    try:
+        result = estimate(db, codebook, sample=sample, thread=thread)
+    except EstimateError as exc:
+        if sample:
+            raise
+        return ("<h2>Shares of the replies</h2><p class=none>No estimate yet: " + escape(str(exc)) + ". Counting tags "
+                "is not estimating: draw a random sample (<code>replies sample --size 40</code>), code it, and this "
+                "section shows each category's share with a confidence interval.</p>")
+    return (f"<h2>Shares of the replies, with confidence intervals</h2>{estimate_summary(result)}"
+            f"{estimate_chart(result)}{estimate_table(result)}")
+
+
+def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None,
+                 sample: str | None = None) -> None:
+    """Write the report for `codebook`'s labels (one thread with `thread`) to `out`, atomically, with the shares
+    estimated from `sample` (else the newest sample)."""
     name, question, codebook_hash = codebook.name, codebook.question, codebook.hash
     categories = [(c.id, c.label) for c in codebook.categories]
     bars = category_bars(db, codebook, thread)
     (over_time, period), total = timeline(db, thread)
     reviewed = reviewed_count(db, name, thread)
+    shares = estimates_section(db, codebook, sample=sample, thread=thread)
     sections = []
     for cid, label in categories:
         quoted = "".join(_quote(reply) for reply in top_replies(db, codebook, cid, thread=thread))
@@ -88,11 +111,17 @@ blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc
   white-space: pre-wrap; overflow-wrap: anywhere; }}
 .who {{ color: #555; font-size: .9rem; }} .none {{ color: #888; }}
 .key span {{ display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem; vertical-align: middle; }}
+table.estimates {{ border-collapse: collapse; margin-top: .8rem; }}
+table.estimates td, table.estimates th {{ padding: .2rem .6rem; border-bottom: 1px solid #ddd; text-align: right; }}
+table.estimates td:first-child, table.estimates th:first-child {{ text-align: left; }}
 </style></head><body>
 <h1>{escape(question or name)}</h1>
 <p class="meta">Codebook <b>{escape(name)}</b> ({escape(codebook_hash or '')}) · {total} replies ·
 {reviewed} reviewed · made {escape(utc_now()[:16].replace('T', ' '))} UTC by replies</p>
+{shares}
 <h2>Categories</h2>
+<p class="meta">Counts of tags, not estimates: the model's tags have errors of unknown size, and reviewed replies
+picked by the review queue are not a random sample.</p>
 <p class="key"><span style="background:{PREDICTED}"></span>predicted by the model
 <span style="background:{GOLD}"></span>given by reviewers</p>
 {category_chart(bars)}

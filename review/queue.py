@@ -14,7 +14,7 @@ ORDERS = ("uncertain", "disagreement", "newest", "thread")
 def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, reviewer: str,
                  order: str = "uncertain", thread: tuple[str, str] | None = None, category: str | None = None,
                  unreviewed: bool = True, reviewed_by: str | None = None,
-                 unreviewed_by_anyone: bool = False) -> list[tuple[str, str]]:
+                 unreviewed_by_anyone: bool = False, sample: str | None = None) -> list[tuple[str, str]]:
     """(platform, id) of the replies to review, in order.
 
     uncertain: the reply whose score is nearest its threshold in any category first (where a human
@@ -25,11 +25,14 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     `unreviewed` leaves out replies this reviewer already labelled, so a second reviewer
     still sees them and reopening carries on where the reviewer stopped. `reviewed_by` keeps only replies
     that reviewer labelled (to check or revisit their work); `unreviewed_by_anyone` only replies nobody
-    labelled yet."""
+    labelled yet. `sample`: only that sample's members, in the draw's random order (whatever `order` says)."""
     in_thread, params = thread_filter(thread)
     where = ["r.status = 'ok'", "r.text is not null", "r.text != ''", in_thread]
     params.update(hash=codebook_hash, codebook=codebook, reviewer=reviewer, category=category,
-                  reviewed_by=reviewed_by)
+                  reviewed_by=reviewed_by, sample=sample)
+    if sample:
+        where.append("exists (select 1 from sample_units u join samples s on s.name = u.sample where u.sample = :sample"
+                     " and u.platform = r.platform and u.id = r.id and u.position < s.size)")
     if reviewed_by:
         where.append("exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
                      " and g.codebook = :codebook and g.reviewer = :reviewed_by)")
@@ -51,6 +54,9 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
         "newest": "r.created_at desc, r.id desc",
         "thread": "r.platform, r.thread_id, r.created_at, r.id",
     }[order]
+    if sample:
+        order_by = "(select u.position from sample_units u where u.sample = :sample and u.platform = r.platform" \
+                   " and u.id = r.id)"
     scores = {
         "uncertainty": """(select min(abs(p.score - p.threshold)) from predictions p where p.platform = r.platform
              and p.id = r.id and p.codebook_hash = :hash)""",

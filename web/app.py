@@ -20,10 +20,11 @@ from sqlite_utils import Database
 from replies.classifier.codebook import Codebook
 from replies.classifier.evaluate import evaluate
 from replies.db import labels as store
-from replies.db import open_db
+from replies.db import open_db, samples
 from replies.db.errors import UnknownThread
 from replies.db.queries import find_thread, has_replies, thread_choices
 from replies.db.schema import ADJUDICATED
+from replies.estimate.errors import EstimateError
 from replies.export.formats import csv_text
 from replies.export.records import (
     DESCENDING_FIRST,
@@ -36,7 +37,7 @@ from replies.export.records import (
     page_of,
 )
 from replies.harvester import platforms
-from replies.report.html import category_bars, category_chart, time_chart, timeline
+from replies.report.html import category_bars, category_chart, estimates_section, time_chart, timeline
 from replies.report.stats import reviewed_count
 from replies.review.queue import ORDERS, reply_context, review_queue
 
@@ -51,15 +52,17 @@ HERE = Path(__file__).parent
 @dataclass(frozen=True)
 class ReviewFilter:
     """What the review queue holds: its order, one thread, one category, and its scope: replies this reviewer
-    has not reviewed (unreviewed), nobody has (nobody), one reviewer has (by:NAME), or all."""
+    has not reviewed (unreviewed), nobody has (nobody), one reviewer has (by:NAME), or all. With `sample`, that
+    sample's members in the draw's random order, coded blind to the model."""
     order: str = "uncertain"
     thread: str = ""
     category: str = ""
     scope: str = "unreviewed"
+    sample: str = ""
 
     def query(self, **extra) -> str:
         values = {"order": self.order, "thread": self.thread, "category": self.category, "scope": self.scope,
-                  **extra}
+                  "sample": self.sample, **extra}
         return urlencode({k: v for k, v in values.items() if v})
 
 
@@ -80,7 +83,7 @@ class Queues:
                                     unreviewed=chosen.scope == "unreviewed",
                                     unreviewed_by_anyone=chosen.scope == "nobody",
                                     reviewed_by=chosen.scope.removeprefix("by:") if chosen.scope.startswith("by:")
-                                    else None)
+                                    else None, sample=chosen.sample or None)
                 found = (keys, {k: i for i, k in enumerate(keys)})
                 self.queues[key] = found
             self.queues.move_to_end(key)
@@ -148,7 +151,13 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
 
     def review_filter(values) -> ReviewFilter:
         chosen = ReviewFilter(order=values.get("order") or "uncertain", thread=values.get("thread") or "",
-                              category=values.get("category") or "", scope=values.get("scope") or "unreviewed")
+                              category=values.get("category") or "", scope=values.get("scope") or "unreviewed",
+                              sample=values.get("sample") or "")
+        if chosen.sample:
+            if samples.get_sample(g.db, chosen.sample) is None:
+                abort(400, description=f"no sample called {chosen.sample!r}")
+            # a sample is coded in its own random order, every member: no other order, thread or category
+            chosen = ReviewFilter(scope=chosen.scope, sample=chosen.sample)
         if chosen.order not in ORDERS:
             abort(400, description=f"unknown order {chosen.order!r} (one of {', '.join(ORDERS)})")
         if chosen.category and chosen.category not in codebook.ids:
@@ -187,13 +196,21 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
                              if position is not None and 0 <= position + step < len(keys) else "")
         context = reply_context(g.db, *key, codebook=codebook.name, codebook_hash=codebook.hash,
                                 reviewer=g.reviewer)
+        blind = bool(chosen.sample)
+        if blind:  # the coder of a sample sees neither the model's scores nor its suggestion
+            context["predictions"] = {}
         predicted = {c for c, row in context["predictions"].items() if row["predicted"]}
         chosen_labels = set(context["own_labels"]) if context["own_labels"] is not None else predicted
         version = store.gold_version(g.db, *key, codebook.name, g.reviewer)
+        progress = None
+        if chosen.sample:
+            found = samples.get_sample(g.db, chosen.sample)
+            progress = {"name": chosen.sample, "size": found["size"],
+                        "coded": samples.coded_count(g.db, chosen.sample, codebook.name)}
         return render_template(
             "review.html", title="Review", filter=chosen, reviewers=store.reviewers(g.db, codebook.name),
             context=context, key=key, position=position, total=len(keys), previous=near(-1), following=near(1),
-            chosen=chosen_labels,
+            chosen=chosen_labels, blind=blind, sample=progress, samples=samples.list_samples(g.db),
             version=version, message=message, saved=version != ""), status
 
     @app.get("/review")
@@ -347,7 +364,13 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     def overview():
         (over_time, period), total = timeline(g.db)
         reviewed = reviewed_count(g.db, codebook.name)
+        chosen_sample = request.args.get("sample") or None
+        try:
+            shares = estimates_section(g.db, codebook, sample=chosen_sample)
+        except EstimateError as exc:
+            abort(400, description=str(exc))
         return render_template("overview.html", title="Overview", chart=category_chart(category_bars(g.db, codebook)),
+                               shares=shares, samples=samples.list_samples(g.db), chosen_sample=chosen_sample,
                                timeline=time_chart(over_time, period), result=evaluate(g.db, codebook),
                                labels={c.id: c.label for c in codebook.categories},
                                reviewed=reviewed, reviewed_line=reviewed_line(reviewed), total=total)

@@ -1,0 +1,232 @@
+"""`replies sample` and `replies estimate`: a random sample for humans to code, then each category's share with
+a confidence interval."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+import click
+
+from replies.db import samples as store
+
+from .classify_cmds import codebook_option, current_codebook, thread_key
+from .common import db_option, open_database
+from .output import write_rows
+
+SQLITE_MAX = 2**63 - 1
+WIDTH = 100  # the text output fits a 100-column terminal
+
+
+class Level(click.FloatRange):
+    """A confidence level strictly between 0 and 1 (NaN, which every comparison lets through, refused)."""
+
+    name = "level"
+
+    def __init__(self):
+        super().__init__(0, 1, min_open=True, max_open=True)
+
+    def convert(self, value, param, ctx):
+        level = super().convert(value, param, ctx)
+        if math.isnan(level):
+            self.fail(f"{value!r} is not a confidence level", param, ctx)
+        return level
+
+
+def _scope(thread) -> str:
+    return f"thread {thread[0]}:{thread[1]}" if thread else "all threads"
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--size", type=click.IntRange(1, SQLITE_MAX), metavar="N",
+              help="Draw a new sample of N replies (without replacement, every reply equally likely).")
+@click.option("--extend", "more", type=click.IntRange(1, SQLITE_MAX), metavar="M",
+              help="Add M more random members to the sample NAME; the members drawn before stay.")
+@click.option("--seed", type=click.IntRange(0, SQLITE_MAX),
+              help="The draw's seed (default: a random one, printed): the same seed on the same replies draws "
+                   "the same sample.")
+@click.option("--name", "name_option", metavar="NAME", help="The new sample's name (default: sample-DATE).")
+@click.option("--thread", "thread_ref", help="Draw from this thread's replies only (URL, id or PLATFORM:ID); "
+                                             "default: every thread's.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@codebook_option
+@db_option
+def sample(name, size, more, seed, name_option, thread_ref, fmt, codebook_path, db_path):
+    """Draw a random sample of replies for humans to code, for `replies estimate`.
+
+    The sample is drawn from the replies with text (not the question post) as
+    they stand now, on every platform in scope, and recorded with its seed, its
+    population (the ids it was drawn from) and its members. Code the members
+    with `replies review --sample NAME` (blind to the model, in random order) or
+    in `replies serve`; then `replies estimate` gives each category's share.
+    Code every member, or as many as you can in the order offered: members
+    skipped because they are hard make the sample less random.
+
+    \b
+    replies sample --size 40               draw 40 replies
+    replies sample --extend 20 NAME        20 more members for NAME
+    replies sample                         list the samples
+    replies sample NAME                    NAME's members and who coded them
+    """
+    from replies.estimate.draw import draw, extend
+
+    if name and name_option and name != name_option:
+        raise click.UsageError(f"two names given: {name!r} and --name {name_option!r}")
+    name = name or name_option
+    if size is not None and more is not None:
+        raise click.UsageError("--size draws a new sample and --extend adds to one: give one of them")
+    if (seed is not None or thread_ref) and size is None:
+        raise click.UsageError("--seed and --thread are for drawing a sample with --size")
+    database = open_database(db_path)
+    if size is not None:
+        drawn = draw(database, size=size, seed=seed, name=name, thread=thread_key(database, thread_ref))
+        if not drawn.new:
+            click.echo(f"Sample {drawn.name} was already drawn exactly so; nothing changed.", err=True)
+        if fmt == "json":
+            click.echo(json.dumps(drawn.as_json(), ensure_ascii=False))
+            return
+        click.echo(f"Sample {drawn.name}: {drawn.size} of {drawn.population} replies drawn at random from "
+                   f"{_scope(drawn.thread)} (seed {drawn.seed}).")
+        _next_steps(drawn.name)
+        return
+    if more is not None:
+        if not name:
+            raise click.UsageError("--extend needs the sample's NAME: replies sample --extend M NAME")
+        drawn, added = extend(database, name, more)
+        if fmt == "json":
+            click.echo(json.dumps({**drawn.as_json(), "added": [{"platform": p, "id": i} for p, i in added]},
+                                  ensure_ascii=False))
+            return
+        click.echo(f"Sample {drawn.name}: {len(added)} members added, {drawn.size} of {drawn.population} replies "
+                   f"now (seed {drawn.seed}).")
+        _next_steps(drawn.name)
+        return
+    book = current_codebook(database, codebook_path)
+    if name:
+        _show(database, name, book, fmt)
+        return
+    rows = [{"name": s["name"], "drawn": s["created_at"][:16].replace("T", " "), "from": _scope(s["thread"]),
+             "seed": s["seed"], "size": s["size"], "population": s["population"],
+             "coded": store.coded_count(database, s["name"], book.name)} for s in store.list_samples(database)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False))
+    elif not rows:
+        click.echo("No sample drawn yet: `replies sample --size 40` draws one.", err=True)
+    else:
+        click.echo(f"Coded with codebook {book.name}:")
+        write_rows(rows)
+
+
+def _next_steps(name: str) -> None:
+    click.echo(f"Code them: replies review --sample {name}   (or in the browser: replies serve)")
+    click.echo(f"Then:      replies estimate --sample {name}")
+
+
+def _show(database, name: str, book, fmt: str) -> None:
+    from replies.estimate.errors import EstimateError
+
+    found = store.get_sample(database, name)
+    if found is None:
+        raise EstimateError(f"no sample called {name!r}: `replies sample` lists the samples in this database")
+    codes = store.member_codes(database, name, book.name)
+    members = store.units(database, name, found["size"])
+    rows = [{"platform": platform, "id": reply_id, "coded": json.dumps(codes[i]["labels"]) if i in codes else None,
+             "by": codes[i]["reviewer"] if i in codes else None} for i, (platform, reply_id) in enumerate(members)]
+    if fmt == "json":
+        click.echo(json.dumps({"name": name, "seed": found["seed"], "size": found["size"],
+                               "population": found["population"], "created_at": found["created_at"],
+                               "history": found["history"], "members": rows}, ensure_ascii=False))
+        return
+    click.echo(f"Sample {name}: {found['size']} of {found['population']} replies from {_scope(found['thread'])} "
+               f"(seed {found['seed']}, drawn {found['created_at'][:16].replace('T', ' ')}); {len(codes)} coded with "
+               f"codebook {book.name}")
+    write_rows(rows)
+
+
+@click.command()
+@click.option("--sample", "sample_name", metavar="NAME", help="The sample to estimate from (default: the newest).")
+@click.option("--thread", "thread_ref", help="The newest sample drawn from this thread (URL, id or PLATFORM:ID).")
+@click.option("--level", type=Level(), default=0.95, show_default=True, help="Confidence level of the intervals.")
+@click.option("--reviewer", help="Use only this reviewer's codes (default: each member's final decision where "
+                                 "one was recorded, else its latest code).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@codebook_option
+@db_option
+def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_path):
+    """Each category's share of the replies, with a confidence interval, from a coded random sample.
+
+    Combines the model's scores on every reply the sample was drawn from with
+    the human codes on the sample's coded members (a regression estimator, as
+    in model-assisted survey sampling and prediction-powered inference): the
+    estimate is unbiased whatever the model, and the better the model, the
+    narrower the interval. Beside it: the coded members alone (human-only) and
+    the share the model tags (model-only, no interval: its errors are unknown).
+    Replies added after the draw are outside the sample's population.
+    """
+    from replies.estimate.shares import estimate as run_estimate
+
+    database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
+    result = run_estimate(database, book, sample=sample_name, thread=thread_key(database, thread_ref), level=level,
+                          reviewer=reviewer)
+    if result.to_code:
+        click.echo(f"{result.to_code} of the {result.size} members of sample {result.sample} are still to code: "
+                   f"these figures use the {result.labelled} coded.", err=True)
+    if result.disagreements:
+        click.echo(f"{result.disagreements} coded member{'s have' if result.disagreements > 1 else ' has'} "
+                   "reviewers who disagree and no final decision: the latest code was used for each. Record final "
+                   "decisions on the Adjudicate page of `replies serve`, or choose one coder with --reviewer.",
+                   err=True)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        return
+    _print_estimate(result)
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _print_estimate(result) -> None:
+    level = f"{100 * result.level:g}%"
+    sources = ", ".join(f"{s['method'] or '?'} ({s['model'] or '?'})" for s in result.scored_by)
+    coders = ", ".join(f"{name} {n}" for name, n in result.coders.items())
+    say = lambda text: click.echo(textwrap.fill(text, WIDTH, break_on_hyphens=False))
+    say(f"Sample {result.sample}: {result.labelled} of {result.size} members coded, drawn from "
+        f"{result.population} replies ({_scope(result.thread)}, seed {result.seed}).")
+    say(f"Codebook {result.codebook} ({result.codebook_hash}); model scores: {sources}; codes: {coders}.")
+    say(f"Shares of the {result.population} replies, with {level} confidence intervals:")
+    click.echo()
+    rows = []
+    for c in result.categories:
+        human = c.human_only
+        rows.append((c.label if len(c.label) <= 30 else c.label[:29] + "…",
+                     f"{_percent(c.estimate)}%", f"{_percent(c.low)}–{_percent(c.high)}",
+                     f"{c.count:.0f} ({c.count_low:.0f}–{c.count_high:.0f})",
+                     f"{_percent(human['estimate'])} ({_percent(human['low'])}–{_percent(human['high'])})",
+                     f"{_percent(c.model_only)}"))
+    headers = ("Category", "Share", f"{level} interval", "Replies", "Coded only, %", "Model tags, %")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                   for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
+    click.echo(line(headers))
+    for row in rows:
+        click.echo(line(row))
+    click.echo()
+    say(f"Share and interval: the coded members' answers, made more precise by the model's scores on all "
+        f"{result.population} replies. Coded only: the same members without the model. Model tags: what the model "
+        "alone says, errors and all.")
+    plan = result.plan
+    if plan:
+        widest = next(c for c in result.categories if c.id == plan["category"])
+        points = f"±{100 * plan['half_width']:.1f} points"
+        if plan["more_coded"] <= 0:
+            say(f"Every interval is within ±{100 * plan['target']:.0f} points (the widest, {widest.label}, {points}).")
+        else:
+            advice = f"about {plan['more_coded']} more coded members would bring it to ±{100 * plan['target']:.0f}"
+            if plan["extend_by"]:
+                uncoded = f"code the {result.to_code} still uncoded, then " if result.to_code else ""
+                advice += f" ({uncoded}`replies sample --extend {plan['extend_by']} {result.sample}`)"
+            say(f"Widest interval: {widest.label}, {points}; {advice}.")

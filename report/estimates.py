@@ -1,0 +1,72 @@
+"""Each category's estimated share with its confidence interval, as an inline SVG chart of error bars and a
+sentence of context, for the HTML report and the web page's overview. Every label is escaped."""
+
+from __future__ import annotations
+
+import html
+from math import ceil
+
+from replies.text import clip, visible
+
+COMBINED, HUMAN, MODEL = "#4c72b0", "#dd8452", "#55a868"
+
+
+def _escape(value) -> str:
+    return html.escape(visible(str(value)))
+
+
+def estimate_summary(result) -> str:
+    """One paragraph: which sample, how many coded, the level, and what the bars are."""
+    to_code = f" ({result.to_code} still to code)" if result.to_code else ""
+    return (f"<p class=meta>Sample <b>{_escape(result.sample)}</b>: {result.labelled} of its {result.size} members "
+            f"coded{to_code}, drawn at random from {result.population} replies. Each share is of those "
+            f"{result.population} replies, with a {100 * result.level:g}% confidence interval: the coded members' "
+            "answers, made more precise by the model's scores on every reply. The thin bar below is the interval "
+            "from the coded members alone; the green tick, the share the model tags on its own.</p>")
+
+
+def estimate_chart(result) -> str:
+    """Inline SVG: per category, the combined interval (thick) with its estimate (dot), the human-only interval
+    (thin, below) and the model-only share (tick), on one percentage axis."""
+    label_width, width, row, right = 230, 760, 40, 70
+    top = max([c.high for c in result.categories] + [c.human_only["high"] for c in result.categories]
+              + [c.model_only for c in result.categories] + [0.05])
+    top = min(1.0, ceil(top * 10) / 10)
+    scale = (width - label_width - right) / top
+    x = lambda share: label_width + share * scale
+    height = row * len(result.categories) + 30
+    parts = [f'<svg role="img" aria-label="Estimated share of the replies per category, with confidence intervals" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
+    for step in range(0, int(round(top * 100)) + 1, 10):
+        tick = x(step / 100)
+        parts.append(f'<line x1="{tick:.1f}" y1="0" x2="{tick:.1f}" y2="{height - 22}" stroke="#eee"/>'
+                     f'<text x="{tick:.1f}" y="{height - 6}" text-anchor="middle">{step}%</text>')
+    for i, c in enumerate(result.categories):
+        y = 8 + i * row
+        human = c.human_only
+        parts.append(f'<text x="{label_width - 8}" y="{y + 12}" text-anchor="end">{_escape(clip(c.label, 34))}</text>')
+        parts.append(f'<rect x="{x(c.low):.1f}" y="{y + 4}" width="{max(x(c.high) - x(c.low), 1):.1f}" height="10" '
+                     f'fill="{COMBINED}" opacity="0.85"><title>{_escape(c.label)}: {100 * c.estimate:.1f}% '
+                     f'({100 * c.low:.1f}–{100 * c.high:.1f}%)</title></rect>')
+        parts.append(f'<circle cx="{x(c.estimate):.1f}" cy="{y + 9}" r="4" fill="#fff" stroke="{COMBINED}" '
+                     f'stroke-width="2"/>')
+        parts.append(f'<line x1="{x(human["low"]):.1f}" y1="{y + 21}" x2="{x(human["high"]):.1f}" y2="{y + 21}" '
+                     f'stroke="{HUMAN}" stroke-width="3"><title>coded members alone: {100 * human["estimate"]:.1f}% '
+                     f'({100 * human["low"]:.1f}–{100 * human["high"]:.1f}%)</title></line>')
+        parts.append(f'<line x1="{x(c.model_only):.1f}" y1="{y}" x2="{x(c.model_only):.1f}" y2="{y + 18}" '
+                     f'stroke="{MODEL}" stroke-width="2"><title>model tags: {100 * c.model_only:.1f}%</title></line>')
+        parts.append(f'<text x="{x(max(c.high, human["high"])) + 6:.1f}" y="{y + 13}">{100 * c.estimate:.0f}%</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def estimate_table(result) -> str:
+    """The figures behind the chart, as an HTML table."""
+    rows = "".join(
+        f"<tr><td>{_escape(c.label)}</td><td>{100 * c.estimate:.1f}%</td><td>{100 * c.low:.1f}–{100 * c.high:.1f}%</td>"
+        f"<td>{c.count:.0f} ({c.count_low:.0f}–{c.count_high:.0f})</td>"
+        f"<td>{100 * c.human_only['estimate']:.1f}% ({100 * c.human_only['low']:.1f}–{100 * c.human_only['high']:.1f}%)"
+        f"</td><td>{100 * c.model_only:.1f}%</td></tr>" for c in result.categories)
+    return (f"<table class=estimates><thead><tr><th>Category</th><th>Share</th><th>{100 * result.level:g}% interval"
+            "</th><th>Replies</th><th>Coded members alone</th><th>Model tags</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
