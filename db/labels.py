@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 from sqlite_utils import Database
 
+from .errors import DatabaseError
 from .queries import select_in, thread_filter
 from .times import utc_now
 
@@ -47,11 +49,19 @@ def replies_to_classify(db: Database, codebook_hash: str, *, thread: tuple[str, 
         yield [dict(zip(names, r)) for r in rows]
 
 
+def _finite(value, what: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise DatabaseError(f"refusing to store a {what} of {number}: scores and thresholds are finite numbers")
+    return number
+
+
 def write_predictions(db: Database, rows: Iterable[Mapping]) -> None:
-    """Store labels as the current predictions, and in `coder_labels` under their method and model."""
+    """Store labels as the current predictions, and in `coder_labels` under their method and model. A score
+    or threshold that is NaN or infinite is refused (DatabaseError): readers count on numbers."""
     now = utc_now()
-    values = [(r["platform"], r["id"], r["codebook"], r["codebook_hash"], r["category"], float(r["score"]),
-               int(r["predicted"]), float(r["threshold"]), r["method"], r["model"], now) for r in rows]
+    values = [(r["platform"], r["id"], r["codebook"], r["codebook_hash"], r["category"], _finite(r["score"], "score"),
+               int(r["predicted"]), _finite(r["threshold"], "threshold"), r["method"], r["model"], now) for r in rows]
     with db.atomic():
         db.conn.executemany(
             "insert or replace into predictions (platform, id, codebook, codebook_hash, category, score, predicted,"
@@ -119,7 +129,7 @@ def set_thresholds(db: Database, codebook_hash: str, thresholds: Mapping[str, fl
             for table in ("predictions", "coder_labels"):
                 db.execute(f"update {table} set threshold = ?, predicted = (score >= ?)"
                            f" where codebook_hash = ? and category = ?{where}",
-                           [float(threshold), float(threshold), codebook_hash, category, *params])
+                           [_finite(threshold, "threshold"), float(threshold), codebook_hash, category, *params])
 
 
 def reply_exists(db: Database, platform: str, reply_id: str) -> bool:
@@ -212,7 +222,7 @@ def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5) 
     return [dict(row) for row in db.query(
         "select r.platform, r.id, r.author_handle, r.text, r.url, p.score from predictions p"
         " join replies r using (platform, id) where p.codebook_hash = ? and p.category = ? and r.status = 'ok'"
-        " order by p.score desc limit ?", [codebook_hash, category, limit])]
+        " and p.score is not null order by p.score desc limit ?", [codebook_hash, category, limit])]
 
 
 def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:

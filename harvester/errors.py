@@ -47,3 +47,7 @@ class BadResponse(HarvestError):
 
 class ApiUnavailable(HarvestError):
     """Server errors or time-outs persisted after every retry."""
+
+
+class OffHostRedirect(HarvestError):
+    """A server redirected a request to a host other than the one the user named (not followed)."""

@@ -1,23 +1,160 @@
-"""A small JSON-over-HTTP client on httpx for Bluesky and Mastodon.
+"""Every HTTP request the project makes goes through here: a small JSON-over-HTTP client on httpx for every
+platform but X and for language-model servers, and `fetch`, which X's tweepy session uses too (x.py).
 
-It counts requests, maps failures onto the retry module's Transient and
-RateLimitHit, and keeps the Authorization header out of every message.
+- One deadline per answer: connect, headers and body within `deadline` seconds. httpx's time-out is per read,
+  which a server sending a byte every half second never trips, headers included; here every read and write
+  waits at most until the deadline (a network backend under httpx's connection pool).
+- Redirects are followed only to the host that was asked (and never from https to http): a server cannot
+  send a token or a reply's text anywhere the user did not name.
+- No answer bigger than MAX_BODY.
+It counts requests, maps failures onto the retry module's Transient and RateLimitHit, and keeps the
+Authorization header out of every message.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import ssl
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
+import httpcore
 import httpx
 
+from .errors import OffHostRedirect
 from .retry import RateLimitHit, RetryPolicy, Transient
 
 USER_AGENT = "replies (+https://pypi.org/project/replies)"
 MAX_BODY = 64 * 2**20  # no API answer this project reads is anywhere near 64 MB
+MAX_REDIRECTS = 5
+REDIRECTS = (301, 302, 303, 307, 308)
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+class DeadlineExceeded(Exception):
+    """An answer (connect, headers, body) that did not arrive whole within its deadline."""
+
+
+def _wait(timeout: float | None) -> float | None:
+    """The time-out for one read or write: the caller's, cut short at the current request's deadline."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the answer's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream):
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _wait(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _wait(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, _wait(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own sockets, each read and write bounded by the deadline of the request in progress."""
+
+    def __init__(self):
+        self.backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _DeadlineStream(self.backend.connect_tcp(host, port, _wait(timeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _DeadlineStream(self.backend.connect_unix_socket(path, _wait(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self.backend.sleep(seconds)
+
+
+def http_client(*, timeout: float, headers: dict | None = None, base_url: str = "",
+                params: dict | None = None) -> httpx.Client:
+    """An httpx client whose requests `fetch` can bound by a deadline; it follows no redirect by itself."""
+    transport = httpx.HTTPTransport(verify=_tls_context())
+    pool = transport._pool  # httpx exposes no other way to give its pool a network backend
+    if not hasattr(pool, "_network_backend"):
+        raise RuntimeError("this httpcore has no _network_backend: replies cannot bound its answers' time")
+    pool._network_backend = _DeadlineBackend()
+    return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, params=params, transport=transport,
+                        follow_redirects=False)
+
+
+@contextmanager
+def deadline_of(seconds: float):
+    """Every read and write of the requests made inside must be done within `seconds` from now."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+
+
+def fetch(client: httpx.Client, method: str, url: str, *, deadline: float, max_body: int = MAX_BODY,
+          **kwargs) -> httpx.Response:
+    """The answer to `method` `url` with its whole body read, within `deadline` seconds and `max_body` bytes.
+
+    Redirects are followed to the same host only, and never from https to http (OffHostRedirect
+    otherwise); DeadlineExceeded when the answer is not whole in time; httpx's errors as they are."""
+    started = time.monotonic()
+    with deadline_of(deadline):
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = _read(client, method, url, started, deadline, max_body, **kwargs)
+            except httpx.TimeoutException:
+                if time.monotonic() - started >= deadline:
+                    raise DeadlineExceeded(f"answer still arriving after {deadline:g}s") from None
+                raise
+            if response.status_code not in REDIRECTS or "location" not in response.headers:
+                return response
+            asked = response.request.url
+            target = asked.join(response.headers["location"])
+            if target.host != asked.host or target.port != asked.port or \
+                    (asked.scheme == "https" and target.scheme != "https"):
+                raise OffHostRedirect(f"{_origin(asked)} answered with a redirect to {_origin(target)}: replies "
+                                      "sends requests only to the host you named; if the other host is right, "
+                                      "set its address instead")
+            url = str(target)
+            if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+                method = "GET"
+                kwargs = {k: v for k, v in kwargs.items() if k not in ("data", "json", "content", "files")}
+            kwargs.pop("params", None)  # the new address carries its own query
+        raise OffHostRedirect(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def _read(client: httpx.Client, method: str, url: str, started: float, deadline: float, max_body: int,
+          **kwargs) -> httpx.Response:
+    with client.stream(method, url, **kwargs) as response:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > max_body:
+                raise Transient(f"answer larger than {max_body // 2**20} MB", bad_body=True)
+            if time.monotonic() - started > deadline:
+                raise DeadlineExceeded(f"answer still arriving after {deadline:g}s")
+    return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
+                          request=response.request)
 
 
 class HTTPStatusError(Exception):
@@ -44,9 +181,7 @@ class JsonClient:
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        # httpx drops the Authorization header on a redirect to another host
-        self.http = httpx.Client(base_url=base_url, headers=headers, timeout=timeout, params=params,
-                                 follow_redirects=True, verify=_tls_context())
+        self.http = http_client(base_url=base_url, headers=headers, timeout=timeout, params=params)
         self.retry = retry
         self.reset_parser = reset_parser
         self.is_rate_limit = is_rate_limit  # a platform that answers "slow down" with a status other than 429
@@ -69,7 +204,10 @@ class JsonClient:
         def attempt():
             self.requests += 1
             try:
-                response = self._fetch(method, path, params, data, auth, json)
+                response = fetch(self.http, method, path, deadline=self.deadline, params=params, data=data,
+                                 auth=auth, json=json)
+            except DeadlineExceeded as exc:
+                raise Transient(str(exc)) from None
             except httpx.TimeoutException:
                 raise Transient("timed out") from None
             except httpx.TransportError as exc:
@@ -93,21 +231,6 @@ class JsonClient:
             return body, response
 
         return self.retry.call(attempt, what or f"{self.label} {path}")
-
-    def _fetch(self, method: str, path: str, params: dict | None, data: dict | None = None,
-               auth: tuple[str, str] | None = None, json: Any = None) -> httpx.Response:
-        """The response with its whole body read, within `deadline` seconds and MAX_BODY bytes."""
-        started = time.monotonic()
-        with self.http.stream(method, path, params=params, data=data, auth=auth, json=json) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BODY:
-                    raise Transient(f"answer larger than {MAX_BODY // 2**20} MB", bad_body=True)
-                if time.monotonic() - started > self.deadline:
-                    raise Transient(f"answer still arriving after {self.deadline:g}s", bad_body=True)
-        return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
-                              request=response.request)
 
     def close(self) -> None:
         self.http.close()

@@ -3,7 +3,9 @@
 The root comes from `get_tweet`, replies from conversation search (recent or
 full archive) and quotes from `get_quote_tweets`. tweepy hard-codes its host,
 so a transport adapter mounted on the client's own requests session sends the
-requests to REPLIES_X_API_BASE instead, counts them and applies a time-out.
+requests to REPLIES_X_API_BASE instead, counts them, and sends them through the
+project's own HTTP layer (http.py): one deadline per answer, headers included,
+no redirect to another host, no answer over 64 MB.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import requests
 import tweepy
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 
 from replies.db.times import parse_iso, untrusted_iso
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
+from .http import DeadlineExceeded, fetch, http_client
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
 from .retry import RateLimitHit, RetryPolicy, Transient
 from .settings import Settings
@@ -50,22 +56,42 @@ def parse_url(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-class _Rebase(HTTPAdapter):
-    """Sends tweepy's requests to another base URL, with a time-out, counting them."""
+class _Rebase(BaseAdapter):
+    """Sends tweepy's requests to another base URL through `http.fetch` (httpx), counting them: requests'
+    own time-out is per read, so a server trickling its headers or body would hold a harvest forever."""
 
     def __init__(self, base: str, timeout: float, counter: list[int]):
         super().__init__()
         self.base = base
         self.timeout = timeout
         self.counter = counter
+        self.http = http_client(timeout=timeout)
 
     def send(self, request, **kwargs):
-        if request.url.startswith(TWEEPY_HOST):
-            request.url = self.base + request.url[len(TWEEPY_HOST):]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        url = request.url
+        if url.startswith(TWEEPY_HOST):
+            url = self.base + url[len(TWEEPY_HOST):]
         self.counter[0] += 1
-        return super().send(request, **kwargs)
+        try:
+            answer = fetch(self.http, request.method, url, deadline=4 * self.timeout, headers=dict(request.headers),
+                           content=request.body)
+        except DeadlineExceeded as exc:
+            raise requests.Timeout(str(exc), request=request) from None
+        except httpx.TimeoutException:
+            raise requests.Timeout("timed out", request=request) from None
+        except httpx.TransportError as exc:
+            raise requests.ConnectionError(type(exc).__name__, request=request) from None
+        response = requests.Response()
+        response.status_code = answer.status_code
+        response.headers = CaseInsensitiveDict(answer.headers.items())
+        response._content = answer.content
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.reason = answer.reason_phrase
+        response.url, response.request, response.connection = url, request, self
+        return response
+
+    def close(self) -> None:
+        self.http.close()
 
 
 def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, parent_id: str | None = None) -> Post:
@@ -159,7 +185,9 @@ class XSource:
                 raise Transient(f"HTTP {exc.response.status_code}") from None
             except tweepy.Unauthorized:
                 raise AuthRejected("X rejected the bearer token (401): check X_BEARER_TOKEN") from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.Timeout as exc:
+                raise Transient(str(exc) or "timed out") from None
+            except requests.ConnectionError as exc:
                 raise Transient(type(exc).__name__) from None
             except requests.exceptions.ChunkedEncodingError:
                 raise Transient("connection broken mid-answer") from None

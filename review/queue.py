@@ -93,9 +93,9 @@ def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, 
                              [platform, reply["parent_id"]]), None)
     question = next(db.query("select author_handle, text from threads where platform = ? and id = ?",
                              [platform, reply["thread_id"]]), None)
-    predictions = {row["category"]: row for row in db.query(
+    predictions = {row["category"]: row for row in db.query(  # a NULL score (older versions stored some) is no score
         "select category, score, predicted, threshold from predictions where platform = ? and id = ?"
-        " and codebook_hash = ?", [platform, reply_id, codebook_hash])}
+        " and codebook_hash = ? and typeof(score) in ('real', 'integer')", [platform, reply_id, codebook_hash])}
     mine = next(db.query("select labels, note from gold_labels where platform = ? and id = ? and codebook = ?"
                          " and reviewer = ?", [platform, reply_id, codebook, reviewer]), None)
     return {"reply": reply, "parent": dict(parent) if parent else None,

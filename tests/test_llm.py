@@ -11,6 +11,7 @@ import pytest
 
 from replies.classifier.llm import logprob_scores, parse_answer
 from replies.harvester.emulator import Emulator, World
+from replies.harvester.emulator.llm_api import reply_text
 from tests.conftest import replies_subprocess
 from tests.helpers import count, rows
 
@@ -18,7 +19,7 @@ from tests.helpers import count, rows
 def _oracle(message: str, ids: list[str]) -> dict[str, float]:
     """A model that finds money in replies about money, funding or budgets, and time in replies about time or
     staffing; each with the stated confidence."""
-    reply = message.rsplit("Reply to code:", 1)[-1].lower()
+    reply = reply_text(message).lower()
     return {cid: (0.93 if (cid == "money" and any(w in reply for w in ("money", "fund", "budget", "cost")))
                   or (cid == "time_resources" and any(w in reply for w in ("time", "staff", "capacity")))
                   else 0.04) for cid in ids}
@@ -124,7 +125,7 @@ def test_prose_unknown_ids_and_broken_json_are_asked_again_then_recorded_as_fail
     tries: dict[str, int] = {}
 
     def awkward(message: str, ids: list[str]):
-        reply = message.rsplit("Reply to code:", 1)[-1]
+        reply = reply_text(message)
         tries[reply] = tries.get(reply, 0) + 1
         if "lean" in reply.lower():
             return ["Sure! Here you go: {\"made_up\": true}", "{broken", ""][tries[reply] - 1]
@@ -210,19 +211,21 @@ def test_reviewed_replies_become_worked_examples(cli, llm, classified):
     # the reviewed replies (never the reply itself), each a question and its answer
     assert all(len(e) in (4, 6) for e in examples) and sum(len(e) == 6 for e in examples) > 100
     for prompt, shown in zip(prompts, examples):
-        own = prompt[-1]["content"].rsplit("Reply to code:\n", 1)[-1]
-        assert all(own != m["content"].rsplit("Reply to code:\n", 1)[-1] for m in shown if m["role"] == "user")
+        own = reply_text(prompt[-1]["content"])
+        assert all(own != reply_text(m["content"]) for m in shown if m["role"] == "user")
         assert all(json.loads(m["content"])["money"] for m in shown if m["role"] == "assistant")
     plain = cli("classify", "--method", "llm", "--no-examples", "--dry-run").output
     assert "Dry run:" in plain
 
 
 def test_parse_answer_and_logprob_scores_units():
-    assert parse_answer('noise {"money": true, "policy": false} more', ["money", "policy", "other"]) == \
-        {"money": True, "policy": False, "other": False}
-    for bad in ("", "no json here", '{"money": "yes"}', '{"cash": true}', None):
+    assert parse_answer('noise {"money": true, "policy": false} more', ["money", "policy"]) == \
+        {"money": True, "policy": False}
+    # an object without every category id is not an answer: a refusal's {} is not "no category"
+    for bad in ("", "no json here", '{"money": "yes"}', '{"cash": true}', None, "I can't code this reply. {}",
+                '{"money": true}'):
         with pytest.raises(ValueError):
-            parse_answer(bad, ["money"])
+            parse_answer(bad, ["money", "policy"] if bad == '{"money": true}' else ["money"])
     tokens = [{"token": '{"', "logprob": 0}, {"token": "money", "logprob": 0}, {"token": '":', "logprob": 0},
               {"token": " true", "logprob": -0.2231, "top_logprobs": [{"token": " true", "logprob": -0.2231},
                                                                       {"token": " false", "logprob": -1.6094}]},

@@ -97,6 +97,7 @@ class Emulator:
         self.llm_keys: set[str] = set()  # empty: no key needed (a local server)
         self.llm_json_schema = True      # supports response_format json_schema
         self.llm_logprobs = True         # returns logprobs when asked
+        self.llm_obeys_injections = False  # does what instructions in the prompt's text (not its data) say
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
         self.recorded: list[tuple[str, dict[str, str], Reply]] = []
