@@ -153,6 +153,9 @@ class _Validator:
             if key not in top:
                 self.fail(node, f"missing `{key}`")
         name = self.string(top["name"], "`name`")
+        if any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 for ch in name) or len(name) > 200:
+            self.fail(top["name"], f"`name` {name[:40]!r} must be one line of at most 200 characters, with no "
+                                   "control characters")
         question = self.string(top.get("question"), "`question`") if "question" in top else ""
         cats_node = top["categories"]
         if not isinstance(cats_node, yaml.SequenceNode) or not cats_node.value:

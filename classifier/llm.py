@@ -76,7 +76,12 @@ def check_destination(settings: LlmSettings, yes: bool) -> str | None:
                               "--llm-model")
     from replies.harvester.settings import in_clear, is_local_url
 
-    parts = urlsplit(settings.base)
+    try:
+        parts = urlsplit(settings.base)
+        parts.port  # noqa: B018 -- a port beyond 65535 raises here, not later in the middle of a request
+    except ValueError as exc:
+        raise ClassifierError(f"the LLM server's address {settings.base!r} (--llm-base or REPLIES_LLM_BASE) is not "
+                              f"a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ClassifierError(f"REPLIES_LLM_BASE {settings.base!r} is not an http(s) URL")
     if is_local_url(settings.base):

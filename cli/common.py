@@ -114,7 +114,7 @@ class JsonLog:
         if result:
             fields.update(platform=result.platform, thread=result.thread_id, new=result.new,
                           updated=result.updated, stored=result.total, requests=result.requests,
-                          found=result.found, expected=result.expected)
+                          found=result.found, expected=result.expected, malformed_fields=result.malformed_fields)
         if outcome.error:
             fields.update(error=outcome.error, exit_code=outcome.exit_code)
         self.event("thread", **fields)
@@ -158,6 +158,9 @@ class RepliesGroup(click.Group):
                     "disk I/O error": "is the disk full or a file-size limit reached? " + full,
                     "database is locked": "another program held the database too long; run again"}.get(str(exc), "")
             fail(f"could not write the database: {exc}" + (f" ({hint})" if hint else ""), EXIT_ERROR)
+        except sqlite3.DatabaseError as exc:  # a damaged file: "database disk image is malformed"
+            fail(f"cannot read the database: {exc}; restore it from a backup, or save what can be read with "
+                 "`sqlite3 FILE .recover | sqlite3 NEW.db`", EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("\nInterrupted: everything stored so far is kept; run the same command again to carry on.",
                        err=True)

@@ -14,6 +14,7 @@ from replies.export.split import parse_split
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
 from .common import EXIT_USAGE, db_option, fail, open_database
+from .output import terminal_safe
 
 
 @click.command()
@@ -74,7 +75,8 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     about = {"tool_version": __version__, "method": run.get("method"), "model": run.get("model"),
              "threads": f"{threads} question post{'s' if threads != 1 else ''}", "pseudonymized": pseudonymize,
              "strip_links": strip_links}
-    counts = export_dataset(database, fmt, out, book, stdout=sys.stdout, thread=thread,
+    stdout = terminal_safe(sys.stdout, json_text=fmt != "csv")  # a reply's escape sequence must not act on a screen
+    counts = export_dataset(database, fmt, out, book, stdout=stdout, thread=thread,
                             gold_only=gold_only, split=split, seed=seed, pseudonymizer=pseudonymizer,
                             model=run.get("model"), about=about, formula_escape=formula_escape)
     if out:

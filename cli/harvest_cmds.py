@@ -114,9 +114,12 @@ def _report(outcome: ThreadOutcome, log) -> None:
 def _finish(outcomes: list[ThreadOutcome], log) -> None:
     failed = [o for o in outcomes if o.outcome == "error"]
     limited = [o for o in outcomes if o.outcome == "rate_limited"]
+    # a thread stored without fields its server sent malformed is harvested, but not whole
+    malformed = [o for o in outcomes if o.outcome == "ok" and o.result and o.result.malformed_fields]
     # a token or setting that stops every thread is a configuration error, not a partial failure
     all_config = outcomes and all(o.outcome == "error" and o.exit_code == EXIT_CONFIG for o in outcomes)
-    code = EXIT_CONFIG if all_config else EXIT_PARTIAL if failed else EXIT_RATE_LIMITED if limited else 0
+    code = (EXIT_CONFIG if all_config else EXIT_PARTIAL if failed or malformed else EXIT_RATE_LIMITED if limited
+            else 0)
     if log:
         log.summary(outcomes, code)
         if code:
@@ -125,6 +128,10 @@ def _finish(outcomes: list[ThreadOutcome], log) -> None:
     if code == EXIT_RATE_LIMITED:
         fail(f"rate-limited on {len(limited)} of {len(outcomes)} threads; run again after the reset to carry on",
              code)
+    elif code and not failed:
+        fields = sum(o.result.malformed_fields for o in malformed)
+        fail(f"{len(malformed)} of {len(outcomes)} threads were stored without {fields} fields their server sent "
+             "malformed (see the warnings)", code)
     elif code:
         fail(f"{len(failed)} of {len(outcomes)} threads failed; the others were harvested", code)
 
@@ -257,8 +264,13 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
                    f"{table.platform} thread {table.thread_id} ({table.thread_url}){extra}; nothing stored.")
         return
     store_table(open_database(db_path, create=True), table, f"file:{Path(file).name}", question)
-    click.echo(f"{table.rows} rows read: {table.new} new, {table.updated} updated, in {table.platform} thread "
-               f"{table.thread_id}{extra}")
+    taken = f"; {table.taken} left out (ids already stored from another source)" if table.taken else ""
+    click.echo(f"{table.rows} rows read: {table.new} new, {table.updated} updated{taken}, in {table.platform} "
+               f"thread {table.thread_id}{extra}")
+    if table.taken:
+        click.echo(f"Warning: {table.taken} rows left out: their ids belong to {table.platform} replies stored from "
+                   "another source (a harvest or another imported thread), which an import never overwrites; give "
+                   "them other ids, or another --platform", err=True)
 
 
 @click.command()

@@ -74,3 +74,29 @@ def _is_terminal(out) -> bool:
         return out.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class TerminalSafe:
+    """Standard output as a terminal should get it: every control character and bidirectional override a
+    reply carries is shown as an escape instead of acting (JSON text gets JSON's own escapes, so it still
+    decodes to the same values). Files and pipes get the text as it is; this wraps a terminal only."""
+
+    def __init__(self, out, *, json_text: bool):
+        self.out, self.json_text = out, json_text
+
+    def write(self, text: str) -> int:
+        shown = json_visible(text) if self.json_text else visible(text.replace("\r\n", "\n"))
+        self.out.write(shown)
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name):
+        return getattr(self.out, name)
+
+
+def terminal_safe(out, *, json_text: bool):
+    """`out` wrapped in TerminalSafe when it is a terminal, else `out` itself."""
+    return TerminalSafe(out, json_text=json_text) if _is_terminal(out) else out

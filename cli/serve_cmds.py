@@ -71,8 +71,13 @@ def serve(port, host, reviewer, open_browser, codebook_path, db_path):
                    "record labels. Use it only on a network you trust.", err=True)
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    shown = "localhost" if local else host
-    allowed = LOCAL_NAMES if local else LOCAL_NAMES | {host.lower(), f"[{host.lower()}]"}
+    wildcard = host.strip("[]") in ("0.0.0.0", "::")
+    bound = host.strip("[]").lower()
+    # the address in the printed URL must be one the server listens on: localhost only for 127.0.0.1 itself
+    shown = "localhost" if bound in ("127.0.0.1", "localhost") or wildcard else bound
+    allowed = LOCAL_NAMES | {bound, f"[{bound}]"}
+    if wildcard:
+        allowed |= {name.lower() for name in (socket.gethostname(), socket.getfqdn()) if name}
     try:
         listener = _listen(host, port)
     except OSError as exc:
@@ -82,10 +87,11 @@ def serve(port, host, reviewer, open_browser, codebook_path, db_path):
         if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
             fail(f"cannot bind {host!r}: not an address of this machine", EXIT_USAGE)
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    app = create_app(db_path, book, reviewer=reviewer, allowed_hosts=allowed)
+    app = create_app(db_path, book, reviewer=reviewer, allowed_hosts=frozenset(allowed), any_address=wildcard)
     server = make_server(host, listener.getsockname()[1], app, threaded=True, fd=listener.fileno())
     url = f"http://{shown if ':' not in shown else f'[{shown}]'}:{listener.getsockname()[1]}/"
-    click.echo(f"Serving {db_path} (codebook {book.name}, reviewer {reviewer}) at {url}  (Ctrl-C stops)", err=True)
+    click.echo(f"Serving {db_path} (codebook {book.name}, reviewer {reviewer}) at {url}  (Ctrl-C stops)"
+               + (" and at this machine's other addresses" if wildcard else ""), err=True)
     sys.stderr.flush()
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()

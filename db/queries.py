@@ -44,6 +44,11 @@ def has_replies(db: Database) -> bool:
     return db.execute("select exists (select 1 from replies where status = 'ok' and text != '')").fetchone()[0] == 1
 
 
+def platforms_stored(db: Database) -> list[str]:
+    """Every platform name a stored reply has: the harvested ones and those imports gave (linkedin, ...)."""
+    return [name for name, in db.execute("select distinct platform from replies order by 1").fetchall()]
+
+
 def thread_choices(db: Database) -> list[dict]:
     """Every thread's platform, id and the start of its question, for a menu: no counting, so it stays cheap."""
     return [dict(r) for r in db.query("select platform, id, substr(replace(text, char(10), ' '), 1, 70) as text"

@@ -13,8 +13,6 @@ from typing import Any
 
 import httpx
 
-from replies.db.times import untrusted_iso
-
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .events import Events
 from .http import HTTPStatusError, JsonClient
@@ -60,7 +58,7 @@ def normalise_post(view: dict, *, kind: str = REPLY, parent_id: str | None = Non
     return Post(
         platform=PLATFORM, id=post_id(view["uri"]), kind=kind, parent_id=parent_id,
         author_id=author.get("did"), author_handle=author.get("handle"), text=record.get("text", ""),
-        created_at=untrusted_iso(record.get("createdAt") or view.get("indexedAt")),
+        created_at=record.get("createdAt") or view.get("indexedAt"),
         url=_web_url(author.get("handle"), author.get("did") or "", view["uri"]),
         lang=langs[0] if langs else None, like_count=view.get("likeCount"),
         repost_count=view.get("repostCount"), reply_count=view.get("replyCount"),

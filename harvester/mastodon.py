@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from replies.db.times import parse_iso, untrusted_iso
+from replies.db.times import parse_iso
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -111,7 +111,7 @@ def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_i
         author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
         text=html_to_text(content, drop_quote_fallback=quoted is not None) if content is not None
         else status.get("text", ""), html=content, spoiler_text=status.get("spoiler_text") or None,
-        created_at=untrusted_iso(status.get("created_at")), url=status.get("url") or status.get("uri"),
+        created_at=status.get("created_at"), url=status.get("url") or status.get("uri"),
         lang=status.get("language"), like_count=status.get("favourites_count"),
         repost_count=status.get("reblogs_count"), reply_count=status.get("replies_count"),
         quote_count=status.get("quotes_count"), quote_of=quoted, raw=status,

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from replies.db.times import untrusted_iso
+
 REPLY, QUOTE, ROOT = "reply", "quote", "root"
 OK, NOT_FOUND, BLOCKED, MALFORMED = "ok", "not_found", "blocked", "malformed"
 DELETED, REMOVED = "deleted", "removed"  # kept in the tree by the platform: by its author, by a moderator
@@ -50,18 +52,33 @@ class Post:
     quote_of: str | None = None  # the post this one quotes (a quote's parent_id; a reply may quote one too)
     origin: str | None = None  # the server this row was read from, when not the thread's own (Mastodon)
     raw: Any = field(default=None, repr=False)
+    # fields the server sent in a shape its API does not document, dropped (not stored): "created_at 'garbage'"
+    problems: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         """Values come from servers nobody here controls: a count that is not a whole number is no count
-        (a hostile server's like count of `<img src=x onerror=...>` must not reach a report), and a text
-        field holding a number or a list is dropped rather than stored as something else."""
+        (a hostile server's like count of `<img src=x onerror=...>` must not reach a report), a text field
+        holding a number or a list is dropped rather than stored as something else, and a time that is not
+        one is dropped. Each drop is noted in `problems`, so that the harvest can say so; nothing is dropped
+        silently. `created_at` may be given as the server sent it: it is normalised here."""
         for name in _COUNTS:
             value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63):
+            # a like count can be below zero: Reddit's score is upvotes less downvotes
+            low = -(2**63) if name == "like_count" else 0
+            if not (isinstance(value, int) and not isinstance(value, bool) and low <= value < 2**63):
+                if value is not None:
+                    self.problems.append(f"{name} {_shown(value)}")
                 setattr(self, name, None)
         for name in _TEXTS:
-            if not isinstance(getattr(self, name), (str, type(None))):
+            value = getattr(self, name)
+            if not isinstance(value, (str, type(None))):
+                self.problems.append(f"{name} {_shown(value)}")
                 setattr(self, name, None)
+        if self.created_at is not None:
+            when = untrusted_iso(self.created_at)
+            if when is None:
+                self.problems.append(f"created_at {_shown(self.created_at)}")
+            self.created_at = when
         if self.edit_history is not None:
             if not isinstance(self.edit_history, list):
                 raise ValueError(f"edit history is not a list of ids: {str(self.edit_history)[:60]!r}")
@@ -85,7 +102,11 @@ class Post:
         return row
 
 
-_FIELDS = tuple(f.name for f in fields(Post))
+_FIELDS = tuple(f.name for f in fields(Post) if f.name != "problems")
+
+
+def _shown(value: Any) -> str:
+    return repr(value)[:40]
 _COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
 _TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id", "spoiler_text",
           "quote_of", "origin")

@@ -75,10 +75,15 @@ def normalise_comment(data: dict) -> Post:
         platform=PLATFORM, id=_fullname(data["name"]), kind=REPLY, parent_id=_fullname(data["parent_id"]),
         status=status, author_id=None if gone else data.get("author_fullname"),
         author_handle=None if gone or author == "[deleted]" else author, text=None if gone else body,
-        html=None if gone else data.get("body_html"), created_at=untrusted_epoch(data.get("created_utc")),
+        html=None if gone else data.get("body_html"), created_at=_when(data.get("created_utc")),
         url=_permalink(data.get("permalink")), like_count=data.get("score"),
         raw={k: v for k, v in data.items() if k != "replies"},  # the replies are rows of their own
     )
+
+
+def _when(value):
+    """Epoch seconds as a stored time; anything else as it came, for the Post to report as malformed."""
+    return untrusted_epoch(value) or value
 
 
 def normalise_link(data: dict) -> Post:
@@ -88,7 +93,7 @@ def normalise_link(data: dict) -> Post:
         platform=PLATFORM, id=_fullname(data["name"]), kind=ROOT, author_id=data.get("author_fullname"),
         author_handle=data.get("author") if data.get("author") != "[deleted]" else None,
         text=f"{title}\n\n{body}" if body else title, html=data.get("selftext_html"),
-        created_at=untrusted_epoch(data.get("created_utc")), url=_permalink(data.get("permalink")),
+        created_at=_when(data.get("created_utc")), url=_permalink(data.get("permalink")),
         like_count=data.get("score"), reply_count=data.get("num_comments"), raw=data,
     )
 

@@ -68,6 +68,7 @@ class HarvestResult:
     run_id: int
     found: int | None = None     # replies and quotes stored with content ...
     expected: int | None = None  # ... against what the platform's own counts promise
+    malformed_fields: int = 0    # fields the server sent not as its API documents, stored without (warned)
 
 
 def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
@@ -113,9 +114,11 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
 
     outcome, error, coverage = "error", None, None
     guard = PageGuard(source.platform, root, deadline=settings.thread_deadline, clock=settings.clock)
+    malformed = _warn_malformed(source.platform, [root], events, 0)
     try:
         for batch in source.batches(root, read_cursor):
             guard.check(batch)
+            malformed = _warn_malformed(source.platform, batch.posts, events, malformed)
             rows = [p.reply_row(root.id, batch.source_url, __version__) for p in batch.posts]
             cursors = {(source.platform, root.id, k): v for k, v in batch.cursors.items()}
             delta, counted = source.requests - counted, source.requests
@@ -143,8 +146,26 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
     total = database.execute(
         "select count(*) from replies where platform = ? and thread_id = ?", [source.platform, root.id]
     ).fetchone()[0]
+    if malformed > MALFORMED_SHOWN:
+        events.warn(f"{malformed} fields in all were not as the {source.platform} API documents them and were "
+                    "stored without them (the raw JSON keeps them)")
     return HarvestResult(source.platform, root.id, root.url, row["new_count"], row["updated_count"],
-                         row["requests"], total, run_id, row["found"], row["expected"])
+                         row["requests"], total, run_id, row["found"], row["expected"], malformed)
+
+
+MALFORMED_SHOWN = 10  # warnings about malformed fields per thread, before one that counts the rest
+
+
+def _warn_malformed(platform: str, posts: list[Post], events: Events, seen: int) -> int:
+    """Warn of each field a server sent not as its API documents (the first MALFORMED_SHOWN of a thread);
+    returns how many there are so far."""
+    for post in posts:
+        for problem in post.problems:
+            seen += 1
+            if seen <= MALFORMED_SHOWN:
+                events.warn(f"{platform} post {post.id}: {problem} is not as the API documents it; stored "
+                            "without it (the raw JSON keeps it)")
+    return seen
 
 
 def _coverage(database: Database, platform: str, thread_id: str, events: Events) -> tuple[int, int | None]:

@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from replies import __version__
 from replies import db as store
+from replies.db.queries import select_in
 from replies.db.times import untrusted_epoch, untrusted_iso
 from replies.jsonl import read_jsonl
 
@@ -60,6 +61,7 @@ class TableImport:
     orphans: int = 0  # rows whose parent the file does not hold, attached to the question
     new: int = 0
     updated: int = 0
+    taken: int = 0  # rows whose id a reply stored from another source (a harvest, another thread) already has
 
 
 def parse_mapping(specs: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -87,7 +89,11 @@ def parse_mapping(specs: tuple[str, ...] | list[str]) -> dict[str, str]:
 def thread_identity(thread_url: str, platform: str | None) -> tuple[str, str]:
     """(platform, thread id) for imported rows: the platform given, else the URL's site ('linkedin' for
     www.linkedin.com); the thread id is made from the URL, so one URL is always one thread."""
-    parts = urlsplit(thread_url.strip())
+    try:
+        parts = urlsplit(thread_url.strip())
+        parts.port  # noqa: B018 -- a malformed address raises here
+    except ValueError:
+        raise ImportMappingError(f"--thread-url {thread_url!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ImportMappingError(f"--thread-url {thread_url!r} is not an http(s) URL of the question post")
     if platform is None:
@@ -248,10 +254,17 @@ def read_table(path: str | Path, fmt: str, mapping: dict[str, str], thread_url: 
 
 def store_table(database: Database, table: TableImport, source: str, question: str | None = None) -> TableImport:
     """Store what `read_table` read, in one transaction: the thread (its URL, and `question` as its text
-    when given) and every reply."""
+    when given) and every reply. A row whose platform and id belong to a reply stored from another source (a
+    harvest, or an import into another thread) is left out and counted in `taken`: an import never
+    overwrites what was stored before it."""
     root = Post(platform=table.platform, id=table.thread_id, kind=ROOT, url=table.thread_url, text=question)
-    rows = [p.reply_row(table.thread_id, source, __version__) for p in table.posts]
     with database.atomic():
+        elsewhere = {reply_id for reply_id, in select_in(
+            database, "select id from replies where platform = ? and thread_id != ? and id in ({marks})",
+            [p.id for p in table.posts], [table.platform, table.thread_id])}
+        kept = [p for p in table.posts if p.id not in elsewhere]
+        table.taken = len(table.posts) - len(kept)
+        rows = [p.reply_row(table.thread_id, source, __version__) for p in kept]
         exists = database.execute("select text from threads where platform = ? and id = ?",
                                   [table.platform, table.thread_id]).fetchone()
         if exists is None or question:

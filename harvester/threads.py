@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from replies.db.times import untrusted_iso
-
 from .errors import AuthMissing, AuthRejected, BadResponse, ConfigurationError, HarvestError, ThreadNotFound
 from .events import Events
 from .http import HTTPStatusError, JsonClient
@@ -52,7 +50,7 @@ def normalise_media(media: dict, *, kind: str = REPLY, parent_id: str | None = N
     return Post(
         platform=PLATFORM, id=post_id(media["id"]), kind=kind, parent_id=parent_id,
         author_handle=media.get("username"), text=media.get("text") or "",
-        created_at=untrusted_iso(media.get("timestamp")),
+        created_at=media.get("timestamp"),
         url=media.get("permalink") if str(media.get("permalink", "")).startswith("https://") else None, raw=media,
     )
 

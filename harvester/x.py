@@ -22,7 +22,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from replies.db.times import parse_iso, untrusted_iso
+from replies.db.times import parse_iso
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .events import Events
@@ -115,7 +115,7 @@ def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, p
     return Post(
         platform=PLATFORM, id=post_id(tweet["id"]), kind=kind, parent_id=parent_id,
         author_id=str(tweet["author_id"]) if tweet.get("author_id") else None,
-        author_handle=handle, text=text, created_at=untrusted_iso(tweet.get("created_at")),
+        author_handle=handle, text=text, created_at=tweet.get("created_at"),
         url=f"https://x.com/{handle or 'i/web'}/status/{tweet['id']}", lang=tweet.get("lang"),
         like_count=metrics.get("like_count"), repost_count=metrics.get("retweet_count"),
         reply_count=metrics.get("reply_count"), quote_count=metrics.get("quote_count"),

@@ -16,8 +16,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from replies.db.times import untrusted_iso
-
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
 from .events import Events
 from .http import HTTPStatusError, JsonClient
@@ -79,7 +77,7 @@ def normalise_comment(comment: dict, video_id: str) -> Post:
         platform=PLATFORM, id=cid, kind=REPLY, parent_id=post_id(parent) if parent else video_id,
         author_id=channel.get("value") if isinstance(channel, dict) else None,
         author_handle=name, text=text,
-        created_at=untrusted_iso(snippet.get("publishedAt")),
+        created_at=snippet.get("publishedAt"),
         url=f"https://www.youtube.com/watch?v={video_id}&lc={cid}", like_count=snippet.get("likeCount"), raw=comment,
     )
 
@@ -157,7 +155,7 @@ class YouTubeSource:
             platform=PLATFORM, id=self.video_id, kind=ROOT, author_id=snippet.get("channelId"),
             author_handle=snippet.get("channelTitle"),
             text=f"{title}\n\n{description}" if description else title,
-            created_at=untrusted_iso(snippet.get("publishedAt")),
+            created_at=snippet.get("publishedAt"),
             url=f"https://www.youtube.com/watch?v={self.video_id}", like_count=_count(stats.get("likeCount")),
             reply_count=_count(stats.get("commentCount")), raw=video,
         )

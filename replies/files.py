@@ -28,8 +28,7 @@ Error = Callable[[str], Exception]
 def atomic_file(out: str | os.PathLike, mode: str = "w", *, error: Error = WriteError):
     """A temporary file beside `out`, renamed onto it only if the block completes."""
     target = Path(out)
-    if not target.parent.exists():
-        raise error(f"cannot write {target}: folder {target.parent} does not exist")
+    _check_parent(target, error)
     if target.is_dir():
         raise error(f"cannot write {target}: it is a folder")
     _refuse_special(target, error)
@@ -53,8 +52,7 @@ def atomic_file(out: str | os.PathLike, mode: str = "w", *, error: Error = Write
 def atomic_folder(out: str | os.PathLike, *, error: Error = WriteError):
     """A temporary folder beside `out`, renamed onto it only if the block completes."""
     target = Path(out)
-    if not target.parent.exists():
-        raise error(f"cannot write {target}: folder {target.parent} does not exist")
+    _check_parent(target, error)
     _refuse_special(target, error)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise error(f"cannot write {target}: it exists and is not an empty folder")
@@ -73,12 +71,19 @@ def atomic_folder(out: str | os.PathLike, *, error: Error = WriteError):
         raise
 
 
+def _check_parent(target: Path, error: Error) -> None:
+    if not target.parent.exists():
+        raise error(f"cannot write {target}: folder {target.parent} does not exist")
+    if not target.parent.is_dir():
+        raise error(f"cannot write {target}: {target.parent} is not a folder")
+
+
 def _refuse_special(target: Path, error: Error) -> None:
     """A write replaces a regular file only: never a link (it would write where the link points, or cut
     it), a device such as /dev/null, a FIFO or a socket."""
     try:
         mode = os.lstat(target).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return
     kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
             else "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else None)

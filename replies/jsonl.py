@@ -7,17 +7,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+MAX_LINE = 16 * 2**20  # characters: a twarc2 page of 100 posts with their includes is about 1 MB
 
-def read_jsonl(path: Path, error: Callable[[str], Exception], expected: str) -> Iterator[tuple[int, Any]]:
+
+def read_jsonl(path: Path, error: Callable[[str], Exception], expected: str,
+               max_line: int | None = None) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) for each non-blank line; raises `error(message)` for a file that
-    cannot be read or a line that is not JSON, saying that `expected` was expected."""
+    cannot be read, a line that is not JSON, or one longer than `max_line` characters (read no further, so
+    a file of one endless line costs no more memory than that), saying that `expected` was expected."""
+    max_line = max_line or MAX_LINE
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         try:
-            for number, line in enumerate(handle, start=1):
+            for number, line in enumerate(iter(lambda: handle.readline(max_line + 1), ""), start=1):
+                if len(line) > max_line:
+                    raise error(f"{path} line {number}: longer than {max_line // 2**20} MB; expected {expected}")
                 if not line.strip():
                     continue
                 try:

@@ -12,16 +12,22 @@ from sqlite_utils import Database
 from replies.classifier.codebook import Codebook
 from replies.classifier.errors import LabelError
 from replies.db import labels as store
+from replies.db.queries import platforms_stored
 from replies.export.labelstudio import read_labelstudio
 from replies.harvester import platforms
 from replies.jsonl import read_jsonl
 
 
-def parse_ref(ref: str) -> tuple[str, str]:
-    """PLATFORM:ID (the id may itself contain colons, as at:// URIs do)."""
+def known_platforms(database: Database) -> list[str]:
+    """The platforms harvested from and every platform name an import gave its replies."""
+    return sorted(set(platforms.names()) | set(platforms_stored(database)))
+
+
+def parse_ref(ref: str, known: list[str]) -> tuple[str, str]:
+    """PLATFORM:ID (the id may itself contain colons, as at:// URIs do), the platform one of `known`."""
     platform, sep, reply_id = ref.partition(":")
-    if not sep or platform not in platforms.names() or not reply_id:
-        raise LabelError(f"{ref!r} is not PLATFORM:ID (platform one of {', '.join(platforms.names())})")
+    if not sep or platform not in known or not reply_id:
+        raise LabelError(f"{ref!r} is not PLATFORM:ID (platform one of {', '.join(known)})")
     return platform, reply_id
 
 
@@ -41,7 +47,7 @@ def check(database: Database, codebook: Codebook, platform: str, reply_id: str, 
 def label(database: Database, codebook: Codebook, ref: str, categories: list[str], reviewer: str,
           note: str | None = None) -> None:
     """Record one reviewer's categories for one reply (no categories: reviewed, none apply)."""
-    platform, reply_id = parse_ref(ref)
+    platform, reply_id = parse_ref(ref, known_platforms(database))
     check(database, codebook, platform, reply_id, categories)
     codebook.remember(database)
     store.set_gold(database, [{"platform": platform, "id": reply_id, "codebook": codebook.name,
@@ -103,9 +109,10 @@ def import_labels(database: Database, codebook: Codebook, path: str | Path, revi
             yield from ((p, i, labels, where, reviewer) for p, i, labels, where in read_labels_file(path, fmt))
 
     read, replies = 0, set()
+    known = known_platforms(database)
     for platform, reply_id, labels, where, _ in rows():
-        if platform not in platforms.names():
-            raise LabelError(f"{where}unknown platform {platform!r}")
+        if platform not in known:
+            raise LabelError(f"{where}unknown platform {platform!r} (one of {', '.join(known)})")
         check(database, codebook, platform, reply_id, labels, where, known=replies)
         read += 1
         replies.add((platform, reply_id))

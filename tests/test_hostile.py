@@ -36,8 +36,9 @@ def test_a_hostile_server_and_hostile_replies(run, env, serve, tmp_path):
     world.add("mastodon", "plain", "No backfill, so no time to improve anything.", now + timedelta(minutes=2),
               parent=root.id, likes=3)
     server = serve(world)
-    harvested = run("harvest", post_url(server, root))
+    harvested = run("harvest", post_url(server, root), code=5)  # stored, but not whole: said, not silent
     assert not _acts(harvested.output + harvested.stderr)
+    assert "like_count '<img src=x onerror=alert(1)>' is not as the API documents it" in harvested.stderr
     stored = {r["author_handle"].split("@")[0][:4]: r for r in rows(env["REPLIES_DB"], "select * from replies")}
     assert stored["evil"]["like_count"] is None and stored["plai"]["like_count"] == 3  # validated at the edge
     assert stored["evil"]["text"].startswith("Staffing\x1b]52")  # stored as written: it is evidence
@@ -373,8 +374,10 @@ def test_hostile_reddit_youtube_and_threads_answers_cost_only_the_bad_items(run,
     server.record("/comments/abc123", [{"kind": "Listing", "data": {"children": [link]}}, listing])
     server.record_morechildren([{"kind": "t1", "data": {"name": "t1_ok1", "id": "ok1", "parent_id": "t1_good1",
                                                         "body": "Fine.", "author": "a", "created_utc": 1700000000}}])
-    result = run("harvest", "https://redd.it/abc123")
+    result = run("harvest", "https://redd.it/abc123", code=5)  # stored without the bad fields, and said so
     assert not _acts(result.output + result.stderr)
+    assert "reddit post t1_good1: like_count '<img>' is not as the API documents it" in result.stderr
+    assert "reddit post t1_good1: created_at 1e+300" in result.stderr
     stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies")}
     assert set(stored) == {"t1_good1", "t1_bad1", "t1_ok1"} and stored["t1_bad1"]["status"] == "malformed"
     assert stored["t1_good1"]["like_count"] is None and stored["t1_good1"]["created_at"] is None
@@ -391,8 +394,8 @@ def test_hostile_reddit_youtube_and_threads_answers_cost_only_the_bad_items(run,
         {"snippet": {"topLevelComment": top, "totalReplyCount": "many"}},
         {"snippet": {"topLevelComment": {"id": {"a": 1}, "snippet": {}}}}, "junk", {"snippet": "junk"}],
         "nextPageToken": {"not": "a string"}})
-    result = run("harvest", "https://youtu.be/AAAAAAAAAAA")
-    assert not _acts(result.output + result.stderr)
+    result = run("harvest", "https://youtu.be/AAAAAAAAAAA", code=5)
+    assert not _acts(result.output + result.stderr) and "youtube post Ugtop: like_count '9'" in result.stderr
     stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies where platform = 'youtube'")}
     assert set(stored) == {"Ugtop"} and stored["Ugtop"]["like_count"] is None
     assert stored["Ugtop"]["author_handle"] is None and not server.requests_to("/youtube/v3/comments")
@@ -406,8 +409,8 @@ def test_hostile_reddit_youtube_and_threads_answers_cost_only_the_bad_items(run,
         "paging": {"cursors": {"after": "QQ=="}, "next": "https://attacker.example/steal"}})
     server.record("/v1.0/170/conversation", {"data": [], "paging": {"cursors": {"after": "Qg=="}}},
                   query={"after": "QQ=="})
-    result = run("harvest", "https://www.threads.net/@asker/post/CODE1")
-    assert not _acts(result.output + result.stderr)
+    result = run("harvest", "https://www.threads.net/@asker/post/CODE1", code=5)
+    assert not _acts(result.output + result.stderr) and "threads post 171: created_at 5" in result.stderr
     stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies where platform = 'threads'")}
     assert stored["171"]["status"] == "ok" and stored["172"]["status"] == "malformed" and set(stored) == {"171", "172"}
     assert all("attacker" not in r["path"] for r in server.requests_to(""))

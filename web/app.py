@@ -39,6 +39,7 @@ from replies.export.records import (
 from replies.harvester import platforms
 from replies.report.html import category_bars, category_chart, estimates_section, time_chart, timeline
 from replies.report.stats import reviewed_count
+from replies.review.labels import known_platforms
 from replies.review.queue import ORDERS, reply_context, review_queue
 
 from .security import LOCAL_NAMES, protect
@@ -93,7 +94,7 @@ class Queues:
 
 
 def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
-               allowed_hosts: frozenset[str] = LOCAL_NAMES) -> Flask:
+               allowed_hosts: frozenset[str] = LOCAL_NAMES, any_address: bool = False) -> Flask:
     """The application over the database at `db_path` (migrated once here), coding with `codebook`;
     `reviewer` is the name decisions carry until the page's reviewer box changes it."""
     app = Flask("replies.web", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
@@ -102,7 +103,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     codebook.remember(first)
     first.conn.close()
     queues = Queues()
-    token = protect(app, allowed_hosts=allowed_hosts)
+    token = protect(app, allowed_hosts=allowed_hosts, any_address=any_address)
 
     @app.before_request
     def load():
@@ -118,7 +119,8 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     @app.context_processor
     def shared():
         return {"book": codebook, "reviewer": g.get("reviewer", reviewer), "csrf_token": token,
-                "threads": thread_choices(g.db) if "db" in g else [], "platform_names": platforms.names(),
+                "threads": thread_choices(g.db) if "db" in g else [],
+                "platform_names": known_platforms(g.db) if "db" in g else platforms.names(),
                 "safe_url": safe_url, "page": request.endpoint}
 
     @app.errorhandler(400)
@@ -293,8 +295,9 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         category, platform = values.get("category") or None, values.get("platform") or None
         if category and category not in codebook.ids:
             abort(400, description=f"unknown category {category!r} (one of {', '.join(codebook.ids)})")
-        if platform and platform not in platforms.names():
-            abort(400, description=f"unknown platform {platform!r} (one of {', '.join(platforms.names())})")
+        known = known_platforms(g.db)
+        if platform and platform not in known:
+            abort(400, description=f"unknown platform {platform!r} (one of {', '.join(known)})")
         for name in ("since", "until"):
             if values.get(name) and not DATE_RE.match(values[name]):
                 abort(400, description=f"{name} must be a date as YYYY-MM-DD, not {values[name]!r}")
@@ -352,8 +355,9 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
             finally:
                 db.conn.close()
 
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", codebook.name)[:80]  # a header: no quote, no line break
         return Response(body(), mimetype="application/x-ndjson" if fmt == "jsonl" else "text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="replies-{codebook.name}.{fmt}"'})
+                        headers={"Content-Disposition": f'attachment; filename="replies-{name}.{fmt}"'})
 
     # -- overview and codebook --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ missed escape could not run a script (no inline scripts, no other origins)."""
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -17,16 +18,29 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 LOCAL_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})  # the host names the page always answers to
 
 
-def protect(app: Flask, *, allowed_hosts: frozenset[str]) -> str:
-    """Install the checks on `app`; returns the token its forms carry (new each time the server starts)."""
+def is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def protect(app: Flask, *, allowed_hosts: frozenset[str], any_address: bool = False) -> str:
+    """Install the checks on `app`; returns the token its forms carry (new each time the server starts).
+    `any_address`: the server listens on every address of this machine (0.0.0.0, ::), so a request to any
+    IP address passes; names still must be among `allowed_hosts`."""
     token = secrets.token_urlsafe(32)
 
     @app.before_request
     def check_request():
         # A page elsewhere can point a name it controls at 127.0.0.1 (DNS rebinding): only our own names pass.
+        # An address typed as an address cannot be rebound: with `any_address`, any such host passes.
         host = urlsplit(f"//{request.host}").hostname or ""
-        if host.lower() not in allowed_hosts and f"[{host}]" not in allowed_hosts:
-            abort(400, description=f"this server answers only to {', '.join(sorted(allowed_hosts))}")
+        if host.lower() not in allowed_hosts and f"[{host}]" not in allowed_hosts \
+                and not (any_address and is_ip_literal(host)):
+            names = ", ".join(sorted(allowed_hosts)) + (" and this machine's addresses" if any_address else "")
+            abort(400, description=f"this server answers only to {names}")
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             origin = request.headers.get("Origin") or _origin_of(request.headers.get("Referer"))
             if origin != request.host_url.rstrip("/"):
