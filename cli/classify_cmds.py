@@ -9,6 +9,7 @@ import click
 
 from replies import db
 from replies.review.labels import LABEL_FORMATS
+from replies.text import visible
 
 from .common import StderrBar, StderrEvents, db_option, open_database
 from .config import current_config
@@ -69,8 +70,10 @@ def thread_key(database, ref):
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="llm: requests in flight at once.")
 @click.option("--no-examples", is_flag=True, help="llm: no reviewed replies as worked examples in the prompt.")
-@click.option("--dry-run", is_flag=True, help="llm: build every prompt and estimate its tokens; send nothing.")
-@click.option("--yes", is_flag=True, help="llm: agree to send reply texts to a server that is not on this machine.")
+@click.option("--dry-run", is_flag=True, help="llm: build every prompt, show one whole, count the replies that "
+              "would be sent and why, and estimate the tokens; send nothing.")
+@click.option("--yes", is_flag=True, help="llm: agree to send reply texts to a server that is not on this machine, "
+              "and to send again more than half of the replies already coded (new worked examples, a new codebook).")
 @db_option
 def classify(codebook_path, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo, device, backend,
              llm_base, llm_model, concurrency, no_examples, dry_run, yes, db_path):
@@ -137,22 +140,38 @@ def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrenc
         result = classify_llm(database, book, settings, retry=retry, thread=thread_key(database, thread_ref),
                               redo=redo, concurrency=concurrency, dry_run=dry_run, few_shot=few_shot,
                               progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
-                              embedder_factory=lambda: CachedEmbedder(database, encoder_model, device=device))
+                              embedder_factory=lambda: CachedEmbedder(database, encoder_model, device=device),
+                              resend_ok=yes, note=lambda message: (bar.close(), click.echo(message, err=True)))
     finally:
         bar.close()
     examples = f", up to 4 of {result.examples} reviewed replies as examples" if result.examples else ""
     if result.dry_run:
-        pending = result.estimated_completion_tokens // max(1, 6 * len(book.ids))
-        click.echo(f"Dry run: {pending} replies would be sent to {settings.model} at {settings.base}{examples}; "
-                   f"about {result.estimated_prompt_tokens:,} prompt and {result.estimated_completion_tokens:,} "
-                   f"completion tokens (4 characters a token); {result.reused} already answered. Nothing sent.")
+        if result.first_prompt:
+            click.echo("The first prompt, whole:")
+            for message in result.first_prompt:
+                click.echo(f"--- {message['role']}")
+                click.echo(visible(message["content"]))
+            click.echo("---")
+        why = "; ".join(f"{n} {reason}" for reason, n in result.reasons.items())
+        click.echo(f"Dry run: {result.to_send} replies would be sent to {settings.model} at {settings.base}{examples}"
+                   + (f" ({why})" if why else "") + f"; about {result.estimated_prompt_tokens:,} prompt and "
+                   f"{result.estimated_completion_tokens:,} completion tokens (4 characters a token); "
+                   f"{result.reused} already answered. Nothing sent.")
         return
     scored = ", ".join(f"{n} scored by {how}" for how, n in sorted(result.scored_by.items()))
     click.echo(f"{result.coded} replies coded by {settings.model} (llm), codebook {book.name} {book.hash}; "
                f"{result.reused} from earlier answers, {result.failed} failed{examples}"
                + (f"; {scored}" if scored else ""))
     click.echo(f"Tokens: {result.prompt_tokens:,} prompt + {result.completion_tokens:,} completion in "
-               f"{result.requests} requests")
+               f"{result.requests} requests"
+               + (f"; structured output as {result.dialect}, {result.concurrency} in flight at the end"
+                  if result.requests else ""))
+    others = {name: n for name, n in result.served_models.items() if name not in (settings.model,
+                                                                                   f"{settings.model}:latest")}
+    if others:
+        click.echo(f"Warning: the server says {sum(others.values())} answers came from "
+                   f"{', '.join(map(repr, others))}, not {settings.model!r} (stored with each answer, "
+                   "llm_answers.served_model)", err=True)
     if result.failed:
         click.echo(f"Warning: {result.failed} replies got no usable answer after 3 tries; they keep no LLM label "
                    "and are asked again on the next run", err=True)

@@ -89,6 +89,29 @@ def llm_answer(db: Database, model: str, prompt_hash: str) -> dict | None:
     return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
 
+def llm_server(db: Database, base: str, model: str) -> dict | None:
+    """How the server at `base` serving `model` took structured output when it was last asked, or None."""
+    found = next(db.query("select * from llm_servers where base = ? and model = ?", [base, model]), None)
+    return dict(found) if found else None
+
+
+def remember_llm_server(db: Database, base: str, model: str, dialect: str, extras: bool) -> None:
+    with db.atomic():
+        db["llm_servers"].upsert({"base": base, "model": model, "dialect": dialect, "extras": int(extras),
+                                  "checked_at": utc_now()}, pk=("base", "model"))
+
+
+def llm_coded_history(db: Database, model: str, codebook_hash: str) -> tuple[set, set]:
+    """(replies this model coded under this codebook version, replies it coded under another version): keys
+    (platform, id), to say why a run would send a reply again."""
+    same, other = set(), set()
+    for platform, reply_id, this in db.execute(
+            "select platform, id, max(codebook_hash = ?) from coder_labels where method = 'llm' and model = ?"
+            " group by platform, id", [codebook_hash, model]).fetchall():
+        (same if this else other).add((platform, reply_id))
+    return same, other
+
+
 def store_llm_answer(db: Database, answer: Mapping, predictions: Iterable[Mapping]) -> None:
     """One language-model answer and the labels it gives, committed together the moment it arrives."""
     with db.atomic():

@@ -298,3 +298,14 @@ def m011_samples(db: Database) -> None:
                               pk=("sample", "position"), not_null={"sample", "position", "platform", "id"},
                               foreign_keys=[("sample", "samples", "name")])
     db["sample_units"].create_index(["sample", "platform", "id"], unique=True)
+
+
+@migrations()
+def m012_llm_servers(db: Database) -> None:
+    # How each language-model server (base URL and model) takes structured output, found by asking it once:
+    # `dialect` (json_schema, json_object_schema, guided_json, ollama_native, json_object or prompt), and
+    # whether it takes the sampling parameters that make decoding deterministic (`extras`).
+    db["llm_servers"].create({"base": str, "model": str, "dialect": str, "extras": int, "checked_at": str},
+                             pk=("base", "model"), not_null={"base", "model", "dialect"})
+    # The model each answer says it came from (a server may serve another than the one asked for).
+    db["llm_answers"].add_column("served_model", str)

@@ -196,10 +196,11 @@ class JsonClient:
         return self.request("GET", path, params, what=what)
 
     def request(self, method: str, path: str, params: dict | None = None, *, data: dict | None = None,
-                json: Any = None, auth: tuple[str, str] | None = None,
-                what: str | None = None) -> tuple[Any, httpx.Response]:
+                json: Any = None, auth: tuple[str, str] | None = None, what: str | None = None,
+                give_up: Callable[[int, Any], bool] | None = None) -> tuple[Any, httpx.Response]:
         """`method` `path` (with a form body `data` or a JSON body `json`, HTTP basic `auth`) and return
-        (decoded JSON, response)."""
+        (decoded JSON, response). `give_up(status, body)` true for a 5xx answer raises HTTPStatusError at
+        once instead of retrying it (a server that says in a 500 it does not take a parameter)."""
 
         def attempt():
             self.requests += 1
@@ -215,6 +216,13 @@ class JsonClient:
             if response.status_code == 429:
                 raise RateLimitHit("429 Too Many Requests", self.reset_parser(response.headers))
             if response.status_code >= 500:
+                if give_up is not None:
+                    try:
+                        body = response.json()
+                    except (ValueError, RecursionError):
+                        body = response.text[:2000]
+                    if give_up(response.status_code, body):
+                        raise HTTPStatusError(response.status_code, body, path)
                 raise Transient(f"HTTP {response.status_code}")
             try:
                 body = response.json()

@@ -17,6 +17,8 @@ from replies.harvester.retry import RetryPolicy
 from tests.helpers import count, rows
 from tests.hostile_server import Hostile, answering, respond, trickle
 
+CATEGORIES = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
+              "lean_misconceptions", "leadership"]
 HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n{}"
 
 
@@ -123,12 +125,13 @@ def llm_server(decide):
     """An OpenAI-compatible server whose answer to each reply is `decide(reply text, category ids)`: a content
     string, or (content, logprobs object) to send with it. The body is written with Python's json, which
     writes NaN and Infinity as such, as a careless server would."""
-    from replies.harvester.emulator.llm_api import reply_text
+    from replies.harvester.emulator.llm_api import _ids, reply_text
 
     def answer(raw: bytes) -> bytes:
+        if raw.startswith(b"GET") or b"/api/chat" in raw.split(b"\r\n", 1)[0]:
+            return respond(404, {"error": "no such path"})  # a server that lists no models, and not Ollama
         body = json.loads(raw.partition(b"\r\n\r\n")[2])
-        schema = body["response_format"].get("json_schema", {}).get("schema", {})
-        ids = list(schema.get("properties", {}))
+        ids = _ids(body) or CATEGORIES  # where the request's dialect put the schema, else the codebook's
         user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
         decided = decide(reply_text(user), ids)
         content, logprobs = decided if isinstance(decided, tuple) else (decided, None)
@@ -231,10 +234,11 @@ def test_an_answer_given_on_a_retry_is_kept_like_any_other(cli, classified, llm_
         return '{"made_up": true}' if tries[reply] == 1 else codes(ids, {"money"})
     with llm_server(decide) as server:
         llm_env(server)
+        posts = lambda: sum(line.startswith("POST") for line, _ in server.requests)  # noqa: E731
         cli("classify", "--method", "llm")
-        first = len(server.requests)
+        first = posts()
         again = cli("classify", "--method", "llm")
-        assert len(server.requests) == first  # nothing asked again
+        assert posts() == first  # nothing asked again
     n = count(classified, "select count(*) from replies where status = 'ok' and text != ''")
     assert first == 2 * n and f"{n} replies coded" in again.output and "0 failed" in again.output
 

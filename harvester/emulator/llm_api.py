@@ -66,8 +66,10 @@ def _error(status: int, message: str, kind: str = "invalid_request_error", param
 
 
 def _ids(body: dict) -> list[str]:
+    """The category ids the request's schema names, wherever its dialect puts the schema."""
     fmt = body.get("response_format") or {}
-    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    schema = ((fmt.get("json_schema") or {}).get("schema") or fmt.get("schema") or body.get("guided_json")
+              or (body.get("format") if isinstance(body.get("format"), dict) else None) or {})
     props = schema.get("properties") or {}
     return list(props)
 
@@ -92,7 +94,57 @@ def _tokens(content: str, probabilities: dict[str, float]) -> list[dict]:
     return out
 
 
+# The servers `Emulator.llm_server` can play, each as its documentation (and, for llama-cpp-python, its
+# recorded answers) shows it taking structured output; None is a server that takes every documented field
+# and ignores what it does not know.
+OPENAI_FIELDS = {"model", "messages", "temperature", "top_p", "n", "stream", "stop", "max_tokens",
+                 "max_completion_tokens", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+                 "top_logprobs", "response_format", "seed", "tools", "tool_choice", "user"}
+SERVERS = ("openai", "llama-cpp-python", "lmstudio", "vllm-guided", "ollama-native")
+UNRELATED = '{"type": "answer", "contentTypeCode": 3}'  # what a small model writes when nothing holds it to a schema
+
+
+def _refusal(kind: str | None, body: dict) -> Reply | None:
+    """The error the server `kind` gives for a request it does not take, or None."""
+    fmt = body.get("response_format") or {}
+    kind_of = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "openai":
+        unknown = sorted(set(body) - OPENAI_FIELDS)
+        if unknown:
+            return _error(400, f"Unrecognized request argument supplied: {unknown[0]}")
+    if kind == "llama-cpp-python" and kind_of not in (None, "text", "json_object"):
+        return Reply(500, {"error": {"message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                                                "'response_format', 'type'), 'msg': \"Input should be 'text' or "
+                                                f"'json_object'\", 'input': '{kind_of}'}}",
+                                     "type": "internal_server_error", "param": None, "code": None}})
+    if kind == "lmstudio" and kind_of == "json_object":
+        return Reply(400, {"error": "'response_format.type' must be 'json_schema' or 'text'"})
+    if kind in ("vllm-guided", "ollama-native") and kind_of == "json_schema":
+        return Reply(400, {"object": "error", "message": f"response_format type {kind_of!r} is not supported",
+                           "type": "BadRequestError", "param": None, "code": 400})
+    return None
+
+
+def _enforced(kind: str | None, body: dict) -> bool:
+    """Whether the server `kind` holds the model to the schema this request gives."""
+    fmt = body.get("response_format") or {}
+    if kind == "vllm-guided":
+        return "guided_json" in body
+    if kind == "ollama-native":
+        return False  # its OpenAI-compatible endpoint holds the model to no schema here: only /api/chat does
+    if kind == "llama-cpp-python":
+        return isinstance(fmt, dict) and fmt.get("type") == "json_object" and "schema" in fmt
+    return True
+
+
 def handle(emulator, path: str, query, headers) -> Reply:
+    if path == "/v1/models":
+        if not emulator.llm_models:
+            return _error(404, f"Unknown path {path[:60]}")
+        return Reply(200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "me"}
+                                                      for name in emulator.llm_models]})
+    if path == "/api/chat":
+        return handle_ollama(emulator, query, headers)
     if path != "/v1/chat/completions":
         return _error(404, f"Unknown path {path[:60]}")
     if emulator.llm_keys:
@@ -109,6 +161,9 @@ def handle(emulator, path: str, query, headers) -> Reply:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema" and not emulator.llm_json_schema:
         return _error(400, "response_format json_schema is not supported by this server", param="response_format")
+    refused = _refusal(emulator.llm_server, body)
+    if refused is not None:
+        return refused
     ids = _ids(body)
     if not ids:  # no schema: the model reads the category ids from the prompt's codebook lines ("- id (Label)")
         system = next((str(m.get("content") or "") for m in messages if m.get("role") == "system"), "")
@@ -116,6 +171,8 @@ def handle(emulator, path: str, query, headers) -> Reply:
     last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
     coder = emulator.llm_coder or keyword_coder
     decided = (emulator.llm_obeys_injections and injected(last, ids)) or coder(last, ids)
+    if not _enforced(emulator.llm_server, body):
+        decided = UNRELATED
     if isinstance(decided, str):
         content, probabilities = decided, {}
     else:
@@ -130,3 +187,31 @@ def handle(emulator, path: str, query, headers) -> Reply:
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     return Reply(200, {"id": "chatcmpl-emulated", "object": "chat.completion", "created": 1764000000,
                        "model": body["model"], "choices": [choice], "usage": usage})
+
+
+def handle_ollama(emulator, query, headers) -> Reply:
+    """Ollama's own POST /api/chat: `format` holds the JSON schema, `options` the sampling, and the answer has
+    `message`, `prompt_eval_count`, `eval_count` and, asked for, `logprobs` (a list of tokens, each with its
+    `top_logprobs`), as Ollama's API documentation gives them."""
+    if emulator.llm_server != "ollama-native":
+        return _error(404, "Unknown path /api/chat")
+    try:
+        body = json.loads((query.get("_json") or ["{}"])[-1])
+    except ValueError:
+        return Reply(400, {"error": "invalid JSON"})
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not body.get("model"):
+        return Reply(400, {"error": "model and messages are required"})
+    ids = _ids(body)
+    last = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+    decided = (emulator.llm_coder or keyword_coder)(last, ids)
+    probabilities = decided if isinstance(decided, dict) else {}
+    content = decided if isinstance(decided, str) else json.dumps({cid: probabilities.get(cid, 0) > 0.5
+                                                                   for cid in ids})
+    answer = {"model": body["model"], "created_at": "2026-12-01T00:00:00Z",
+              "message": {"role": "assistant", "content": content}, "done": True, "done_reason": "stop",
+              "prompt_eval_count": max(1, sum(len(str(m.get("content") or "")) for m in messages) // 4),
+              "eval_count": max(1, len(content) // 4)}
+    if body.get("logprobs"):
+        answer["logprobs"] = _tokens(content, probabilities)
+    return Reply(200, answer)

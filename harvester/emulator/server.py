@@ -98,6 +98,8 @@ class Emulator:
         self.llm_json_schema = True      # supports response_format json_schema
         self.llm_logprobs = True         # returns logprobs when asked
         self.llm_obeys_injections = False  # does what instructions in the prompt's text (not its data) say
+        self.llm_server: str | None = None  # a real server's ways to play (llm_api.SERVERS), None: the reference
+        self.llm_models: list[str] = []     # what GET /v1/models lists (none: no such path)
         self.faults: list[Fault] = []
         self.gates: list[Gate] = []
         self.recorded: list[tuple[str, dict[str, str], Reply]] = []
@@ -230,7 +232,7 @@ class Emulator:
             return bluesky_api.handle(self, path, query, headers)
         if reddit_api.serves(path):
             return reddit_api.handle(self, path, query, headers)
-        if path.startswith("/v1/"):
+        if path.startswith("/v1/") or path == "/api/chat":
             return llm_api.handle(self, path, query, headers)
         if path.startswith("/api/"):
             return mastodon_api.handle(self, path, query, headers)
