@@ -114,7 +114,8 @@ class JsonLog:
         if result:
             fields.update(platform=result.platform, thread=result.thread_id, new=result.new,
                           updated=result.updated, stored=result.total, requests=result.requests,
-                          found=result.found, expected=result.expected, malformed_fields=result.malformed_fields)
+                          found=result.found, expected=result.expected, malformed_fields=result.malformed_fields,
+                          failed_requests=result.failed_requests)
         if outcome.error:
             fields.update(error=outcome.error, exit_code=outcome.exit_code)
         self.event("thread", **fields)

@@ -115,7 +115,8 @@ def _finish(outcomes: list[ThreadOutcome], log) -> None:
     failed = [o for o in outcomes if o.outcome == "error"]
     limited = [o for o in outcomes if o.outcome == "rate_limited"]
     # a thread stored without fields its server sent malformed is harvested, but not whole
-    malformed = [o for o in outcomes if o.outcome == "ok" and o.result and o.result.malformed_fields]
+    malformed = [o for o in outcomes if o.outcome == "ok" and o.result
+                 and (o.result.malformed_fields or o.result.failed_requests)]
     # a token or setting that stops every thread is a configuration error, not a partial failure
     all_config = outcomes and all(o.outcome == "error" and o.exit_code == EXIT_CONFIG for o in outcomes)
     code = (EXIT_CONFIG if all_config else EXIT_PARTIAL if failed or malformed else EXIT_RATE_LIMITED if limited
@@ -130,8 +131,10 @@ def _finish(outcomes: list[ThreadOutcome], log) -> None:
              code)
     elif code and not failed:
         fields = sum(o.result.malformed_fields for o in malformed)
-        fail(f"{len(malformed)} of {len(outcomes)} threads were stored without {fields} fields their server sent "
-             "malformed (see the warnings)", code)
+        requests = sum(o.result.failed_requests for o in malformed)
+        missing = " and ".join(part for part in (f"{fields} fields their server sent malformed" if fields else "",
+                                                 f"what {requests} failed requests held" if requests else "") if part)
+        fail(f"{len(malformed)} of {len(outcomes)} threads were stored without {missing} (see the warnings)", code)
     elif code:
         fail(f"{len(failed)} of {len(outcomes)} threads failed; the others were harvested", code)
 
@@ -246,6 +249,8 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
             if given:
                 raise click.UsageError(f"{name} is for --format csv or jsonl; twarc2 files carry their own fields")
         result = import_twarc(open_database(db_path, create=True), file)
+        for note in result.skipped or []:
+            click.echo(f"Warning: {file}: {note}", err=True)
         click.echo(f"{result.tweets} tweets read: {result.new} new, {result.updated} updated, "
                    f"in {result.threads} threads"
                    + (f"; {result.retweets} retweets left out" if result.retweets else ""))

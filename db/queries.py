@@ -55,11 +55,18 @@ def thread_choices(db: Database) -> list[dict]:
                                       " from threads order by added_at")]
 
 
+# Platforms whose question post counts every reply below it, at any depth (YouTube's `commentCount`), where
+# the others count only the replies to it: there, the replies' own counts say what lies below each, and are
+# already in the root's.
+ROOT_COUNTS_EVERY_REPLY = frozenset({"youtube"})
+
+
 def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int | None]:
     """(found, expected) for a thread: the replies and quotes stored with content, against what the platform's
     own counts promise, the root's reply and quote counts plus each stored reply's reply count (replies to a
-    quote belong to the quote's own conversation, so quotes' counts are left out). `expected` is None where
-    no count is known at all (an imported file, a platform that gave none)."""
+    quote belong to the quote's own conversation, so quotes' counts are left out; and where the root counts
+    every reply, ROOT_COUNTS_EVERY_REPLY, its count alone). `expected` is None where no count is known at all
+    (an imported file, a platform that gave none)."""
     found, below, counted = db.execute(
         "select coalesce(sum(status = 'ok'), 0),"
         " coalesce(sum(case when kind = 'reply' and status = 'ok' then reply_count end), 0),"
@@ -70,6 +77,8 @@ def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, i
                       " where platform = ? and id = ?", [platform, thread_id]).fetchone()
     if (root is None or root[1]) and not counted:
         return found, None
+    if platform in ROOT_COUNTS_EVERY_REPLY and root is not None and not root[1]:
+        return found, root[0]
     return found, below + (root[0] if root else 0)
 
 

@@ -309,3 +309,11 @@ def m012_llm_servers(db: Database) -> None:
                              pk=("base", "model"), not_null={"base", "model", "dialect"})
     # The model each answer says it came from (a server may serve another than the one asked for).
     db["llm_answers"].add_column("served_model", str)
+
+
+@migrations()
+def m013_edited_at(db: Database) -> None:
+    # When a post was last edited, where the platform says (Reddit's `edited`, Mastodon's `edited_at`): a reply
+    # changed after others answered it.
+    for table in ("threads", "replies"):
+        db[table].add_column("edited_at", str)

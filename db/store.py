@@ -21,12 +21,13 @@ from .times import utc_now
 TRACKED = (
     "text", "html", "status", "parent_id", "kind", "author_handle",
     "like_count", "repost_count", "reply_count", "quote_count", "spoiler_text", "edit_history", "quote_of",
+    "edited_at",
 )
 REPLY_COLUMNS = (
     "platform", "id", "thread_id", "parent_id", "kind", "status", "author_id",
     "author_handle", "text", "html", "created_at", "url", "lang", "like_count",
-    "repost_count", "reply_count", "quote_count", "spoiler_text", "edit_history", "quote_of", "origin", "raw",
-    "source_url",
+    "repost_count", "reply_count", "quote_count", "spoiler_text", "edit_history", "quote_of", "origin", "edited_at",
+    "raw", "source_url",
     "tool_version",
 )
 

@@ -109,13 +109,21 @@ def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_i
         parent_id=parent_id if parent_id is not None else (
             stored_id(instance, post_id(status["in_reply_to_id"])) if status.get("in_reply_to_id") else None),
         author_id=str(account["id"]) if account.get("id") is not None else None, author_handle=acct,
-        text=html_to_text(content, drop_quote_fallback=quoted is not None) if content is not None
+        text=_text(content, quoted) if content is not None
         else status.get("text", ""), html=content, spoiler_text=status.get("spoiler_text") or None,
         created_at=status.get("created_at"), url=status.get("url") or status.get("uri"),
         lang=status.get("language"), like_count=status.get("favourites_count"),
         repost_count=status.get("reblogs_count"), reply_count=status.get("replies_count"),
-        quote_count=status.get("quotes_count"), quote_of=quoted, raw=status,
+        quote_count=status.get("quotes_count"), quote_of=quoted, edited_at=status.get("edited_at"), raw=status,
     )
+
+
+def _text(content: str, quoted: str | None) -> str:
+    """The plain text of a status. Of a status that quotes another, without Mastodon's "RE: link" line for
+    clients unaware of quotes (the quote is kept in `quote_of`), unless that line is all the status says."""
+    if quoted is None:
+        return html_to_text(content)
+    return html_to_text(content, drop_quote_fallback=True) or html_to_text(content)
 
 
 def _quoted(quote: Any, instance: str) -> str | None:

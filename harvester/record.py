@@ -51,6 +51,7 @@ class Post:
     edit_history: list[str] | None = None  # ids of this post's other versions, oldest first (X edits)
     quote_of: str | None = None  # the post this one quotes (a quote's parent_id; a reply may quote one too)
     origin: str | None = None  # the server this row was read from, when not the thread's own (Mastodon)
+    edited_at: str | None = None  # when it was last edited, where the platform says (Reddit, Mastodon)
     raw: Any = field(default=None, repr=False)
     # fields the server sent in a shape its API does not document, dropped (not stored): "created_at 'garbage'"
     problems: list[str] = field(default_factory=list, repr=False)
@@ -74,11 +75,13 @@ class Post:
             if not isinstance(value, (str, type(None))):
                 self.problems.append(f"{name} {_shown(value)}")
                 setattr(self, name, None)
-        if self.created_at is not None:
-            when = untrusted_iso(self.created_at)
-            if when is None:
-                self.problems.append(f"created_at {_shown(self.created_at)}")
-            self.created_at = when
+        for name in ("created_at", "edited_at"):
+            value = getattr(self, name)
+            if value is not None:
+                when = untrusted_iso(value)
+                if when is None:
+                    self.problems.append(f"{name} {_shown(value)}")
+                setattr(self, name, when)
         if self.edit_history is not None:
             if not isinstance(self.edit_history, list):
                 raise ValueError(f"edit history is not a list of ids: {str(self.edit_history)[:60]!r}")
@@ -109,7 +112,7 @@ def _shown(value: Any) -> str:
     return repr(value)[:40]
 _COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
 _TEXTS = ("author_id", "author_handle", "text", "html", "created_at", "url", "lang", "parent_id", "spoiler_text",
-          "quote_of", "origin")
+          "quote_of", "origin", "edited_at")
 
 
 def tolerant(build: Callable[[Any], "Post"], item: Any, *, platform: str, id_key: str,

@@ -76,9 +76,14 @@ def normalise_comment(data: dict) -> Post:
         status=status, author_id=None if gone else data.get("author_fullname"),
         author_handle=None if gone or author == "[deleted]" else author, text=None if gone else body,
         html=None if gone else data.get("body_html"), created_at=_when(data.get("created_utc")),
-        url=_permalink(data.get("permalink")), like_count=data.get("score"),
+        url=_permalink(data.get("permalink")), like_count=data.get("score"), edited_at=_edited(data.get("edited")),
         raw={k: v for k, v in data.items() if k != "replies"},  # the replies are rows of their own
     )
+
+
+def _edited(value):
+    """Reddit's `edited`: false for a comment never edited, else the epoch second of the last edit."""
+    return None if value is False or value is None else _when(value)
 
 
 def _when(value):
@@ -94,7 +99,8 @@ def normalise_link(data: dict) -> Post:
         author_handle=data.get("author") if data.get("author") != "[deleted]" else None,
         text=f"{title}\n\n{body}" if body else title, html=data.get("selftext_html"),
         created_at=_when(data.get("created_utc")), url=_permalink(data.get("permalink")),
-        like_count=data.get("score"), reply_count=data.get("num_comments"), raw=data,
+        like_count=data.get("score"), reply_count=data.get("num_comments"), edited_at=_edited(data.get("edited")),
+        raw=data,
     )
 
 

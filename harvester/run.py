@@ -14,7 +14,7 @@ from replies import db as store
 from . import platforms
 from .errors import BadResponse, HarvestError, RateLimited
 from .events import Events
-from .record import Post
+from .record import MALFORMED, Post
 from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, Source
@@ -69,6 +69,7 @@ class HarvestResult:
     found: int | None = None     # replies and quotes stored with content ...
     expected: int | None = None  # ... against what the platform's own counts promise
     malformed_fields: int = 0    # fields the server sent not as its API documents, stored without (warned)
+    failed_requests: int = 0     # requests for part of the thread that failed and were passed over (warned)
 
 
 def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
@@ -115,10 +116,14 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
     outcome, error, coverage = "error", None, None
     guard = PageGuard(source.platform, root, deadline=settings.thread_deadline, clock=settings.clock)
     malformed = _warn_malformed(source.platform, [root], events, 0)
+    failed = 0
     try:
         for batch in source.batches(root, read_cursor):
             guard.check(batch)
             malformed = _warn_malformed(source.platform, batch.posts, events, malformed)
+            for failure in batch.failures:
+                failed += 1
+                events.warn(f"{failure}; the thread is incomplete, and the next run asks again")
             rows = [p.reply_row(root.id, batch.source_url, __version__) for p in batch.posts]
             cursors = {(source.platform, root.id, k): v for k, v in batch.cursors.items()}
             delta, counted = source.requests - counted, source.requests
@@ -150,7 +155,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
         events.warn(f"{malformed} fields in all were not as the {source.platform} API documents them and were "
                     "stored without them (the raw JSON keeps them)")
     return HarvestResult(source.platform, root.id, root.url, row["new_count"], row["updated_count"],
-                         row["requests"], total, run_id, row["found"], row["expected"], malformed)
+                         row["requests"], total, run_id, row["found"], row["expected"], malformed, failed)
 
 
 MALFORMED_SHOWN = 10  # warnings about malformed fields per thread, before one that counts the rest
@@ -160,6 +165,9 @@ def _warn_malformed(platform: str, posts: list[Post], events: Events, seen: int)
     """Warn of each field a server sent not as its API documents (the first MALFORMED_SHOWN of a thread);
     returns how many there are so far."""
     for post in posts:
+        if post.status == MALFORMED:
+            post.problems.insert(0, "the post as a whole (kept with its raw JSON, left out of classification and "
+                                    "exports)")
         for problem in post.problems:
             seen += 1
             if seen <= MALFORMED_SHOWN:

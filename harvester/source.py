@@ -20,6 +20,9 @@ class Batch:
     posts: list[Post]
     cursors: Cursors = field(default_factory=dict)
     source_url: str | None = None
+    # requests for part of the thread that failed and were passed over (a reply page answering 404): each
+    # said in a warning and counted, so the harvest exits as partial; the next run asks again
+    failures: list[str] = field(default_factory=list)
 
 
 class Source(Protocol):

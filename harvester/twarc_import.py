@@ -34,11 +34,17 @@ class ImportResult:
     updated: int
     threads: int
     retweets: int = 0
+    skipped: list[str] | None = None  # lines left out, each said: a line cut off at the end, an error object
 
 
-def _pages(path: Path) -> Iterator[tuple[int, list[dict], dict[str, dict], list[dict]]]:
-    """(line number, tweets, users by id, referenced tweets) for each line of the file."""
-    for number, obj in read_jsonl(path, ImportFileError, "twarc2 JSONL"):
+def _pages(path: Path, skipped: list[str]) -> Iterator[tuple[int, list[dict], dict[str, dict], list[dict]]]:
+    """(line number, tweets, users by id, referenced tweets) for each line of the file. A last line cut off
+    (a collection killed while writing) and an error object from X's stream (an operational disconnect) are
+    left out, each noted in `skipped`."""
+    cut = lambda number: skipped.append(  # noqa: E731
+        f"line {number} is cut off (the file ends in the middle of it, as a collection killed while writing "
+        "leaves it): left out, the lines before it imported")
+    for number, obj in read_jsonl(path, ImportFileError, "twarc2 JSONL", cut_off=cut):
         if isinstance(obj, dict) and isinstance(obj.get("data"), (list, dict)):
             # a page of search or lookup results (a list), or a line of stream output (one tweet)
             includes = obj.get("includes") if isinstance(obj.get("includes"), dict) else {}
@@ -52,6 +58,10 @@ def _pages(path: Path) -> Iterator[tuple[int, list[dict], dict[str, dict], list[
             yield number, [obj], users, []
         elif isinstance(obj, dict) and "meta" in obj and "data" not in obj:
             continue  # an empty page
+        elif isinstance(obj, dict) and isinstance(obj.get("errors"), list) and "data" not in obj:
+            first = obj["errors"][0] if obj["errors"] and isinstance(obj["errors"][0], dict) else {}
+            what = first.get("title") or first.get("detail") or "an error"
+            skipped.append(f"line {number} is an error X sent, not tweets ({str(what)[:80]}): left out")
         else:
             raise ImportFileError(f"{path} line {number}: neither an API v2 page nor a tweet; "
                                   "expected twarc2 JSONL")
@@ -62,7 +72,8 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
     path = Path(path)
     tweets: dict[str, tuple[dict, dict[str, dict]]] = {}
     included: dict[str, tuple[dict, dict[str, dict]]] = {}
-    for number, data, users, refs in _pages(path):
+    skipped: list[str] = []
+    for number, data, users, refs in _pages(path, skipped):
         for tweet in data:
             if not isinstance(tweet, dict) or not str(tweet.get("id") or "").isdigit():
                 raise ImportFileError(f"{path} line {number}: a tweet without a numeric id")
@@ -81,6 +92,7 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
 
     rows: list[dict] = []
     roots: dict[str, Post] = {}
+    quoting_roots: dict[str, Post] = {}  # a quote post that starts a conversation of its own: also its question
     for tweet_id, (tweet, users) in everything.items():
         if tweet_id in retweets:
             continue
@@ -88,6 +100,9 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
         conv = str(tweet.get("conversation_id") or tweet_id)
         if post.kind == QUOTE and conv == tweet_id:
             thread = conversation(post.parent_id) or post.parent_id
+            question = normalise_tweet(tweet, users)
+            question.kind, question.parent_id = ROOT, None
+            quoting_roots[tweet_id] = question
         elif conv == tweet_id:
             post.kind, post.parent_id = ROOT, None
             roots[tweet_id] = post
@@ -98,11 +113,11 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
     thread_ids = {r["thread_id"] for r in rows} | set(roots)
     with database.atomic():
         for thread_id in thread_ids:
-            root = roots.get(thread_id) or Post(platform="x", id=thread_id, kind=ROOT,
-                                                url=f"https://x.com/i/web/status/{thread_id}")
+            root = roots.get(thread_id) or quoting_roots.get(thread_id) or Post(
+                platform="x", id=thread_id, kind=ROOT, url=f"https://x.com/i/web/status/{thread_id}")
             exists = database.execute("select 1 from threads where platform='x' and id=?", [thread_id]).fetchone()
-            if thread_id in roots or not exists:
+            if thread_id in roots or thread_id in quoting_roots or not exists:
                 store.upsert_thread(database, root.thread_row())
         counts = store.store_replies(database, rows)
     return ImportResult(len(everything) - len(retweets), counts.new, counts.updated, len(thread_ids),
-                        len(retweets))
+                        len(retweets), skipped)

@@ -182,8 +182,9 @@ class YouTubeSource:
             for thread_id, included in wanting:
                 if thread_id in done:
                     continue
-                yield from self._replies(thread_id, included)
-                done.add(thread_id)
+                complete = yield from self._replies(thread_id, included)
+                if complete:
+                    done.add(thread_id)
                 yield Batch([], {"threads.done": json.dumps(sorted(done))})
             following = page.get("nextPageToken")
             if not isinstance(following, str) or not following or following in tokens_seen or len(following) > 512:
@@ -198,7 +199,7 @@ class YouTubeSource:
 
     def _thread_posts(self, items: list) -> tuple[list[Post], list[tuple[str, int]]]:
         """The posts of one page of threads, and (thread id, replies included) for threads with more replies."""
-        comments, wanting = [], []
+        comments, wanting, totals = [], [], {}
         for item in items:
             snippet = item.get("snippet") if isinstance(item, dict) else None
             if not isinstance(snippet, dict):
@@ -209,6 +210,8 @@ class YouTubeSource:
             comments.append(top)
             comments += replies
             total = _count(snippet.get("totalReplyCount")) or 0
+            if isinstance(top, dict) and isinstance(top.get("id"), str):
+                totals[top["id"]] = _count(snippet.get("totalReplyCount"))
             if isinstance(top, dict) and total > len(replies):
                 try:
                     wanting.append((post_id(top.get("id")), len(replies)))
@@ -216,9 +219,16 @@ class YouTubeSource:
                     continue
         posts = tolerant_each(lambda c: normalise_comment(c, self.video_id), comments, platform=PLATFORM,
                               id_key="id", parent_id=self.video_id)
+        for post in posts:  # a top-level comment's replies, as YouTube counts them: what coverage compares with
+            if post.id in totals and post.status == "ok":
+                post.reply_count = totals[post.id] if isinstance(totals[post.id], int) else None
         return posts, wanting
 
-    def _replies(self, thread_id: str, included: int) -> Iterator[Batch]:
+    def _replies(self, thread_id: str, included: int):
+        """Batches of a comment's replies; returns whether they were read to the end. A page that fails (a
+        404: the comment deleted since its thread was read, or any refusal that is not the quota's or the
+        key's) is a failure of this comment only, said in the batch: the harvest goes on, the thread is
+        incomplete, and the next run asks again."""
         token = None
         seen: set[str] = set()
         while True:
@@ -227,14 +237,18 @@ class YouTubeSource:
                 params["pageToken"] = token
             try:
                 page = self._list("comments", params)
-            except ThreadNotFound:  # the thread was deleted since its page was read
-                return
+            except (RateLimited, AuthRejected):
+                raise
+            except (ThreadNotFound, HarvestError) as exc:
+                what = "not found (404)" if isinstance(exc, ThreadNotFound) else str(exc)
+                yield Batch([], failures=[f"YouTube comment {thread_id}'s replies could not be read: {what}"])
+                return False
             posts = tolerant_each(lambda c: normalise_comment(c, self.video_id), page["items"], platform=PLATFORM,
                                   id_key="id", parent_id=thread_id)
             yield Batch(posts, source_url="/youtube/v3/comments")
             token = page.get("nextPageToken")
             if not isinstance(token, str) or not token or token in seen or len(token) > 512:
-                return
+                return True
             seen.add(token)
 
 

@@ -11,10 +11,13 @@ MAX_LINE = 16 * 2**20  # characters: a twarc2 page of 100 posts with their inclu
 
 
 def read_jsonl(path: Path, error: Callable[[str], Exception], expected: str,
-               max_line: int | None = None) -> Iterator[tuple[int, Any]]:
+               max_line: int | None = None,
+               cut_off: Callable[[int], None] | None = None) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) for each non-blank line; raises `error(message)` for a file that
     cannot be read, a line that is not JSON, or one longer than `max_line` characters (read no further, so
-    a file of one endless line costs no more memory than that), saying that `expected` was expected."""
+    a file of one endless line costs no more memory than that), saying that `expected` was expected.
+    With `cut_off`, a last line that is not JSON and has no line end (a file whose writer was killed while
+    writing it) is passed to `cut_off(line number)` instead of raising: the lines before it are whole."""
     max_line = max_line or MAX_LINE
     try:
         handle = path.open(encoding="utf-8")
@@ -30,6 +33,9 @@ def read_jsonl(path: Path, error: Callable[[str], Exception], expected: str,
                 try:
                     value = json.loads(line)
                 except (ValueError, RecursionError):  # RecursionError: nested deeper than any record is
+                    if cut_off is not None and not line.endswith("\n") and not handle.read(1):
+                        cut_off(number)
+                        return
                     raise error(f"{path} line {number}: not JSON; expected {expected}") from None
                 yield number, value
         except UnicodeDecodeError:

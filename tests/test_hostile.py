@@ -250,8 +250,9 @@ def test_malformed_posts_cost_only_themselves(run, env, serve, world, roots):
     garbled = serve(world, hostile=("garbled_context",))  # the sample's world, one server gone bad
     bad_root = synthetic_thread(world, "mastodon", 10)
     run("track", post_url(garbled, roots["x"]), post_url(garbled, bad_root), post_url(garbled, roots["bluesky"]))
-    result = run("harvest", "--all")
+    result = run("harvest", "--all", code=5)  # every thread harvested, one not whole: said, not silent
     assert result.output.count(" new, ") == 3 and "Traceback" not in result.stderr
+    assert "/990000000000000001: the post as a whole (kept with its raw JSON" in result.stderr
     mastodon = rows(env["REPLIES_DB"], "select id, status, raw from replies where platform = 'mastodon'")
     statuses = sorted(r["status"] for r in mastodon)
     assert statuses == ["malformed"] + ["ok"] * 10

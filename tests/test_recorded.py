@@ -214,10 +214,21 @@ def test_reddit_thread_as_reddit_served_it(serve, run, env):
                      stubs)
     stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies")}
     assert {i.split("_", 1)[1] for i in stored} == set(sent) and len(stored) > 400
+    from datetime import datetime, timezone
+    negative = edited = 0
     for cid, data in sent.items():
         row = stored[f"t1_{cid}"]
         assert row["parent_id"] == data["parent_id"] and row["thread_id"] == "t3_3hahrw"
         assert row["text"] == (None if data["body"] in ("[deleted]", "[removed]") else data["body"])
+        assert row["like_count"] == data["score"]  # the score, whatever its sign: upvotes less downvotes
+        negative += data["score"] < 0
+        if data["edited"]:  # false, or when it was last edited
+            edited += 1
+            when = datetime.fromtimestamp(data["edited"], timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            assert row["edited_at"].startswith(when)
+        else:
+            assert row["edited_at"] is None
+    assert (negative, edited) == (57, 13)  # what the recording holds: 57 comments scored below zero, 13 edited
     hidden = {c for s in stubs for c in s["children"]}
     asked = [c for r in server.requests_to("/api/morechildren") for c in r["query"]["children"].split(",")]
     continued = {r["path"] for r in server.requests_to("/comments/3hahrw/_/")}
@@ -230,3 +241,79 @@ def test_reddit_thread_as_reddit_served_it(serve, run, env):
     thread = rows(env["REPLIES_DB"], "select * from threads")[0]
     assert thread["reply_count"] == 543 and thread["id"] == "t3_3hahrw"
     assert f"coverage {sum(r['status'] == 'ok' for r in stored.values())} of 543" in result.output
+
+
+def test_youtube_reply_counts_and_a_reply_page_that_fails_are_never_silent(serve, run, env):
+    """A page of comment threads as YouTube served it (python-youtube's recorded answer): each top-level
+    comment keeps YouTube's count of its replies, and the one comment with replies not carried in the page,
+    whose reply page answers 404 here, is a warning naming it, the thread is partial (exit code 5), its
+    coverage shows what is missing, and the next run asks for that page again."""
+    page = recorded("youtube_python_youtube_comment_threads_page.json")
+    page.pop("nextPageToken", None)  # the recording is the second page of a longer list: served as the last
+    server = serve(World())
+    video = {"kind": "youtube#video", "id": "F1UP7wRCPH8", "snippet": {"title": "Chrome Dev Summit"},
+             "statistics": {"commentCount": "7"}}
+    server.record("/youtube/v3/videos", {"items": [video]})
+    server.record("/youtube/v3/commentThreads", page)
+    result = run("harvest", "https://youtu.be/F1UP7wRCPH8", code=5)
+    stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies")}
+    for item in page["items"]:
+        top = item["snippet"]["topLevelComment"]
+        assert stored[top["id"]]["reply_count"] == item["snippet"]["totalReplyCount"]
+        assert stored[top["id"]]["text"] == top["snippet"]["textOriginal"]
+    wanting = [i["id"] for i in page["items"] if i["snippet"]["totalReplyCount"]]
+    assert wanting == ["UgwI_ylXVnzPS8Q-oAV4AaABAg"]
+    assert f"YouTube comment {wanting[0]}'s replies could not be read: not found (404)" in result.stderr
+    assert "coverage 5 of 7" in result.stdout + result.stderr
+    asked = lambda: [r for r in server.requests_to("/youtube/v3/comments") if r["query"]["parentId"] == wanting[0]]
+    assert len(asked()) == 1
+    run("harvest", "https://youtu.be/F1UP7wRCPH8", code=5)
+    assert len(asked()) == 2  # asked again
+
+
+def test_a_twarc_stream_cut_off_mid_line_imports_its_complete_lines(run, env):
+    """twarc-csv's recorded stream output ends in the middle of a line (a collection killed while writing):
+    its 7 whole lines are imported and the cut one is a warning."""
+    path = RECORDED / "x_twarc_csv_streaming_output_with_error.jsonl"
+    lines = path.read_text().split("\n")
+    assert len(lines) == 8 and len(lines[-1]) == 44  # the last line has no end
+    result = run("import", path)
+    assert "line 8 is cut off" in result.stderr and "the lines before it imported" in result.stderr
+    stored = {r["id"] for r in rows(env["REPLIES_DB"], "select id from replies union select id from threads")}
+    assert {json.loads(line)["data"]["id"] for line in lines[:-1]} <= stored
+
+
+def test_a_quote_post_that_starts_a_conversation_is_stored_whole_as_its_question(run, env, tmp_path):
+    """The recording's first tweet quotes another and starts a conversation of its own; with a reply to it in
+    the file (a tweet of the documented shape), it is that conversation's question, stored whole, and still a
+    quote of the post it quotes."""
+    first = json.loads((RECORDED / "x_twarc_csv_streaming_output_with_error.jsonl").read_text().split("\n")[0])
+    quoting = first["data"]
+    reply = {"data": {"id": "1377650090978992999", "conversation_id": quoting["id"], "author_id": "41783881",
+                      "text": "@blackheart_265 ha", "created_at": "2021-04-01T16:00:00.000Z",
+                      "referenced_tweets": [{"type": "replied_to", "id": quoting["id"]}]},
+             "includes": {"users": [{"id": "41783881", "username": "Manie_DS", "name": "Gary"}]}}
+    path = tmp_path / "conversation.jsonl"
+    path.write_text(json.dumps(first) + "\n" + json.dumps(reply) + "\n")
+    run("import", path)
+    threads = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from threads")}
+    stored = {r["id"]: r for r in rows(env["REPLIES_DB"], "select * from replies")}
+    assert threads[quoting["id"]]["text"] and threads[quoting["id"]]["text"] == stored[quoting["id"]]["text"]
+    assert threads[quoting["id"]]["author_handle"] == "blackheart_265"
+    assert stored[quoting["id"]]["kind"] == "quote" and stored[quoting["id"]]["parent_id"] == "1377640162566496258"
+    assert stored["1377650090978992999"]["thread_id"] == quoting["id"]
+
+
+def test_an_error_object_in_a_stream_file_is_a_warning_not_the_end(run, env, tmp_path):
+    path = tmp_path / "stream.jsonl"
+    good = (RECORDED / "x_twarc_csv_streaming_output_with_error.jsonl").read_text().split("\n")[:3]
+    error = json.dumps({"errors": [{"title": "operational-disconnect",
+                                    "disconnect_type": "UpstreamOperationalDisconnect",
+                                    "detail": "This stream has been disconnected upstream for operational reasons.",
+                                    "type": "https://api.twitter.com/2/problems/operational-disconnect"}]})
+    path.write_text("\n".join([good[0], error, good[1], good[2]]) + "\n")
+    result = run("import", path)
+    assert "line 2 is an error X sent, not tweets (operational-disconnect)" in result.stderr
+    assert "3 tweets read" in result.stdout or "tweets read" in result.stdout
+    stored = {r["id"] for r in rows(env["REPLIES_DB"], "select id from replies union select id from threads")}
+    assert {json.loads(line)["data"]["id"] for line in good} <= stored
