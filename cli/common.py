@@ -31,17 +31,32 @@ EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 5, 6, 130
 FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write refused for want of room
 
 
-class Seconds(click.FloatRange):
-    """A number of seconds, at least `min`: "nan", which every comparison lets through, is refused; "inf"
-    means no limit."""
+class Number(click.FloatRange):
+    """A number in a range where "nan", which every comparison lets through, is refused; `what` names it in
+    the message."""
 
-    name = "seconds"
+    what = "number"
 
     def convert(self, value, param, ctx):
-        seconds = super().convert(value, param, ctx)
-        if math.isnan(seconds):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        return seconds
+        number = super().convert(value, param, ctx)
+        if math.isnan(number):
+            self.fail(f"{value!r} is not a {self.what}", param, ctx)
+        return number
+
+
+class Seconds(Number):
+    """A number of seconds, at least `min`; "inf" means no limit."""
+
+    name, what = "seconds", "number of seconds"
+
+
+class Level(Number):
+    """A confidence level strictly between 0 and 1."""
+
+    name, what = "level", "confidence level"
+
+    def __init__(self):
+        super().__init__(0, 1, min_open=True, max_open=True)
 
 
 def db_option(fn):

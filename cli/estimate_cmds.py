@@ -4,7 +4,6 @@ a confidence interval."""
 from __future__ import annotations
 
 import json
-import math
 import textwrap
 
 import click
@@ -12,26 +11,11 @@ import click
 from replies.db import samples as store
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
-from .common import db_option, open_database
+from .common import Level, db_option, open_database
 from .output import write_rows
 
 SQLITE_MAX = 2**63 - 1
 WIDTH = 100  # the text output fits a 100-column terminal
-
-
-class Level(click.FloatRange):
-    """A confidence level strictly between 0 and 1 (NaN, which every comparison lets through, refused)."""
-
-    name = "level"
-
-    def __init__(self):
-        super().__init__(0, 1, min_open=True, max_open=True)
-
-    def convert(self, value, param, ctx):
-        level = super().convert(value, param, ctx)
-        if math.isnan(level):
-            self.fail(f"{value!r} is not a confidence level", param, ctx)
-        return level
 
 
 def _scope(thread) -> str:
@@ -125,11 +109,9 @@ def _next_steps(name: str) -> None:
 
 
 def _show(database, name: str, book, fmt: str) -> None:
-    from replies.estimate.errors import EstimateError
+    from replies.estimate.draw import named_sample
 
-    found = store.get_sample(database, name)
-    if found is None:
-        raise EstimateError(f"no sample called {name!r}: `replies sample` lists the samples in this database")
+    found = named_sample(database, name)
     codes = store.member_codes(database, name, book.name)
     members = store.units(database, name, found["size"])
     rows = [{"platform": platform, "id": reply_id, "coded": json.dumps(codes[i]["labels"]) if i in codes else None,

@@ -9,7 +9,8 @@ import textwrap
 import click
 
 from replies.db.labels import set_gold
-from replies.db.samples import coded_count, get_sample
+from replies.db.samples import coded_count
+from replies.estimate.draw import named_sample
 from replies.review.queue import ORDERS, reply_context, review_queue
 from replies.text import clip, visible
 
@@ -195,9 +196,7 @@ def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, 
     if category and category not in book.ids:
         fail(f"unknown category {category!r} for codebook {book.name} (known: {', '.join(book.ids)})")
     if sample_name:
-        sample = get_sample(database, sample_name)
-        if sample is None:
-            fail(f"no sample called {sample_name!r}: `replies sample` lists them, `replies sample --size 40` draws one")
+        sample = named_sample(database, sample_name)
     book.remember(database)
     queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer=reviewer, order=order,
                          thread=thread_key(database, thread_ref), category=category, unreviewed=unreviewed,

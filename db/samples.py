@@ -84,12 +84,6 @@ def set_size(db: Database, name: str, size: int) -> None:
         db.execute("update samples set size = ?, history = ? where name = ?", [size, json.dumps(history), name])
 
 
-def is_member(db: Database, name: str, platform: str, reply_id: str) -> bool:
-    return db.execute("select 1 from sample_units u join samples s on s.name = u.sample where u.sample = ?"
-                      " and u.platform = ? and u.id = ? and u.position < s.size",
-                      [name, platform, reply_id]).fetchone() is not None
-
-
 def score_totals(db: Database, name: str, codebook_hash: str) -> list[tuple[str, str, str, int, float, int]]:
     """(category, method, model, replies scored, sum of scores, replies tagged) over the sample's population,
     from the stored predictions of this codebook version. The population is read first and each reply's
@@ -114,30 +108,12 @@ def member_codes(db: Database, name: str, codebook: str, reviewer: str | None = 
     """The human codes of the sample's members, by position: {"labels": [...], "reviewer": ...}. Each
     member's current code (`gold_current`: a final decision where one was recorded, else the latest), or
     only `reviewer`'s codes with `reviewer`. A member coded with no category has labels []."""
-    if reviewer is None:
-        sql = ("select u.position, g.labels, g.reviewer from sample_units u join samples s on s.name = u.sample"
-               " join gold_current g on g.platform = u.platform and g.id = u.id and g.codebook = ?"
-               " where u.sample = ? and u.position < s.size")
-        params = [codebook, name]
-    else:
-        sql = ("select u.position, g.labels, g.reviewer from sample_units u join samples s on s.name = u.sample"
-               " join gold_labels g on g.platform = u.platform and g.id = u.id and g.codebook = ?"
-               " and g.reviewer = ? where u.sample = ? and u.position < s.size")
-        params = [codebook, reviewer, name]
-    return {position: {"labels": json.loads(labels), "reviewer": coder}
-            for position, labels, coder in db.execute(sql, params).fetchall()}
-
-
-def member_disagreements(db: Database, name: str, codebook: str, adjudicator: str) -> int:
-    """How many members two or more reviewers coded differently with no decision by `adjudicator`."""
-    return db.execute(
-        "select count(*) from (select g.platform, g.id from sample_units u join samples s on s.name = u.sample"
-        " join gold_labels g on g.platform = u.platform and g.id = u.id and g.codebook = :codebook"
-        " where u.sample = :name and u.position < s.size and g.reviewer != :adjudicator"
-        " and not exists (select 1 from gold_labels a where a.platform = g.platform and a.id = g.id"
-        "   and a.codebook = g.codebook and a.reviewer = :adjudicator)"
-        " group by g.platform, g.id having count(distinct g.labels) > 1)",
-        {"codebook": codebook, "name": name, "adjudicator": adjudicator}).fetchone()[0]
+    source = "gold_current" if reviewer is None else "gold_labels"
+    return {position: {"labels": json.loads(labels), "reviewer": coder} for position, labels, coder in db.execute(
+        f"select u.position, g.labels, g.reviewer from sample_units u join samples s on s.name = u.sample"
+        f" join {source} g on g.platform = u.platform and g.id = u.id and g.codebook = :codebook"
+        f" and (:reviewer is null or g.reviewer = :reviewer) where u.sample = :name and u.position < s.size",
+        {"codebook": codebook, "reviewer": reviewer, "name": name}).fetchall()}
 
 
 def coded_count(db: Database, name: str, codebook: str, reviewer: str | None = None) -> int:

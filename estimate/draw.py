@@ -57,6 +57,16 @@ def new_seed() -> int:
     return secrets.randbelow(10**9)
 
 
+def named_sample(db: Database, name: str) -> dict:
+    """The recorded sample called `name`; EstimateError naming the samples there are when there is none."""
+    found = store.get_sample(db, name)
+    if found is None:
+        known = [s["name"] for s in store.list_samples(db)]
+        raise EstimateError(f"no sample called {name!r}" + (f" (samples here: {', '.join(known[:10])})" if known
+                                                             else ": draw one with `replies sample --size 40`"))
+    return found
+
+
 def check_name(name: str) -> str:
     if not NAME_RE.match(name):
         raise EstimateError(f"sample name {name!r} must be 1 to 64 letters, digits, '.', '_' or '-', starting "
@@ -115,9 +125,7 @@ def draw(db: Database, *, size: int, seed: int | None = None, name: str | None =
 def extend(db: Database, name: str, more: int) -> tuple[Drawn, list[Key]]:
     """Add the next `more` replies of the sample's random order to its members: the sample stays a simple
     random sample of its population, and the members drawn before stay. Returns the sample and the new members."""
-    recorded = store.get_sample(db, name)
-    if recorded is None:
-        raise EstimateError(f"no sample called {name!r}: see `replies sample` for the samples in this database")
+    recorded = named_sample(db, name)
     if more < 1:
         raise EstimateError(f"--extend must add at least 1 member, not {more}")
     left = recorded["population"] - recorded["size"]

@@ -14,7 +14,7 @@ model's scores on all of them and human codes (0/1) on a simple random sample of
 - With few positives (or negatives) coded, the sample cannot show how often the model is wrong: a model right
   on all 3 coded positives may still miss a fifth of them in the population. So deff is never below
   C / (m + C), m the smaller of the coded positives and negatives (C = 3, chosen on synthetic populations
-  with models from useless to perfect, and on development rows: docs/estimate.md).
+  with models from useless to perfect, and on development rows: docs/2026-12-02-estimate.md).
 
 Every function takes arrays whose last axis runs over the coded replies, so many categories (or many draws, in
 the tests) are computed at once.

@@ -10,9 +10,11 @@ import numpy as np
 from sqlite_utils import Database
 
 from replies.classifier.codebook import Codebook
+from replies.db import labels as labels_store
 from replies.db import samples as store
 from replies.db.schema import ADJUDICATED
 
+from .draw import named_sample
 from .errors import EstimateError
 from .intervals import coded_needed, combine, z_value
 
@@ -73,11 +75,7 @@ class Estimate:
 def choose_sample(db: Database, name: str | None, thread: tuple[str, str] | None) -> dict:
     """The sample `name`, else the newest (drawn from `thread`, with it)."""
     if name:
-        found = store.get_sample(db, name)
-        if found is None:
-            known = [s["name"] for s in store.list_samples(db)]
-            raise EstimateError(f"no sample called {name!r}" + (f" (samples here: {', '.join(known[:10])})" if known
-                                                                 else ": draw one with `replies sample --size 40`"))
+        found = named_sample(db, name)
         if thread and found["thread"] != thread:
             raise EstimateError(f"sample {name!r} was not drawn from thread {thread[0]}:{thread[1]}")
         return found
@@ -144,7 +142,7 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
         labelled=len(positions), level=level, codebook=codebook.name, codebook_hash=codebook.hash,
         scored_by=sources,
         coders=dict(Counter(code["reviewer"] for code in codes.values()).most_common()),
-        disagreements=0 if reviewer else store.member_disagreements(db, name, codebook.name, ADJUDICATED),
+        disagreements=0 if reviewer else _disagreements(db, chosen, codebook),
         reviewer=reviewer)
     for j, category in enumerate(codebook.categories):
         share, low, high = (float(shares.estimate[j]), float(shares.low[j]), float(shares.high[j]))
@@ -156,6 +154,13 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
             model_only=float(tagged[j]), coded_positive=int(coded[j].sum()), deff=float(shares.deff[j])))
     result.plan = plan(result)
     return result
+
+
+def _disagreements(db: Database, sample: dict, codebook: Codebook) -> int:
+    """How many of the sample's members two or more reviewers coded differently, with no final decision."""
+    members = set(store.units(db, sample["name"], sample["size"]))
+    return sum(1 for platform, reply_id, decided in labels_store.disagreements(db, codebook.name, ADJUDICATED)
+               if not decided and (platform, reply_id) in members)
 
 
 def plan(result: Estimate, half_width: float = TARGET_HALF_WIDTH) -> dict | None:
