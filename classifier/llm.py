@@ -560,6 +560,8 @@ def _example_picker(database: Database, codebook: Codebook, replies: list[dict],
 
 
 RESEND_SHARE = 0.5  # a run that would send again more than this share of the replies already coded asks first
+PROMPT_CHANGED = "prompt changed (worked examples or the post it answers)"  # why a coded reply is sent again ...
+CODEBOOK_CHANGED = "codebook changed"                                      # ... or this
 
 
 def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, *, retry,
@@ -596,23 +598,22 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
         messages = messages_for(codebook, row["text"], row["parent"], pick(row))
         digest = prompt_hash(model, messages)
         known = None if redo else store.llm_answer(database, model, digest)
-        if known and known["status"] == "ok" and _answer_from(known, codebook) is not None:
+        usable = _answer_from(known, codebook) if known and known["status"] == "ok" else None
+        if usable is not None:
             result.reused += 1
             if not _has_labels(database, row, codebook, model):
-                _store(database, codebook, model, row, digest, _answer_from(known, codebook), known)
+                _store(database, codebook, model, row, digest, usable, known)
             continue
         key = (row["platform"], row["id"])
-        reason = ("asked again (--redo)" if redo and key in same else
-                  "prompt changed (worked examples or the post it answers)" if key in same else
-                  "codebook changed" if key in other else "not coded yet" if not known else "failed before")
+        reason = ("asked again (--redo)" if redo and key in same else PROMPT_CHANGED if key in same else
+                  CODEBOOK_CHANGED if key in other else "not coded yet" if not known else "failed before")
         result.reasons[reason] = result.reasons.get(reason, 0) + 1
         jobs.append((row, messages, digest))
         result.estimated_prompt_tokens += sum(estimate_tokens(m["content"]) for m in messages)
         result.estimated_completion_tokens += 6 * len(codebook.ids)
     result.to_send = len(jobs)
     result.first_prompt = jobs[0][1] if jobs else []
-    again = sum(n for reason, n in result.reasons.items() if reason in (
-        "prompt changed (worked examples or the post it answers)", "codebook changed"))
+    again = result.reasons.get(PROMPT_CHANGED, 0) + result.reasons.get(CODEBOOK_CHANGED, 0)
     if dry_run:
         result.coded = result.reused
         return result
@@ -624,16 +625,21 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
             f"{result.estimated_prompt_tokens:,} prompt tokens. Add --yes to agree, or --no-examples to keep the "
             "prompts as they were; --dry-run shows one whole prompt")
 
+    if jobs:
+        check_listening(settings)
+    remembered = store.llm_server(database, settings.base, model) or {}
+    client = ChatClient(settings, retry, dialect=remembered.get("dialect"), extras=bool(remembered.get("extras", 1)))
+    try:
+        if jobs:
+            check_model(client, settings)
+    except BaseException:
+        client.close()
+        raise
     run_id = store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash, method="llm",
                                       model=model, thresholds=json.dumps({c: THRESHOLD for c in codebook.ids}),
                                       gold=result.examples, tool_version=__version__)
-    remembered = store.llm_server(database, settings.base, model) or {}
-    client = ChatClient(settings, retry, dialect=remembered.get("dialect"), extras=bool(remembered.get("extras", 1)))
     done = 0
     try:
-        if jobs:
-            check_listening(settings)
-            check_model(client, settings)
         pace = Pace(concurrency, clock)
         for (row, _, digest), answer in _answers(client, codebook, jobs, pace, note):
             _store(database, codebook, model, row, digest, answer)
@@ -713,9 +719,7 @@ class Pace:
         with self.condition:
             self.in_flight -= 1
             self.answered += 1
-            if self.answered == 1:
-                pass  # the first answer may include loading the model: it measures nothing
-            elif together == 1:
+            if self.answered > 1 and together == 1:  # the first answer may include loading the model: not it
                 self.alone = took if self.alone is None else 0.7 * self.alone + 0.3 * took
             if self.alone and together > 1 and took > max(1.5 * self.alone, QUEUE_NOTICED):
                 # queued behind each other, not answered side by side: no more than the server answers at once
@@ -726,9 +730,15 @@ class Pace:
                 self.limit += 1  # as many in flight as allowed, and answered as fast as one alone: one more
             self.condition.notify_all()
 
-    def release_all(self) -> None:
+    def cancel(self) -> None:
+        """A request started that found nothing left to send."""
         with self.condition:
-            self.limit = self.most + 64
+            self.in_flight -= 1
+            self.condition.notify_all()
+
+    def wake(self) -> None:
+        """Wake every worker waiting for room, to see that the run has stopped."""
+        with self.condition:
             self.condition.notify_all()
 
 
@@ -755,9 +765,7 @@ def _answers(client: ChatClient, codebook: Codebook, jobs: list, pace: Pace,
             try:
                 job = todo.get_nowait()
             except queue.Empty:
-                with pace.condition:
-                    pace.in_flight -= 1
-                    pace.condition.notify_all()
+                pace.cancel()
                 return
             try:
                 arrived.put((job, client.code(codebook, job[1]), None, started))
@@ -780,7 +788,7 @@ def _answers(client: ChatClient, codebook: Codebook, jobs: list, pace: Pace,
             pace.done(started)  # the caller has stored it
     finally:
         stop.set()
-        pace.release_all()
+        pace.wake()
 
 
 def _next(arrived: queue.Queue, slow: tuple[float, Callable[[], None]] | None = None):
