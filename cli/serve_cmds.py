@@ -71,8 +71,8 @@ def serve(port, host, reviewer, open_browser, codebook_path, db_path):
                    "record labels. Use it only on a network you trust.", err=True)
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    wildcard = host.strip("[]") in ("0.0.0.0", "::")
     bound = host.strip("[]").lower()
+    wildcard = bound in ("0.0.0.0", "::")
     # the address in the printed URL must be one the server listens on: localhost only for 127.0.0.1 itself
     shown = "localhost" if bound in ("127.0.0.1", "localhost") or wildcard else bound
     allowed = LOCAL_NAMES | {bound, f"[{bound}]"}

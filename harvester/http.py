@@ -121,7 +121,7 @@ def fetch(client: httpx.Client, method: str, url: str, *, deadline: float, max_b
     with deadline_of(deadline):
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                response = _read(client, method, url, started, deadline, max_body, **kwargs)
+                response = _read(client, method, url, max_body, **kwargs)
             except httpx.TimeoutException:
                 if time.monotonic() - started >= deadline:
                     raise DeadlineExceeded(f"answer still arriving after {deadline:g}s") from None
@@ -143,22 +143,21 @@ def fetch(client: httpx.Client, method: str, url: str, *, deadline: float, max_b
         raise OffHostRedirect(f"more than {MAX_REDIRECTS} redirects from {url}")
 
 
-def _read(client: httpx.Client, method: str, url: str, started: float, deadline: float, max_body: int,
-          **kwargs) -> httpx.Response:
+def _read(client: httpx.Client, method: str, url: str, max_body: int, **kwargs) -> httpx.Response:
+    """The answer with its whole body, at most `max_body` bytes; the deadline is the network backend's."""
     with client.stream(method, url, **kwargs) as response:
         body = bytearray()
         for chunk in response.iter_bytes():
             body += chunk
             if len(body) > max_body:
                 raise Transient(f"answer larger than {max_body // 2**20} MB", bad_body=True)
-            if time.monotonic() - started > deadline:
-                raise DeadlineExceeded(f"answer still arriving after {deadline:g}s")
     return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
                           request=response.request)
 
 
 class HTTPStatusError(Exception):
-    """A 4xx answer other than 429, for the caller to interpret."""
+    """A 4xx answer other than 429 (or a 5xx the caller's `give_up` chose not to retry), for the caller to
+    interpret."""
 
     def __init__(self, status: int, body: Any, url: str):
         super().__init__(f"HTTP {status} from {url}")

@@ -1,7 +1,9 @@
-"""Text for a screen: shortened to a line, and with control characters made visible instead of obeyed."""
+"""Text for a screen or a page: shortened to a line, and with control characters made visible instead of
+obeyed."""
 
 from __future__ import annotations
 
+import html
 import re
 
 
@@ -33,3 +35,9 @@ def json_visible(json_text: str) -> str:
     """JSON text with the characters `visible` shows as escapes written as JSON's own `\\uNNNN` escapes, so
     it still decodes to the same values."""
     return _BEYOND_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
+def html_text(value) -> str:
+    """Text for an HTML page: escaped, and with control characters and bidirectional overrides shown as escapes
+    (a reply's ESC sequence must not act on whoever reads the file in a terminal)."""
+    return html.escape(visible(str(value)))

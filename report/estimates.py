@@ -3,16 +3,12 @@ sentence of context, for the HTML report and the web page's overview. Every labe
 
 from __future__ import annotations
 
-import html
 from math import ceil
 
-from replies.text import clip, visible
+from replies.text import clip
+from replies.text import html_text as _escape
 
 COMBINED, HUMAN, MODEL = "#4c72b0", "#dd8452", "#55a868"
-
-
-def _escape(value) -> str:
-    return html.escape(visible(str(value)))
 
 
 def estimate_summary(result) -> str:

@@ -6,7 +6,6 @@ and only http(s) links become links. Charts are inline SVG, so the page needs no
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -18,18 +17,13 @@ from replies.db.times import utc_now
 from replies.estimate.errors import EstimateError
 from replies.estimate.shares import estimate
 from replies.files import atomic_file
-from replies.text import clip, visible
+from replies.text import clip
+from replies.text import html_text as escape
 
 from .estimates import estimate_chart, estimate_summary, estimate_table
 from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
-
-
-def escape(value: str) -> str:
-    """Text for the page: HTML-escaped, and with control characters and bidirectional overrides shown as
-    escapes (a reply's ESC sequence must not act on whoever reads the file in a terminal)."""
-    return html.escape(visible(str(value)))
 
 
 def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int = 3,

@@ -36,7 +36,6 @@ from replies.export.records import (
     jsonl_lines,
     page_of,
 )
-from replies.harvester import platforms
 from replies.report.html import category_bars, category_chart, estimates_section, time_chart, timeline
 from replies.report.stats import reviewed_count
 from replies.review.labels import known_platforms
@@ -119,9 +118,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     @app.context_processor
     def shared():
         return {"book": codebook, "reviewer": g.get("reviewer", reviewer), "csrf_token": token,
-                "threads": thread_choices(g.db) if "db" in g else [],
-                "platform_names": known_platforms(g.db) if "db" in g else platforms.names(),
-                "safe_url": safe_url, "page": request.endpoint}
+                "threads": thread_choices(g.db) if "db" in g else [], "safe_url": safe_url, "page": request.endpoint}
 
     @app.errorhandler(400)
     @app.errorhandler(403)
@@ -335,6 +332,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
 
         arrow = lambda key: ("↓" if chosen.descending else "↑") if key == chosen.sort else ""
         return render_template("table.html", title="Replies", rows=rows, total=total, number=number,
+                               platform_names=known_platforms(g.db),
                                pages=pages, args=query, sources=SOURCES, query=link,
                                sort_link=sort_link, arrow=arrow)
 
