@@ -1,4 +1,4 @@
-"""What the packaged encoder can reach when most of the answers are given: supervised ceilings for issue 9.
+"""What the packaged encoder can reach when most of the answers are given: supervised ceilings for the classification targets.
 
 Zero-shot sees no labelled reply and few-shot sees 8 a category; both are bounded by what the same encoder
 does when it is trained on most of the labelled replies. For each labelled set, 5-fold cross-validation over

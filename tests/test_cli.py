@@ -121,7 +121,7 @@ def test_demo_harvests_the_sample_end_to_end(tmp_path, monkeypatch):
 
 
 def test_coverage_is_stored_on_the_run_and_shown(run, env, url, emulator, world, roots):
-    """Issue 11, item 2: what was stored against the platform's own counts, in `threads` and `--log-json`,
+    """What was stored against the platform's own counts, in `threads` and `--log-json`,
     and a fall in coverage is a warning. Logged out, Mastodon's quote is out of reach: 44 of 45."""
     out = run("harvest", url("mastodon"), "--log-json").output.splitlines()
     thread = next(json.loads(line) for line in out if '"event": "thread"' in line)

@@ -59,7 +59,7 @@ def test_unknown_handle_and_missing_post(run, env, roots):
 
 
 def test_a_branch_gone_since_the_thread_was_read_costs_only_that_branch(run, env, emulator, world, roots, url):
-    """Issue 11, item 2: the deep exchange's branch is re-fetched; a NotFound there is that branch's outcome,
+    """The deep exchange's branch is re-fetched; a NotFound there is that branch's outcome,
     not the whole thread's (it used to fail the harvest)."""
     first = run("harvest", url("bluesky"), "--db", env["REPLIES_DB"] + ".probe")
     branch = emulator.requests_to("getPostThread")[1]["query"]["uri"]

@@ -63,7 +63,7 @@ def test_rate_limit_reset_header_in_iso_format(run, env, emulator, url, world, r
 
 
 def test_content_warnings_and_quotes_are_kept(serve, run, tmp_path):
-    """Issue 11, item 7: `spoiler_text` is stored and exported, and a reply that also quotes a post (Mastodon
+    """`spoiler_text` is stored and exported, and a reply that also quotes a post (Mastodon
     4.5 `quote`, state accepted) keeps the quote and loses the "RE: <link>" fallback paragraph."""
     import json
     import sqlite3
@@ -97,7 +97,7 @@ def test_content_warnings_and_quotes_are_kept(serve, run, tmp_path):
 
 
 def test_a_context_cut_below_sixty_is_seen_from_the_counts(serve, run, tmp_path, monkeypatch):
-    """Issue 11, item 1: a logged-out context cut at 59 (as mastodon.social's was) looked complete. Every post
+    """A logged-out context cut at 59 (as mastodon.social's was) looked complete. Every post
     whose replies_count exceeds the children seen gets its own context asked; the rest is a warning."""
     from datetime import datetime, timedelta, timezone
 
@@ -128,7 +128,7 @@ def test_a_context_cut_below_sixty_is_seen_from_the_counts(serve, run, tmp_path,
 
 
 def test_origin_servers_fill_the_federation_gaps(serve, run, tmp_path, monkeypatch):
-    """Issue 11, item 3: a server's context holds only the remote replies it has fetched. With --origin, the
+    """A server's context holds only the remote replies it has fetched. With --origin, the
     reply's own server (its `uri`) is asked, logged out, and what this server lacks is merged: matched by
     uri, stored as origin-host/id with `origin` set. No token goes to the origin server."""
     import sqlite3

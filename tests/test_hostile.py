@@ -1,4 +1,4 @@
-"""Hostile servers and hostile text (issue 10): what a stranger writes or a server sends never acts on a
+"""Hostile servers and hostile text: what a stranger writes or a server sends never acts on a
 terminal, a spreadsheet or a page."""
 
 from __future__ import annotations
@@ -358,7 +358,7 @@ def test_json_nested_100000_deep_is_a_bad_answer_not_a_crash(run, env, serve):
 
 
 def test_hostile_reddit_youtube_and_threads_answers_cost_only_the_bad_items(run, env, serve):
-    """Issue 16: values of the wrong type or shape from the three new platforms are dropped at the edge: a bad
+    """Values of the wrong type or shape from the three new platforms are dropped at the edge: a bad
     comment is stored as `malformed` (or left out when it has no usable id), bad counts and times become
     nothing, a stub's ids that are not Reddit ids are never asked for, and the harvest finishes."""
     server = serve(World())

@@ -1,4 +1,4 @@
-"""`classify --method llm`: a language model on an OpenAI-compatible server as a second coder (issue 13)."""
+"""`classify --method llm`: a language model on an OpenAI-compatible server as a second coder."""
 
 from __future__ import annotations
 

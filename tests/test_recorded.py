@@ -24,7 +24,7 @@ def recorded(name: str):
 
 
 def test_x_quote_endpoint_retweets_are_not_stored_as_quotes(serve, run, tmp_path):
-    """Issue 11, item 4: 7 of the 9 items of a real quote_tweets page are retweets ("RT @…", cut short)."""
+    """7 of the 9 items of a real quote_tweets page are retweets ("RT @…", cut short)."""
     server = serve(World())
     root = "1293593516040269825"
     server.record(f"/2/tweets/{root}", recorded("x_tweepy_get_tweet.json"))
@@ -51,7 +51,7 @@ def test_x_quote_endpoint_retweets_are_not_stored_as_quotes(serve, run, tmp_path
 
 
 def test_x_edited_post_is_harvested_through_its_latest_version(serve, run, tmp_path):
-    """Issue 11, items 5 and 6: harvesting an edited post by its original URL finds the reply that lives in the
+    """Harvesting an edited post by its original URL finds the reply that lives in the
     latest version's conversation, stores the edit as such, and expands t.co links from `entities.urls`."""
     before, after = recorded("x_twarc_csv_edited_before.jsonl"), recorded("x_twarc_csv_edited_after.jsonl")
     reply_page = recorded("x_twarc_csv_quoted_edit.jsonl")
@@ -93,7 +93,7 @@ def test_x_edited_post_is_harvested_through_its_latest_version(serve, run, tmp_p
 
 
 def test_twarc_files_import_everything_they_hold(run, tmp_path):
-    """Issue 11, item 8, on real twarc2 files: a root held only in `includes` is imported whole (it was an
+    """On real twarc2 files: a root held only in `includes` is imported whole (it was an
     empty placeholder), a retweet is left out rather than made a question thread, and stream output
     (`data` holding one tweet, with `matching_rules`) is read."""
     db = tmp_path / "t.db"
@@ -134,7 +134,7 @@ def test_twarc_files_import_everything_they_hold(run, tmp_path):
 
 
 def test_mastodon_quote_and_content_warning_from_a_real_server(serve, run, tmp_path, monkeypatch):
-    """Issue 11, item 7, on answers a Mastodon 4.5 server gave Mastodon.py's test suite: a quote post keeps
+    """On answers a Mastodon 4.5 server gave Mastodon.py's test suite: a quote post keeps
     what it quotes (`quote.state` accepted) without the "RE: <link>" fallback paragraph, and a content warning
     (`spoiler_text`) is stored."""
     quoted, quote = recorded("mastodon_py_quoted_status.json"), recorded("mastodon_py_quote_status.json")
@@ -196,7 +196,7 @@ def _reddit_comments(node, found: dict[str, dict], stubs: list[dict]) -> None:
 
 
 def test_reddit_thread_as_reddit_served_it(serve, run, env):
-    """Issue 16: a 543-comment Reddit thread from PRAW's cassettes (its first page, morechildren answers and
+    """A 543-comment Reddit thread from PRAW's cassettes (its first page, morechildren answers and
     continue-this-thread pages, all Reddit's own JSON) is harvested complete: every comment Reddit sent is
     stored once with its parent, every stub expanded, every continue page read, no id asked twice."""
     import gzip
