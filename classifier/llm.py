@@ -726,7 +726,7 @@ class Pace:
                 self.ceiling = max(1, together - 1)
                 self.limit = min(self.limit, self.ceiling)
             elif (self.answered >= 2 and together >= self.limit and self.limit < self.ceiling
-                  and (self.alone is None or took < 1.5 * self.alone)):
+                  and (self.alone is None or took < max(1.5 * self.alone, QUEUE_NOTICED))):
                 self.limit += 1  # as many in flight as allowed, and answered as fast as one alone: one more
             self.condition.notify_all()
 
