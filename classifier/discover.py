@@ -20,9 +20,9 @@ import numpy as np
 import yaml
 from sqlite_utils import Database
 
+from replies.codebook import Codebook
 from replies.db.discoveries import classified_count, discovery_replies, latest_discovery, save_discovery
 
-from .codebook import Codebook
 from .embed import CachedEmbedder
 from .errors import ClassifierError
 

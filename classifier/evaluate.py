@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
+from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.db.schema import ADJUDICATED
-
-from .codebook import Codebook
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codebook import Codebook
+from replies.codebook import Codebook
 
 C = 4.0  # inverse regularisation; chosen on the development set, not on any test data
 

@@ -28,10 +28,10 @@ from urllib.parse import urlsplit
 from sqlite_utils import Database
 
 from replies import __version__
+from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.db.queries import thread_filter
 
-from .codebook import Codebook
 from .errors import ClassifierError
 
 PROMPT_VERSION = "llm-2"  # llm-2: reply and parent texts given as JSON strings, marked as data
@@ -75,7 +75,7 @@ def check_destination(settings: LlmSettings, yes: bool) -> str | None:
         raise ClassifierError("--method llm needs a server and a model: set REPLIES_LLM_BASE (e.g. "
                               "http://127.0.0.1:11434/v1 for Ollama) and REPLIES_LLM_MODEL, or --llm-base and "
                               "--llm-model")
-    from replies.harvester.settings import in_clear, is_local_url
+    from replies.net.hosts import in_clear, is_local_url
 
     try:
         parts = urlsplit(settings.base)
@@ -100,7 +100,7 @@ def check_listening(settings: LlmSettings, timeout: float = 5.0) -> None:
     """ClassifierError at once when the server is on this machine and nothing listens on its port (the
     server is not started, or the port is wrong): retrying that only delays the same answer. A server
     elsewhere gets the usual retries, since a refused connection there can pass."""
-    from replies.harvester.settings import is_local_url
+    from replies.net.hosts import is_local_url
 
     if not is_local_url(settings.base):
         return
@@ -315,7 +315,7 @@ class ChatClient:
     server refuses them."""
 
     def __init__(self, settings: LlmSettings, retry, *, dialect: str | None = None, extras: bool = True):
-        from replies.harvester.http import JsonClient
+        from replies.net.http import JsonClient
 
         def reset(headers) -> float | None:
             try:
@@ -347,7 +347,7 @@ class ChatClient:
         shape, or no answer at once (one try: the coding's own requests have the retries)."""
         import httpx
 
-        from replies.harvester.http import DeadlineExceeded, Transient, fetch
+        from replies.net.http import DeadlineExceeded, Transient, fetch
 
         try:
             response = fetch(self.http.http, "GET", "/models", deadline=self.http.deadline)
@@ -407,7 +407,7 @@ class ChatClient:
                 self.dialect = DIALECTS[following]
 
     def code(self, codebook: Codebook, messages: list[dict]) -> Answer:
-        from replies.harvester.http import HTTPStatusError
+        from replies.net.http import HTTPStatusError
 
         answer = Answer(status="failed")
         ids = codebook.ids

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .codebook import Codebook
+from replies.codebook import Codebook
+
 from .errors import ModelError
 from .model import pick_device, resolve
 

@@ -22,11 +22,11 @@ import numpy as np
 from sqlite_utils import Database
 
 from replies import __version__
+from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.files import atomic_file
 
 from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
-from .codebook import Codebook
 from .embed import CachedEmbedder
 from .errors import ClassifierError
 from .heads import Heads, TrainingSet, codebook_rows, gold_rows, macro_f1

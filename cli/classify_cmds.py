@@ -30,7 +30,7 @@ def reviewer_option(fn):
 def current_codebook(database, path):
     """--codebook, else REPLIES_CODEBOOK (or the config file's codebook), else the one classify last used
     on this database, else the bundled one."""
-    from replies.classifier.codebook import current
+    from replies.codebook import current
     return current(database, path or current_config().get("REPLIES_CODEBOOK"))
 
 
@@ -124,7 +124,7 @@ def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrenc
                   encoder_model, device) -> None:
     from replies.classifier.embed import CachedEmbedder
     from replies.classifier.llm import check_destination, classify_llm
-    from replies.harvester.retry import RetryPolicy
+    from replies.net.retry import RetryPolicy
 
     config = current_config()
     settings = config.llm_settings(base, model_name)

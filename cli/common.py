@@ -13,15 +13,11 @@ from contextlib import contextmanager
 import click
 
 from replies import db
-from replies.classifier.errors import ClassifierError
 from replies.db.lock import HarvestLock, LockHeld
 from replies.db.times import utc_now
-from replies.estimate.errors import EstimateError
-from replies.export.errors import ExportError
-from replies.files import WriteError
-from replies.harvester.errors import HarvestError
-from replies.harvester.events import Events
+from replies.errors import RepliesError
 from replies.harvester.settings import redact as redact_tokens
+from replies.net.events import Events
 from replies.text import visible
 
 from .config import current_config
@@ -162,11 +158,7 @@ class RepliesGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except HarvestError as exc:
-            fail(str(exc), exc.exit_code)
-        except db.DatabaseError as exc:
-            fail(str(exc), EXIT_ERROR)
-        except (ClassifierError, EstimateError, ExportError, WriteError) as exc:
+        except RepliesError as exc:
             fail(str(exc), exc.exit_code)
         except sqlite3.OperationalError as exc:  # the disk is full, the file is read-only, a lock timed out
             full = "free some space, then run the same command again: nothing committed is lost"

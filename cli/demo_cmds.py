@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from replies import db
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.sample import load_sample, load_sample_elsewhere, post_url
+from replies.emulator import Emulator, World
+from replies.emulator.sample import load_sample, load_sample_elsewhere, post_url
 from replies.harvester.run import harvest as harvest_thread
 from replies.harvester.settings import Settings
 from replies.text import clip, visible
@@ -65,8 +65,8 @@ def demo(db_path):
 
 
 def _classify(database) -> None:
-    from replies.classifier.codebook import load
     from replies.classifier.run import classify
+    from replies.codebook import load
 
     codebook = load()
     started = time.perf_counter()

@@ -41,9 +41,9 @@ def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json
                           replies classify --codebook codebook.yaml
     Find what it misses:  replies discover --codebook codebook.yaml
     """
-    from replies.classifier.codebook import load
     from replies.classifier.discover import discover as run_discover
     from replies.classifier.discover import draft_yaml
+    from replies.codebook import load
     from replies.files import atomic_file
 
     database = open_database(db_path)

@@ -1,7 +1,9 @@
 """Errors the storage layer raises; the CLI turns them into one-line messages."""
 
+from replies.errors import RepliesError
 
-class DatabaseError(Exception):
+
+class DatabaseError(RepliesError):
     """Base class for storage errors a user can act on."""
 
 

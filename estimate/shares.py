@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
-from replies.classifier.codebook import Codebook
+from replies.codebook import Codebook
 from replies.db import labels as labels_store
 from replies.db import samples as store
 from replies.db.schema import ADJUDICATED

@@ -1,7 +1,9 @@
 """Errors an export raises; the CLI prints them as one line."""
 
+from replies.errors import RepliesError
 
-class ExportError(Exception):
+
+class ExportError(RepliesError):
     """An export that cannot be written as asked (the message says why and what to do)."""
 
     exit_code = 1

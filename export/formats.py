@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from replies.classifier.codebook import Codebook
+from replies.codebook import Codebook
 from replies.db.times import parse_iso
 from replies.files import atomic_file, atomic_folder
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlite_utils import Database
 
-from replies.classifier.codebook import Codebook
+from replies.codebook import Codebook
 from replies.db.queries import final_labels_sql, thread_filter
 
 FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of",

@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 
+from replies.net.events import Events
+from replies.net.http import HTTPStatusError, JsonClient
+from replies.net.retry import RetryPolicy
+
 from .errors import BadResponse, HarvestError, ThreadNotFound
-from .events import Events
-from .http import HTTPStatusError, JsonClient
 from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
-from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, CursorReader
 

@@ -1,12 +1,20 @@
-"""Errors raised while harvesting, each with a message a user can act on."""
+"""Errors raised while harvesting, each with a message a user can act on.
+
+The network's errors (rate limits, bad answers, servers down, redirects off the host) come from
+`replies.net.errors` and a missing or malformed setting from `replies.errors`; they are named here too so a
+platform module finds every error a harvest raises in one place."""
 
 from __future__ import annotations
 
+from replies.errors import ConfigurationError, RepliesError
+from replies.net.errors import ApiUnavailable, BadResponse, OffHostRedirect, RateLimited
 
-class HarvestError(Exception):
-    """Base class: the CLI prints the message and exits non-zero."""
+__all__ = ["HarvestError", "UnrecognisedURL", "ThreadNotFound", "ConfigurationError", "AuthMissing",
+           "AuthRejected", "RateLimited", "BadResponse", "ApiUnavailable", "OffHostRedirect"]
 
-    exit_code = 1
+
+class HarvestError(RepliesError):
+    """Base class of the harvester's own errors: the CLI prints the message and exits non-zero."""
 
 
 class UnrecognisedURL(HarvestError):
@@ -17,37 +25,9 @@ class ThreadNotFound(HarvestError):
     """The root post is deleted, protected, blocked or never existed."""
 
 
-class ConfigurationError(HarvestError):
-    """A setting is missing or malformed."""
-
-    exit_code = 4
-
-
 class AuthMissing(ConfigurationError):
     """A token the platform requires is not set."""
 
 
 class AuthRejected(ConfigurationError):
     """The platform refused the token."""
-
-
-class RateLimited(HarvestError):
-    """The platform's rate limit is spent and waiting was not allowed."""
-
-    exit_code = 3
-
-    def __init__(self, message: str, reset_at: float | None = None):
-        super().__init__(message)
-        self.reset_at = reset_at
-
-
-class BadResponse(HarvestError):
-    """The API answered with something other than the JSON it documents."""
-
-
-class ApiUnavailable(HarvestError):
-    """Server errors or time-outs persisted after every retry."""
-
-
-class OffHostRedirect(HarvestError):
-    """A server redirected a request to a host other than the one the user named (not followed)."""

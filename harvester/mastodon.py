@@ -17,13 +17,14 @@ from urllib.parse import urlsplit
 import httpx
 
 from replies.db.times import parse_iso
+from replies.errors import RepliesError
+from replies.net.events import Events
+from replies.net.http import HTTPStatusError, JsonClient
+from replies.net.retry import RetryPolicy
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
-from .events import Events
 from .html_text import html_to_text
-from .http import HTTPStatusError, JsonClient
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
-from .retry import RetryPolicy
 from .settings import Settings, host_of, is_local_url
 from .source import Batch, CursorReader
 
@@ -314,7 +315,7 @@ class MastodonSource:
                                             reset_parser=_reset, label=f"Mastodon {host}")
         try:
             body, _ = self.origins[host].get(f"/api/v1/statuses/{status_id}/context")
-        except (HTTPStatusError, HarvestError):
+        except (HTTPStatusError, RepliesError):
             failed.append(host)
             return []
         if not isinstance(body, dict) or not isinstance(body.get("descendants"), list):

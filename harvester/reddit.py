@@ -21,12 +21,12 @@ import httpx
 
 from replies import __version__
 from replies.db.times import untrusted_epoch
+from replies.net.events import Events
+from replies.net.http import HTTPStatusError, JsonClient
+from replies.net.retry import RetryPolicy
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
-from .events import Events
-from .http import HTTPStatusError, JsonClient
 from .record import DELETED, REMOVED, REPLY, ROOT, Post, tolerant
-from .retry import RetryPolicy
 from .settings import Settings, require_secure
 from .source import Batch, CursorReader
 

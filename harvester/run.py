@@ -10,12 +10,13 @@ from sqlite_utils import Database
 
 from replies import __version__
 from replies import db as store
+from replies.errors import RepliesError
+from replies.net.events import Events
+from replies.net.retry import RetryPolicy
 
 from . import platforms
-from .errors import BadResponse, HarvestError, RateLimited
-from .events import Events
+from .errors import BadResponse, RateLimited
 from .record import MALFORMED, Post
-from .retry import RetryPolicy
 from .settings import Settings
 from .source import Batch, Source
 
@@ -100,7 +101,7 @@ def harvest(database: Database, url: str, settings: Settings | None = None, *, e
 def _harvest(database: Database, url: str, source: Source, settings: Settings, events: Events) -> HarvestResult:
     try:
         root = source.fetch_root()
-    except HarvestError as exc:
+    except RepliesError as exc:
         run_id = store.start_run(database, source.platform, url, __version__)
         store.finish_run(database, run_id, "rate_limited" if isinstance(exc, RateLimited) else "error",
                          settings.redact(str(exc)), requests=source.requests)
@@ -138,7 +139,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
     except KeyboardInterrupt:
         outcome, error = "interrupted", "interrupted by the user"
         raise
-    except HarvestError as exc:
+    except RepliesError as exc:
         error = str(exc)
         raise
     except Exception as exc:  # an unexpected failure is still recorded before it propagates

@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlite_utils import Database
 
 from replies.db.tracking import link_thread, tracked
+from replies.errors import RepliesError
+from replies.net.events import Events
 
-from .errors import BadResponse, HarvestError, RateLimited
-from .events import Events
+from .errors import BadResponse, RateLimited
 from .run import HarvestResult, harvest
 from .settings import Settings
 
@@ -27,7 +28,7 @@ class ThreadOutcome:
     result: HarvestResult | None = None
     error: str | None = None
     exit_code: int = 0
-    exception: HarvestError | None = None
+    exception: RepliesError | None = None
 
 
 def harvest_one(database: Database, url: str, settings: Settings, *, events: Events, wait: bool = True,
@@ -36,7 +37,7 @@ def harvest_one(database: Database, url: str, settings: Settings, *, events: Eve
     try:
         return ThreadOutcome(url, "ok", harvest(database, url, settings, events=events, wait=wait,
                                                 full_archive=full_archive))
-    except HarvestError as exc:
+    except RepliesError as exc:
         return ThreadOutcome(url, "rate_limited" if isinstance(exc, RateLimited) else "error", error=str(exc),
                              exit_code=exc.exit_code, exception=exc)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:

@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from replies.net.events import Events
+from replies.net.http import HTTPStatusError, JsonClient
+from replies.net.retry import RetryPolicy
+
 from .errors import AuthMissing, AuthRejected, BadResponse, ConfigurationError, HarvestError, ThreadNotFound
-from .events import Events
-from .http import HTTPStatusError, JsonClient
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
-from .retry import RetryPolicy
 from .settings import Settings, require_secure
 from .source import Batch, CursorReader
 

@@ -23,12 +23,12 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from replies.db.times import parse_iso
+from replies.net.events import Events
+from replies.net.http import DeadlineExceeded, fetch, http_client
+from replies.net.retry import RateLimitHit, RetryPolicy, Transient
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
-from .events import Events
-from .http import DeadlineExceeded, fetch, http_client
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
-from .retry import RateLimitHit, RetryPolicy, Transient
 from .settings import Settings
 from .source import Batch, CursorReader
 

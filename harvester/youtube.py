@@ -16,11 +16,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+from replies.errors import RepliesError
+from replies.net.events import Events
+from replies.net.http import HTTPStatusError, JsonClient
+from replies.net.retry import RetryPolicy
+
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
-from .events import Events
-from .http import HTTPStatusError, JsonClient
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
-from .retry import RetryPolicy
 from .settings import Settings, require_secure
 from .source import Batch, CursorReader
 
@@ -239,7 +241,7 @@ class YouTubeSource:
                 page = self._list("comments", params)
             except (RateLimited, AuthRejected):
                 raise
-            except (ThreadNotFound, HarvestError) as exc:
+            except (ThreadNotFound, RepliesError) as exc:
                 what = "not found (404)" if isinstance(exc, ThreadNotFound) else str(exc)
                 yield Batch([], failures=[f"YouTube comment {thread_id}'s replies could not be read: {what}"])
                 return False

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from replies.errors import RepliesError
 
-class WriteError(Exception):
+
+class WriteError(RepliesError):
     """A file or folder that cannot be written where asked (the message says why and what to do)."""
 
     exit_code = 1

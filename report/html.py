@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from replies.classifier.codebook import Codebook
+from replies.codebook import Codebook
 from replies.db.discoveries import latest_discovery
 from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now

@@ -9,18 +9,18 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from replies.classifier.codebook import Codebook
-from replies.classifier.errors import LabelError
+from replies.codebook import Codebook, LabelError
 from replies.db import labels as store
 from replies.db.queries import platforms_stored
-from replies.export.labelstudio import read_labelstudio
-from replies.harvester import platforms
 from replies.jsonl import read_jsonl
+
+from .labelstudio import read_labelstudio
 
 
 def known_platforms(database: Database) -> list[str]:
-    """The platforms harvested from and every platform name an import gave its replies."""
-    return sorted(set(platforms.names()) | set(platforms_stored(database)))
+    """The platforms the database holds replies from (harvested, or named by an import): only a stored reply
+    can be labelled."""
+    return sorted(platforms_stored(database))
 
 
 def parse_ref(ref: str, known: list[str]) -> tuple[str, str]:

@@ -54,9 +54,9 @@ def child_classify(path: str, batch_size: int, backend: str) -> None:
     """Run in a subprocess: one classify, report timings and peak RSS as JSON."""
     sys.path.insert(0, str(ROOT))
     from replies import db
-    from replies.classifier.codebook import load
     from replies.classifier.model import Encoder
     from replies.classifier.run import classify
+    from replies.codebook import load
 
     database = db.open_db(path)
     started = time.perf_counter()

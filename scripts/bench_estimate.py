@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def make_db(path: Path, n: int) -> None:
     from replies import db
-    from replies.classifier.codebook import load
+    from replies.codebook import load
     from replies.db.labels import start_classify_run, write_predictions
 
     book = load()

@@ -41,7 +41,7 @@ def raw_tweet(i: int) -> str:
 def make_db(path: Path, n: int) -> None:
     sys.path.insert(0, str(ROOT))
     from replies import db
-    from replies.classifier.codebook import load
+    from replies.codebook import load
 
     book = load()
     rng = random.Random(1)

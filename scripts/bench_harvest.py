@@ -20,9 +20,9 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from replies import db
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import reddit_thread, synthetic_thread, threads_conversation, youtube_video
+from replies.emulator import Emulator, World
+from replies.emulator.sample import post_url
+from replies.emulator.world import reddit_thread, synthetic_thread, threads_conversation, youtube_video
 from replies.harvester.run import harvest
 from replies.harvester.settings import Settings
 

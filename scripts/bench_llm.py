@@ -16,11 +16,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from replies import db
-from replies.classifier.codebook import load
 from replies.classifier.llm import LlmSettings, classify_llm
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.events import Events
-from replies.harvester.retry import RetryPolicy
+from replies.codebook import load
+from replies.emulator import Emulator, World
+from replies.net.events import Events
+from replies.net.retry import RetryPolicy
 from replies.review.labels import label
 
 TEXTS = ["There is no money for backfill, so nobody has time to improve anything.",

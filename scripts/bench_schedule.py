@@ -57,9 +57,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from replies import db
-    from replies.harvester.emulator import Emulator, World
-    from replies.harvester.emulator.sample import post_url
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator import Emulator, World
+    from replies.emulator.sample import post_url
+    from replies.emulator.world import synthetic_thread
     from replies.harvester.platforms import names
 
     world = World()

@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--replies", type=int, default=50_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    from replies.classifier.codebook import load
+    from replies.codebook import load
 
     book = load()
     with tempfile.TemporaryDirectory() as folder:

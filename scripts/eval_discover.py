@@ -27,10 +27,10 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from replies import db
-from replies.classifier.codebook import load
 from replies.classifier.discover import discover, draft_yaml, has_content
 from replies.classifier.embed import CachedEmbedder
 from replies.classifier.run import classify
+from replies.codebook import load
 from replies.export.records import jsonl_records
 
 # the labelled sets' rows, as eval_quality.py reads them (scripts/ is on sys.path when a script in it runs)

@@ -30,8 +30,8 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from replies import db
 from replies.classifier import run as classify_module
-from replies.classifier.codebook import load
 from replies.classifier.run import classify
+from replies.codebook import load
 from replies.db.labels import set_gold
 from replies.export.records import jsonl_records
 

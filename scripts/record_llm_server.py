@@ -16,11 +16,11 @@ import json
 
 import httpx
 
-from replies.classifier.codebook import load
 from replies.classifier.llm import DIALECTS, ChatClient, LlmSettings, messages_for
-from replies.harvester.emulator.sample import sample_rows
-from replies.harvester.events import Events
-from replies.harvester.retry import RetryPolicy
+from replies.codebook import load
+from replies.emulator.sample import sample_rows
+from replies.net.events import Events
+from replies.net.retry import RetryPolicy
 
 
 def main() -> None:

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from replies.cli import main
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.sample import load_sample, post_url
+from replies.emulator import Emulator, World
+from replies.emulator.sample import load_sample, post_url
 
 TOKEN = "test-token"
 

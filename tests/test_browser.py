@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from replies.classifier.codebook import load
+from replies.codebook import load
 from replies.web.app import create_app
 from tests.helpers import count, rows
 

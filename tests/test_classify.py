@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from replies import db
-from replies.classifier.codebook import load
 from replies.classifier.errors import ModelError
 from replies.classifier.model import default_model_dir, verify_default_weights
 from replies.classifier.run import FEW_SHOT_MARGIN
+from replies.codebook import load
 from replies.db import labels as stored_labels
 from tests.helpers import count, rows
 
@@ -221,8 +221,8 @@ def test_codebook_errors_name_file_and_line(run, dev_db, tmp_path):
 def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path):
     """Classify stopped mid-way (Ctrl-C) has stored each reply whole, every category or none, and a rerun
     classifies exactly the rest."""
-    from replies.classifier.codebook import load
     from replies.classifier.run import classify
+    from replies.codebook import load
 
     truth = load_dev(Path(env["REPLIES_DB"]))
     cycling = load(DATA / "cycling.yaml")

@@ -140,8 +140,8 @@ def test_coverage_is_stored_on_the_run_and_shown(run, env, url, emulator, world,
 def test_a_fall_in_coverage_is_a_warning(serve, run, tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    from replies.harvester.emulator import World
-    from replies.harvester.emulator.sample import post_url
+    from replies.emulator import World
+    from replies.emulator.sample import post_url
 
     world = World()
     start = datetime.now(timezone.utc) - timedelta(hours=2)

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from replies import db
-from replies.classifier.codebook import default_path, load
 from replies.classifier.discover import discover, has_content
+from replies.codebook import default_path, load
 from tests.helpers import count
 from tests.test_classify import load_dev
 

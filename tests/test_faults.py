@@ -8,9 +8,9 @@ import sqlite3
 
 import pytest
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import synthetic_thread
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import synthetic_thread
 from tests.conftest import replies_subprocess
 from tests.helpers import stored
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from replies.classifier.codebook import load
-from replies.classifier.errors import CodebookError
 from replies.cli import main
-from replies.harvester.errors import HarvestError, UnrecognisedURL
+from replies.codebook import CodebookError, load
+from replies.errors import ConfigurationError
+from replies.harvester.errors import UnrecognisedURL
 from replies.harvester.platforms import parse
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -117,7 +117,7 @@ def test_config_reader_accepts_or_explains(tmp_path_factory, text):
     path.chmod(0o600)
     try:
         values = read_config(path)
-    except HarvestError as exc:
+    except ConfigurationError as exc:
         assert str(path) in str(exc)
     else:
         assert all(isinstance(v, str) for v in values.values())

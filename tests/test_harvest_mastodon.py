@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import synthetic_thread
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import synthetic_thread
 from tests.helpers import count, stored
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import reddit_thread
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import reddit_thread
 from replies.harvester.reddit import parse_url
 from tests.helpers import count, rows
 

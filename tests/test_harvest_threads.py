@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import threads_conversation
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import threads_conversation
 from replies.harvester.threads import parse_url
 from tests.helpers import count, rows
 

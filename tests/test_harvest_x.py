@@ -6,9 +6,9 @@ import math
 import sqlite3
 from datetime import timedelta
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import synthetic_thread
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import synthetic_thread
 from tests.helpers import count, stored
 
 

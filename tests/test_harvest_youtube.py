@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import youtube_video
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import youtube_video
 from replies.harvester.youtube import parse_url
 from tests.helpers import count, rows
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
+from replies.emulator import World
+from replies.emulator.sample import post_url
 from replies.text import visible
 from tests.helpers import rows
 
@@ -84,7 +84,7 @@ def test_visible_text_never_holds_a_control_character(text):
 
 
 def test_a_mastodon_token_goes_only_to_its_own_server(run, env, serve, monkeypatch, tmp_path):
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator.world import synthetic_thread
 
     world = World()
     mine, other = serve(world), serve(world)  # two servers; the token belongs to the first
@@ -103,7 +103,7 @@ def test_a_mastodon_token_goes_only_to_its_own_server(run, env, serve, monkeypat
 
 
 def test_a_config_file_gives_each_server_its_own_token(run, env, serve, monkeypatch, tmp_path):
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator.world import synthetic_thread
 
     world = World()
     server = serve(world)
@@ -144,7 +144,7 @@ def _harvest_child(env, server, url, *args):
 
 
 def test_a_server_that_repeats_its_cursor_or_never_stops_paging_is_stopped(env, serve):
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator.world import synthetic_thread
     from tests.helpers import count
 
     for mode, message in (("repeat_cursor", "sent the same page cursor twice"),
@@ -245,7 +245,7 @@ def test_malformed_posts_cost_only_themselves(run, env, serve, world, roots):
     """A context holding a string, a status whose id is a list and a status whose account is a string: the
     first two are skipped, the third is recorded as malformed with its raw JSON, and every other reply
     of the thread, and every other thread, still arrives."""
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator.world import synthetic_thread
 
     garbled = serve(world, hostile=("garbled_context",))  # the sample's world, one server gone bad
     bad_root = synthetic_thread(world, "mastodon", 10)
@@ -323,7 +323,7 @@ def test_an_older_database_gets_its_mastodon_ids_qualified(tmp_path):
 
 def test_a_thread_that_takes_too_long_stops_with_what_it_has(env, serve):
     from replies import db
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator.world import synthetic_thread
     from replies.harvester.errors import BadResponse
     from replies.harvester.run import harvest
     from replies.harvester.settings import Settings
@@ -346,7 +346,7 @@ def test_a_thread_that_takes_too_long_stops_with_what_it_has(env, serve):
 
 
 def test_json_nested_100000_deep_is_a_bad_answer_not_a_crash(run, env, serve):
-    from replies.harvester.emulator.world import synthetic_thread
+    from replies.emulator.world import synthetic_thread
 
     world = World()
     root = synthetic_thread(world, "bluesky", 20, quotes=5)

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from replies.classifier.codebook import load
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
+from replies.codebook import load
+from replies.emulator import World
+from replies.emulator.sample import post_url
 from replies.web.app import create_app
 from tests.helpers import rows
 
@@ -158,7 +158,7 @@ def test_a_jsonl_line_without_end_is_refused_at_its_limit(run, tmp_path, monkeyp
 
 
 def test_fields_a_server_sends_malformed_are_named_and_the_exit_code_says_partial(run, env, serve):
-    from replies.harvester.emulator import mastodon_api
+    from replies.emulator import mastodon_api
 
     now = datetime.now(timezone.utc) - timedelta(hours=1)
     world = World()

@@ -6,9 +6,9 @@ import signal
 
 import pytest
 
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import reddit_thread, synthetic_thread, youtube_video
+from replies.emulator import World
+from replies.emulator.sample import post_url
+from replies.emulator.world import reddit_thread, synthetic_thread, youtube_video
 from tests.conftest import replies_subprocess
 from tests.helpers import count, rows, stored
 

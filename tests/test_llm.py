@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from replies.classifier.llm import logprob_scores, parse_answer
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.llm_api import reply_text
+from replies.emulator import Emulator, World
+from replies.emulator.llm_api import reply_text
 from tests.conftest import replies_subprocess
 from tests.helpers import count, rows
 

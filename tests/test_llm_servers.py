@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from replies.classifier.llm import DIALECTS, Pace
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.sample import sample_rows
+from replies.emulator import Emulator, World
+from replies.emulator.sample import sample_rows
 from tests.helpers import count, rows
 from tests.hostile_server import Hostile, answering, respond
 

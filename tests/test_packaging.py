@@ -23,7 +23,7 @@ def test_the_wheel_installs_beside_packages_named_db_and_cli(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"replies", wheel.name.split("-")[0] + "-" +
                                                       wheel.name.split("-")[1] + ".dist-info"}
-    for data in ("replies/classifier/codebooks/lean_nhs.yaml", "replies/harvester/emulator/data/"):
+    for data in ("replies/codebooks/lean_nhs.yaml", "replies/emulator/data/"):
         assert any(name.startswith(data) for name in names), data
     site = tmp_path / "site"
     for theirs in ("db", "cli"):
@@ -32,7 +32,7 @@ def test_the_wheel_installs_beside_packages_named_db_and_cli(tmp_path):
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
                                 str(wheel)], capture_output=True, text=True)
     assert installed.returncode == 0, installed.stderr
-    check = ("import db, cli, replies.db, replies.cli, replies.harvester.x, replies.classifier.codebook as c;"
+    check = ("import db, cli, replies.db, replies.cli, replies.harvester.x, replies.codebook as c;"
              "print(db.OWNER, cli.OWNER, replies.db.__file__, c.load().name)")
     ran = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path,
                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
+from replies.emulator import World
+from replies.emulator.sample import load_sample_elsewhere, post_url
 from replies.harvester import platforms
-from replies.harvester.emulator import World
-from replies.harvester.emulator.sample import load_sample_elsewhere, post_url
 from replies.harvester.errors import UnrecognisedURL
 from tests.helpers import rows
 

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from replies.harvester.emulator import World
+from replies.emulator import World
 from tests.helpers import rows
 
 RECORDED = Path(__file__).parent / "data" / "recorded"

@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from replies.classifier.codebook import load
-from replies.harvester.emulator.sample import sample_rows
+from replies.codebook import load
+from replies.emulator.sample import sample_rows
 from replies.web.app import create_app
 from tests.helpers import count, rows
 

@@ -8,9 +8,9 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
-from replies.harvester.emulator import Emulator, World
-from replies.harvester.emulator.sample import post_url
-from replies.harvester.emulator.world import synthetic_thread
+from replies.emulator import Emulator, World
+from replies.emulator.sample import post_url
+from replies.emulator.world import synthetic_thread
 from tests.conftest import TOKEN, replies_subprocess
 from tests.helpers import platform_id, rows, stored
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from replies.classifier.codebook import load
+from replies.codebook import load
 from replies.web.app import create_app
 from tests.helpers import count, rows
 

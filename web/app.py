@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, g, redirect, render_template, request
 from sqlite_utils import Database
 
-from replies.classifier.codebook import Codebook
 from replies.classifier.evaluate import evaluate
+from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.db import open_db, samples
 from replies.db.errors import UnknownThread

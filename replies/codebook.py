@@ -25,8 +25,19 @@ from pathlib import Path
 import yaml
 
 from replies.db.labels import codebook_content, last_used_codebook_hash, save_codebook
+from replies.errors import RepliesError
 
-from .errors import CodebookError
+# the name of the Choices control that carries a codebook's categories in Label Studio, out and back in
+LABELSTUDIO_CONTROL = "category"
+
+
+class CodebookError(RepliesError):
+    """The codebook file is missing or malformed (message names file and line)."""
+
+
+class LabelError(RepliesError):
+    """A label names an unknown category or reply, or a labels file is malformed."""
+
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_CODEBOOK = "lean_nhs"
