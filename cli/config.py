@@ -16,55 +16,49 @@ from pathlib import Path
 
 import click
 
-from replies.harvester.errors import ConfigurationError
-from replies.harvester.settings import (
-    DEFAULT_BSKY_API_BASE,
-    DEFAULT_REDDIT_API_BASE,
-    DEFAULT_THREADS_API_BASE,
-    DEFAULT_X_API_BASE,
-    DEFAULT_YOUTUBE_API_BASE,
-    INSTANCE_TOKEN_PREFIX,
-    Settings,
-    is_token,
-)
+from replies.classifier.llm.settings import SETTINGS as LLM_SETTINGS
+from replies.errors import ConfigurationError
+from replies.harvester import platforms
+from replies.harvester.settings import Settings
+from replies.setting import Setting, is_secret
 
 from .output import output_options, write_rows
 
-# (section, key) in the file -> the environment variable it stands for
-FILE_KEYS = {
-    ("", "db"): "REPLIES_DB",
-    ("", "codebook"): "REPLIES_CODEBOOK",
-    ("", "http_timeout"): "REPLIES_HTTP_TIMEOUT",
-    ("x", "bearer_token"): "X_BEARER_TOKEN",
-    ("x", "api_base"): "REPLIES_X_API_BASE",
-    ("bluesky", "api_base"): "REPLIES_BSKY_API_BASE",
-    ("mastodon", "access_token"): "MASTODON_ACCESS_TOKEN",
-    ("mastodon", "instance"): "MASTODON_INSTANCE",
-    ("reddit", "client_id"): "REDDIT_CLIENT_ID",
-    ("reddit", "client_secret"): "REDDIT_CLIENT_SECRET",
-    ("reddit", "user_agent"): "REDDIT_USER_AGENT",
-    ("reddit", "api_base"): "REPLIES_REDDIT_API_BASE",
-    ("reddit", "auth_base"): "REPLIES_REDDIT_AUTH_BASE",
-    ("youtube", "api_key"): "YOUTUBE_API_KEY",
-    ("youtube", "api_base"): "REPLIES_YOUTUBE_API_BASE",
-    ("threads", "access_token"): "THREADS_ACCESS_TOKEN",
-    ("threads", "api_base"): "REPLIES_THREADS_API_BASE",
-    ("llm", "base"): "REPLIES_LLM_BASE",
-    ("llm", "model"): "REPLIES_LLM_MODEL",
-    ("llm", "api_key"): "REPLIES_LLM_API_KEY",
-    ("llm", "allow_host"): "REPLIES_LLM_ALLOW_HOST",
-}
-DEFAULTS = {"REPLIES_DB": "./replies.db", "REPLIES_CODEBOOK": "(the one classify last used, else lean_nhs)",
-            "REPLIES_HTTP_TIMEOUT": "30", "REPLIES_X_API_BASE": DEFAULT_X_API_BASE,
-            "REPLIES_BSKY_API_BASE": DEFAULT_BSKY_API_BASE,
-            "MASTODON_INSTANCE": "(none: MASTODON_ACCESS_TOKEN is sent to no server)",
-            "REPLIES_REDDIT_API_BASE": DEFAULT_REDDIT_API_BASE,
-            "REPLIES_REDDIT_AUTH_BASE": "(REPLIES_REDDIT_API_BASE where set, else https://www.reddit.com)",
-            "REDDIT_USER_AGENT": "python:replies:VERSION (reply harvester for research)",
-            "REPLIES_YOUTUBE_API_BASE": DEFAULT_YOUTUBE_API_BASE,
-            "REPLIES_THREADS_API_BASE": DEFAULT_THREADS_API_BASE,
-            "REPLIES_LLM_BASE": "(none: --method llm needs one, e.g. http://127.0.0.1:11434/v1)",
-            "REPLIES_LLM_ALLOW_HOST": "(none: reply texts go to a server off this machine only with --yes)"}
+GENERAL = (  # the settings of every command, not of one platform or of the language-model coder
+    Setting("db", "REPLIES_DB", "db", "the SQLite database (`--db PATH`); `harvest`, `import` and `track` create it, "
+            "every other command refuses a path with no database (a typo leaves no empty file behind)",
+            default="./replies.db"),
+    Setting("codebook", "REPLIES_CODEBOOK", "codebook", "the codebook for commands given no `--codebook`",
+            shown_default="(the one classify last used, else lean_nhs)"),
+    Setting("http_timeout", "REPLIES_HTTP_TIMEOUT", "http_timeout", "seconds to wait for an answer", default="30"),
+)
+
+
+def declared() -> list[tuple[str, Setting]]:
+    """(config-file section, setting) for every setting: '' for the general ones, then each platform's own
+    (from its module's SETTINGS), then the language-model coder's [llm]."""
+    return [("", s) for s in GENERAL] + platforms.settings() + [("llm", s) for s in LLM_SETTINGS]
+
+
+def file_keys() -> dict[tuple[str, str], str]:
+    """(section, key) in the file -> the environment variable it stands for."""
+    return {(section, s.key): s.env for section, s in declared() if not s.per_host}
+
+
+def is_token(name: str) -> bool:
+    """Whether the environment name `name` holds a secret."""
+    return is_secret(name, (s for _, s in declared()))
+
+
+def settings_table() -> str:
+    """The settings as a Markdown table, for docs/settings.md (written by scripts/cli_reference.py)."""
+    rows = ["| Setting | Config file | Meaning | Default |", "| --- | --- | --- | --- |"]
+    for section, s in declared():
+        env = f"`{s.env}@HOST`" if s.per_host else f"`{s.env}`"
+        key = f'[{section}."HOST"] {s.key}' if s.per_host else f"[{section}] {s.key}" if section else s.key
+        rows.append(f"| {env} | `{key}` | {s.meaning} | {s.default_text() if s.shown_default else (f'`{s.default}`' if s.default not in (None, {}) else 'none')} |")
+    rows.append("| `REPLIES_CONFIG` | | the config file | `~/.config/replies/config.toml` (`$XDG_CONFIG_HOME` respected) |")
+    return "\n".join(rows) + "\n"
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -94,11 +88,12 @@ def read_config(path: Path) -> dict[str, str]:
     for key, value in data.items():
         if isinstance(value, dict):
             for sub, item in value.items():
-                if key == "mastodon" and isinstance(item, dict):  # [mastodon."host"] access_token = ...
-                    if set(item) != {"access_token"}:
-                        raise ConfigurationError(f"config file {path}: [mastodon.\"{sub}\"] takes access_token only")
-                    values[INSTANCE_TOKEN_PREFIX + sub] = _text(path, f"mastodon.{sub}.access_token",
-                                                                item["access_token"])
+                per_host = [s for section, s in declared() if section == key and s.per_host]
+                if per_host and isinstance(item, dict):  # [mastodon."host"] access_token = ...
+                    setting = per_host[0]
+                    if set(item) != {setting.key}:
+                        raise ConfigurationError(f"config file {path}: [{key}.\"{sub}\"] takes {setting.key} only")
+                    values[f"{setting.env}@{sub}"] = _text(path, f"{key}.{sub}.{setting.key}", item[setting.key])
                     continue
                 values[_name(path, key, sub)] = _text(path, f"{key}.{sub}", item)
         else:
@@ -107,11 +102,12 @@ def read_config(path: Path) -> dict[str, str]:
 
 
 def _name(path: Path, section: str, key: str) -> str:
-    if (section, key) not in FILE_KEYS:
-        known = ", ".join(f"{s}.{k}" if s else k for s, k in FILE_KEYS)
+    keys = file_keys()
+    if (section, key) not in keys:
+        known = ", ".join(f"{s}.{k}" if s else k for s, k in keys)
         where = f"[{section}] {key}" if section else key
         raise ConfigurationError(f"config file {path}: unknown setting {where!r} (known: {known})")
-    return FILE_KEYS[(section, key)]
+    return keys[(section, key)]
 
 
 def _text(path: Path, key: str, value) -> str:
@@ -140,7 +136,7 @@ class Config:
         path = config_path(env)
         from_file = {name: str(Path(value).expanduser()) if name in ("REPLIES_DB", "REPLIES_CODEBOOK") else value
                      for name, value in read_config(path).items()}
-        names = set(FILE_KEYS.values()) | set(from_file)
+        names = set(file_keys().values()) | set(from_file)
         values = {name: env[name] if name in env else from_file[name]
                   for name in names if name in env or name in from_file}
         return cls(values=values, from_file={k: v for k, v in from_file.items() if k not in env}, path=path,
@@ -150,7 +146,7 @@ class Config:
     def environment_only(cls, environ: Mapping[str, str] | None = None) -> "Config":
         """The environment's settings alone: what a command still knows when the config file is refused."""
         env = os.environ if environ is None else environ
-        return cls(values={name: env[name] for name in set(FILE_KEYS.values()) if name in env})
+        return cls(values={name: env[name] for name in set(file_keys().values()) if name in env})
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self.values.get(name, default)
@@ -167,7 +163,7 @@ class Config:
 
     def llm_settings(self, base: str | None = None, model: str | None = None):
         """The language-model settings (--llm-base and --llm-model win over the settings)."""
-        from replies.classifier.llm import LlmSettings
+        from replies.classifier.llm.settings import LlmSettings
         timeout = self.settings().http_timeout
         return LlmSettings(base=base or self.get("REPLIES_LLM_BASE"), model=model or self.get("REPLIES_LLM_MODEL"),
                            api_key=self.get("REPLIES_LLM_API_KEY") or None,
@@ -225,12 +221,15 @@ def config_command(fmt):
     config = current_config()
     path = config.path
     rows = []
-    names = [*FILE_KEYS.values(), *sorted(n for n in config.values if n.startswith(INSTANCE_TOKEN_PREFIX))]
+    declared_here = [s for _, s in declared()]
+    per_host = tuple(s.env + "@" for s in declared_here if s.per_host)
+    names = [*file_keys().values(), *sorted(n for n in config.values if per_host and n.startswith(per_host))]
+    defaults = {s.env: s.default_text() for s in declared_here if s.shown_default or s.default not in (None, {})}
     for name in dict.fromkeys(names):
         value = config.get(name)
         source = config.source(name)
         if value is None:
-            value = DEFAULTS.get(name, "")
+            value = defaults.get(name, "")
         elif is_token(name):
             value = mask(value)
         rows.append({"setting": name, "value": value or "(not set)", "from": source})

@@ -10,13 +10,17 @@ import click
 from replies import db
 from replies.emulator import Emulator, World
 from replies.emulator.sample import load_sample, load_sample_elsewhere, post_url
+from replies.harvester import platforms
 from replies.harvester.run import harvest as harvest_thread
 from replies.harvester.settings import Settings
 from replies.text import clip, visible
 
 from .common import StderrEvents, fail
 
-DEMO_TOKEN = "test-token"
+
+def _x_token() -> str:
+    """The X token the emulator is started to take: the one its declared settings give."""
+    return platforms.emulator_environment("")["X_BEARER_TOKEN"]
 SAMPLE_AUTHORS = {"joy_improves", "joy.improves"}
 
 
@@ -46,9 +50,8 @@ def demo(db_path):
             Path(str(path) + suffix).unlink(missing_ok=True)
     world = World()
     roots = load_sample(world)
-    with Emulator(world, x_tokens=[DEMO_TOKEN]) as emulator:
-        settings = Settings(x_bearer_token=DEMO_TOKEN, x_api_base=emulator.base_url,
-                            bsky_api_base=emulator.base_url)
+    with Emulator(world, x_tokens=[_x_token()]) as emulator:
+        settings = Settings.from_env(platforms.emulator_environment(emulator.base_url))
         database = db.open_db(path)
         click.echo(f"API emulator serving the sample at {emulator.base_url}", err=True)
         started = time.perf_counter()
@@ -107,16 +110,13 @@ def emulator(port, sample):
     """
     world = World()
     roots = {**load_sample(world), **load_sample_elsewhere(world)} if sample else {}
-    server = Emulator(world, port=port, x_tokens=[DEMO_TOKEN])
+    server = Emulator(world, port=port, x_tokens=[_x_token()])
     try:
         server.start()
     except OSError as exc:
         fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; try --port 0")
     base = server.base_url
-    click.echo(f"export REPLIES_X_API_BASE={base} REPLIES_BSKY_API_BASE={base} X_BEARER_TOKEN={DEMO_TOKEN} "
-               f"REPLIES_REDDIT_API_BASE={base} REDDIT_CLIENT_ID=reddit-client REDDIT_CLIENT_SECRET=reddit-secret "
-               f"REPLIES_YOUTUBE_API_BASE={base} YOUTUBE_API_KEY=youtube-key "
-               f"REPLIES_THREADS_API_BASE={base} THREADS_ACCESS_TOKEN=threads-token")
+    click.echo("export " + " ".join(f"{name}={value}" for name, value in platforms.emulator_environment(base).items()))
     for platform, root in roots.items():
         click.echo(f"{platform}: {post_url(server, root)}")
     try:

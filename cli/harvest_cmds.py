@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -31,7 +30,26 @@ from .config import current_config
 from .output import output_options, write_rows
 
 
-@click.command()
+class PlatformHelp(click.Command):
+    """A command whose help lists each registered platform's URL forms and what it needs, from the platform
+    modules themselves (`URL_FORMS`, `URL_NOTE`), so a new platform appears here without an edit."""
+
+    def format_help_text(self, ctx, formatter):
+        original = self.help
+        lines = []
+        for name in platforms.names():
+            module = platforms.module(name)
+            lines.append("  " + "  or  ".join(module.URL_FORMS))
+            if getattr(module, "URL_NOTE", None):
+                lines.append(f"      ({module.URL_NOTE})")
+        self.help = original.replace("{url_forms}", "\n    ".join(lines))  # the docstring's own indent
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = original
+
+
+@click.command(cls=PlatformHelp)
 @click.argument("urls", nargs=-1, metavar="URL...")
 @click.option("--all", "all_tracked", is_flag=True,
               help="Harvest every tracked thread that is still active (see `replies track`): for cron.")
@@ -56,15 +74,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, l
 
     \b
     URL forms:
-      https://x.com/USER/status/ID            (needs X_BEARER_TOKEN)
-      https://bsky.app/profile/HANDLE/post/ID  or  at://DID/app.bsky.feed.post/ID
-      https://INSTANCE/@USER/ID               (MASTODON_ACCESS_TOKEN optional)
-      https://www.reddit.com/r/SUB/comments/ID/...  or  https://redd.it/ID
-                                              (REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET;
-                                               a comment's permalink harvests its replies)
-      https://www.youtube.com/watch?v=ID  youtu.be/ID  youtube.com/shorts/ID
-                                              (YOUTUBE_API_KEY; 1 quota unit a request)
-      https://www.threads.net/@USER/post/CODE (THREADS_ACCESS_TOKEN of USER)
+    {url_forms}
 
     Every page is committed as it arrives: after Ctrl-C, a crash or a rate
     limit, run the same command again and it carries on. A second harvest of a
@@ -79,7 +89,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, l
         raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
     if len(urls) == 1:
         parse_url(urls[0])  # a URL no platform understands: one line, before any file is made
-    settings = dataclasses.replace(current_config().settings(), max_wait=max_wait, mastodon_origin=origin)
+    settings = current_config().settings().replace(max_wait=max_wait, mastodon_origin=origin)
     log = JsonLog() if log_json else None
     with harvest_lock(db_path, log):
         database = open_database(db_path, create=True)

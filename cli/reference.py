@@ -20,3 +20,14 @@ def reference(group: click.Group) -> str:
             text = command.get_help(ctx)
         parts += [f"## {info_name}", "", "```text", text.rstrip(), "```", ""]
     return "\n".join(parts)
+
+
+TABLE_START = "<!-- settings table: made by `python scripts/cli_reference.py` from the declared settings -->\n"
+TABLE_END = "<!-- end of settings table -->\n"
+
+
+def with_settings_table(page: str, table: str) -> str:
+    """`page` (docs/settings.md) with the text between its table markers replaced by `table`."""
+    before, rest = page.split(TABLE_START, 1)
+    _, after = rest.split(TABLE_END, 1)
+    return before + TABLE_START + table + TABLE_END + after

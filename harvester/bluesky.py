@@ -16,6 +16,7 @@ import httpx
 from replies.net.events import Events
 from replies.net.http import HTTPStatusError, JsonClient
 from replies.net.retry import RetryPolicy
+from replies.setting import Setting, url
 
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
@@ -28,6 +29,12 @@ AT_RE = re.compile(r"^at://([^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)$")
 MAX_DEPTH = 1000
 
 URL_FORMS = ("https://bsky.app/profile/HANDLE/post/ID", "at://DID/app.bsky.feed.post/ID")
+URL_NOTE = "no token"  # what `replies harvest --help` says beside the forms
+# what this platform reads from the environment and the config file's [bluesky] section
+SETTINGS = (
+    Setting("bsky_api_base", "REPLIES_BSKY_API_BASE", "api_base", "Bluesky AppView host",
+            default="https://public.api.bsky.app", parse=url, emulator="{base}"),
+)
 
 
 def parse_url(url: str) -> tuple[str, str] | None:

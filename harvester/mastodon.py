@@ -21,11 +21,12 @@ from replies.errors import RepliesError
 from replies.net.events import Events
 from replies.net.http import HTTPStatusError, JsonClient
 from replies.net.retry import RetryPolicy
+from replies.setting import Setting
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .html_text import html_to_text
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
-from .settings import Settings, host_of, is_local_url
+from .settings import Settings, host_of, in_clear, is_local_url
 from .source import Batch, CursorReader
 
 PLATFORM = "mastodon"
@@ -38,6 +39,18 @@ LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 ORIGIN_RE = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:ap/)?users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})$")
 
 URL_FORMS = ("https://INSTANCE/@USER/ID",)
+URL_NOTE = "MASTODON_ACCESS_TOKEN optional"  # what `replies harvest --help` says beside the forms
+# what this platform reads from the environment and the config file's [mastodon] section
+SETTINGS = (
+    Setting("mastodon_access_token", "MASTODON_ACCESS_TOKEN", "access_token",
+            "a Mastodon user token, sent only to `MASTODON_INSTANCE`", secret=True, shown_default="none (logged out)"),
+    Setting("mastodon_instance", "MASTODON_INSTANCE", "instance",
+            "the server (`mastodon.social`) that `MASTODON_ACCESS_TOKEN` belongs to", parse=host_of,
+            shown_default="none: the token is sent nowhere", emulator="{base}"),
+    Setting("mastodon_tokens", "MASTODON_ACCESS_TOKEN", "access_token",
+            "another server's own token, sent to that server only",
+            default={}, secret=True, parse=host_of, per_host=True),
+)
 
 
 def parse_url(url: str) -> tuple[str, str] | None:
@@ -167,7 +180,7 @@ class MastodonSource:
         self.events = events
         self.settings, self.retry = settings, retry
         self.origins: dict[str, JsonClient] = {}  # other servers asked with --origin, by host
-        self.token, withheld = settings.mastodon_token_for(instance)
+        self.token, withheld = token_for(settings, instance)
         if withheld:
             events.warn(withheld)
         self.client = JsonClient(instance, retry, timeout=settings.http_timeout, token=self.token,
@@ -310,7 +323,7 @@ class MastodonSource:
     def _origin_context(self, base: str, status_id: str, failed: list[str]) -> list[dict]:
         host = host_of(base)
         if host not in self.origins:
-            token, _ = self.settings.mastodon_token_for(base)  # a token configured for that very server, if any
+            token, _ = token_for(self.settings, base)  # a token configured for that very server, if any
             self.origins[host] = JsonClient(base, self.retry, timeout=self.settings.http_timeout, token=token,
                                             reset_parser=_reset, label=f"Mastodon {host}")
         try:
@@ -348,3 +361,25 @@ class MastodonSource:
 
 
 Source = MastodonSource
+
+
+def token_for(settings: Settings, base_url: str) -> tuple[str | None, str | None]:
+    """(the token to send to the Mastodon server at `base_url`, or None; why none, if one is set).
+
+    A token belongs to one instance: it is sent only to the host it was given for (a
+    `[mastodon."host"]` section of the config file, or MASTODON_INSTANCE), and only over HTTPS unless
+    that host is this machine (a local server)."""
+    host = host_of(base_url)
+    token = settings.mastodon_tokens.get(host)
+    if token is None and settings.mastodon_access_token:
+        if settings.mastodon_instance is None:
+            return None, (f"MASTODON_ACCESS_TOKEN is not sent to {host}: name the server it belongs to with "
+                          "MASTODON_INSTANCE (or [mastodon.\"HOST\"] access_token in the config file)")
+        if settings.mastodon_instance == host:
+            token = settings.mastodon_access_token
+    if token is None:
+        return None, None
+    if in_clear(base_url):
+        return None, f"the access token for {host} is not sent over plain http://; use https://"
+    return token, None
+

@@ -16,6 +16,7 @@ from typing import Any
 from replies.net.events import Events
 from replies.net.http import HTTPStatusError, JsonClient
 from replies.net.retry import RetryPolicy
+from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, ConfigurationError, HarvestError, ThreadNotFound
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
@@ -26,6 +27,16 @@ PLATFORM = "threads"
 URL_RE = re.compile(r"^https?://(?:www\.)?threads\.(?:net|com)/@([A-Za-z0-9._]{1,30})/post/([A-Za-z0-9_-]{5,40})"
                     r"/?(?:[?#].*)?$", re.IGNORECASE)
 URL_FORMS = ("https://www.threads.net/@USER/post/CODE",)
+URL_NOTE = "THREADS_ACCESS_TOKEN of USER"  # what `replies harvest --help` says beside the forms
+# what this platform reads from the environment and the config file's [threads] section
+SETTINGS = (
+    Setting("threads_access_token", "THREADS_ACCESS_TOKEN", "access_token",
+            "a Threads user token of the question post's owner", secret=True,
+            shown_default="none (Threads harvests fail without it)", emulator="threads-token"),
+    Setting("threads_api_base", "REPLIES_THREADS_API_BASE", "api_base",
+            "Threads API host (a base ending in `/v1.0` is taken as it is)", default="https://graph.threads.net",
+            parse=url, emulator="{base}"),
+)
 VERSION = "/v1.0"
 FIELDS = "id,text,username,permalink,timestamp,media_type,shortcode,replied_to,root_post,is_reply,hide_status"
 RATE_CODES = (4, 17, 32, 613)  # the Graph API's "too many calls" errors, sent as 400 or 403

@@ -26,6 +26,7 @@ from replies.db.times import parse_iso
 from replies.net.events import Events
 from replies.net.http import DeadlineExceeded, fetch, http_client
 from replies.net.retry import RateLimitHit, RetryPolicy, Transient
+from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
@@ -46,6 +47,14 @@ EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
 RECENT_DAYS = 7
 
 URL_FORMS = ("https://x.com/USER/status/ID",)
+URL_NOTE = "needs X_BEARER_TOKEN"  # what `replies harvest --help` says beside the forms
+# what this platform reads from the environment and the config file's [x] section
+SETTINGS = (
+    Setting("x_bearer_token", "X_BEARER_TOKEN", "bearer_token", "X API v2 app bearer token", secret=True,
+            shown_default="none (X harvests fail without it)", emulator="test-token"),
+    Setting("x_api_base", "REPLIES_X_API_BASE", "api_base", "X API host", default="https://api.twitter.com",
+            parse=url, emulator="{base}"),
+)
 TCO_RE = re.compile(r"https?://t\.co/[A-Za-z0-9]{1,40}")
 LINK_RE = re.compile(r"https?://[^\s<>\"]{1,2000}")
 

@@ -20,6 +20,7 @@ from replies.errors import RepliesError
 from replies.net.events import Events
 from replies.net.http import HTTPStatusError, JsonClient
 from replies.net.retry import RetryPolicy
+from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
@@ -33,6 +34,14 @@ _HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com"
           "www.youtube-nocookie.com")
 _PATH_FORMS = re.compile(r"^/(?:shorts|live|embed|v)/([A-Za-z0-9_-]{11})/?$")
 URL_FORMS = ("https://www.youtube.com/watch?v=ID", "https://youtu.be/ID", "https://www.youtube.com/shorts/ID")
+URL_NOTE = "YOUTUBE_API_KEY; 1 quota unit a request"  # what `replies harvest --help` says beside the forms
+# what this platform reads from the environment and the config file's [youtube] section
+SETTINGS = (
+    Setting("youtube_api_key", "YOUTUBE_API_KEY", "api_key", "a YouTube Data API v3 key", secret=True,
+            shown_default="none (YouTube harvests fail without it)", emulator="youtube-key"),
+    Setting("youtube_api_base", "REPLIES_YOUTUBE_API_BASE", "api_base", "YouTube API host",
+            default="https://www.googleapis.com", parse=url, emulator="{base}"),
+)
 PAGE = 100
 
 

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # lowest first: a module may import its own package and any package of a lower layer, nothing else
 LAYERS = [
     ("the base error and the version", {"replies.errors", "replies"}),
-    ("text, files and JSONL helpers", {"replies.text", "replies.files", "replies.jsonl"}),
+    ("text, files, JSONL and setting declarations", {"replies.text", "replies.files", "replies.jsonl",
+                                                   "replies.setting"}),
     ("storage", {"replies.db"}),
     ("shared layers: network rules and codebooks", {"replies.net", "replies.codebook"}),
     ("features, independent of each other", {"replies.harvester", "replies.classifier", "replies.estimate",
@@ -29,8 +30,8 @@ def _package_of(module: str) -> str:
     """The unit of the contract a module belongs to: the longest name in LAYERS it is, or lies under."""
     names = sorted((name for _, layer in LAYERS for name in layer), key=len, reverse=True)
     for name in names:
-        if module == name or module.startswith(name + "."):
-            return name if name != "replies" or module == "replies" else module
+        if module == name or name != "replies" and module.startswith(name + "."):
+            return name
     raise AssertionError(f"{module} belongs to no layer of the contract: add it to LAYERS")
 
 

@@ -52,3 +52,13 @@ def test_the_readme_names_every_command():
     section = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`replies ([a-z-]+)", section))
     assert named == set(main.commands), sorted(set(main.commands) ^ named)
+
+
+def test_the_settings_table_is_made_from_the_declared_settings():
+    from replies.cli.config import settings_table
+    from replies.cli.reference import TABLE_START, with_settings_table
+
+    page = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
+    assert TABLE_START in page
+    assert page == with_settings_table(page, settings_table()), \
+        "docs/settings.md's table is out of date: run `python scripts/cli_reference.py`"
