@@ -26,17 +26,12 @@ from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.files import atomic_file
 
+from . import methods
 from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
 from .embed import CachedEmbedder
 from .errors import ClassifierError
 from .heads import Heads, TrainingSet, codebook_rows, gold_rows, macro_f1
 
-METHODS = ("auto", "zero-shot", "few-shot", "nli")
-# Default score at which a category is given (the heads are balanced logistic regressions, so 0.5 is
-# their natural cut; few-shot averages two of them).
-DEFAULT_THRESHOLDS = {"zero-shot": 0.5, "few-shot": 0.5, "nli": 0.5}
-# Methods whose decisions are calibrated on the replies in hand unless --threshold is given (calibrate.py).
-CALIBRATED = ("zero-shot", "few-shot")
 # Without --method, few-shot is kept unless it loses to zero-shot on the held-out gold by more than this:
 # fine-tuned there on half the gold, it understates what it does with all of it (README, Quality).
 FEW_SHOT_MARGIN = 0.02
@@ -77,8 +72,8 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     category's cut comes from the scores of every classified reply in scope (the thread's, with `thread`),
     expecting `labels_per_reply` labels a reply (default 1.2). A fixed `threshold` turns this off.
     """
-    if method not in METHODS:
-        raise ClassifierError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if methods.get(method).engine not in ENGINES:
+        raise ClassifierError(f"method {method!r} is not run here: use classifier.llm.classify_llm")
     if threshold is not None and not 0 < threshold < 1:
         raise ClassifierError(f"--threshold {threshold} must be between 0 and 1")
     if labels_per_reply is not None and not 0 < labels_per_reply <= 5:
@@ -96,52 +91,13 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     keys = [key for key in reviewed if key in gold_texts]
     result.gold = len(keys)
 
-    if method == "nli":
-        from .nli import NliScorer
-        scorer = NliScorer(model, codebook, device)
-        result.model = scorer.name
-        result.method = "nli"
-        score = lambda texts: scorer.scores(texts, batch_size)
-    else:
-        base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend)
-        base_rows = codebook_rows(codebook)
-        base_vectors = base.embed(base_rows.texts, batch_size)
-        chosen = "zero-shot" if method == "auto" else method
-        gold_set = gold_rows(codebook, [gold_texts[key] for key in keys], [reviewed[key] for key in keys])
-        # Heads are trained on first use: a rerun with nothing new to classify never imports scikit-learn.
-        zero_shot = functools.cache(lambda: Heads(base_vectors, base_rows))
-        if keys:
-            # each method as it would decide: calibrated on unlabelled scores, here the gold replies' own
-            # (a sample of the thread; their labels are not read for it), unless a threshold is fixed
-            def decide(scores: np.ndarray) -> np.ndarray:
-                if threshold is not None:
-                    return scores >= threshold
-                return scores >= rank_share_thresholds(scores, labels_per_reply)
+    engine = ENGINES[methods.get(method).engine]
+    score, embedded = engine(database, codebook, result, method=method, model=model, device=device, encoder=encoder,
+                             backend=backend, batch_size=batch_size, threshold=threshold,
+                             labels_per_reply=labels_per_reply, reviewed=reviewed, gold_texts=gold_texts, keys=keys,
+                             progress=progress)
 
-            zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size))
-            result.cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
-            if method == "auto":
-                tuned_gold = _held_out_few_shot(database, base, base_rows, gold_set, codebook, batch_size, progress)
-                result.cv_few_shot = macro_f1(gold_set.targets, decide((tuned_gold + zero_gold) / 2).astype(int))
-                if result.cv_few_shot >= result.cv_zero_shot - FEW_SHOT_MARGIN:
-                    chosen = "few-shot"
-        elif method == "few-shot":
-            raise ClassifierError("few-shot needs gold labels: add some with `replies label` or "
-                                  "`replies import-labels`, or use --method zero-shot")
-        if chosen == "few-shot":
-            training = base_rows + gold_set
-            embedder = _finetuned(database, base, training, codebook, progress)
-            tuned = functools.cache(lambda: Heads(embedder.embed(training.texts, batch_size), training))
-            # The mean of the fine-tuned heads and the zero-shot heads: steadier than either alone across
-            # gold draws, and never far below zero-shot on a codebook where the gold helps little (README).
-            score = lambda texts: (tuned().scores(embedder.embed(texts, batch_size))
-                                   + zero_shot().scores(base.embed(texts, batch_size))) / 2
-        else:
-            embedder = base
-            score = lambda texts: zero_shot().scores(base.embed(texts, batch_size))
-        result.method, result.model = chosen, embedder.key
-
-    thresholds = np.full(k, threshold if threshold is not None else DEFAULT_THRESHOLDS[result.method])
+    thresholds = np.full(k, threshold if threshold is not None else methods.get(result.method).threshold)
     result.thresholds = {c: float(t) for c, t in zip(codebook.ids, thresholds)}
     run_id = store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash,
                                       method=result.method, model=result.model,
@@ -165,14 +121,69 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
         done += len(batch)
         progress("classifying", done, total)
     result.classified = done
-    if threshold is None and result.method in CALIBRATED and done:
+    if threshold is None and methods.get(result.method).calibrated and done:
         result.thresholds = _calibrate(database, codebook, result, thread, labels_per_reply)
         store.finish_classify_run(database, run_id, thresholds=json.dumps(result.thresholds))
-    result.embedded = (embedder.computed + (base.computed if embedder is not base else 0)) \
-        if method != "nli" else done
+    result.embedded = embedded() if embedded else done
     result.counts = category_counts(database, codebook)
     store.finish_classify_run(database, run_id, replies=done, embedded=result.embedded)
     return result
+
+
+def _nli(database, codebook, result, *, model, device, batch_size, **_):
+    """The MNLI pipeline's scores (no embeddings are cached, so every reply counts as embedded)."""
+    from .nli import NliScorer
+    scorer = NliScorer(model, codebook, device)
+    result.model = scorer.name
+    result.method = "nli"
+    return (lambda texts: scorer.scores(texts, batch_size)), None
+
+
+def _encoder(database, codebook, result, *, method, model, device, encoder, backend, batch_size, threshold,
+             labels_per_reply, reviewed, gold_texts, keys, progress):
+    """Zero-shot or few-shot on the sentence encoder; without a method named, the held-out check picks."""
+    base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend)
+    base_rows = codebook_rows(codebook)
+    base_vectors = base.embed(base_rows.texts, batch_size)
+    chosen = "zero-shot" if method == "auto" else method
+    gold_set = gold_rows(codebook, [gold_texts[key] for key in keys], [reviewed[key] for key in keys])
+    # Heads are trained on first use: a rerun with nothing new to classify never imports scikit-learn.
+    zero_shot = functools.cache(lambda: Heads(base_vectors, base_rows))
+    if keys:
+        # each method as it would decide: calibrated on unlabelled scores, here the gold replies' own
+        # (a sample of the thread; their labels are not read for it), unless a threshold is fixed
+        def decide(scores: np.ndarray) -> np.ndarray:
+            if threshold is not None:
+                return scores >= threshold
+            return scores >= rank_share_thresholds(scores, labels_per_reply)
+
+        zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size))
+        result.cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
+        if method == "auto":
+            tuned_gold = _held_out_few_shot(database, base, base_rows, gold_set, codebook, batch_size, progress)
+            result.cv_few_shot = macro_f1(gold_set.targets, decide((tuned_gold + zero_gold) / 2).astype(int))
+            if result.cv_few_shot >= result.cv_zero_shot - FEW_SHOT_MARGIN:
+                chosen = "few-shot"
+    elif method == "few-shot":
+        raise ClassifierError("few-shot needs gold labels: add some with `replies label` or "
+                              "`replies import-labels`, or use --method zero-shot")
+    if chosen == "few-shot":
+        training = base_rows + gold_set
+        embedder = _finetuned(database, base, training, codebook, progress)
+        tuned = functools.cache(lambda: Heads(embedder.embed(training.texts, batch_size), training))
+        # The mean of the fine-tuned heads and the zero-shot heads: steadier than either alone across
+        # gold draws, and never far below zero-shot on a codebook where the gold helps little (README).
+        score = lambda texts: (tuned().scores(embedder.embed(texts, batch_size))
+                               + zero_shot().scores(base.embed(texts, batch_size))) / 2
+    else:
+        embedder = base
+        score = lambda texts: zero_shot().scores(base.embed(texts, batch_size))
+    result.method, result.model = chosen, embedder.key
+
+    return score, lambda: embedder.computed + (base.computed if embedder is not base else 0)
+
+
+ENGINES = {"encoder": _encoder, "nli": _nli}  # the engines this module runs, by a method's `engine`
 
 
 def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, thread: tuple[str, str] | None,

@@ -8,6 +8,7 @@ import json
 import click
 
 from replies import db
+from replies.classifier import methods
 from replies.review.labels import LABEL_FORMATS
 from replies.text import visible
 
@@ -43,11 +44,9 @@ def thread_key(database, ref):
 
 @click.command()
 @codebook_option
-@click.option("--method", type=click.Choice(["auto", "zero-shot", "few-shot", "nli", "llm"]), default="auto",
-              show_default=True, help="auto: once gold labels exist, few-shot unless it does clearly worse than "
-              "zero-shot on them when fine-tuned without them (two held-out folds: about 1.5 fine-tunings more, "
-              "kept for reruns). "
-              "llm: a language model on an OpenAI-compatible server codes each reply (REPLIES_LLM_BASE).")
+@click.option("--method", type=click.Choice(methods.names()), default="auto",
+              show_default=True, help="; ".join(f"{m.name}: {m.summary}" for m in methods.METHODS.values())
+              + " (REPLIES_LLM_BASE). auto's check costs about 1.5 fine-tunings more, kept for reruns.")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
 @click.option("--threshold", type=float,
@@ -85,19 +84,27 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     and threshold. With gold labels (`replies label`, `replies import-labels`)
     the few-shot method fine-tunes the encoder on them (a few minutes on a CPU).
     """
-    from replies.classifier.run import classify as run_classify
-
-    if method != "llm":
-        for name, given in (("--llm-base", llm_base), ("--llm-model", llm_model), ("--dry-run", dry_run),
-                            ("--no-examples", no_examples), ("--yes", yes)):
-            if given:
-                raise click.UsageError(f"{name} is for --method llm")
+    given = {"--llm-base": llm_base, "--llm-model": llm_model, "--dry-run": dry_run, "--no-examples": no_examples,
+             "--yes": yes}
+    for name in methods.options_for_others(method):
+        if given.get(name):
+            owners = [m.name for m in methods.METHODS.values() if name in m.options]
+            raise click.UsageError(f"{name} is for --method {' or '.join(owners)}")
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    if method == "llm":
+    if methods.get(method).engine == "llm":
         _classify_llm(database, book, llm_base, llm_model, thread_ref, redo, concurrency, not no_examples, dry_run,
                       yes, model, device)
         return
+    _classify_local(database, book, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo,
+                    device, backend)
+
+
+def _classify_local(database, book, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo,
+                    device, backend) -> None:
+    """A method run on this machine (the encoder's, or nli's), with a progress bar."""
+    from replies.classifier.run import classify as run_classify
+
     bar = StderrBar()
     try:
         result = run_classify(database, book, method=method, model=model, threshold=threshold,

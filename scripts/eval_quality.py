@@ -29,7 +29,6 @@ import numpy as np
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from replies import db
-from replies.classifier import run as classify_module
 from replies.classifier.run import classify
 from replies.codebook import load
 from replies.db.labels import set_gold
@@ -108,7 +107,10 @@ def main() -> None:
                         help="experiment: few-shot decided at a fixed 0.5 instead of calibrated")
     args = parser.parse_args()
     if args.few_shot_fixed:
-        classify_module.CALIBRATED = ("zero-shot",)
+        import dataclasses
+
+        from replies.classifier import methods
+        methods.METHODS["few-shot"] = dataclasses.replace(methods.METHODS["few-shot"], calibrated=False)
     for name, title, book, dataset in labelled_sets(args.sets):
         with tempfile.TemporaryDirectory() as tmp:
             database, truth, split = load_set(Path(tmp), dataset)
