@@ -10,7 +10,7 @@ from sqlite_utils import Database
 
 from replies.db import labels as store
 
-from .model import BACKEND_KEYS, Encoder, resolve
+from .model import BACKEND_KEYS, Encoder, resolve, shared_encoder
 
 
 def text_hash(text: str) -> str:
@@ -34,7 +34,7 @@ class CachedEmbedder:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder(self.model, device=self.device, backend=self.backend)
+            self._encoder = shared_encoder(self.model, device=self.device, backend=self.backend)
         return self._encoder
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:

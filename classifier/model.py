@@ -6,8 +6,10 @@ Texts are tokenised once and batched by token count (padding is then minimal), r
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -39,9 +41,22 @@ def default_model_dir() -> Path:
     return Path(spec.origin).parent / "model"
 
 
+RACY_SECONDS = 2.0  # a file changed this recently is hashed again, whatever its time stamps say
+
+
 def sha256_file(path: Path) -> str:
+    """The file's sha256, computed once per state of the file (its size, modification time and inode): a
+    process that loads the model again, as the tests and a long-lived server do, reads 90 MB once."""
+    state = path.stat()
+    if time.time() - state.st_mtime < RACY_SECONDS:  # changed just now: another change could keep the same
+        return _sha256_at.__wrapped__(str(path), ())  # time stamp (as git's racy-clean index entries), so read it
+    return _sha256_at(str(path), (state.st_size, state.st_mtime_ns, state.st_ctime_ns, state.st_ino))
+
+
+@functools.lru_cache(maxsize=16)
+def _sha256_at(path: str, state: tuple) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -278,3 +293,21 @@ class Encoder:
                                            return_tensors="pt").to(self.device)
                 pooled = mean_pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
                 yield index, pooled.float().cpu().numpy()
+
+
+def shared_encoder(name: str | None = None, *, device: str | None = None, backend: str = "fp32") -> Encoder:
+    """An encoder for inference, loaded once per process for the same model, device, backend and weights: a
+    Python caller (or a test) classifying again does not load the model again. Never fine-tune it: training
+    changes weights in place; make a fresh `Encoder` for that."""
+    resolved, source = resolve(name)
+    weights = Path(source) / "model.safetensors"
+    state = weights.stat() if weights.exists() else None
+    if state is not None and time.time() - state.st_mtime < RACY_SECONDS:
+        return Encoder(name, device=device, backend=backend)  # weights written just now: not shared
+    return _shared(resolved, device, backend, (state.st_size, state.st_mtime_ns, state.st_ctime_ns, state.st_ino) if state else None,
+                   name)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared(resolved: str, device: str | None, backend: str, weights_state, name: str | None) -> Encoder:
+    return Encoder(name, device=device, backend=backend)

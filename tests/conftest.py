@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from replies.cli import main
 from replies.emulator import Emulator, World
 from replies.emulator.sample import load_sample, post_url
+from replies.harvester import platforms
 
 TOKEN = "test-token"
 
@@ -43,20 +44,12 @@ def emulator(world, roots):
 def env(emulator, tmp_path, monkeypatch):
     """Environment pointing replies at the emulator, with a database in tmp_path."""
     values = {
-        "REPLIES_X_API_BASE": emulator.base_url,
-        "REPLIES_BSKY_API_BASE": emulator.base_url,
+        # every platform's declared settings for the emulator (its address; the emulator is also the Mastodon
+        # server a test's MASTODON_ACCESS_TOKEN belongs to), and its X token
+        **platforms.emulator_environment(emulator.base_url),
         "X_BEARER_TOKEN": TOKEN,
         "REPLIES_DB": str(tmp_path / "replies.db"),
         "REPLIES_HTTP_TIMEOUT": "2",
-        # the emulator is the Mastodon server a test's MASTODON_ACCESS_TOKEN belongs to
-        "MASTODON_INSTANCE": emulator.base_url,
-        "REPLIES_REDDIT_API_BASE": emulator.base_url,
-        "REDDIT_CLIENT_ID": "reddit-client",
-        "REDDIT_CLIENT_SECRET": "reddit-secret",
-        "REPLIES_YOUTUBE_API_BASE": emulator.base_url,
-        "YOUTUBE_API_KEY": "youtube-key",
-        "REPLIES_THREADS_API_BASE": emulator.base_url,
-        "THREADS_ACCESS_TOKEN": "threads-token",
     }
     monkeypatch.delenv("MASTODON_ACCESS_TOKEN", raising=False)
     for key, value in values.items():
@@ -106,11 +99,9 @@ def serve(env, monkeypatch):
         options.setdefault("x_tokens", [TOKEN])
         server = Emulator(world, **options).start()
         servers.append(server)
-        monkeypatch.setenv("REPLIES_X_API_BASE", server.base_url)
-        monkeypatch.setenv("REPLIES_BSKY_API_BASE", server.base_url)
-        monkeypatch.setenv("MASTODON_INSTANCE", server.base_url)
-        for name in ("REPLIES_REDDIT_API_BASE", "REPLIES_YOUTUBE_API_BASE", "REPLIES_THREADS_API_BASE"):
-            monkeypatch.setenv(name, server.base_url)
+        for name, value in platforms.emulator_environment(server.base_url).items():
+            if "{base}" in _emulator_templates()[name]:
+                monkeypatch.setenv(name, value)
         return server
 
     yield start
@@ -119,11 +110,31 @@ def serve(env, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory):
-    """The bundled sample harvested through the emulator and classified zero-shot, made once per session."""
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    result = CliRunner().invoke(main, ["demo", "--db", str(path)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+def demo_template(tmp_path_factory, worker_id):
+    """The bundled sample harvested through the emulator and classified zero-shot, made once per run: under
+    pytest-xdist the first worker to need it makes it (under a file lock) in the folder the run's workers
+    share, and the others read it."""
+    from filelock import FileLock
+
+    if worker_id == "master":  # one process: its own folder
+        folder = tmp_path_factory.mktemp("demo")
+    else:
+        folder = tmp_path_factory.getbasetemp().parent / "demo-template"  # this run's, shared by its workers
+        folder.mkdir(exist_ok=True)
+    path = folder / "demo.db"
+    with FileLock(str(folder / "make.lock")):
+        if not path.exists():
+            import sqlite3
+
+            building = folder / "building.db"
+            result = CliRunner().invoke(main, ["demo", "--db", str(building)], catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            # one self-contained file (the demo's database is in WAL mode), then in place under its name
+            source, copy = sqlite3.connect(building), sqlite3.connect(folder / "copied.db")
+            source.backup(copy)
+            source.close()
+            copy.close()
+            (folder / "copied.db").rename(path)
     return path
 
 
@@ -152,3 +163,32 @@ def isolated_settings(tmp_path_factory, monkeypatch):
     """No test reads the developer's own config file."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("no-config")))
     monkeypatch.delenv("REPLIES_CONFIG", raising=False)
+
+
+def _emulator_templates() -> dict[str, str]:
+    """Each declared setting's value for the emulator, with `{base}` where its address goes."""
+    return platforms.emulator_environment("{base}")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory):
+    """A deterministic stand-in for the packaged encoder, for tests about what classify does with a model rather
+    than how well it codes: one layer 32 wide, seeded weights, the packaged model's tokenizer. It loads and
+    fine-tunes in a fraction of a second, through exactly the code paths the real model takes."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from replies.classifier.model import default_model_dir
+
+    folder = tmp_path_factory.mktemp("encoder") / "tiny-encoder"
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=256)
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(default_model_dir()).save_pretrained(folder)
+    return folder
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first: with one worker per core, a long test started last keeps the run waiting on it."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # a stable sort: the rest keep their order

@@ -68,6 +68,7 @@ def current(page) -> tuple[str, list[str]]:
     return reply, sorted(ticked)
 
 
+@pytest.mark.slow
 def test_ten_replies_reviewed_with_the_keyboard_only_are_kept_across_a_reload(site, page, classified):
     from playwright.sync_api import expect
 

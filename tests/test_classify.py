@@ -79,9 +79,9 @@ def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_d
     assert f1_score(y, p, average="macro", zero_division=0) > 0.5
 
 
-def test_a_fixed_threshold_turns_calibration_off(run, dev_db):
+def test_a_fixed_threshold_turns_calibration_off(run, dev_db, tiny_encoder):
     path, _ = dev_db
-    run("classify", "--threshold", "0.5")
+    run("classify", "--threshold", "0.5", "--model", tiny_encoder)
     conn = sqlite3.connect(path)
     assert conn.execute("select distinct threshold from predictions").fetchall() == [(0.5,)]
     assert conn.execute("select count(*) from predictions where predicted != (score >= 0.5)").fetchone()[0] == 0
@@ -140,13 +140,13 @@ def test_held_out_folds_share_out_each_category_whatever_the_gold_order():
         assert min(sum(row[t][category] for t in half) for half in first) >= 4
 
 
-def test_new_replies_only_are_embedded(run, dev_db):
+def test_new_replies_only_are_embedded(run, dev_db, tiny_encoder):
     path, _ = dev_db
-    run("classify")
+    run("classify", "--model", tiny_encoder)
     database = db.open_db(path)
     db.store_replies(database, [{"platform": "x", "id": "999", "thread_id": "0", "kind": "reply", "status": "ok",
                                  "text": "Nobody gets backfill so improvement happens on our days off."}])
-    result = run("classify")
+    result = run("classify", "--model", tiny_encoder)
     assert "1 replies classified" in result.output and "1 embedded" in result.output
 
 
@@ -218,7 +218,7 @@ def test_codebook_errors_name_file_and_line(run, dev_db, tmp_path):
     assert count(dev_db[0], "select count(*) from predictions") == 0
 
 
-def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path):
+def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path, tiny_encoder):
     """Classify stopped mid-way (Ctrl-C) has stored each reply whole, every category or none, and a rerun
     classifies exactly the rest."""
     from replies.classifier.run import classify
@@ -233,12 +233,12 @@ def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path):
 
     database = db.open_db(env["REPLIES_DB"])
     with pytest.raises(KeyboardInterrupt):  # --batch-size 1: the first chunk is 64 replies
-        classify(database, cycling, batch_size=1, progress=stop)
+        classify(database, cycling, batch_size=1, progress=stop, model=str(tiny_encoder))
     database.close()
     per_reply = [n for (n,) in sqlite3.connect(env["REPLIES_DB"]).execute(
         "select count(*) from predictions group by platform, id")]
     assert len(per_reply) == 64 and set(per_reply) == {len(cycling.categories)}
-    result = run("classify", "--codebook", DATA / "cycling.yaml")
+    result = run("classify", "--codebook", DATA / "cycling.yaml", "--model", tiny_encoder)
     assert f"{len(truth) - 64} replies classified" in result.output and "cycling_barriers" in result.output
     assert "safety" in result.output and "money" not in result.output
     assert count(env["REPLIES_DB"], "select count(distinct id) from predictions") == len(truth)
@@ -268,8 +268,9 @@ def test_altered_weights_are_detected(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_fine_tuned_model_is_saved_whole_and_one_kept_first_is_left_alone(tmp_path):
-    """Two runs training the same model at once: the second finds the folder kept and leaves it as it is."""
+def test_a_fine_tuned_model_is_saved_whole_and_one_kept_first_is_left_alone(tmp_path, tiny_encoder):
+    """Two runs training the same model at once: the second finds the folder kept and leaves it as it is. The
+    first fine-tunes the packaged model itself (the one test that does); the second a tiny stand-in."""
     import numpy as np
 
     from replies.classifier.finetune import finetune
@@ -288,24 +289,26 @@ def test_a_fine_tuned_model_is_saved_whole_and_one_kept_first_is_left_alone(tmp_
     kept = tmp_path / "setfit-b"
     kept.mkdir()
     (kept / "marker").write_text("first")
-    assert finetune(Encoder(None), texts, targets, kept) == kept
+    assert finetune(Encoder(str(tiny_encoder)), texts, targets, kept) == kept
     assert [p.name for p in kept.iterdir()] == ["marker"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["setfit-a", "setfit-b"]
 
 
-@pytest.mark.slow
-def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, tmp_path):
+def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, tmp_path, tiny_encoder):
+    """What classify does around fine-tuning (kept models, reuse, the automatic choice), on a tiny encoder: how
+    well few-shot codes is measured by scripts/eval_quality.py, and the real model is fine-tuned in the test of
+    a fine-tuned model's folder above."""
     truth = load_dev(Path(env["REPLIES_DB"]), "cycling_dev.jsonl")
     gold = tmp_path / "gold.jsonl"
     keys = [k for k in truth if truth[k]][::3]
     gold.write_text("".join(json.dumps({"platform": "x", "id": k, "labels": truth[k]}) + "\n" for k in keys))
     run("import-labels", gold, "--codebook", DATA / "cycling.yaml")
-    result = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot")
+    result = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--model", tiny_encoder)
     assert "with few-shot" in result.output and "setfit" in result.output
     assert f"Zero-shot macro-F1 on {len(keys)} gold replies" in result.stderr
     models = Path(env["REPLIES_DB"]).parent / ".replies-models"
     assert list(models.iterdir())
-    again = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
+    again = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo", "--model", tiny_encoder)
     assert "0 embedded" in again.output  # the fine-tuned model is kept and its embeddings cached
     # Re-labelling a reply as it was makes it the last one labelled; the gold is the same, so the kept model
     # is still the one to use (before, the labelling order named the model, and it was fine-tuned again).
@@ -318,7 +321,7 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
                                                       "labels": truth[before[0][1]]}) + "\n")
     run("import-labels", tmp_path / "first.jsonl", "--codebook", DATA / "cycling.yaml")
     assert stored_order() != before and sorted(stored_order()) == sorted(before)
-    relabelled = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo")
+    relabelled = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--redo", "--model", tiny_encoder)
     assert "0 embedded" in relabelled.output and len(list(models.glob("setfit-*"))) == 1
 
     def last_run() -> tuple[str, float, float]:
@@ -326,7 +329,7 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
             return conn.execute("select method, cv_zero_shot, cv_few_shot from classify_runs "
                                 "order by id desc").fetchone()
 
-    auto = run("classify", "--codebook", DATA / "cycling.yaml", "--redo")
+    auto = run("classify", "--codebook", DATA / "cycling.yaml", "--redo", "--model", tiny_encoder)
     method, zero, few = last_run()
     assert method == ("few-shot" if few >= zero - FEW_SHOT_MARGIN else "zero-shot")
     assert f"with {method}" in auto.output
@@ -340,7 +343,7 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     for scores, wanted in ((perfect, "few-shot"), (nothing, "zero-shot")):
         kept.write_text(json.dumps(scores))
         # at a fixed 0.5, (held-out + zero-shot) / 2 passes exactly the gold's labels, or none
-        run("classify", "--codebook", DATA / "cycling.yaml", "--redo", "--threshold", "0.5")
+        run("classify", "--codebook", DATA / "cycling.yaml", "--redo", "--threshold", "0.5", "--model", tiny_encoder)
         method, zero, few = last_run()
         assert method == wanted and (few > zero if wanted == "few-shot" else few == 0.0 < zero - FEW_SHOT_MARGIN)
 

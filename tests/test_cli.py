@@ -105,18 +105,18 @@ def test_one_failing_thread_does_not_stop_the_others(run, env, url):
     assert "x " in result.output and "mastodon " in result.output
 
 
+@pytest.mark.slow
 def test_demo_harvests_the_sample_end_to_end(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "157 posts stored" in result.output
-    again = CliRunner().invoke(main, ["demo"], catch_exceptions=False)
+    again = CliRunner().invoke(main, ["demo"], catch_exceptions=False)  # the demo's own database is replaced
     assert again.exit_code == 0 and "157 posts stored" in again.output
-    other = tmp_path / "mine.db"
-    assert CliRunner().invoke(main, ["demo", "--db", str(other)]).exit_code == 0
     from replies.db import open_db, upsert_thread
+    other = tmp_path / "mine.db"
     upsert_thread(open_db(other), {"platform": "x", "id": "1", "author_handle": "someone_else"})
-    refused = CliRunner().invoke(main, ["demo", "--db", str(other)])
+    refused = CliRunner().invoke(main, ["demo", "--db", str(other)])  # another database is never replaced
     assert refused.exit_code == 1 and "not the demo's" in refused.stderr
 
 

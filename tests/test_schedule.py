@@ -8,6 +8,8 @@ import random
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from replies.emulator import Emulator, World
 from replies.emulator.sample import post_url
 from replies.emulator.world import synthetic_thread
@@ -111,6 +113,7 @@ def test_readers_work_while_a_harvest_writes(env, serve, run):
     assert len(seen) > 3 and seen == sorted(seen) and seen[-1] > seen[0]
 
 
+@pytest.mark.slow
 def test_a_week_of_hourly_runs_with_faults_ends_with_everything(tmp_path, monkeypatch):
     """A simulated week: replies keep arriving, the job runs every hour with random faults, and the
     database ends with exactly the replies the emulator holds."""
