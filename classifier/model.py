@@ -203,17 +203,6 @@ class _OnnxModel:
         return self.session.run(None, feed)[0]
 
 
-def quantize_int8(model):
-    """Dynamic int8 quantisation in torch of the query, key, value and feed-forward input Linear layers
-    (the int8 of earlier versions; the ONNX Runtime backend replaced it as about 1.8x faster). CPU only."""
-    import torch
-    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
-
-    spec = {name: default_dynamic_qconfig for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and not name.endswith("output.dense")}
-    return quantize_dynamic(model, spec, dtype=torch.qint8)
-
-
 class Encoder:
     """An encoder model that turns texts into unit-length vectors."""
 
