@@ -57,15 +57,18 @@ def query(sql, params, timeout, fmt, db_path):
 @click.argument("text")
 @click.option("--limit", type=click.IntRange(1, 2**63 - 1), default=20, show_default=True)  # SQLite's integers
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
+@click.option("--fts", "syntax", is_flag=True, help="Read TEXT as an SQLite FTS5 query: OR, NEAR, prefix*.")
 @output_options
 @db_option
-def search(text, limit, thread_ref, fmt, db_path):
+def search(text, limit, thread_ref, syntax, fmt, db_path):
     """Full-text search of reply text, best matches first.
 
-    TEXT uses SQLite FTS5 syntax: words (all must match), "a phrase", OR, prefix*.
+    TEXT is searched as written: every word must appear (apostrophes and
+    hyphens included, as in can't or clinician-led), and "a quoted phrase"
+    as a phrase. With --fts, TEXT is an FTS5 query instead.
     """
     database = db.open_db(db_path, readonly=True)
-    rows = run_search(database, text, limit=limit, thread=thread_key(database, thread_ref))
+    rows = run_search(database, text, limit=limit, thread=thread_key(database, thread_ref), syntax=syntax)
     if not rows and fmt == "table":
         click.echo(f"No reply matches {text!r}.", err=True)
         return

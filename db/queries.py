@@ -3,6 +3,7 @@ SQL pieces every query shares (one thread's rows, a reply's final labels, chunke
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -197,10 +198,26 @@ def _query_error(exc: sqlite3.Error, why: list[str] | None = None) -> QueryError
     return QueryError(f"SQL error: {message}")
 
 
-def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] | None = None) -> list[dict]:
-    """Replies matching `text` in the full-text index (SQLite FTS5 syntax: words, "phrases", OR, prefix*)."""
+def fts_query(text: str, syntax: bool = False) -> str:
+    """The FTS5 query for what a person typed. By default every word is searched as written (all must appear;
+    apostrophes, hyphens, OR and * are text, not syntax) and "a quoted phrase" as a phrase; `syntax` passes
+    `text` to FTS5 as it is (OR, NEAR, prefix*, column filters)."""
+    if syntax:
+        return text
+    parts = re.findall(r'"([^"]*)"|(\S+)', text)
+    terms = [phrase or word for phrase, word in parts]
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms if term.strip())
+
+
+def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] | None = None,
+           syntax: bool = False) -> list[dict]:
+    """Replies matching `text` in the full-text index, best first: its words as written, or with `syntax`
+    SQLite FTS5's own (words, "phrases", OR, prefix*)."""
     where, params = thread_filter(thread)
-    params.update(query=text, limit=limit)
+    query = fts_query(text, syntax)
+    if not query:
+        return []
+    params.update(query=query, limit=limit)
     sql = f"""
         select r.platform, r.id, r.author_handle as author, r.created_at,
           replace(r.text, char(10), ' ') as text, r.url
@@ -211,5 +228,5 @@ def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] 
     try:
         return [dict(row) for row in db.query(sql, params)]
     except sqlite3.OperationalError as exc:
-        raise QueryError(f"cannot search for {text!r}: {exc} (quote phrases, e.g. '\"junior doctors\"')") \
-            from None
+        raise QueryError(f"cannot search for {text!r} with FTS5 syntax: {exc} (leave out --fts to search the words "
+                         "as written)") from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from replies.codebook import Codebook
-from replies.db.queries import final_labels_sql, thread_filter
+from replies.db.queries import final_labels_sql, fts_query, thread_filter
 
 FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of",
           "created_at", "url", "labels", "scores", "gold")
@@ -31,13 +31,14 @@ DESCENDING_FIRST = ("time", "likes")  # sorts a table shows largest first until 
 class Selection:
     """Which replies an export (or a page of `replies serve`'s table) holds, and in what order.
 
-    `search` is an FTS5 query over the text; `category` keeps replies carrying it by `source`: predicted,
+    `search` is searched in the text: its words as written, or as an FTS5 query with `search_syntax`; `category` keeps replies carrying it by `source`: predicted,
     gold (a reviewer's current label) or final (gold where a human looked, else predicted); `since` and
     `until` are dates (YYYY-MM-DD, both included)."""
     thread: tuple[str, str] | None = None
     gold_only: bool = False
     platform: str | None = None
     search: str | None = None
+    search_syntax: bool = False
     category: str | None = None
     source: str = "final"
     since: str | None = None
@@ -55,9 +56,10 @@ class Selection:
         if self.platform:
             where.append("r.platform = :platform")
             params["platform"] = self.platform
-        if self.search:
+        query = fts_query(self.search, self.search_syntax) if self.search else ""
+        if query:
             where.append("r.rowid in (select rowid from replies_fts where replies_fts match :search)")
-            params["search"] = self.search
+            params["search"] = query
         if self.category:
             params["category"] = self.category
             where.append({

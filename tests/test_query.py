@@ -87,8 +87,9 @@ def test_search_uses_the_full_text_index(cli, classified):
     phrase = json.loads(cli("search", '"block contracts"', "--json").output)
     assert phrase and all("block contracts" in r["text"].lower() for r in phrase)
     assert "No reply matches" in cli("search", "zzzqqq").stderr
-    bad = cli("search", '"unbalanced', code=1)
+    bad = cli("search", "--fts", '"unbalanced', code=1)  # FTS5 syntax only when asked for
     assert bad.stderr.startswith("Error: cannot search for") and len(bad.stderr.strip().splitlines()) == 1
+    assert "lean OR" in cli("search", "--fts", "lean OR", code=1).stderr
     assert json.loads(cli("search", "consultants", "--json", "--limit", str(2**63 - 1)).output) == rows
     assert "Invalid value for '--limit'" in cli("search", "consultants", "--limit", str(2**63), code=2).stderr
 
@@ -162,3 +163,16 @@ def test_blobs_as_base64_and_a_file_that_is_not_a_database(cli, classified, tmp_
     junk.write_text("not a database at all " * 100)
     result = cli("query", "select 1", "--db", junk, code=1)
     assert "cannot open database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_search_takes_what_people_type(cli, classified):
+    """Apostrophes, hyphens, a stray quote, OR and a star are text to find, not FTS5 syntax to get wrong."""
+    cant = json.loads(cli("search", "can't", "--json").output)
+    assert cant and all("can't" in r["text"].lower() or "can’t" in r["text"].lower() for r in cant)
+    for typed in ("clinician-led", '"unbalanced', "lean OR", "improve*", "NEAR(a b)", "text:lean", "(", "'"):
+        result = cli("search", typed)
+        assert result.exit_code == 0 and "Traceback" not in result.output + result.stderr, (typed, result.stderr)
+    hyphen = json.loads(cli("search", "top-down", "--json").output)
+    assert all("top" in r["text"].lower() and "down" in r["text"].lower() for r in hyphen)
+    either = {r["id"] for r in json.loads(cli("search", "--fts", "consultants OR contracts", "--json").output)}
+    assert {r["id"] for r in json.loads(cli("search", "consultants", "--json").output)} <= either

@@ -180,9 +180,12 @@ def test_the_table_filters_sorts_pages_and_downloads_exactly_what_it_shows(clien
         assert times_of(shown.text) == times_of(client.get(f"/replies?sort=time&dir=asc&page={last}").text)
     # full-text search, and a search SQLite cannot parse is one clear message
     assert "funding" in client.get("/replies?q=funding").text.lower()
-    bad = client.get('/replies?q="unbalanced')
+    for typed in ("can't", "clinician-led", '"unbalanced'):  # what people type is searched as written
+        assert client.get("/replies", query_string={"q": typed}).status_code == 200, typed
+    assert "Can't" in client.get("/replies", query_string={"q": "can't"}).text.replace("&#39;", "'")
+    bad = client.get('/replies?fts=1&q="unbalanced')  # FTS5 syntax only when asked for
     assert bad.status_code == 400 and "cannot search for" in bad.text
-    assert client.get('/replies.csv?q="unbalanced').status_code == 400  # refused before the download starts
+    assert client.get('/replies.csv?fts=1&q="unbalanced').status_code == 400  # refused before the download starts
 
 
 def test_bad_parameters_are_one_clear_message(client):

@@ -45,7 +45,8 @@ def table_selection(values) -> Selection:
         if values.get(name) and not DATE_RE.match(values[name]):
             abort(400, description=f"{name} must be a date as YYYY-MM-DD, not {values[name]!r}")
     return Selection(thread=thread_of(values.get("thread") or ""), platform=platform,
-                     search=(values.get("q") or "").strip() or None, category=category, source=source,
+                     search=(values.get("q") or "").strip() or None, search_syntax=values.get("fts") == "1",
+                     category=category, source=source,
                      since=values.get("since") or None, until=values.get("until") or None, sort=sort,
                      descending=values["dir"] == "desc" if values.get("dir") else sort in DESCENDING_FIRST)
 
@@ -55,8 +56,8 @@ def counted(chosen: Selection) -> int:
     try:
         return count_selected(g.db, g.codebook, chosen)
     except sqlite3.OperationalError as exc:
-        abort(400, description=f"cannot search for {chosen.search!r}: {exc} (quote phrases, e.g. "
-                               "\"junior doctors\")")
+        abort(400, description=f"cannot search for {chosen.search!r} with FTS5 syntax: {exc} (untick FTS5 "
+                               "syntax to search the words as written)")
 
 @bp.get("/replies")
 def replies_table():
