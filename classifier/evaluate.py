@@ -11,6 +11,44 @@ from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.db.schema import ADJUDICATED
 
+SMALL_SAMPLE = 30  # below this many replies, every figure is said to be rough
+
+
+def small_sample_note(replies: int) -> str | None:
+    """What to say beside figures measured on `replies` replies: None from SMALL_SAMPLE up."""
+    if replies >= SMALL_SAMPLE:
+        return None
+    return (f"only {replies} repl{'y' if replies == 1 else 'ies'}: these figures can swing widely with each reply "
+            f"coded; read them as rough until at least {SMALL_SAMPLE} are")
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 3) if denominator else None
+
+
+def scores(truth: list[int], guess: list[int]) -> dict:
+    """Precision, recall and F1 of one category's 1/0 decisions against the truth; None ("n/a") where a figure
+    has nothing to stand on: precision when nothing was predicted, recall when nothing is true, F1 when both."""
+    hits = sum(1 for t, g in zip(truth, guess) if t and g)
+    precision, recall = _ratio(hits, sum(guess)), _ratio(hits, sum(truth))
+    if precision is None and recall is None:
+        f1 = None
+    elif not hits:
+        f1 = 0.0
+    else:
+        f1 = round(2 * hits / (sum(guess) + sum(truth)), 3)
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def macro(rows: list[dict], metrics=("precision", "recall", "f1")) -> dict:
+    """The mean of each metric over the categories where it is defined: a category nobody coded or predicted
+    says nothing about the model and is left out, not counted as 0."""
+    out = {}
+    for metric in metrics:
+        values = [row[metric] for row in rows if row[metric] is not None]
+        out[metric] = round(sum(values) / len(values), 3) if values else None
+    return out
+
 
 @dataclass
 class Evaluation:
@@ -23,17 +61,24 @@ class Evaluation:
     agreement: list[dict] = field(default_factory=list)  # category, kappa, replies (two reviewers)
     coders: list[dict] = field(default_factory=list)  # every coder against every reviewer, per category
 
+    @property
+    def note(self) -> str | None:
+        """The small-sample warning for the model's figures, if any."""
+        return small_sample_note(self.compared) if self.compared else None
 
-def _kappa(a: list[int], b: list[int]) -> float:
-    """Cohen's kappa of two coders' 1/0 decisions on the same replies; 1 where they agree on every one (the
-    statistic is undefined when both give one answer throughout)."""
+
+def _kappa(a: list[int], b: list[int]) -> float | None:
+    """Cohen's kappa of two coders' 1/0 decisions on the same replies; None ("n/a") where neither coder ever
+    gave the category (agreeing that nothing applies says nothing about the category), 1 where they agree on
+    every reply otherwise."""
     from sklearn.metrics import cohen_kappa_score
 
-    return 1.0 if a == b else float(np.nan_to_num(cohen_kappa_score(a, b)))
+    if not any(a) and not any(b):
+        return None
+    return 1.0 if a == b else round(float(np.nan_to_num(cohen_kappa_score(a, b))), 3)
 
 
 def evaluate(database: Database, codebook: Codebook) -> Evaluation:
-    from sklearn.metrics import precision_recall_fscore_support
 
     result = Evaluation()
     run = store.last_classify_run(database, codebook.hash)
@@ -44,14 +89,12 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
     keys = [k for k in reviewed if k in predicted]
     result.compared = len(keys)
     if keys:
-        truth = np.array([[int(c in reviewed[k]) for c in codebook.ids] for k in keys])
-        guess = np.array([[predicted[k].get(c, (0, 0))[1] for c in codebook.ids] for k in keys])
-        p, r, f, s = precision_recall_fscore_support(truth, guess, average=None, zero_division=0)
-        result.rows = [{"category": c, "precision": round(float(p[i]), 3), "recall": round(float(r[i]), 3),
-                        "f1": round(float(f[i]), 3), "support": int(s[i])} for i, c in enumerate(codebook.ids)]
-        result.macro = {"category": "macro average", "precision": round(float(p.mean()), 3),
-                        "recall": round(float(r.mean()), 3), "f1": round(float(f.mean()), 3),
-                        "support": int(s.sum())}
+        for c in codebook.ids:
+            truth = [int(c in reviewed[k]) for k in keys]
+            guess = [int(predicted[k].get(c, (0, 0))[1]) for k in keys]
+            result.rows.append({"category": c, **scores(truth, guess), "support": sum(truth)})
+        result.macro = {"category": "macro average", **macro(result.rows),
+                        "support": sum(row["support"] for row in result.rows)}
     reviewers = store.gold_by_reviewer(database, codebook.name)
     names = sorted(set(reviewers) - {ADJUDICATED})  # a final decision is not a third independent reviewer
     for a_index, a in enumerate(names):
@@ -62,8 +105,7 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
             for c in codebook.ids:
                 x = [int(c in reviewers[a][k]) for k in shared]
                 y = [int(c in reviewers[b][k]) for k in shared]
-                kappa = _kappa(x, y)
-                result.agreement.append({"reviewers": f"{a} / {b}", "category": c, "kappa": round(kappa, 3),
+                result.agreement.append({"reviewers": f"{a} / {b}", "category": c, "kappa": _kappa(x, y),
                                          "replies": len(shared)})
     result.coders = coder_agreement(database, codebook, reviewers)
     return result
@@ -75,7 +117,6 @@ def coder_agreement(database: Database, codebook: Codebook,
     `coder_labels`) and each other reviewer, against each reviewer's labels as the truth, category by
     category: precision, recall, F1 and Cohen's kappa on the replies both coded, then their macro average.
     A researcher sees whether a model agrees with them as well as their colleagues do."""
-    from sklearn.metrics import precision_recall_fscore_support
 
     ids = codebook.ids
     coders = {f"{method} {model}".strip(): labels
@@ -97,14 +138,10 @@ def coder_agreement(database: Database, codebook: Codebook,
             for c in ids:
                 y = [int(c in truth[k]) for k in shared]
                 x = [int(labels[k].get(c, 0)) for k in shared]
-                p, r, f, _ = precision_recall_fscore_support(y, x, average="binary", zero_division=0)
-                kappa = _kappa(y, x)
-                per.append({"category": c, "coder": name, "reviewer": reviewer, "precision": round(float(p), 3),
-                            "recall": round(float(r), 3), "f1": round(float(f), 3), "kappa": round(kappa, 3),
-                            "replies": len(shared)})
+                per.append({"category": c, "coder": name, "reviewer": reviewer, **scores(y, x),
+                            "kappa": _kappa(y, x), "replies": len(shared)})
             rows += per
             rows.append({"category": "macro average", "coder": name, "reviewer": reviewer,
-                         **{m: round(sum(row[m] for row in per) / len(per), 3)
-                            for m in ("precision", "recall", "f1", "kappa")}, "replies": len(shared)})
+                         **macro(per, ("precision", "recall", "f1", "kappa")), "replies": len(shared)})
     order = {c: i for i, c in enumerate([*ids, "macro average"])}
     return sorted(rows, key=lambda row: (order[row["category"]], row["reviewer"], row["coder"]))

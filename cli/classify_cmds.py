@@ -244,6 +244,7 @@ def evaluate(codebook_path, as_json, db_path):
     between reviewers, and every coder (a language model, the embedding classifier, each other reviewer)
     against each reviewer, per category: precision, recall, F1 and kappa on the replies both coded."""
     from replies.classifier.evaluate import evaluate as run_evaluate
+    from replies.classifier.evaluate import small_sample_note
 
     database = open_database(db_path)
     result = run_evaluate(database, current_codebook(database, codebook_path))
@@ -257,8 +258,12 @@ def evaluate(codebook_path, as_json, db_path):
         click.echo("No reply has both a prediction and a gold label yet: run `replies classify` and "
                    "`replies label`.", err=True)
     else:
-        click.echo(f"Predictions ({result.method}) against gold on {result.compared} replies:")
-        write_rows(result.rows + [result.macro])
+        click.echo(f"Predictions ({result.method}) against gold on {result.compared} replies "
+                   "(n/a: nothing to measure, as no reviewer gave the category and the model never predicted it; "
+                   "macro averages leave those out):")
+        write_rows(shown(result.rows + [result.macro]))
+        if result.note:
+            click.echo(f"Warning: {result.note}.", err=True)
         if result.method == "few-shot":
             click.echo("Few-shot predictions were trained on this gold, so these figures flatter them"
                        + ("; the held-out figures below do not." if result.cv_few_shot is not None else
@@ -268,9 +273,17 @@ def evaluate(codebook_path, as_json, db_path):
                    f"{result.cv_zero_shot:.3f}, few-shot {result.cv_few_shot:.3f} (fine-tuned without the half it "
                    "scores)")
     if result.agreement:
-        click.echo("Agreement between reviewers (Cohen's kappa):")
-        write_rows(result.agreement)
+        click.echo("Agreement between reviewers (Cohen's kappa; n/a where neither gave the category):")
+        write_rows(shown(result.agreement))
+        shared = min(row["replies"] for row in result.agreement)
+        if small_sample_note(shared):
+            click.echo(f"Warning: {small_sample_note(shared)}.", err=True)
     if result.coders:
         click.echo("Every coder against each reviewer (the reviewer's labels as the truth), category by category: "
                    "the language model, the embedding classifier and the other reviewers side by side.")
-        write_rows(result.coders)
+        write_rows(shown(result.coders))
+
+
+def shown(rows: list[dict]) -> list[dict]:
+    """Rows for a table: a figure with nothing to stand on (None) reads n/a."""
+    return [{key: "n/a" if value is None else value for key, value in row.items()} for row in rows]

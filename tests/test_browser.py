@@ -111,6 +111,9 @@ def test_the_table_filters_and_downloads_what_it_shows(site, page, classified, t
     page.goto(f"{site}/replies")
     page.keyboard.press("/")  # the search box, without the mouse
     page.keyboard.type("funding OR money")
+    page.keyboard.press("Tab")  # the FTS5 syntax box: OR as a query operator, not a word to find
+    page.keyboard.press("Space")
+    page.keyboard.press("Shift+Tab")
     page.select_option("select[name=category]", "money")
     with page.expect_navigation():
         page.keyboard.press("Enter")

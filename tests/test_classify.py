@@ -167,7 +167,7 @@ def test_labels_evaluate_and_agreement(run, dev_db, tmp_path):
     assert report["compared"] == 30
     assert {r["category"] for r in report["per_category"]} == set(LEAN_IDS)
     kappas = {r["category"]: r["kappa"] for r in report["agreement"]}
-    assert set(kappas) == set(LEAN_IDS) and min(kappas.values()) < 1
+    assert set(kappas) == set(LEAN_IDS) and min(k for k in kappas.values() if k is not None) < 1
     table = run("evaluate").output
     assert "macro average" in table and "kappa" in table
     exported = {json.loads(line)["id"]: json.loads(line) for line in run("export").output.splitlines()}
@@ -178,10 +178,11 @@ def test_labels_evaluate_and_agreement(run, dev_db, tmp_path):
     for c in LEAN_IDS:
         tp = sum(c in r["labels"] and c in r["gold"] for r in reviewed)
         wrong = sum((c in r["labels"]) != (c in r["gold"]) for r in reviewed)
-        f1s.append(2 * tp / (2 * tp + wrong) if tp + wrong else 0.0)
-    assert report["macro"]["f1"] == pytest.approx(sum(f1s) / len(f1s), abs=0.001)
-    assert {r["category"]: r["f1"] for r in report["per_category"]} == pytest.approx(
-        dict(zip(LEAN_IDS, f1s)), abs=0.001)
+        f1s.append(2 * tp / (2 * tp + wrong) if tp + wrong else None)  # None: nobody gave it, nor the model
+    measured = [f for f in f1s if f is not None]
+    assert report["macro"]["f1"] == pytest.approx(sum(measured) / len(measured), abs=0.001)
+    assert {r["category"]: r["f1"] for r in report["per_category"]} == {
+        c: (pytest.approx(f, abs=0.001) if f is not None else None) for c, f in zip(LEAN_IDS, f1s)}
 
 
 def test_bad_labels_are_refused_whole(run, dev_db, tmp_path):
@@ -439,3 +440,44 @@ def test_int8_leaves_attention_scores_and_early_feed_forward_outputs_in_fp32():
     assert sorted(fp32_matmuls(graph, 3)) == sorted(
         [f"/inner/encoder/layer.{i}/attention/self/MatMul" for i in range(3)]
         + [f"/inner/encoder/layer.{i}/output/dense/MatMul" for i in range(2)])
+
+
+def test_agreement_on_a_handful_of_replies_says_what_it_cannot_tell(run, dev_db, tiny_encoder):
+    """Five reviewed replies: categories nobody gave and the model never predicted are n/a, not 0, and left out
+    of the macro average; kappa is n/a where neither reviewer gave a category; a warning says 5 is too few."""
+    path, truth = dev_db
+    run("classify", "--model", tiny_encoder, "--threshold", "0.999")  # the model predicts (almost) nothing
+    five = [k for k in truth if truth[k]][:5]
+    for k in five:
+        run("label", f"x:{k}", truth[k][0], "--reviewer", "ann")
+        run("label", f"x:{k}", truth[k][0], "--reviewer", "bob")
+    report = json.loads(run("evaluate", "--json").output)
+    given = {truth[k][0] for k in five}
+    rows = {r["category"]: r for r in report["per_category"]}
+    predicted = {c for c, r in rows.items() if r["precision"] is not None}
+    for c in LEAN_IDS:
+        if c not in given and c not in predicted:
+            assert (rows[c]["precision"], rows[c]["recall"], rows[c]["f1"]) == (None, None, None)
+        if c in given:
+            assert rows[c]["recall"] is not None and rows[c]["f1"] is not None
+    measured = [r["f1"] for r in rows.values() if r["f1"] is not None]
+    assert report["macro"]["f1"] == pytest.approx(sum(measured) / len(measured), abs=0.001)
+    kappas = {r["category"]: r["kappa"] for r in report["agreement"]}
+    assert all(kappas[c] is None for c in LEAN_IDS if c not in given)
+    assert all(kappas[c] == 1.0 for c in given)
+    table = run("evaluate")
+    assert "n/a" in table.output and "only 5 replies" in table.stderr
+
+
+def test_adjudication_with_one_reviewer_says_there_is_nothing_to_adjudicate(dev_db, tmp_path):
+    from replies.codebook import load
+    from replies.web.app import create_app
+
+    path, truth = dev_db
+    first = next(k for k in truth if truth[k])
+    database = db.open_db(path)
+    stored_labels.set_gold(database, [{"platform": "x", "id": first, "codebook": "lean_nhs", "reviewer": "ann",
+                                       "labels": truth[first]}])
+    app = create_app(path, load(), reviewer="ann")
+    page = app.test_client().get("/adjudicate", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
+    assert "they agreed" not in page and "adjudication needs two" in page

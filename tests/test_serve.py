@@ -53,7 +53,7 @@ def first_reply(classified) -> tuple[str, str]:
 
 def test_every_page_renders_with_a_content_security_policy(client):
     for path, marker in (("/review", 'id="decision"'), ("/replies", 'id="replies"'), ("/overview", "<svg"),
-                         ("/codebook", "Money and funding flows"), ("/adjudicate", "No disagreements"),
+                         ("/codebook", "Money and funding flows"), ("/adjudicate", "Nothing to adjudicate"),
                          ("/overview/chart", "<svg")):
         response = client.get(path)
         assert response.status_code == 200, path

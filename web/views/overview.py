@@ -31,7 +31,8 @@ def overview():
                            shares=shares, samples=samples.list_samples(g.db), chosen_sample=chosen_sample,
                            timeline=time_chart(over_time, period), result=evaluate(g.db, g.codebook),
                            labels={c.id: c.label for c in g.codebook.categories},
-                           reviewed=reviewed, reviewed_line=reviewed_line(reviewed), total=total)
+                           reviewed=reviewed, reviewed_line=reviewed_line(reviewed), total=total,
+                           figure=lambda value: "n/a" if value is None else f"{value:.2f}")
 
 @bp.get("/overview/chart")
 def overview_chart():

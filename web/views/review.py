@@ -163,8 +163,9 @@ def show_adjudication(at: str | None, message: str = "", status: int = 200):
     elif pending and not pending[0][2]:
         key = keys[0]
     else:
+        reviewer_count = len([r for r in store.reviewers(g.db, g.codebook.name) if r != ADJUDICATED])
         return render_template("adjudicate.html", title="Adjudicate", context=None, pending=pending,
-                               open_count=open_count), status
+                               open_count=open_count, reviewer_count=reviewer_count), status
     position = keys.index(key) if key in keys else None
     everyone = store.decisions(g.db, *key, g.codebook.name)
     decisions = [d for d in everyone if d["reviewer"] != ADJUDICATED]
