@@ -35,6 +35,9 @@ from .heads import Heads, TrainingSet, codebook_rows, gold_rows, macro_f1
 # Without --method, few-shot is kept unless it loses to zero-shot on the held-out gold by more than this:
 # fine-tuned there on half the gold, it understates what it does with all of it (README, Quality).
 FEW_SHOT_MARGIN = 0.02
+# Few-shot, and the automatic choice that fine-tunes twice to check it, wait until every category has this many
+# reviewed replies: on fewer, fine-tuning costs minutes and its held-out figures mean nothing.
+MIN_GOLD_PER_CATEGORY = 5
 Progress = Callable[[str, int, int], None]
 
 
@@ -49,6 +52,7 @@ class ClassifyResult:
     gold: int = 0
     cv_zero_shot: float | None = None
     cv_few_shot: float | None = None
+    note: str | None = None  # one line for the user: why a method was or was not used
     counts: dict[str, int] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
 
@@ -130,6 +134,17 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     return result
 
 
+def gold_shortfall(codebook: Codebook, gold: TrainingSet) -> str | None:
+    """None when every category has MIN_GOLD_PER_CATEGORY reviewed replies; else which need how many more."""
+    counts = gold.targets.sum(axis=0) if len(gold.texts) else [0] * len(codebook.ids)
+    missing = {c: MIN_GOLD_PER_CATEGORY - int(n) for c, n in zip(codebook.ids, counts) if n < MIN_GOLD_PER_CATEGORY}
+    if not missing:
+        return None
+    total = sum(missing.values())
+    listed = ", ".join(f"{c} {n}" for c, n in list(missing.items())[:4]) + (" ..." if len(missing) > 4 else "")
+    return f"{total} more labels needed ({listed})"
+
+
 def _nli(database, codebook, result, *, model, device, batch_size, **_):
     """The MNLI pipeline's scores (no embeddings are cached, so every reply counts as embedded)."""
     from .nli import NliScorer
@@ -159,7 +174,13 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
 
         zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size))
         result.cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
-        if method == "auto":
+        short = gold_shortfall(codebook, gold_set)
+        if short and method == "auto":
+            result.note = (f"zero-shot: few-shot waits until every category has {MIN_GOLD_PER_CATEGORY} reviewed "
+                           f"replies; {short}")
+        elif short:
+            result.note = f"few-shot on little gold: {short}; its figures will be rough"
+        if method == "auto" and not short:
             tuned_gold = _held_out_few_shot(database, base, base_rows, gold_set, codebook, batch_size, progress)
             result.cv_few_shot = macro_f1(gold_set.targets, decide((tuned_gold + zero_gold) / 2).astype(int))
             if result.cv_few_shot >= result.cv_zero_shot - FEW_SHOT_MARGIN:

@@ -103,6 +103,7 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
 def _classify_local(database, book, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo,
                     device, backend) -> None:
     """A method run on this machine (the encoder's, or nli's), with a progress bar."""
+    from replies.classifier.evaluate import small_sample_note
     from replies.classifier.run import classify as run_classify
 
     bar = StderrBar()
@@ -113,6 +114,8 @@ def _classify_local(database, book, method, model, threshold, labels_per_reply, 
                               backend=backend, labels_per_reply=labels_per_reply)
     finally:
         bar.close()
+    if result.note:
+        click.echo(f"Note: {result.note}.", err=True)
     if result.cv_few_shot is not None:
         click.echo(f"Macro-F1 on {result.gold} gold replies: zero-shot {result.cv_zero_shot:.3f}, few-shot "
                    f"{result.cv_few_shot:.3f} (fine-tuned without the half it scores, two folds)", err=True)
@@ -120,6 +123,8 @@ def _classify_local(database, book, method, model, threshold, labels_per_reply, 
         click.echo(f"Zero-shot macro-F1 on {result.gold} gold replies: {result.cv_zero_shot:.3f}"
                    + (" (without --method, few-shot is checked against it too)" if result.method != "zero-shot"
                       else ""), err=True)
+    if result.cv_zero_shot is not None and small_sample_note(result.gold):
+        click.echo(f"Warning: {small_sample_note(result.gold)}.", err=True)
     click.echo(f"{result.classified} replies classified with {result.method} ({result.model}), "
                f"codebook {result.codebook} {result.codebook_hash}; {result.embedded} embedded, the rest cached")
     width = max(len(c) for c in result.counts)

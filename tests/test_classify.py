@@ -301,7 +301,7 @@ def test_few_shot_fine_tunes_on_gold_and_auto_picks_the_better_method(run, env, 
     a fine-tuned model's folder above."""
     truth = load_dev(Path(env["REPLIES_DB"]), "cycling_dev.jsonl")
     gold = tmp_path / "gold.jsonl"
-    keys = [k for k in truth if truth[k]][::3]
+    keys = [k for k in truth if truth[k]]  # every category 9 or more: enough for few-shot and the check
     gold.write_text("".join(json.dumps({"platform": "x", "id": k, "labels": truth[k]}) + "\n" for k in keys))
     run("import-labels", gold, "--codebook", DATA / "cycling.yaml")
     result = run("classify", "--codebook", DATA / "cycling.yaml", "--method", "few-shot", "--model", tiny_encoder)
@@ -481,3 +481,17 @@ def test_adjudication_with_one_reviewer_says_there_is_nothing_to_adjudicate(dev_
     app = create_app(path, load(), reviewer="ann")
     page = app.test_client().get("/adjudicate", headers={"Host": "127.0.0.1"}).get_data(as_text=True)
     assert "they agreed" not in page and "adjudication needs two" in page
+
+
+def test_few_shot_waits_for_enough_gold_and_says_how_much_more(run, dev_db, tiny_encoder):
+    """Five labelled replies: the automatic choice does not fine-tune (it took most of an hour on a busy
+    machine); it runs zero-shot at once and says how many more labels each category needs."""
+    path, truth = dev_db
+    for k in [k for k in truth if truth[k]][:5]:
+        run("label", f"x:{k}", *truth[k])
+    result = run("classify", "--model", tiny_encoder)
+    assert "with zero-shot" in result.output
+    assert "few-shot waits until every category has 5 reviewed replies" in result.stderr
+    assert "more labels needed" in result.stderr and "only 5 replies" in result.stderr
+    models = Path(path).parent / ".replies-models"
+    assert not models.exists() or not list(models.iterdir())  # nothing was fine-tuned
