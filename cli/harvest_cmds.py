@@ -301,4 +301,4 @@ def threads(fmt, db_path):
     if not rows and fmt == "table":
         click.echo("No threads yet: run `replies harvest URL` or `replies demo`.", err=True)
         return
-    write_rows(rows, fmt)
+    write_rows(rows, fmt, short={"author_handle": "author", "last_harvest_at": "harvested"})

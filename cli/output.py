@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import sys
 from collections.abc import Iterable
 
 import click
+import tabulate as tabulate_module
 from tabulate import tabulate
 
 from replies.export.spreadsheet import SafeWriter
@@ -26,9 +28,10 @@ def output_options(fn):
     return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)
 
 
-def write_rows(rows: Iterable[dict], fmt: str = "table", out=None) -> None:
+def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[str, str] | None = None) -> None:
     """Stream `rows` to stdout (or `out`) in `fmt`. Text from replies never acts on a terminal: a table
-    (and CSV or TSV on a terminal) shows control characters as escapes, and JSON escapes them."""
+    (and CSV or TSV on a terminal) shows control characters as escapes, and JSON escapes them. A table on a
+    terminal fits its width, its columns headed by `short` names where given."""
     out = out or sys.stdout
     rows = iter(rows)
     if fmt == "nl":
@@ -51,7 +54,54 @@ def write_rows(rows: Iterable[dict], fmt: str = "table", out=None) -> None:
     else:
         data = [{k: _shown(v, False) for k, v in row.items()} for row in rows]
         if data:
-            out.write(tabulate(data, headers="keys") + "\n")
+            if _is_terminal(out):  # a table on a terminal fits its width; in a file or pipe it is whole
+                if short:
+                    data = [{short.get(k, k): v for k, v in row.items()} for row in data]
+                data = fit_to_width(data, shutil.get_terminal_size().columns)
+            out.write(_table(data) + "\n")
+
+
+def _table(data: list[dict]) -> str:
+    """tabulate's plain table, each column as wide as its widest cell or heading (tabulate would add 2 to a
+    heading; a terminal has no room for it)."""
+    padding, tabulate_module.MIN_PADDING = tabulate_module.MIN_PADDING, 0
+    try:
+        return tabulate(data, headers="keys")
+    finally:
+        tabulate_module.MIN_PADDING = padding
+
+
+MIN_COLUMN = 10  # a column is never cut narrower than this (or its heading)
+GAP = 2  # tabulate's space between columns
+
+
+def fit_to_width(rows: list[dict], width: int) -> list[dict]:
+    """`rows` with their longest text cut (ending in an ellipsis) so the table fits in `width` characters: the
+    widest column gives way first, down to the next widest, and so on; numbers are never cut. A table that
+    cannot fit even so is left at its narrowest."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    widths = {c: max([len(str(c))] + [len(str(row.get(c, ""))) for row in rows]) for c in columns}
+    floor = {c: max(len(str(c)), MIN_COLUMN) for c in columns}
+    excess = sum(widths.values()) + GAP * (len(columns) - 1) - width
+    while excess > 0:
+        cuttable = [c for c in columns if widths[c] > floor[c]
+                    and any(isinstance(row.get(c), str) for row in rows)]
+        if not cuttable:
+            break
+        widest = max(cuttable, key=lambda c: widths[c])
+        others = [widths[c] for c in cuttable if c != widest]
+        target = max(floor[widest], widths[widest] - excess, max(others, default=0))
+        if target == widths[widest]:  # tied with the next widest: take one from it and go round again
+            target -= 1
+        excess -= widths[widest] - target
+        widths[widest] = target
+    return [{c: _cut(value, widths[c]) for c, value in row.items()} for row in rows]
+
+
+def _cut(value, width: int):
+    if isinstance(value, str) and len(value) > width:
+        return value[:width - 1] + "…"
+    return value
 
 
 def _shown(value, keep_newlines: bool):

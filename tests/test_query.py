@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
 
@@ -176,3 +177,26 @@ def test_search_takes_what_people_type(cli, classified):
     assert all("top" in r["text"].lower() and "down" in r["text"].lower() for r in hyphen)
     either = {r["id"] for r in json.loads(cli("search", "--fts", "consultants OR contracts", "--json").output)}
     assert {r["id"] for r in json.loads(cli("search", "consultants", "--json").output)} <= either
+
+
+def test_tables_fit_the_terminal_and_files_get_them_whole(classified, tmp_path):
+    """In a 100-column terminal, `threads` and `search` cut their longest text with an ellipsis to fit; piped
+    to a file, the same table is whole, and --csv is never cut."""
+    import os
+    import sys
+
+    import pexpect
+
+    env = {**os.environ, "REPLIES_DB": str(classified), "COLUMNS": "100", "LINES": "40"}
+    for args in (["threads"], ["search", "lean", "--limit", "5"]):
+        child = pexpect.spawn(sys.executable, ["-m", "replies", *args], env=env, encoding="utf-8",
+                              dimensions=(40, 100), timeout=60)
+        child.expect(pexpect.EOF)
+        lines = [line for line in child.before.replace("\r", "").splitlines() if line.strip()]
+        assert len(lines) >= 3 and max(len(line) for line in lines) <= 100, (args, lines)
+        assert any("…" in line for line in lines), args
+    piped = subprocess.run([sys.executable, "-m", "replies", "threads"], env=env, capture_output=True, text=True)
+    assert max(len(line) for line in piped.stdout.splitlines()) > 100 and "…" not in piped.stdout
+    whole = subprocess.run([sys.executable, "-m", "replies", "threads", "--csv"], env=env, capture_output=True,
+                           text=True)
+    assert "…" not in whole.stdout
