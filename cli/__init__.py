@@ -5,6 +5,7 @@ import click
 from replies import __version__
 
 from .classify_cmds import classify, evaluate, import_labels, label
+from .codebook_cmds import codebook
 from .common import RepliesGroup
 from .config import Config, config_command
 from .demo_cmds import demo, emulator
@@ -35,7 +36,7 @@ def main(ctx):
     ctx.obj = Config.load(**overrides)
 
 
-for command in (harvest, track, untrack, config_command, import_, threads, classify, discover, review, label,
+for command in (harvest, track, untrack, config_command, import_, threads, classify, codebook, discover, review, label,
                 import_labels, evaluate, sample, estimate, serve, query, search, stats, export, report, demo,
                 emulator):
     main.add_command(command)

@@ -19,8 +19,8 @@ from .output import write_rows
 
 def codebook_option(fn):
     return click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False),
-                        help="Codebook YAML file (default: the one `classify` last used on this database, "
-                             "else the bundled lean_nhs codebook).")(fn)
+                        help="Codebook: a YAML file, or a bundled codebook's name (`replies codebook list`). "
+                             "Default: the one `classify` last used on this database, else lean_nhs.")(fn)
 
 
 def reviewer_option(fn):
@@ -30,9 +30,16 @@ def reviewer_option(fn):
 
 def current_codebook(database, path):
     """--codebook, else REPLIES_CODEBOOK (or the config file's codebook), else the one classify last used
-    on this database, else the bundled one."""
-    from replies.codebook import current
-    return current(database, path or current_config().get("REPLIES_CODEBOOK"))
+    on this database, else the bundled one. A codebook taken from the database that is not the bundled
+    default is said on stderr, so a codebook given once to classify never goes on being used unseen."""
+    from replies.codebook import DEFAULT_CODEBOOK, current, load
+
+    named = path or current_config().get("REPLIES_CODEBOOK")
+    book = current(database, named)
+    if not named and book.hash != load().hash:
+        click.echo(f"Codebook: {book.name} ({book.hash}), the one classify last used on this database; "
+                   f"--codebook {DEFAULT_CODEBOOK} for the bundled one.", err=True)
+    return book
 
 
 def thread_key(database, ref):

@@ -108,9 +108,29 @@ def default_path() -> Path:
     return Path(str(resources.files(__package__).joinpath(f"codebooks/{DEFAULT_CODEBOOK}.yaml")))
 
 
+def bundled() -> dict[str, Path]:
+    """The codebooks that ship with replies, by name (the file's name without .yaml)."""
+    folder = default_path().parent
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def locate(name_or_path: str | Path) -> Path:
+    """A codebook file: the path given, or the bundled codebook of that name (`lean_nhs`). A file of that name
+    in the working folder wins over a bundled one."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml") or "/" in str(name_or_path):
+        return path
+    found = bundled().get(str(name_or_path))
+    if found is None:
+        raise CodebookError(f"no codebook file or bundled codebook called {str(name_or_path)!r} (bundled: "
+                            f"{', '.join(bundled())}; `replies codebook template > mine.yaml` starts one)")
+    return found
+
+
 def load(path: str | Path | None = None) -> Codebook:
-    """Read and validate a codebook; the default one when `path` is None."""
-    path = Path(path) if path else default_path()
+    """Read and validate a codebook: a file, or a bundled codebook by name; the default one when `path` is
+    None."""
+    path = locate(path) if path else default_path()
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -495,3 +495,20 @@ def test_few_shot_waits_for_enough_gold_and_says_how_much_more(run, dev_db, tiny
     assert "more labels needed" in result.stderr and "only 5 replies" in result.stderr
     models = Path(path).parent / ".replies-models"
     assert not models.exists() or not list(models.iterdir())  # nothing was fine-tuned
+
+
+def test_codebooks_by_name_a_template_and_a_notice_when_the_one_in_use_is_not_the_default(run, dev_db, tmp_path,
+                                                                                          tiny_encoder):
+    listed = run("codebook", "list", "--json").output
+    assert json.loads(listed)[0]["name"] == "lean_nhs"
+    assert run("codebook", "show", "lean_nhs").output.startswith("# Default codebook")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(run("codebook", "template").output.replace("name: lean_nhs", "name: mine"))
+    assert load(mine).name == "mine" and load(mine).ids == load().ids  # the template is a working codebook
+    run("classify", "--codebook", mine, "--model", tiny_encoder)
+    stats = run("stats")
+    assert "Codebook: mine" in stats.stderr and "--codebook lean_nhs for the bundled one" in stats.stderr
+    back = run("stats", "--codebook", "lean_nhs")  # the bundled codebook by name, as anywhere --codebook is taken
+    assert "Codebook:" not in back.stderr and "lean_nhs" in back.output
+    missing = run("stats", "--codebook", "lean_nsh", code=1)
+    assert "no codebook file or bundled codebook called 'lean_nsh' (bundled: lean_nhs" in missing.stderr
