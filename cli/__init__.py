@@ -16,6 +16,7 @@ from .export_cmds import export
 from .harvest_cmds import harvest, import_, threads, track, untrack
 from .review_cmds import review
 from .serve_cmds import serve
+from .thread_cmds import thread
 
 
 @click.group(cls=RepliesGroup)
@@ -37,6 +38,6 @@ def main(ctx):
 
 
 for command in (harvest, track, untrack, config_command, import_, threads, classify, codebook, discover, review, label,
-                import_labels, evaluate, sample, estimate, serve, query, search, stats, export, report, demo,
+                import_labels, evaluate, sample, estimate, serve, thread, query, search, stats, export, report, demo,
                 emulator):
     main.add_command(command)

@@ -198,6 +198,18 @@ def _query_error(exc: sqlite3.Error, why: list[str] | None = None) -> QueryError
     return QueryError(f"SQL error: {message}")
 
 
+MAX_DEPTH = 1000  # a chain of parents longer than this is a loop a server made, not a conversation
+
+
+def depth_sql(alias: str = "r") -> str:
+    """SQL for a reply's depth in its thread: 1 for a reply to the question (or a quote of it, or a reply
+    whose parent was never stored), 2 for a reply to that, and so on. The walk up the parents is bounded, so
+    parents that loop (a hostile server's) cannot keep SQLite going."""
+    return (f"(with recursive up(pid, n) as (select {alias}.parent_id, 1 union all"
+            f" select p.parent_id, up.n + 1 from up join replies p on p.platform = {alias}.platform"
+            f" and p.id = up.pid where up.n < {MAX_DEPTH}) select max(n) from up)")
+
+
 def fts_query(text: str, syntax: bool = False) -> str:
     """The FTS5 query for what a person typed. By default every word is searched as written (all must appear;
     apostrophes, hyphens, OR and * are text, not syntax) and "a quoted phrase" as a phrase; `syntax` passes

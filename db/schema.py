@@ -317,3 +317,9 @@ def m013_edited_at(db: Database) -> None:
     # changed after others answered it.
     for table in ("threads", "replies"):
         db[table].add_column("edited_at", str)
+
+
+@migrations()
+def m014_parent_index(db: Database) -> None:
+    # A thread's tree is walked from each post to its replies: without this index every step scans the thread.
+    db["replies"].create_index(["platform", "parent_id"], if_not_exists=True)

@@ -93,7 +93,8 @@ def write_parquet(records: Iterable[dict], path: Path, codebook: Codebook, batch
     string = pa.string()
     scores_type = pa.struct([(cid, pa.float32()) for cid in codebook.ids]) if codebook.ids \
         else pa.struct([("none", pa.float32())])
-    fields = [("platform", string), ("id", string), ("thread", string), ("parent_id", string), ("kind", string),
+    fields = [("platform", string), ("id", string), ("thread", string), ("parent_id", string),
+              ("depth", pa.int32()), ("kind", string),
               ("author", string), ("text", string), ("created_at", pa.timestamp("ms", tz="UTC")), ("url", string),
               ("labels", pa.list_(string)), ("scores", scores_type), ("gold", pa.list_(string))]
     extra, records = _peek(records)

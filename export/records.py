@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from replies.codebook import Codebook
-from replies.db.queries import final_labels_sql, fts_query, thread_filter
+from replies.db.queries import depth_sql, final_labels_sql, fts_query, thread_filter
 
-FIELDS = ("platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of",
+FIELDS = ("platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of",
           "created_at", "url", "labels", "scores", "gold")
 
 
@@ -106,7 +106,8 @@ def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | N
     where, params, order = _selection(codebook, thread, gold_only, selection)
     sql = f"""
         select json_object(
-          'platform', r.platform, 'id', r.id, 'thread', r.thread_id, 'parent_id', r.parent_id, 'kind', r.kind,
+          'platform', r.platform, 'id', r.id, 'thread', r.thread_id, 'parent_id', r.parent_id,
+          'depth', {depth_sql()}, 'kind', r.kind,
           'author', r.author_handle, 'text', r.text, 'spoiler_text', r.spoiler_text, 'quote_of', r.quote_of,
           'created_at', r.created_at, 'url', r.url,
           'labels', {_LABELS.format(agg="json_group_array(p.category)")}, 'scores', {_SCORES}, 'gold', {_GOLD})
@@ -121,7 +122,8 @@ def csv_rows(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None
     """The CSV export's rows (see `replies.export.formats.write_csv`), built mostly by SQLite for speed."""
     where, params, order = _selection(codebook, thread, gold_only, selection)
     sql = f"""
-        select r.platform, r.id, r.thread_id, r.parent_id, r.kind, r.author_handle, r.text, r.spoiler_text,
+        select r.platform, r.id, r.thread_id, r.parent_id, {depth_sql()}, r.kind, r.author_handle, r.text,
+          r.spoiler_text,
           r.quote_of, r.created_at, r.url,
           {_LABELS.format(agg="group_concat(p.category, ';')")}, {_SCORES},
           (select group_concat(j.value, ';') from json_each({_GOLD}) j), {final_labels_sql()}
@@ -144,8 +146,8 @@ def page_of(db: Database, codebook: Codebook, selection: Selection, *, limit: in
     `gold` label lists. The page's keys are found first, so only its own rows are read in full."""
     where, params, order = _selection(codebook, None, False, selection)
     sql = f"""
-        select r.platform, r.id, r.author_handle, r.created_at, r.like_count, r.text, r.url,
-          {_LABELS.format(agg="json_group_array(p.category)")} as predicted, {_GOLD} as gold
+        select r.platform, r.id, r.author_handle, r.created_at, r.like_count, {depth_sql()} as depth, r.text,
+          r.url, {_LABELS.format(agg="json_group_array(p.category)")} as predicted, {_GOLD} as gold
         from replies r where r.rowid in (
           select r.rowid from replies r where {where} {order} limit :limit offset :offset)
         {order}

@@ -15,7 +15,7 @@ from tests.helpers import rows
 
 LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
             "lean_misconceptions", "leadership"]
-FIELDS = ["platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of", "created_at", "url", "labels",
+FIELDS = ["platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of", "created_at", "url", "labels",
           "scores", "gold"]
 
 
@@ -45,6 +45,14 @@ def test_jsonl_keeps_the_field_contract(cli, classified):
                                      "and id = ?", (reply["platform"], reply["id"]))
         assert sorted(record["labels"]) == sorted(p["category"] for p in predicted if p["predicted"])
         assert record["scores"] == {p["category"]: pytest.approx(p["score"], abs=1e-4) for p in predicted}
+    # depth: 1 for a reply to the question, one more for each reply above it (walked here by hand)
+    parents = {(r["platform"], r["id"]): r["parent_id"] for r in ok}
+    for (platform, reply_id), record in by_key.items():
+        depth, parent = 1, parents[(platform, reply_id)]
+        while (platform, parent) in parents:
+            depth, parent = depth + 1, parents[(platform, parent)]
+        assert record["depth"] == depth, (platform, reply_id)
+    assert max(r["depth"] for r in records if r["platform"] == "mastodon") == 22
     first = by_key[(labelled[0]["platform"], labelled[0]["id"])]
     assert first["gold"] == sorted(LEAN_IDS[0:2])
     gold_only = jsonl(cli("export", "--gold-only").output)

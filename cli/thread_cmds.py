@@ -1,0 +1,106 @@
+"""`replies thread`: one thread as a tree of who replied to whom, and its reply network for Gephi."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import click
+
+from replies import db
+from replies.db.tree import thread_tree
+from replies.text import clip, visible
+
+from .classify_cmds import codebook_option, current_codebook
+from .common import db_option, open_database
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--depth", "max_depth", type=click.IntRange(1, 1000), default=6, show_default=True,
+              help="Show replies down to this depth (1: replies to the question); deeper ones are counted.")
+@click.option("--json", "as_json", is_flag=True, help="Every post as a JSON object, depth first, with its depth.")
+@click.option("--network", type=click.Path(dir_okay=False), metavar="FILE.gexf|FILE.graphml",
+              help="Write the reply network instead: accounts as nodes, an edge from each author to the author "
+                   "they replied to, weighted by how often (GEXF or GraphML by the file's suffix, for Gephi).")
+@codebook_option
+@db_option
+def thread(ref, max_depth, as_json, network, codebook_path, db_path):
+    """Show the thread REF (URL, id or PLATFORM:ID) as a tree: each reply under
+    the post it answers, indented by depth, with its author, its text on one
+    line, the codebook's categories it carries (reviewed, else predicted) and
+    how many replies lie under it.
+
+    \b
+    Example:
+      replies thread https://mastodon.social/@you/113000000000000000 --depth 3
+      replies thread x:1861234567890 --network replies.gexf
+    """
+    database = open_database(db_path)
+    row = db.find_thread(database, ref)
+    book = current_codebook(database, codebook_path)
+    everything = thread_tree(database, row["platform"], row["id"], codebook=book.name, codebook_hash=book.hash)
+    if network:
+        n_accounts, n_links = write_network(everything, row, network)
+        click.echo(f"Wrote {network}: {n_accounts} accounts, {n_links} who-replied-to-whom links", err=True)
+        return
+    posts = everything if as_json else [p for p in everything if p["depth"] <= max_depth]
+    if as_json:
+        for post in posts:
+            click.echo(json.dumps({**post, "labels": json.loads(post["labels"] or "[]")}, ensure_ascii=False))
+        return
+    width = shutil.get_terminal_size().columns
+    total = len(everything)
+    deepest = max((p["depth"] for p in everything), default=0)
+    click.echo(clip(visible(f"{row['platform']}: @{row.get('author_handle') or '?'}: {row.get('text') or ''}"),
+                    width, one_line=True))
+    click.echo(f"{total} posts below it, {deepest} deep; categories of codebook {book.name}"
+               + (f"; down to depth {max_depth}" if deepest > max_depth else ""))
+    for post in posts:
+        indent = "  " * (post["depth"] - 1) + "└ "
+        labels = json.loads(post["labels"] or "[]")
+        tags = f" [{', '.join(labels)}]" if labels else ""
+        hidden = post["below"] if post["depth"] == max_depth else 0
+        tail = f"  (+{hidden} below)" if hidden else (f"  ({post['below']} below)" if post["below"] else "")
+        text = post["text"] if post["status"] == "ok" else f"[{post['status']}]"
+        head = f"{indent}@{post['author'] or '?'}{' (quote)' if post['kind'] == 'quote' else ''}: "
+        room = max(20, width - len(head) - len(tags) - len(tail))
+        click.echo(visible(head) + clip(visible(text or ""), room, one_line=True) + visible(tags) + tail)
+
+
+def write_network(posts: list[dict], root: dict, path: str) -> tuple[int, int]:
+    """The thread's reply network to `path` (.gexf or .graphml): one node per account (its posts and the
+    categories its replies carry), one directed edge per pair who-replied-to-whom, weighted by replies."""
+    import networkx as nx
+
+    from replies.files import atomic_file
+
+    suffix = path.rsplit(".", 1)[-1].lower()
+    if suffix not in ("gexf", "graphml"):
+        raise click.BadParameter(f"{path!r}: name a .gexf or .graphml file", param_hint="--network")
+    graph = nx.DiGraph(name=f"replies to {root['platform']}:{root['id']}")
+    # control characters are not allowed in XML: a hostile handle is written with them shown as escapes
+    author_of = {root["id"]: visible(root.get("author_handle") or "?")}
+    author_of.update({p["id"]: visible(p["author"] or "?") for p in posts})
+    graph.add_node(author_of[root["id"]], posts=1, asker=True, categories="")
+    for post in posts:
+        name = author_of[post["id"]]
+        if name not in graph:
+            graph.add_node(name, posts=0, asker=False, categories="")
+        graph.nodes[name]["posts"] += 1
+        labels = json.loads(post["labels"] or "[]")
+        if labels:
+            seen = set(filter(None, graph.nodes[name]["categories"].split(";"))) | set(labels)
+            graph.nodes[name]["categories"] = ";".join(sorted(seen))
+        target = author_of.get(post["parent_id"])
+        if target is None or post["kind"] == "quote":
+            target = author_of[root["id"]] if post["kind"] == "quote" or post["depth"] == 1 else None
+        if target is None:
+            continue
+        if graph.has_edge(name, target):
+            graph[name][target]["weight"] += 1
+        else:
+            graph.add_edge(name, target, weight=1, kind=post["kind"])
+    with atomic_file(path, "wb") as out:
+        (nx.write_gexf if suffix == "gexf" else nx.write_graphml)(graph, out)
+    return graph.number_of_nodes(), graph.number_of_edges()
