@@ -9,6 +9,7 @@ import os
 import sqlite3
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -78,6 +79,29 @@ def fail(message: str, code: int = EXIT_ERROR) -> None:
 def redact(text: str) -> str:
     """`text` with every token this command knows replaced by ***: tokens never reach output or logs."""
     return redact_tokens(text, current_config().tokens())
+
+
+@contextmanager
+def kept_only_if_used(db_path: str):
+    """A database this command makes is removed again, with its WAL and lock files, when the command ends
+    with nothing stored in it: a first harvest or import that fails leaves no empty database behind."""
+    path = db.resolve_path(db_path)
+    existed = path.exists()
+    try:
+        yield
+    finally:
+        if not existed and path.exists() and _holds_nothing(path):
+            for suffix in ("", "-wal", "-shm", ".lock"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _holds_nothing(path) -> bool:
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+            return not any(conn.execute(f"select 1 from {table} limit 1").fetchone()
+                           for table in ("threads", "replies", "tracked"))
+    except sqlite3.Error:
+        return False  # unreadable as a database: not something to delete
 
 
 @contextmanager

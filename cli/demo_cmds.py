@@ -38,7 +38,7 @@ def demo(db_path):
     """Run the whole job on the bundled sample, offline.
 
     Starts the API emulator on 127.0.0.1 with the sample question (asked on X,
-    Bluesky and Mastodon, 160 replies), harvests each thread through the real
+    Bluesky and Mastodon: 157 replies and quotes), harvests each thread through the real
     code paths, classifies the replies against the default codebook with the
     packaged model, and prints what was collected.
     """
@@ -100,7 +100,7 @@ def _summary(database, elapsed: float, path: Path) -> None:
 
 
 @click.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=8766, show_default=True,
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--sample/--empty", default=True, show_default=True, help="Serve the bundled sample thread.")
 def emulator(port, sample):

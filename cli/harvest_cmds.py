@@ -24,6 +24,7 @@ from .common import (
     db_option,
     fail,
     harvest_lock,
+    kept_only_if_used,
     open_database,
 )
 from .config import current_config
@@ -91,7 +92,7 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, l
         parse_url(urls[0])  # a URL no platform understands: one line, before any file is made
     settings = current_config().settings().replace(max_wait=max_wait, mastodon_origin=origin)
     log = JsonLog() if log_json else None
-    with harvest_lock(db_path, log):
+    with kept_only_if_used(db_path), harvest_lock(db_path, log):
         database = open_database(db_path, create=True)
         if all_tracked:
             _harvest_tracked(database, settings, wait=not no_wait, quiet=quiet, log=log)
@@ -258,7 +259,8 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
                             ("--question", question), ("--dry-run", dry_run)):
             if given:
                 raise click.UsageError(f"{name} is for --format csv or jsonl; twarc2 files carry their own fields")
-        result = import_twarc(open_database(db_path, create=True), file)
+        with kept_only_if_used(db_path):
+            result = import_twarc(open_database(db_path, create=True), file)
         for note in result.skipped or []:
             click.echo(f"Warning: {file}: {note}", err=True)
         click.echo(f"{result.tweets} tweets read: {result.new} new, {result.updated} updated, "
@@ -269,7 +271,8 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
         raise click.UsageError(f"--format {fmt} needs --map, e.g. --map text=comment,author=user")
     if not thread_url:
         raise click.UsageError(f"--format {fmt} needs --thread-url: the question post the rows reply to")
-    table = read_table(file, fmt, parse_mapping(mapping), thread_url, platform)
+    with kept_only_if_used(db_path):
+        table = read_table(file, fmt, parse_mapping(mapping), thread_url, platform)
     extra = "".join([f"; {table.duplicates} duplicate rows" if table.duplicates else "",
                      f"; {table.orphans} with a parent not in the file, attached to the question"
                      if table.orphans else ""])
@@ -278,7 +281,8 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
         click.echo(f"Dry run: {table.rows} rows checked, {len(table.posts)} replies would be imported into "
                    f"{table.platform} thread {table.thread_id} ({table.thread_url}){extra}; nothing stored.")
         return
-    store_table(open_database(db_path, create=True), table, f"file:{Path(file).name}", question)
+    with kept_only_if_used(db_path):
+        store_table(open_database(db_path, create=True), table, f"file:{Path(file).name}", question)
     taken = f"; {table.taken} left out (ids already stored from another source)" if table.taken else ""
     click.echo(f"{table.rows} rows read: {table.new} new, {table.updated} updated{taken}, in {table.platform} "
                f"thread {table.thread_id}{extra}")

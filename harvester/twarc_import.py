@@ -22,6 +22,10 @@ from .errors import HarvestError
 from .record import QUOTE, ROOT, Post
 from .x import is_retweet, normalise_tweet
 
+# what an import without --format expects, and the way to the other formats
+TWARC_EXPECTED = ("twarc2 JSONL (another tool's CSV or JSONL: `replies import FILE --format csv --map "
+                  "text=COLUMN,...`, see `replies import --help`)")
+
 
 class ImportFileError(HarvestError):
     """The file is not twarc2 output."""
@@ -44,7 +48,7 @@ def _pages(path: Path, skipped: list[str]) -> Iterator[tuple[int, list[dict], di
     cut = lambda number: skipped.append(  # noqa: E731
         f"line {number} is cut off (the file ends in the middle of it, as a collection killed while writing "
         "leaves it): left out, the lines before it imported")
-    for number, obj in read_jsonl(path, ImportFileError, "twarc2 JSONL", cut_off=cut):
+    for number, obj in read_jsonl(path, ImportFileError, TWARC_EXPECTED, cut_off=cut):
         if isinstance(obj, dict) and isinstance(obj.get("data"), (list, dict)):
             # a page of search or lookup results (a list), or a line of stream output (one tweet)
             includes = obj.get("includes") if isinstance(obj.get("includes"), dict) else {}
@@ -64,7 +68,7 @@ def _pages(path: Path, skipped: list[str]) -> Iterator[tuple[int, list[dict], di
             skipped.append(f"line {number} is an error X sent, not tweets ({str(what)[:80]}): left out")
         else:
             raise ImportFileError(f"{path} line {number}: neither an API v2 page nor a tweet; "
-                                  "expected twarc2 JSONL")
+                                  f"expected {TWARC_EXPECTED}")
 
 
 def import_twarc(database: Database, path: str | Path) -> ImportResult:

@@ -24,11 +24,11 @@ from requests.utils import get_encoding_from_headers
 
 from replies.db.times import parse_iso
 from replies.net.events import Events
-from replies.net.http import DeadlineExceeded, fetch, http_client
+from replies.net.http import DeadlineExceeded, fetch, http_client, refused_here
 from replies.net.retry import RateLimitHit, RetryPolicy, Transient
 from replies.setting import Setting, url
 
-from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
+from .errors import ApiUnavailable, AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
 from .settings import Settings
 from .source import Batch, CursorReader
@@ -89,6 +89,9 @@ class _Rebase(BaseAdapter):
         except httpx.TimeoutException:
             raise requests.Timeout("timed out", request=request) from None
         except httpx.TransportError as exc:
+            if refused_here(exc, self.base):
+                raise ApiUnavailable(f"X: nothing is listening at {self.base}: start the server (or `replies "
+                                     "emulator`) or correct REPLIES_X_API_BASE") from None
             raise requests.ConnectionError(type(exc).__name__, request=request) from None
         response = requests.Response()
         response.status_code = answer.status_code

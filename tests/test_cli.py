@@ -157,3 +157,32 @@ def test_a_fall_in_coverage_is_a_warning(serve, run, tmp_path):
     second = run("harvest", post_url(server, root), "--db", db)
     assert ("coverage: 5 of the 13 replies and quotes the platform counts were stored; 8 deleted, hidden or "
             "unreachable (down from 3 of 3 at the last harvest)") in second.stderr
+
+
+def test_a_server_not_started_is_said_at_once_and_a_failed_first_run_leaves_no_files(run, env, tmp_path,
+                                                                                    monkeypatch):
+    """A refused connection to this machine is one line at once (it took 31 s of retries), and a first
+    harvest or import that stores nothing leaves no empty database or lock file behind."""
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # a port nothing listens on
+    fresh = tmp_path / "fresh.db"
+    monkeypatch.setenv("REPLIES_BSKY_API_BASE", f"http://127.0.0.1:{port}")
+    result = run("harvest", "https://bsky.app/profile/a.bsky.social/post/3abc", "--db", fresh, code=1)
+    assert f"nothing is listening at http://127.0.0.1:{port}" in result.stderr and not run.waits
+    assert not list(tmp_path.glob("fresh.db*"))
+    not_json = tmp_path / "comments.csv"
+    not_json.write_text("id,comment\n1,hello\n")
+    refused = run("import", not_json, "--db", fresh, code=1)
+    assert "--format csv --map" in refused.stderr and not list(tmp_path.glob("fresh.db*"))
+
+
+def test_the_emulator_and_the_web_page_do_not_share_a_default_port():
+    from replies.cli.demo_cmds import emulator
+    from replies.cli.serve_cmds import serve
+
+    port = lambda command: next(p.default for p in command.params if p.name == "port")
+    assert port(emulator) != port(serve)

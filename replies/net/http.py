@@ -24,7 +24,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import OffHostRedirect
+from .errors import ApiUnavailable, OffHostRedirect
+from .hosts import is_local_url
 from .retry import RateLimitHit, RetryPolicy, Transient
 
 USER_AGENT = "replies (+https://pypi.org/project/replies)"
@@ -32,6 +33,22 @@ MAX_BODY = 64 * 2**20  # no API answer this project reads is anywhere near 64 MB
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+
+
+def refused_here(exc: BaseException, url: str) -> bool:
+    """Whether `exc` is a refused connection to a server on this machine: nothing listens on that port, and
+    asking again (for half a minute of back-off) only delays the same answer. A refused connection to a
+    server elsewhere can pass (a restart, a load balancer), so that one is retried."""
+    if not is_local_url(url):
+        return False
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx wraps httpcore's error, which wraps the socket's
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class DeadlineExceeded(Exception):
@@ -211,6 +228,9 @@ class JsonClient:
             except httpx.TimeoutException:
                 raise Transient("timed out") from None
             except httpx.TransportError as exc:
+                if refused_here(exc, str(self.http.base_url)):
+                    raise ApiUnavailable(f"{self.label}: nothing is listening at {self.http.base_url}: start the "
+                                         "server (or `replies emulator`) or correct its address") from None
                 raise Transient(f"connection failed: {type(exc).__name__}") from None
             if response.status_code == 429:
                 raise RateLimitHit("429 Too Many Requests", self.reset_parser(response.headers))
