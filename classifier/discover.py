@@ -150,6 +150,19 @@ def distinctive_words(groups: list[list[str]], rest: list[str], top: int = WORDS
 MAX_SEED = 2**32 - 1  # k-means takes its seed as an unsigned 32-bit number
 
 
+def _one_of_each_text(order: list[int], rows: list[dict]) -> list[int]:
+    """`order` with each text once (the first, nearest the centre): the same reply cross-posted on several
+    platforms is one example, not four."""
+    seen: set[str] = set()
+    kept = []
+    for i in order:
+        key = " ".join(rows[i]["text"].split()).casefold()
+        if key not in seen:
+            seen.add(key)
+            kept.append(i)
+    return kept
+
+
 def _theme_id(number: int, words: list[str]) -> str:
     slug = "_".join(re.sub(r"[^a-z0-9]+", "_", w.lower()).strip("_") for w in words[:2]) or "theme"
     return f"t{number}_{slug}"[:40].rstrip("_")
@@ -213,14 +226,15 @@ def discover(database: Database, *, thread: tuple[str, str] | None = None, codeb
         words = distinctive_words([[rows[i]["text"] for i in order[:WORD_SAMPLE]] for order in by_closeness],
                                   outside[:WORD_SAMPLE])
         for number, (indices, order, theme_words) in enumerate(zip(kept, by_closeness, words), start=1):
-            typical = order[:TYPICAL]
+            distinct = _one_of_each_text(order, rows)
+            typical = distinct[:TYPICAL]
             label = " / ".join(theme_words[:3]) or f"Theme {number}"
             result.themes.append(Theme(
                 id=_theme_id(number, theme_words), label=label[:1].upper() + label[1:], size=len(indices),
                 words=theme_words,
                 typical=[{"platform": rows[i]["platform"], "id": rows[i]["id"], "text": rows[i]["text"]}
                          for i in typical],
-                examples=[" ".join(rows[i]["text"].split()) for i in order[:DRAFT_EXAMPLES]],
+                examples=[" ".join(rows[i]["text"].split()) for i in distinct[:DRAFT_EXAMPLES]],
                 members=[(rows[i]["platform"], rows[i]["id"]) for i in indices]))
     if record:
         result.run_id = save_discovery(database, params=params, themes=[t.as_dict() for t in result.themes],

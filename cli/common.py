@@ -84,7 +84,8 @@ def redact(text: str) -> str:
 @contextmanager
 def kept_only_if_used(db_path: str):
     """A database this command makes is removed again, with its WAL and lock files, when the command ends
-    with nothing stored in it: a first harvest or import that fails leaves no empty database behind."""
+    with nothing stored in it (no thread, reply or tracked URL; the record of its own failed run is not kept
+    either): a first harvest or import that fails leaves no empty database behind."""
     path = db.resolve_path(db_path)
     existed = path.exists()
     try:

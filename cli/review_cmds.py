@@ -8,7 +8,7 @@ import textwrap
 
 import click
 
-from replies.db.labels import set_gold
+from replies.db.labels import reviewed_by, set_gold
 from replies.db.samples import coded_count
 from replies.estimate.draw import named_sample
 from replies.review.queue import ORDERS, reply_context, review_queue
@@ -41,7 +41,8 @@ class Review:
                  sample: dict | None = None, blind: bool = False):
         self.database, self.book, self.reviewer = database, book, reviewer
         self.queue, self.order = queue, order
-        self.read_key = read_key or (lambda: click.getchar())
+        self.read_raw = read_key or (lambda: click.getchar())
+        self.pending: list[str] = []  # keys that arrived together (typed quickly), taken one at a time
         self.saved = 0
         self.sample, self.blind = sample, blind  # blind: neither the model's scores nor its suggestion shown
 
@@ -97,6 +98,23 @@ class Review:
             else:
                 message = f"Unknown key {key!r}: press ? for the keys."
 
+    def read_key(self) -> str:
+        """One key. A terminal hands keys typed quickly over together ('xa'): they are taken one by one, in
+        order, as typed; an escape sequence (an arrow key) stays whole."""
+        if self.pending:
+            return self.pending.pop(0)
+        key = self.read_raw()
+        if len(key) > 1 and not key.startswith("\x1b"):
+            self.pending.extend(key[1:])
+            key = key[0]
+        return key
+
+    def saved_line(self) -> str:
+        """How many decisions this session saved, and how many this reviewer has with this codebook in all
+        (reopening a review starts the session's count at 0, not the reviewer's)."""
+        total = len(reviewed_by(self.database, self.book.name, self.reviewer))
+        return f"{self.saved} saved now, {total} in all"
+
     def toggle(self, chosen: set, index: int) -> None:
         category = self.book.categories[index].id
         chosen.symmetric_difference_update({category})
@@ -110,10 +128,11 @@ class Review:
         if self.sample:
             coded = coded_count(self.database, self.sample["name"], self.book.name)
             lines = [f"Reply {position + 1} of {len(self.queue)} (sample {self.sample['name']}, random order) · "
-                     f"{coded} of its {self.sample['size']} coded · reviewer {self.reviewer} · {self.saved} saved"]
+                     f"{coded} of its {self.sample['size']} coded · reviewer {self.reviewer} · {self.saved_line()}"]
         else:
             lines = [f"Reply {position + 1} of {len(self.queue)} ({self.order} first) · reviewer {self.reviewer}"
-                     f" · codebook {self.book.name} · {self.saved} saved"]
+                     f" · codebook {self.book.name} · {self.saved_line()}"
+                     + (" · blind" if self.blind else "")]
         if question:
             lines.append(wrap(clip(visible(question["text"] or ""), 200, one_line=True), "Q: "))
         if parent and (not question or parent["text"] != question["text"]):
@@ -163,10 +182,14 @@ class Review:
 @click.option("--show-model", is_flag=True,
               help="With --sample: show the model's scores and suggestion anyway (a coder who sees them is pulled "
                    "toward them, which biases the estimate).")
+@click.option("--blind", is_flag=True,
+              help="Hide the model's scores and suggestion, nothing pre-checked: code each reply as you read it "
+                   "(the default with --sample). Gold coded blind is not pulled toward the model.")
 @codebook_option
 @db_option
 @click.pass_context
-def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, show_model, codebook_path, db_path):
+def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, show_model, blind, codebook_path,
+           db_path):
     """Review replies in the terminal: read each with the post it answers, confirm or correct the
     suggested categories with single keys, and move on.
 
@@ -187,7 +210,9 @@ def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, 
             raise click.UsageError(f"{given[0]} cannot be used with --sample: a sample is coded in its own random "
                                    "order, every member")
     elif show_model:
-        raise click.UsageError("--show-model is for --sample (the other queues always show the model)")
+        raise click.UsageError("--show-model is for --sample (the other queues show the model unless --blind)")
+    if blind and show_model:
+        raise click.UsageError("--blind and --show-model contradict each other: choose one")
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail("review needs a terminal; to record labels from a script use `replies label` or "
              "`replies import-labels`")
@@ -206,7 +231,8 @@ def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, 
         click.echo(f"Nothing to review{what} for {reviewer}" + (" (all reviewed: --all shows them again)"
                                                                 if unreviewed else "") + ".")
         return
-    session = Review(database, book, reviewer, queue, order, sample=sample, blind=bool(sample) and not show_model)
+    session = Review(database, book, reviewer, queue, order, sample=sample,
+                     blind=blind or (bool(sample) and not show_model))
     try:
         saved = session.run()
     except (KeyboardInterrupt, EOFError):

@@ -64,7 +64,8 @@ def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_d
     # The export carries the predicted labels and scores.
     records = [json.loads(line) for line in run("export", "--format", "jsonl").output.splitlines()]
     assert len(records) == 60
-    assert set(records[0]) == {"platform", "id", "thread", "parent_id", "kind", "author", "text", "spoiler_text", "quote_of", "created_at",
+    assert set(records[0]) == {"platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text",
+                               "quote_of", "created_at",
                                "url", "labels", "scores", "gold"}
     assert set(records[0]["scores"]) == set(LEAN_IDS)
     predicted = {}

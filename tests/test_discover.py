@@ -24,6 +24,9 @@ def test_a_newcomer_drafts_a_codebook_and_classifies_with_it(cli, classified, tm
     content = yaml.safe_load(draft.read_text())
     assert [c["id"] for c in content["categories"]] == [line.split("id ")[1].rstrip(")") for line in themes]
     assert all(c["examples"] and c["description"].startswith("DRAFT") for c in content["categories"])
+    for category in content["categories"]:  # a reply cross-posted on several platforms is one example
+        texts = [" ".join(e.split()).casefold() for e in category["examples"]]
+        assert len(set(texts)) == len(texts), category["id"]
     classified_with_draft = cli("classify", "--codebook", draft)
     assert "classified with zero-shot" in classified_with_draft.output
     assert count(classified, "select count(distinct codebook_hash) from predictions") == 2

@@ -6,6 +6,7 @@ import math
 import sqlite3
 from datetime import timedelta
 
+from replies import db
 from replies.emulator import World
 from replies.emulator.sample import post_url
 from replies.emulator.world import synthetic_thread
@@ -108,6 +109,7 @@ def test_old_thread_warns_about_the_seven_day_window(env, serve, run):
 
 
 def test_deleted_and_protected_roots_fail_cleanly(run, env, world, emulator):
+    db.open_db(env["REPLIES_DB"]).conn.close()  # a database in use: failed runs are recorded in it
     deleted = next(p for p in world.posts["x"].values() if p.key == "x65")
     protected = next(p for p in world.posts["x"].values() if p.key == "x66")
     result = run("harvest", post_url(emulator, deleted), code=1)

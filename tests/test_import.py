@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
+from replies import db
 from tests.helpers import count, stored
 
 FIELDS = {"tweet.fields": "author_id,conversation_id,created_at,referenced_tweets,public_metrics,lang,note_tweet",
@@ -76,6 +78,8 @@ def test_bad_files_are_one_clear_line(run, env, tmp_path):
     for args in ((), ("--format", "jsonl", "--map", "text=text", "--thread-url", "https://x.com/a/status/1")):
         result = run("import", deep, *args, code=1)
         assert "line 2: not JSON" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not Path(env["REPLIES_DB"]).exists()  # imports that stored nothing leave no empty database
+    db.open_db(env["REPLIES_DB"]).conn.close()
     deep.write_text("[" * 100_000 + "]" * 100_000 + "\n")
     result = run("import-labels", deep, code=1)
     assert "line 1: not JSON" in result.stderr and result.stderr.count("\n") == 1, result.stderr

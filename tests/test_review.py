@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 
@@ -184,3 +185,42 @@ def test_a_content_warning_is_shown_above_the_reply(classified):
     child.send("q")
     child.expect(pexpect.EOF)
     assert "CW: rota \\x1b[31mrant" in screen
+
+
+def test_keys_typed_at_once_are_taken_one_by_one_and_reopening_counts_what_was_saved(classified):
+    """'xa' arriving together is clear-then-accept, not an unknown key 'xa'; a reopened review says how many
+    decisions this reviewer saved before, not '0 saved'."""
+    child = review(classified, "--blind")
+    shown(child, 1)
+    child.send("xa")  # one write: the terminal hands both keys over together
+    shown(child, 2)
+    child.send("1a")
+    shown(child, 3)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Unknown key" not in (child.before or "")
+    saved = rows(classified, "select labels from gold_labels where reviewer = 'ann' order by created_at")
+    assert [json.loads(r["labels"]) for r in saved][0] == []  # x cleared, a accepted: no category
+    again = review(classified)
+    again.expect(r"0 saved now, 2 in all")
+    again.send("q")
+    again.expect(pexpect.EOF)
+
+
+def test_blind_review_hides_the_models_suggestion(classified):
+    """With --blind the categories show no scores and nothing is marked as suggested (the sample's queue is
+    blind by default; any queue can be)."""
+    seen = review(classified)
+    seen.expect("Reply 1 of")
+    seen.expect("a accept")
+    with_model = seen.before
+    seen.send("q")
+    seen.expect(pexpect.EOF)
+    child = review(classified, "--blind")
+    child.expect(r"Reply 1 of \d+ [^\n]* · blind")
+    child.expect("a accept")
+    blind = child.before
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert re.search(r"0\.\d\d", with_model) and not re.search(r"0\.\d\d", blind)

@@ -282,3 +282,12 @@ def test_an_empty_database_says_what_to_do(tmp_path):
     assert "replies harvest URL" in client.get("/review").text
     for path in ("/replies", "/overview", "/codebook", "/adjudicate", "/replies.csv"):
         assert client.get(path).status_code == 200, path
+
+
+def test_any_queue_can_be_coded_blind(client):
+    """?blind=1 hides the model's scores and nothing is pre-checked, on any queue; it carries to the next reply."""
+    seen = client.get("/review").text
+    blind = client.get("/review?blind=1").text
+    assert 'class="score"' in seen and 'class="score"' not in blind and 'id="blind"' in blind
+    assert "checked" not in blind.split('id="decision"', 1)[1].split("</fieldset>", 1)[0]
+    assert 'name="blind" value="1"' in blind.split('id="decision"', 1)[1]

@@ -28,16 +28,18 @@ bp = Blueprint("review", __name__)
 class ReviewFilter:
     """What the review queue holds: its order, one thread, one category, and its scope: replies this reviewer
     has not reviewed (unreviewed), nobody has (nobody), one reviewer has (by:NAME), or all. With `sample`, that
-    sample's members in the draw's random order, coded blind to the model."""
+    sample's members in the draw's random order, coded blind to the model; `blind` ("1") hides the model from
+    any queue."""
     order: str = "uncertain"
     thread: str = ""
     category: str = ""
     scope: str = "unreviewed"
     sample: str = ""
+    blind: str = ""
 
     def query(self, **extra) -> str:
         values = {"order": self.order, "thread": self.thread, "category": self.category, "scope": self.scope,
-                  "sample": self.sample, **extra}
+                  "sample": self.sample, "blind": self.blind, **extra}
         return urlencode({k: v for k, v in values.items() if v})
 
 
@@ -81,7 +83,7 @@ def set_reviewer():
 def review_filter(values) -> ReviewFilter:
     chosen = ReviewFilter(order=values.get("order") or "uncertain", thread=values.get("thread") or "",
                           category=values.get("category") or "", scope=values.get("scope") or "unreviewed",
-                          sample=values.get("sample") or "")
+                          sample=values.get("sample") or "", blind="1" if values.get("blind") == "1" else "")
     if chosen.sample:
         if samples.get_sample(g.db, chosen.sample) is None:
             abort(400, description=f"no sample called {chosen.sample!r}")
@@ -110,8 +112,8 @@ def show_review(chosen: ReviewFilter, at: str | None, fresh: bool = False, messa
                          if position is not None and 0 <= position + step < len(keys) else "")
     context = reply_context(g.db, *key, codebook=g.codebook.name, codebook_hash=g.codebook.hash,
                             reviewer=g.reviewer)
-    blind = bool(chosen.sample)
-    if blind:  # the coder of a sample sees neither the model's scores nor its suggestion
+    blind = bool(chosen.sample) or chosen.blind == "1"
+    if blind:  # the coder of a sample (or who asked) sees neither the model's scores nor its suggestion
         context["predictions"] = {}
     predicted = {c for c, row in context["predictions"].items() if row["predicted"]}
     chosen_labels = set(context["own_labels"]) if context["own_labels"] is not None else predicted
