@@ -117,15 +117,20 @@ def stats(thread_ref, period, as_json, codebook_path, db_path):
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
 @click.option("--sample", "sample_name", metavar="NAME",
               help="Estimate the shares from this sample (default: the newest, if any is coded).")
+@click.option("--pseudonymize", is_flag=True,
+              help="Quote replies under stable pseudonyms (the ones `export --pseudonymize` gives), handles they "
+                   "mention too, without links back to the posts.")
 @codebook_option
 @db_option
-def report(out, thread_ref, sample_name, codebook_path, db_path):
+def report(out, thread_ref, sample_name, pseudonymize, codebook_path, db_path):
     """Write one self-contained HTML page: each category's share with its confidence interval (from a
-    coded random sample: `replies sample`, `replies estimate`), categories predicted vs gold, replies
-    over time, and the three most-liked replies per category quoted in full."""
+    coded random sample: `replies sample`, `replies estimate`), categories predicted vs gold with
+    percentages and a no-category row, replies over time, and the three most-liked replies per category
+    quoted in full, with the post each quotes."""
     from replies.report.html import write_report
 
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    write_report(database, out, book, thread=thread_key(database, thread_ref), sample=sample_name)
+    write_report(database, out, book, thread=thread_key(database, thread_ref), sample=sample_name,
+                 pseudonymize=pseudonymize)
     click.echo(f"Report written to {out}", err=True)

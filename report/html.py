@@ -16,6 +16,7 @@ from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now
 from replies.estimate.errors import EstimateError
 from replies.estimate.shares import estimate
+from replies.export.pseudonym import Pseudonymizer, database_salt
 from replies.files import atomic_file
 from replies.text import clip
 from replies.text import html_text as escape
@@ -33,9 +34,15 @@ def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int =
     where, params = thread_filter(thread)
     params.update(codebook=codebook.name, hash=codebook.hash, category=category, limit=limit)
     sql = f"""
-        select r.platform, r.id, r.author_handle as author, r.created_at, r.like_count, r.text, r.url,
+        select r.platform, r.id, r.author_handle as author, r.created_at, r.like_count, r.text, r.url, r.kind,
           exists (select 1 from gold_current g where g.platform = r.platform and g.id = r.id
-                  and g.codebook = :codebook) as reviewed
+                  and g.codebook = :codebook) as reviewed,
+          coalesce((select q.text from replies q where q.platform = r.platform and q.id = r.quote_of),
+                   (select t.text from threads t where t.platform = r.platform and t.id = r.quote_of))
+            as quoted_text,
+          coalesce((select q.author_handle from replies q where q.platform = r.platform and q.id = r.quote_of),
+                   (select t.author_handle from threads t where t.platform = r.platform and t.id = r.quote_of))
+            as quoted_author
         from replies r
         where r.status = 'ok' and {where}
           and exists (select 1 from json_each({final_labels_sql()}) j where j.value = :category)
@@ -51,6 +58,30 @@ def category_bars(db: Database, codebook: Codebook, thread: tuple[str, str] | No
     counts = {row["category"]: row for row in category_stats(db, codebook.name, codebook.hash, thread)}
     return [(c.label, counts.get(c.id, {}).get("predicted", 0), counts.get(c.id, {}).get("gold", 0))
             for c in codebook.categories]
+
+
+def category_table(db: Database, codebook: Codebook, thread: tuple[str, str] | None = None) -> str:
+    """Each category's count with its percentage, predicted (of the classified replies) and reviewed (of the
+    reviewed ones), and a row for the replies that carry no category: counts of tags, not estimates."""
+    where, params = thread_filter(thread)
+    params.update(hash=codebook.hash, codebook=codebook.name)
+    classified, unlabelled = db.execute(f"""
+        select count(*), coalesce(sum(not exists (select 1 from predictions p where p.platform = r.platform
+          and p.id = r.id and p.codebook_hash = :hash and p.predicted = 1)), 0)
+        from replies r where r.status = 'ok' and {where} and exists (select 1 from predictions p
+          where p.platform = r.platform and p.id = r.id and p.codebook_hash = :hash)""", params).fetchone()
+    reviewed, unreviewed_none = db.execute(f"""
+        select count(*), coalesce(sum(json_array_length(g.labels) = 0), 0)
+        from gold_current g join replies r using (platform, id)
+        where g.codebook = :codebook and r.status = 'ok' and {where}""", params).fetchone()
+    share = lambda n, of: f"{n} ({100 * n / of:.0f}%)" if of else f"{n}"
+    rows = [(label, share(predicted, classified), share(gold, reviewed))
+            for label, predicted, gold in category_bars(db, codebook, thread)]
+    rows.append(("No category", share(unlabelled, classified), share(unreviewed_none, reviewed)))
+    body = "".join(f"<tr><td>{escape(label)}</td><td>{p}</td><td>{g}</td></tr>" for label, p, g in rows)
+    return (f'<table class="estimates counts"><thead><tr><th>Category</th><th>Predicted, of {classified} '
+            f'classified</th><th>Reviewed, of {reviewed} reviewed</th></tr></thead><tbody>{body}</tbody></table>'
+            "<p class=meta>A reply may carry several categories, so the percentages add up to more than 100.</p>")
 
 
 def timeline(db: Database, thread: tuple[str, str] | None = None) -> tuple[tuple[list[dict], str], int]:
@@ -79,9 +110,12 @@ def estimates_section(db: Database, codebook: Codebook, *, sample: str | None = 
 
 
 def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None,
-                 sample: str | None = None) -> None:
+                 sample: str | None = None, pseudonymize: bool = False) -> None:
     """Write the report for `codebook`'s labels (one thread with `thread`) to `out`, atomically, with the shares
-    estimated from `sample` (else the newest sample)."""
+    estimated from `sample` (else the newest sample). With `pseudonymize`, the quoted replies' authors and the
+    handles they mention are the database's stable pseudonyms (as `replies export --pseudonymize` writes them)
+    and their links are left out."""
+    people = Pseudonymizer(database_salt(db)) if pseudonymize else None
     name, question, codebook_hash = codebook.name, codebook.question, codebook.hash
     categories = [(c.id, c.label) for c in codebook.categories]
     bars = category_bars(db, codebook, thread)
@@ -90,7 +124,7 @@ def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: t
     shares = estimates_section(db, codebook, sample=sample, thread=thread)
     sections = []
     for cid, label in categories:
-        quoted = "".join(_quote(reply) for reply in top_replies(db, codebook, cid, thread=thread))
+        quoted = "".join(_quote(reply, people) for reply in top_replies(db, codebook, cid, thread=thread))
         sections.append(f"<section><h3>{escape(label)} <code>{escape(cid)}</code></h3>"
                         f"{quoted or '<p class=none>No reply in this category yet.</p>'}</section>")
     page = f"""<!doctype html>
@@ -104,6 +138,7 @@ svg text {{ font: 12px system-ui, sans-serif; fill: #333; }}
 blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc; background: #f7f7f7;
   white-space: pre-wrap; overflow-wrap: anywhere; }}
 .who {{ color: #555; font-size: .9rem; }} .none {{ color: #888; }}
+blockquote.quoted {{ margin: .5rem 0 0; background: #fff; border-left-color: #aaa; }}
 .key span {{ display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem; vertical-align: middle; }}
 table.estimates {{ border-collapse: collapse; margin-top: .8rem; }}
 table.estimates td, table.estimates th {{ padding: .2rem .6rem; border-bottom: 1px solid #ddd; text-align: right; }}
@@ -119,6 +154,7 @@ picked by the review queue are not a random sample.</p>
 <p class="key"><span style="background:{PREDICTED}"></span>predicted by the model
 <span style="background:{GOLD}"></span>given by reviewers</p>
 {category_chart(bars)}
+{category_table(db, codebook, thread)}
 <h2>Replies over time</h2>
 {time_chart(over_time, period)}
 <h2>Most-liked replies per category</h2>
@@ -131,13 +167,22 @@ picked by the review queue are not a random sample.</p>
         handle.write(page)
 
 
-def _quote(reply: dict) -> str:
+def _quote(reply: dict, people: Pseudonymizer | None = None) -> str:
+    platform = reply.get("platform") or ""
+    author, text = reply.get("author"), reply.get("text")
+    quoted_author, quoted_text = reply.get("quoted_author"), reply.get("quoted_text")
     url = reply.get("url") or ""
+    if people:
+        author, text = people.person(author, platform), people.text(text, platform)
+        quoted_author, quoted_text = people.person(quoted_author, platform), people.text(quoted_text, platform)
+        url = ""  # a link leads back to the person
     link = f' · <a href="{escape(url)}">link</a>' if url.startswith(("https://", "http://")) else ""
     likes = reply.get("like_count") or 0
-    return (f"<blockquote dir=auto>{escape(reply.get('text') or '')}</blockquote>"
-            f"<p class=who>@<bdi>{escape(reply.get('author') or 'unknown')}</bdi> · "
-            f"{escape(reply.get('platform') or '')} · "
+    quoting = (f"<blockquote class=quoted dir=auto><span class=who>quoting @<bdi>{escape(quoted_author or 'unknown')}"
+               f"</bdi>:</span> {escape(quoted_text)}</blockquote>") if quoted_text else ""
+    return (f"<blockquote dir=auto>{escape(text or '')}{quoting}</blockquote>"
+            f"<p class=who>@<bdi>{escape(author or 'unknown')}</bdi> · "
+            f"{escape(platform)} · "
             f"{escape((reply.get('created_at') or '')[:16].replace('T', ' '))} · {escape(str(likes))} like"
             f"{'' if likes == 1 else 's'}{' · reviewed' if reply.get('reviewed') else ''}{link}</p>")
 

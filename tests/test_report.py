@@ -78,3 +78,29 @@ def test_report_renders_its_charts_in_chromium(cli, classified, tmp_path):
          f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", out.as_uri()],
         capture_output=True, text=True, timeout=120).stdout
     assert "<title>lean_nhs: replies report</title>" in title  # the planted script never ran
+
+
+def test_report_counts_have_percentages_a_no_category_row_quotes_show_what_they_quote_and_can_be_pseudonymous(
+        cli, classified, tmp_path):
+    import sqlite3
+
+    conn = sqlite3.connect(classified)
+    quote = conn.execute("select platform, id from replies where quote_of is not null and status = 'ok' "
+                         "order by id limit 1").fetchone()
+    assert quote, "the sample has a quote post"
+    conn.execute("update replies set like_count = 100000 where platform = ? and id = ?", quote)  # quoted first
+    conn.commit()
+    page = tmp_path / "report.html"
+    cli("report", "--out", page)
+    html = page.read_text()
+    import re
+
+    assert re.search(r"<td>No category</td><td>\d+ \(\d+%\)</td>", html)
+    assert len(re.findall(r"<td>\d+ \(\d+%\)</td>", html)) >= 8  # every category's count with its share
+    assert "quoting @" in html
+    handles = {h for (h,) in conn.execute("select author_handle from replies where author_handle is not null")}
+    shown = tmp_path / "shown.html"
+    cli("report", "--out", shown, "--pseudonymize")
+    quoted = shown.read_text().split("Most-liked replies per category", 1)[1]
+    assert not any(f"@<bdi>{h}</bdi>" in quoted for h in handles) and "@<bdi>user_" in quoted
+    assert 'href="http' not in quoted
