@@ -291,3 +291,15 @@ def test_any_queue_can_be_coded_blind(client):
     assert 'class="score"' in seen and 'class="score"' not in blind and 'id="blind"' in blind
     assert "checked" not in blind.split('id="decision"', 1)[1].split("</fieldset>", 1)[0]
     assert 'name="blind" value="1"' in blind.split('id="decision"', 1)[1]
+
+
+def test_the_thread_page_shows_who_replied_to_whom_in_branches_that_open_and_close(client, classified):
+    thread_id = rows(classified, "select id from threads where platform = 'mastodon'")[0]["id"]
+    page = client.get("/thread", query_string={"ref": f"mastodon:{thread_id}"})
+    assert page.status_code == 200 and "44 posts below the question, 22 deep" in page.text
+    assert page.text.count("<details") >= 5 and "<summary>" in page.text  # branches, no script needed
+    tree = page.text.split('id="tree"', 1)[1]
+    assert tree.count("<li>") == 44
+    assert tree.count('<ul class="tree">') >= 22  # the deepest chain nests 22 levels
+    assert client.get("/thread").status_code == 200  # the first thread when none is named
+    assert client.get("/thread?ref=nope:1").status_code == 400

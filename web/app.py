@@ -17,7 +17,7 @@ from replies.db.queries import thread_choices
 from replies.db.schema import ADJUDICATED
 
 from .security import LOCAL_NAMES, protect
-from .views import overview, review, table
+from .views import overview, review, table, thread
 from .views.review import NAME_RE
 
 HERE = Path(__file__).parent
@@ -67,7 +67,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     def home():
         return redirect("/review", code=302)
 
-    for views in (review.bp, table.bp, overview.bp):
+    for views in (review.bp, table.bp, thread.bp, overview.bp):
         app.register_blueprint(views)
     return app
 
