@@ -92,3 +92,24 @@ def test_replies_without_content_are_left_out():
         assert not has_content(empty), empty
     for meaningful in ("PbR. Next question.", "No backfill, no improvement.", "Consultants block change."):
         assert has_content(meaningful), meaningful
+
+
+def test_a_reply_posted_on_several_platforms_is_one_example_in_the_draft(cli, classified, tmp_path):
+    import sqlite3
+
+    conn = sqlite3.connect(classified)
+    text = "Nobody gets backfill, so improvement work happens on our days off and then we burn out."
+    thread = conn.execute("select platform, id from threads order by added_at limit 1").fetchone()
+    for n in range(6):  # the same reply, cross-posted: six copies
+        conn.execute("insert into replies (platform, id, thread_id, parent_id, kind, status, text, author_handle)"
+                     " values (?, ?, ?, ?, 'reply', 'ok', ?, ?)",
+                     (thread[0], f"crossposted-{n}", thread[1], thread[1], text, f"poster{n}"))
+    conn.commit()
+    draft = tmp_path / "codebook.yaml"
+    cli("discover", "--out", draft)
+    content = yaml.safe_load(draft.read_text())
+    examples = [e for c in content["categories"] for e in c["examples"]]
+    assert examples.count(text) <= 1
+    for category in content["categories"]:
+        texts = [" ".join(e.split()).casefold() for e in category["examples"]]
+        assert len(set(texts)) == len(texts), category["id"]
