@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, render_template, request
 
-from replies.classifier.evaluate import evaluate
+from replies.classifier.evaluate import SMALL_SAMPLE, evaluate, small_sample_note
 from replies.db import labels as store
 from replies.db import samples
 from replies.estimate.errors import EstimateError
@@ -23,16 +23,19 @@ def overview():
     (over_time, period), total = timeline(g.db)
     reviewed = reviewed_count(g.db, g.codebook.name)
     chosen_sample = request.args.get("sample") or None
+    result = evaluate(g.db, g.codebook)
     try:
         shares = estimates_section(g.db, g.codebook, sample=chosen_sample)
     except EstimateError as exc:
         abort(400, description=str(exc))
     return render_template("overview.html", title="Overview", chart=category_chart(category_bars(g.db, g.codebook)),
                            shares=shares, samples=samples.list_samples(g.db), chosen_sample=chosen_sample,
-                           timeline=time_chart(over_time, period), result=evaluate(g.db, g.codebook),
+                           timeline=time_chart(over_time, period), result=result,
                            labels={c.id: c.label for c in g.codebook.categories},
                            reviewed=reviewed, reviewed_line=reviewed_line(reviewed), total=total,
-                           figure=lambda value: "n/a" if value is None else f"{value:.2f}")
+                           figure=lambda value: "n/a" if value is None else f"{value:.2f}",
+                           agreement_note=small_sample_note(min((row["replies"] for row in result.agreement),
+                                                                default=SMALL_SAMPLE)))
 
 @bp.get("/overview/chart")
 def overview_chart():
