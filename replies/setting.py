@@ -5,7 +5,7 @@ settings once, in its own module."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ class Setting:
     fallback: str | None = None  # another setting's environment name whose value, when given, is the default
     per_host: bool = False  # one value per server: `ENV@HOST` in the environment, [section."HOST"] in the file
 
-    def read(self, environ: dict[str, str] | Any) -> Any:
+    def read(self, environ: Mapping[str, str]) -> Any:
         """This setting's value from environment-style names (the environment merged with the config file)."""
         if self.per_host:
             prefix = self.env + "@"
