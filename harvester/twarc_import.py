@@ -19,7 +19,7 @@ from replies import db as store
 from replies.jsonl import read_jsonl
 
 from .errors import HarvestError
-from .record import QUOTE, ROOT, Post
+from .record import MALFORMED, QUOTE, ROOT, Post, tolerant
 from .x import is_retweet, normalise_tweet
 
 # what an import without --format expects, and the way to the other formats
@@ -100,8 +100,15 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
     for tweet_id, (tweet, users) in everything.items():
         if tweet_id in retweets:
             continue
-        post = normalise_tweet(tweet, users)
+        post = tolerant(lambda raw: normalise_tweet(raw, users), tweet, platform="x", id_key="id")
         conv = str(tweet.get("conversation_id") or tweet_id)
+        if post is None or post.status == MALFORMED:  # one tweet not shaped as the API documents costs only itself
+            kept = post is not None and conv != tweet_id  # a reply in a known conversation: kept, marked malformed
+            if kept:
+                rows.append(post.reply_row(conv, f"file:{path.name}", __version__))
+            skipped.append(f"tweet {tweet_id} is not shaped as the X API documents: "
+                           + ("stored as malformed, with its raw JSON" if kept else "left out"))
+            continue
         if post.kind == QUOTE and conv == tweet_id:
             thread = conversation(post.parent_id) or post.parent_id
             question = normalise_tweet(tweet, users)

@@ -91,3 +91,15 @@ def test_bad_files_are_one_clear_line(run, env, tmp_path):
     empty.write_text("")
     assert "no tweets found" in run("import", empty, code=1).stderr
     assert count(env["REPLIES_DB"], "select count(*) from replies") == 0
+
+
+def test_a_tweet_not_shaped_as_documented_costs_only_itself(run, env, tmp_path):
+    """Found by the fuzz test: a tweet whose text is not text was a TypeError traceback; now it is a warning,
+    kept as malformed with its raw JSON when it belongs to a conversation, and the rest is imported."""
+    path = tmp_path / "odd.jsonl"
+    path.write_text('{"data": [{"id": "2", "text": true, "conversation_id": "1", "author_id": "5"},'
+                    ' {"id": "3", "text": "a reply", "conversation_id": "1", "author_id": "5"}]}\n')
+    result = run("import", path)
+    assert "2 tweets read: 2 new" in result.output and "Traceback" not in result.stderr
+    assert "tweet 2 is not shaped as the X API documents: stored as malformed" in result.stderr
+    assert count(env["REPLIES_DB"], "select count(*) from replies where status = 'malformed'") == 1
