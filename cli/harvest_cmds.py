@@ -271,8 +271,7 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
         raise click.UsageError(f"--format {fmt} needs --map, e.g. --map text=comment,author=user")
     if not thread_url:
         raise click.UsageError(f"--format {fmt} needs --thread-url: the question post the rows reply to")
-    with kept_only_if_used(db_path):
-        table = read_table(file, fmt, parse_mapping(mapping), thread_url, platform)
+    table = read_table(file, fmt, parse_mapping(mapping), thread_url, platform)
     extra = "".join([f"; {table.duplicates} duplicate rows" if table.duplicates else "",
                      f"; {table.orphans} with a parent not in the file, attached to the question"
                      if table.orphans else ""])

@@ -47,7 +47,7 @@ def thread(ref, max_depth, as_json, network, codebook_path, db_path):
     posts = everything if as_json else [p for p in everything if p["depth"] <= max_depth]
     if as_json:
         for post in posts:
-            click.echo(json.dumps({**post, "labels": json.loads(post["labels"] or "[]")}, ensure_ascii=False))
+            click.echo(json.dumps(post, ensure_ascii=False))
         return
     width = shutil.get_terminal_size().columns
     total = len(everything)
@@ -58,8 +58,7 @@ def thread(ref, max_depth, as_json, network, codebook_path, db_path):
                + (f"; down to depth {max_depth}" if deepest > max_depth else ""))
     for post in posts:
         indent = "  " * (post["depth"] - 1) + "└ "
-        labels = json.loads(post["labels"] or "[]")
-        tags = f" [{', '.join(labels)}]" if labels else ""
+        tags = f" [{', '.join(post['labels'])}]" if post["labels"] else ""
         hidden = post["below"] if post["depth"] == max_depth else 0
         tail = f"  (+{hidden} below)" if hidden else (f"  ({post['below']} below)" if post["below"] else "")
         text = post["text"] if post["status"] == "ok" else f"[{post['status']}]"
@@ -82,25 +81,24 @@ def write_network(posts: list[dict], root: dict, path: str) -> tuple[int, int]:
     # control characters are not allowed in XML: a hostile handle is written with them shown as escapes
     author_of = {root["id"]: visible(root.get("author_handle") or "?")}
     author_of.update({p["id"]: visible(p["author"] or "?") for p in posts})
-    graph.add_node(author_of[root["id"]], posts=1, asker=True, categories="")
+    asker = author_of[root["id"]]
+    graph.add_node(asker, posts=1, asker=True)
+    categories: dict[str, set[str]] = {asker: set()}
     for post in posts:
         name = author_of[post["id"]]
         if name not in graph:
-            graph.add_node(name, posts=0, asker=False, categories="")
+            graph.add_node(name, posts=0, asker=False)
         graph.nodes[name]["posts"] += 1
-        labels = json.loads(post["labels"] or "[]")
-        if labels:
-            seen = set(filter(None, graph.nodes[name]["categories"].split(";"))) | set(labels)
-            graph.nodes[name]["categories"] = ";".join(sorted(seen))
-        target = author_of.get(post["parent_id"])
-        if target is None or post["kind"] == "quote":
-            target = author_of[root["id"]] if post["kind"] == "quote" or post["depth"] == 1 else None
-        if target is None:
-            continue
+        categories.setdefault(name, set()).update(post["labels"])
+        # a quote, or a reply at depth 1 (to the question, or to a post never stored), answers the asker;
+        # deeper, the parent is in the thread
+        target = asker if post["kind"] == "quote" or post["depth"] == 1 else author_of[post["parent_id"]]
         if graph.has_edge(name, target):
             graph[name][target]["weight"] += 1
         else:
             graph.add_edge(name, target, weight=1, kind=post["kind"])
+    for name, found in categories.items():
+        graph.nodes[name]["categories"] = ";".join(sorted(found))
     with atomic_file(path, "wb") as out:
         (nx.write_gexf if suffix == "gexf" else nx.write_graphml)(graph, out)
     return graph.number_of_nodes(), graph.number_of_edges()

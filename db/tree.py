@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlite_utils import Database
 
 from .queries import MAX_DEPTH, final_labels_sql
 
 
-def thread_tree(db: Database, platform: str, thread_id: str, *, codebook: str, codebook_hash: str,
-                max_depth: int = MAX_DEPTH) -> list[dict]:
+def thread_tree(db: Database, platform: str, thread_id: str, *, codebook: str, codebook_hash: str) -> list[dict]:
     """Every post of the thread under its question, depth first, siblings oldest first: platform, id,
     parent_id, depth (1 for a reply to the question), kind, status, author, created_at, text, labels (final:
-    reviewed, else predicted) and `below` (how many posts are under it, at any depth). A post whose parent was
-    never stored starts a branch of its own at depth 1. Posts deeper than `max_depth` are left out, and the
-    walk never goes deeper than MAX_DEPTH, so parents that loop cannot keep it going."""
-    limit = min(max_depth, MAX_DEPTH)
+    reviewed, else predicted: a list) and `below` (how many posts are under it, at any depth). A post whose parent was
+    never stored starts a branch of its own at depth 1. The walk never goes deeper than MAX_DEPTH, so parents
+    that loop cannot keep it going; callers showing less cut by `depth` themselves."""
     sql = f"""
         with recursive tree(platform, id, depth, path) as (
           select r.platform, r.id, 1, coalesce(r.created_at, '') || char(30) || r.id from replies r
@@ -43,5 +43,5 @@ def thread_tree(db: Database, platform: str, thread_id: str, *, codebook: str, c
         for j in stack:
             below[j] += 1
         stack.append(i)
-    return [{**{k: v for k, v in row.items() if k != "path"}, "below": below[i]}
-            for i, row in enumerate(rows) if row["depth"] <= limit]
+    return [{**{k: v for k, v in row.items() if k != "path"}, "labels": json.loads(row["labels"] or "[]"),
+             "below": below[i]} for i, row in enumerate(rows)]

@@ -60,9 +60,11 @@ def category_bars(db: Database, codebook: Codebook, thread: tuple[str, str] | No
             for c in codebook.categories]
 
 
-def category_table(db: Database, codebook: Codebook, thread: tuple[str, str] | None = None) -> str:
-    """Each category's count with its percentage, predicted (of the classified replies) and reviewed (of the
-    reviewed ones), and a row for the replies that carry no category: counts of tags, not estimates."""
+def category_table(db: Database, codebook: Codebook, bars: list[tuple[str, int, int]],
+                   thread: tuple[str, str] | None = None) -> str:
+    """`category_bars`' counts (`bars`) with their percentages, predicted (of the classified replies) and
+    reviewed (of the reviewed ones), and a row for the replies that carry no category: counts of tags, not
+    estimates."""
     where, params = thread_filter(thread)
     params.update(hash=codebook.hash, codebook=codebook.name)
     classified, unlabelled = db.execute(f"""
@@ -76,7 +78,7 @@ def category_table(db: Database, codebook: Codebook, thread: tuple[str, str] | N
         where g.codebook = :codebook and r.status = 'ok' and {where}""", params).fetchone()
     share = lambda n, of: f"{n} ({100 * n / of:.0f}%)" if of else f"{n}"
     rows = [(label, share(predicted, classified), share(gold, reviewed))
-            for label, predicted, gold in category_bars(db, codebook, thread)]
+            for label, predicted, gold in bars]
     rows.append(("No category", share(unlabelled, classified), share(unreviewed_none, reviewed)))
     body = "".join(f"<tr><td>{escape(label)}</td><td>{p}</td><td>{g}</td></tr>" for label, p, g in rows)
     return (f'<table class="estimates counts"><thead><tr><th>Category</th><th>Predicted, of {classified} '
@@ -154,7 +156,7 @@ picked by the review queue are not a random sample.</p>
 <p class="key"><span style="background:{PREDICTED}"></span>predicted by the model
 <span style="background:{GOLD}"></span>given by reviewers</p>
 {category_chart(bars)}
-{category_table(db, codebook, thread)}
+{category_table(db, codebook, bars, thread)}
 <h2>Replies over time</h2>
 {time_chart(over_time, period)}
 <h2>Most-liked replies per category</h2>

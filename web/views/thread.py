@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, g, render_template, request
 
 from replies.db.queries import thread_choices
@@ -19,7 +17,7 @@ def nest(posts: list[dict]) -> list[dict]:
     roots: list[dict] = []
     stack: list[dict] = []
     for post in posts:
-        node = {"post": {**post, "labels": json.loads(post["labels"] or "[]")}, "children": []}
+        node = {"post": post, "children": []}
         while stack and stack[-1]["post"]["depth"] >= post["depth"]:
             stack.pop()
         (stack[-1]["children"] if stack else roots).append(node)
