@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 COMPARED = ("platform", "id", "thread_id", "parent_id", "kind", "status", "author_id", "author_handle", "text",
             "created_at", "url", "lang", "like_count", "repost_count", "reply_count", "quote_count", "raw")
@@ -40,3 +44,20 @@ def rows(db_path, sql: str, params=()) -> list[dict]:
     out = [dict(r) for r in conn.execute(sql, params)]
     conn.close()
     return out
+
+
+def source_modules(root: Path = ROOT) -> dict[str, Path]:
+    """Every module below the folders that `root`'s pyproject.toml maps into the namespace, by its dotted name (a
+    package by its own name, for its `__init__.py`)."""
+    folders = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    found = {}
+    for package, folder in folders.items():
+        inner = [root / folders[other] for other in folders if other != package and other.startswith(package + ".")]
+        for path in (root / folder).rglob("*.py"):
+            parts = path.relative_to(root / folder).with_suffix("").parts
+            if "__pycache__" in parts or any(place in path.parents for place in inner):
+                continue
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            found[".".join((package, *parts))] = path
+    return found

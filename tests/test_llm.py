@@ -218,6 +218,26 @@ def test_reviewed_replies_become_worked_examples(cli, llm, classified):
     assert "Dry run:" in plain
 
 
+def test_the_python_api_picks_worked_examples_with_its_own_embedder(llm, classified):
+    """classify_llm called from Python with no embedder given makes its own (the packaged model's embeddings,
+    cached in the database) to choose worked examples."""
+    from replies import db
+    from replies.classifier.llm import LlmSettings, classify_llm
+    from replies.codebook import load
+    from replies.db.labels import set_gold
+    from replies.net.events import Events
+    from replies.net.retry import RetryPolicy
+
+    database = db.open_db(classified)
+    money = rows(classified, "select platform, id from replies where status = 'ok' and text like '%money%' limit 3")
+    codebook = load()
+    set_gold(database, [{**row, "codebook": codebook.name, "reviewer": "ana", "labels": ["money"]} for row in money])
+    settings = LlmSettings(base=f"{llm.base_url}/v1", model="emulated-8b")
+    result = classify_llm(database, codebook, settings, retry=RetryPolicy(Events(), sleep=lambda s: None),
+                          dry_run=True)
+    assert result.examples == 3 and result.to_send == replies_with_text(classified)
+
+
 def test_parse_answer_and_logprob_scores_units():
     assert parse_answer('noise {"money": true, "policy": false} more', ["money", "policy"]) == \
         {"money": True, "policy": False}

@@ -127,7 +127,7 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
     model = settings.model
     result = LlmResult(model=model, codebook=codebook.name, codebook_hash=codebook.hash, dry_run=dry_run)
     if embedder_factory is None:
-        from .embed import CachedEmbedder
+        from ..embed import CachedEmbedder
         embedder_factory = lambda: CachedEmbedder(database, None)  # noqa: E731
     pick, result.examples = (_example_picker(database, codebook, replies, embedder_factory) if few_shot
                              else ((lambda row: []), 0))
