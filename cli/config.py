@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import stat
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,8 @@ def read_config(path: Path) -> dict[str, str]:
     """The file's settings as environment names; refuses a file other users can read."""
     if not path.exists():
         return {}
+    import tomllib  # only where there is a file to read
+
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigurationError(f"config file {path} can be read by other users (mode {mode:04o}); it may hold "

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from replies import db
 from replies.harvester import platforms
 from replies.harvester.platforms import parse as parse_url
-from replies.harvester.schedule import ThreadOutcome, harvest_all, harvest_one
 from replies.harvester.table_import import FIELDS, FORMATS, parse_mapping, read_table, store_table
-from replies.harvester.twarc_import import import_twarc
 
 from .common import (
     EXIT_CONFIG,
@@ -29,6 +28,9 @@ from .common import (
 )
 from .config import current_config
 from .output import output_options, write_rows
+
+if TYPE_CHECKING:  # the harvest itself (the HTTP stack, the retry policy) loads when a harvest runs
+    from replies.harvester.schedule import ThreadOutcome
 
 
 class PlatformHelp(click.Command):
@@ -151,6 +153,8 @@ def _finish(outcomes: list[ThreadOutcome], log) -> None:
 
 
 def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -> None:
+    from replies.harvester.schedule import harvest_one
+
     outcomes = []
     for url in urls:
         events = _events(url, quiet, log)
@@ -174,6 +178,8 @@ def _harvest_tracked(database, settings, *, wait, quiet, log) -> None:
         if outcome.url in opened:
             opened.pop(outcome.url).finish()
         _report(outcome, log)
+
+    from replies.harvester.schedule import harvest_all
 
     outcomes = harvest_all(database, settings, events_for=events_for, wait=wait, report=report)
     if not outcomes and not log:
@@ -260,6 +266,8 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
             if given:
                 raise click.UsageError(f"{name} is for --format csv or jsonl; twarc2 files carry their own fields")
         with kept_only_if_used(db_path):
+            from replies.harvester.twarc_import import import_twarc
+
             result = import_twarc(open_database(db_path, create=True), file)
         for note in result.skipped or []:
             click.echo(f"Warning: {file}: {note}", err=True)

@@ -11,8 +11,6 @@ import sys
 from collections.abc import Iterable
 
 import click
-import tabulate as tabulate_module
-from tabulate import tabulate
 
 from replies.export.spreadsheet import SafeWriter
 from replies.text import json_visible, visible
@@ -64,9 +62,11 @@ def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[s
 def _table(data: list[dict]) -> str:
     """tabulate's plain table, each column as wide as its widest cell or heading (tabulate would add 2 to a
     heading; a terminal has no room for it)."""
+    import tabulate as tabulate_module  # only output that is a table pays for it
+
     padding, tabulate_module.MIN_PADDING = tabulate_module.MIN_PADDING, 0
     try:
-        return tabulate(data, headers="keys")
+        return tabulate_module.tabulate(data, headers="keys")
     finally:
         tabulate_module.MIN_PADDING = padding
 

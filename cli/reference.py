@@ -12,7 +12,8 @@ def reference(group: click.Group) -> str:
     parts = ["# Command reference", "",
              "Every command's `--help`, as printed. Made by `python scripts/cli_reference.py`; a test fails when "
              "this file and the commands disagree.", ""]
-    commands = [("", group)] + sorted(group.commands.items())
+    with click.Context(group) as ctx:
+        commands = [("", group)] + [(name, group.get_command(ctx, name)) for name in group.list_commands(ctx)]
     parts += [f"- [`replies {name}`](#replies-{name})" for name, _ in commands[1:]] + [""]
     for name, command in commands:
         info_name = f"replies {name}".strip()

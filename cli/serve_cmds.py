@@ -12,7 +12,6 @@ import webbrowser
 import click
 
 from replies.harvester.settings import is_loopback
-from replies.web.security import LOCAL_NAMES
 
 from .classify_cmds import codebook_option, current_codebook, reviewer_option
 from .common import EXIT_USAGE, db_option, fail, open_database
@@ -64,6 +63,7 @@ def serve(port, host, reviewer, open_browser, codebook_path, db_path):
     from werkzeug.serving import make_server
 
     from replies.web.app import create_app
+    from replies.web.security import LOCAL_NAMES
 
     local = is_loopback(host)
     if not local:

@@ -12,6 +12,9 @@ from .errors import DatabaseError, SchemaTooNew
 from .schema import known_migrations, migrate, migrations
 
 DEFAULT_DB = "replies.db"
+# Databases are opened with execute_plugins=False: a sqlite-utils plugin installed in the same environment does
+# not change replies' connections, and finding plugins (a scan of every installed package's entry points) is
+# not paid by every command.
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -34,7 +37,7 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, re
         raise DatabaseError(f"no database at {target}: run `replies harvest URL` first or pass --db")
     if readonly:
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        db = Database(conn)
+        db = Database(conn, execute_plugins=False)
         try:
             _check_not_newer(db)
         except sqlite3.DatabaseError as exc:
@@ -44,7 +47,7 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, re
         raise DatabaseError(f"cannot create database {target}: folder {target.parent} does not exist")
     try:
         conn = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000)
-        db = Database(conn)
+        db = Database(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if reopen:
             db.execute("PRAGMA synchronous = NORMAL")

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.net.http import HTTPStatusError, JsonClient
-from replies.net.retry import RetryPolicy
 from replies.setting import Setting, url
 
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
 from .settings import Settings
 from .source import Batch, CursorReader
+
+if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the platform's settings are read
+    import httpx
+
+    from replies.net.retry import RetryPolicy
 
 PLATFORM = "bluesky"
 WEB_RE = re.compile(r"^https?://(?:www\.)?bsky\.app/profile/([^/?#]+)/post/([A-Za-z0-9._~:-]+)/?(?:[?#].*)?$")
@@ -105,6 +107,8 @@ class BlueskySource:
                  full_archive: bool = False):  # full_archive is X's; the AppView always has the whole thread
         self.actor, self.rkey = actor, rkey
         self.events = events
+        from replies.net.http import JsonClient
+
         self.client = JsonClient(settings.bsky_api_base, retry, timeout=settings.http_timeout,
                                  reset_parser=_reset, label="Bluesky")
         self._first: dict | None = None

@@ -11,23 +11,25 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from replies.db.times import parse_iso
 from replies.errors import RepliesError
+from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.net.http import HTTPStatusError, JsonClient
-from replies.net.retry import RetryPolicy
 from replies.setting import Setting
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
-from .html_text import html_to_text
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
 from .settings import Settings, host_of, in_clear, is_local_url
 from .source import Batch, CursorReader
+
+if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the platform's settings are read
+    import httpx
+
+    from replies.net.http import JsonClient
+    from replies.net.retry import RetryPolicy
 
 PLATFORM = "mastodon"
 URL_RE = re.compile(
@@ -135,6 +137,8 @@ def normalise_status(status: dict, instance: str, *, kind: str = REPLY, parent_i
 def _text(content: str, quoted: str | None) -> str:
     """The plain text of a status. Of a status that quotes another, without Mastodon's "RE: link" line for
     clients unaware of quotes (the quote is kept in `quote_of`), unless that line is all the status says."""
+    from .html_text import html_to_text  # BeautifulSoup, loaded with the first status rather than with the settings
+
     if quoted is None:
         return html_to_text(content)
     return html_to_text(content, drop_quote_fallback=True) or html_to_text(content)
@@ -183,6 +187,8 @@ class MastodonSource:
         self.token, withheld = token_for(settings, instance)
         if withheld:
             events.warn(withheld)
+        from replies.net.http import JsonClient
+
         self.client = JsonClient(instance, retry, timeout=settings.http_timeout, token=self.token,
                                  reset_parser=_reset, label=f"Mastodon {instance}")
 
@@ -324,6 +330,8 @@ class MastodonSource:
         host = host_of(base)
         if host not in self.origins:
             token, _ = token_for(self.settings, base)  # a token configured for that very server, if any
+            from replies.net.http import JsonClient
+
             self.origins[host] = JsonClient(base, self.retry, timeout=self.settings.http_timeout, token=token,
                                             reset_parser=_reset, label=f"Mastodon {host}")
         try:
@@ -355,6 +363,8 @@ class MastodonSource:
             match = LINK_NEXT_RE.search(response.headers.get("link", ""))
             path = None
             if match and body:
+                import httpx  # loaded by the client already
+
                 url = httpx.URL(match.group(1))
                 path = url.raw_path.decode()
             yield Batch(posts, {"quotes.next": path}, source_url=f"/api/v1/statuses/{api_id(root.id)}/quotes")

@@ -15,21 +15,23 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from replies import __version__
 from replies.db.times import untrusted_epoch
+from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.net.http import HTTPStatusError, JsonClient
-from replies.net.retry import RetryPolicy
 from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
 from .record import DELETED, REMOVED, REPLY, ROOT, Post, tolerant
 from .settings import Settings, require_secure
 from .source import Batch, CursorReader
+
+if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the platform's settings are read
+    import httpx
+
+    from replies.net.http import JsonClient
+    from replies.net.retry import RetryPolicy
 
 PLATFORM = "reddit"
 _HOSTS = r"https?://(?:(?:www|old|new|np|m|sh)\.)?reddit\.com"
@@ -164,8 +166,12 @@ class RedditSource:
         require_secure(settings.reddit_api_base, "the Reddit access token")
         self.article, self.comment = article, comment
         self.settings, self.retry, self.events = settings, retry, events
+        from replies import __version__
+
         agent = settings.reddit_user_agent or f"python:replies:{__version__} (reply harvester for research)"
         self.agent = agent
+        from replies.net.http import JsonClient
+
         self.auth = JsonClient(settings.reddit_auth_base, retry, timeout=settings.http_timeout, user_agent=agent,
                                reset_parser=self._reset, label="Reddit token")
         self.client: JsonClient | None = None
@@ -204,6 +210,8 @@ class RedditSource:
                                "REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET")
         if self.client:
             self.client.close()
+        from replies.net.http import JsonClient
+
         self.client = JsonClient(self.settings.reddit_api_base, self.retry, timeout=self.settings.http_timeout,
                                  token=token, user_agent=self.agent, reset_parser=self._reset, label="Reddit")
 

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from replies import __version__
 from replies import db as store
 from replies.db.queries import select_in
 from replies.db.times import untrusted_epoch, untrusted_iso
@@ -257,6 +256,8 @@ def store_table(database: Database, table: TableImport, source: str, question: s
     when given) and every reply. A row whose platform and id belong to a reply stored from another source (a
     harvest, or an import into another thread) is left out and counted in `taken`: an import never
     overwrites what was stored before it."""
+    from replies import __version__  # read from the installed metadata: only an import that stores pays for it
+
     root = Post(platform=table.platform, id=table.thread_id, kind=ROOT, url=table.thread_url, text=question)
     with database.atomic():
         elsewhere = {reply_id for reply_id, in select_in(

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.net.http import HTTPStatusError, JsonClient
-from replies.net.retry import RetryPolicy
 from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, ConfigurationError, HarvestError, ThreadNotFound
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
 from .settings import Settings, require_secure
 from .source import Batch, CursorReader
+
+if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the platform's settings are read
+    from replies.net.retry import RetryPolicy
 
 PLATFORM = "threads"
 URL_RE = re.compile(r"^https?://(?:www\.)?threads\.(?:net|com)/@([A-Za-z0-9._]{1,30})/post/([A-Za-z0-9_-]{5,40})"
@@ -80,6 +82,8 @@ class ThreadsSource:
         # The token travels as the documented `access_token` parameter, to the configured API host only;
         # a base that already ends in the version (…/v1.0) is taken as it is.
         self.version = "" if re.search(r"/v\d+\.\d+/?$", settings.threads_api_base) else VERSION
+        from replies.net.http import JsonClient
+
         self.client = JsonClient(settings.threads_api_base, retry, timeout=settings.http_timeout,
                                  params={"access_token": settings.threads_access_token}, label="Threads",
                                  is_rate_limit=lambda status, body: _graph_code(body) in RATE_CODES,

@@ -2,10 +2,11 @@
 
 The root comes from `get_tweet`, replies from conversation search (recent or
 full archive) and quotes from `get_quote_tweets`. tweepy hard-codes its host,
-so a transport adapter mounted on the client's own requests session sends the
-requests to REPLIES_X_API_BASE instead, counts them, and sends them through the
-project's own HTTP layer (http.py): one deadline per answer, headers included,
-no redirect to another host, no answer over 64 MB.
+so a transport adapter mounted on the client's own requests session
+(`x_transport.py`) sends the requests to REPLIES_X_API_BASE instead, counts
+them, and sends them through the project's own HTTP layer (replies.net.http):
+one deadline per answer, headers included, no redirect to another host, no
+answer over 64 MB.
 """
 
 from __future__ import annotations
@@ -14,24 +15,24 @@ import html
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
-import httpx
-import requests
-import tweepy
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
-
+from replies import lazy
 from replies.db.times import parse_iso
 from replies.net.events import Events
-from replies.net.http import DeadlineExceeded, fetch, http_client, refused_here
-from replies.net.retry import RateLimitHit, RetryPolicy, Transient
 from replies.setting import Setting, url
 
-from .errors import ApiUnavailable, AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
+from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
 from .settings import Settings
 from .source import Batch, CursorReader
+
+if TYPE_CHECKING:
+    from replies.net.retry import RetryPolicy
+
+# loaded when an X harvest starts: reading X's settings (every command does) costs nothing
+tweepy = lazy.module("tweepy")
+requests = lazy.module("requests")
 
 PLATFORM = "x"
 TWEEPY_HOST = "https://api.twitter.com"
@@ -63,47 +64,6 @@ def parse_url(url: str) -> str | None:
     """The tweet id in an x.com / twitter.com status URL, or None."""
     match = URL_RE.match(url.strip())
     return match.group(1) if match else None
-
-
-class _Rebase(BaseAdapter):
-    """Sends tweepy's requests to another base URL through `http.fetch` (httpx), counting them: requests'
-    own time-out is per read, so a server trickling its headers or body would hold a harvest forever."""
-
-    def __init__(self, base: str, timeout: float, counter: list[int]):
-        super().__init__()
-        self.base = base
-        self.timeout = timeout
-        self.counter = counter
-        self.http = http_client(timeout=timeout)
-
-    def send(self, request, **kwargs):
-        url = request.url
-        if url.startswith(TWEEPY_HOST):
-            url = self.base + url[len(TWEEPY_HOST):]
-        self.counter[0] += 1
-        try:
-            answer = fetch(self.http, request.method, url, deadline=4 * self.timeout, headers=dict(request.headers),
-                           content=request.body)
-        except DeadlineExceeded as exc:
-            raise requests.Timeout(str(exc), request=request) from None
-        except httpx.TimeoutException:
-            raise requests.Timeout("timed out", request=request) from None
-        except httpx.TransportError as exc:
-            if refused_here(exc, self.base):
-                raise ApiUnavailable(f"X: nothing is listening at {self.base}: start the server (or `replies "
-                                     "emulator`) or correct REPLIES_X_API_BASE") from None
-            raise requests.ConnectionError(type(exc).__name__, request=request) from None
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response.headers = CaseInsensitiveDict(answer.headers.items())
-        response._content = answer.content
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.reason = answer.reason_phrase
-        response.url, response.request, response.connection = url, request, self
-        return response
-
-    def close(self) -> None:
-        self.http.close()
 
 
 def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, parent_id: str | None = None) -> Post:
@@ -177,8 +137,11 @@ class XSource:
         self.events = events
         self.full_archive = full_archive
         self._count = [0]
+        from .x_transport import Rebase
+
         self.client = tweepy.Client(bearer_token=settings.x_bearer_token, return_type=requests.Response)
-        self.client.session.mount(TWEEPY_HOST, _Rebase(settings.x_api_base, settings.http_timeout, self._count))
+        self.client.session.mount(TWEEPY_HOST, Rebase(TWEEPY_HOST, settings.x_api_base, settings.http_timeout,
+                                                      self._count))
 
     @property
     def requests(self) -> int:
@@ -188,6 +151,8 @@ class XSource:
         self.client.session.close()
 
     def _call(self, what: str, method, *args, **params) -> dict:
+        from replies.net.retry import RateLimitHit, Transient
+
         def attempt() -> dict:
             try:
                 response = method(*args, **params)

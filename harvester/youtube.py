@@ -12,20 +12,22 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from replies.errors import RepliesError
+from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.net.http import HTTPStatusError, JsonClient
-from replies.net.retry import RetryPolicy
 from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
 from .settings import Settings, require_secure
 from .source import Batch, CursorReader
+
+if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the platform's settings are read
+    from replies.net.retry import RetryPolicy
 
 PLATFORM = "youtube"
 REQUEST_NOUN = "quota units"  # every call this module makes costs one unit
@@ -118,6 +120,8 @@ class YouTubeSource:
         self.video_id, self.settings, self.events = video_id, settings, events
         # a base that already ends in /youtube/v3 is taken as it is
         self.prefix = "" if settings.youtube_api_base.rstrip("/").endswith("/youtube/v3") else "/youtube/v3"
+        from replies.net.http import JsonClient
+
         self.client = JsonClient(settings.youtube_api_base, retry, timeout=settings.http_timeout,
                                  params={"key": settings.youtube_api_key}, label="YouTube",
                                  is_rate_limit=lambda status, body: _reason(body) in (

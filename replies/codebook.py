@@ -22,10 +22,11 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
+from replies import lazy
 from replies.db.labels import codebook_content, last_used_codebook_hash, save_codebook
 from replies.errors import RepliesError
+
+yaml = lazy.module("yaml")  # loaded with the first codebook read, not by every command that names one
 
 # the name of the Choices control that carries a codebook's categories in Label Studio, out and back in
 LABELSTUDIO_CONTROL = "category"

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from replies.cli import main
+from replies.cli import COMMANDS, commands, main
 from replies.harvester import bluesky, mastodon, x
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-@pytest.mark.parametrize("name", sorted(main.commands))
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_help_and_is_in_the_readme(name):
     result = CliRunner().invoke(main, [name, "--help"])
     assert result.exit_code == 0 and len(result.output.splitlines()) > 3
     assert f"replies {name}" in README.read_text()
+
+
+def test_the_list_of_commands_says_what_each_command_says_of_itself():
+    """`replies --help` lists the commands without importing them, from a table: each line there is the first
+    sentence of that command's own help, and every command the table names exists."""
+    loaded = commands()
+    assert set(loaded) == set(COMMANDS)
+    for name, command in loaded.items():
+        assert command.name == name
+        assert COMMANDS[name][2] == command.get_short_help_str(limit=10_000), name
+    listing = CliRunner().invoke(main, ["--help"]).output
+    assert [line.split()[0] for line in listing.split("Commands:\n", 1)[1].splitlines()] == sorted(COMMANDS)
 
 
 def test_readme_opens_with_a_two_command_quick_start():
@@ -27,6 +40,37 @@ def test_readme_opens_with_a_two_command_quick_start():
     block = re.search(r"```sh\n(.*?)```", text, re.S).group(1)
     assert text.index("Quick start") < text.index("```sh")
     assert len([line for line in block.splitlines() if line.strip()]) == 2
+
+
+HEAVY = ("httpx", "httpcore", "tweepy", "requests", "bs4", "tenacity", "yaml", "numpy", "torch", "transformers",
+         "sklearn", "onnxruntime", "flask", "werkzeug", "pyarrow", "networkx", "tabulate")
+
+
+def _loaded(code: str, tmp_path) -> set[str]:
+    """The heavy libraries a fresh Python running `code` has loaded when it exits (a module bound lazily and never
+    used does not count)."""
+    import subprocess
+    import sys
+
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: print('LOADED', *sorted(n for n, m in sys.modules.items() if m is not None and "
+             f"type(m).__name__ != '_LazyModule' and n in {HEAVY!r})))\n" + code)
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "REPLIES_DB": str(tmp_path / "replies.db")})
+    line = next(line for line in ran.stdout.splitlines() if line.startswith("LOADED"))
+    return set(line.split()[1:])
+
+
+def test_commands_that_list_and_show_load_no_heavy_library(tmp_path, run, url):
+    """`replies --help`, `threads`, `config`, `query` and a command's --help start at once: the HTTP stack, the
+    model, the web server and the data libraries load only in the commands that use them."""
+    run("harvest", url("mastodon"))
+    already = _loaded("import click, sqlite_utils", tmp_path)  # sqlite-utils loads numpy and pandas if there
+    for args in (["--help"], ["threads"], ["config"], ["classify", "--help"], ["serve", "--help"],
+                 ["query", "select count(*) from replies"]):
+        code = f"from replies.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+        extra = _loaded(code, tmp_path) - already - ({"tabulate"} if args[-1] != "--help" else set())
+        assert not extra, (args, extra)
 
 
 @pytest.mark.parametrize("url,expected", [

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # lowest first: a module may import its own package and any package of a lower layer, nothing else
 LAYERS = [
     ("the base error and the version", {"replies.errors", "replies"}),
-    ("text, files, JSONL and setting declarations", {"replies.text", "replies.files", "replies.jsonl",
-                                                   "replies.setting"}),
+    ("text, files, JSONL, lazy modules and setting declarations", {"replies.text", "replies.files", "replies.jsonl",
+                                                                 "replies.lazy", "replies.setting"}),
     ("storage", {"replies.db"}),
     ("shared layers: network rules and codebooks", {"replies.net", "replies.codebook"}),
     ("features, independent of each other", {"replies.harvester", "replies.classifier", "replies.estimate",

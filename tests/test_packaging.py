@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from replies.cli import main
+from replies.cli import commands, main
 from replies.cli.reference import reference
 from tests.helpers import source_modules
 
@@ -163,7 +163,7 @@ def test_the_readme_names_every_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
     named = set(re.findall(r"`replies ([a-z-]+)", section))
-    assert named == set(main.commands), sorted(set(main.commands) ^ named)
+    assert named == set(commands()), sorted(set(commands()) ^ named)
 
 
 def test_the_settings_table_is_made_from_the_declared_settings():

@@ -12,15 +12,32 @@ an answer.
 One module per job: `settings` (where the server is, what it may be sent), `prompts`, `answers` (reading
 and scoring an answer), `client` (the dialects servers speak), `pace` (requests in flight, worker threads),
 `run` (what to send, and storing every answer).
+
+The names below are this package's API (`from replies.classifier.llm import classify_llm`); each is imported
+from its module when first asked for, so reading the coder's settings (every command does) loads no HTTP
+stack.
 """
 
-from .answers import InvalidAnswer, logprob_scores, parse_answer
-from .client import DIALECTS, ChatClient
-from .pace import Pace
-from .prompts import PROMPT_VERSION, messages_for
-from .run import LlmResult, check_model, classify_llm
-from .settings import SETTINGS, LlmSettings, check_destination, check_listening
+from __future__ import annotations
 
-__all__ = ["InvalidAnswer", "logprob_scores", "parse_answer", "DIALECTS", "ChatClient", "Pace", "PROMPT_VERSION",
-           "messages_for", "LlmResult", "check_model", "classify_llm", "SETTINGS", "LlmSettings",
-           "check_destination", "check_listening"]
+import importlib
+
+_WHERE = {
+    "InvalidAnswer": "answers", "logprob_scores": "answers", "parse_answer": "answers",
+    "DIALECTS": "client", "ChatClient": "client",
+    "Pace": "pace",
+    "PROMPT_VERSION": "prompts", "messages_for": "prompts",
+    "LlmResult": "run", "check_model": "run", "classify_llm": "run",
+    "SETTINGS": "settings", "LlmSettings": "settings", "check_destination": "settings", "check_listening": "settings",
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -3,7 +3,6 @@ reply texts go to a server off this machine only where the user agreed."""
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -71,6 +70,8 @@ def check_listening(settings: LlmSettings, timeout: float = 5.0) -> None:
     """ClassifierError at once when the server is on this machine and nothing listens on its port (the
     server is not started, or the port is wrong): retrying that only delays the same answer. A server
     elsewhere gets the usual retries, since a refused connection there can pass."""
+
+    import socket
 
     if not is_local_url(settings.base):
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from replies.errors import RepliesError
 
 
@@ -29,3 +31,14 @@ class ApiUnavailable(NetError):
 
 class OffHostRedirect(NetError):
     """A server redirected a request to a host other than the one the user named (not followed)."""
+
+
+class HTTPStatusError(Exception):
+    """A 4xx answer other than 429 (or a 5xx the caller's `give_up` chose not to retry), for the caller to
+    interpret. Here rather than beside the client, so that code which only catches it loads no HTTP stack."""
+
+    def __init__(self, status: int, body: Any, url: str):
+        super().__init__(f"HTTP {status} from {url}")
+        self.status = status
+        self.body = body
+        self.url = url

@@ -24,9 +24,11 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import ApiUnavailable, OffHostRedirect
+from .errors import ApiUnavailable, HTTPStatusError, OffHostRedirect
 from .hosts import is_local_url
 from .retry import RateLimitHit, RetryPolicy, Transient
+
+__all__ = ["DeadlineExceeded", "HTTPStatusError", "JsonClient", "fetch", "http_client", "refused_here"]
 
 USER_AGENT = "replies (+https://pypi.org/project/replies)"
 MAX_BODY = 64 * 2**20  # no API answer this project reads is anywhere near 64 MB
@@ -170,17 +172,6 @@ def _read(client: httpx.Client, method: str, url: str, max_body: int, **kwargs) 
                 raise Transient(f"answer larger than {max_body // 2**20} MB", bad_body=True)
     return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
                           request=response.request)
-
-
-class HTTPStatusError(Exception):
-    """A 4xx answer other than 429 (or a 5xx the caller's `give_up` chose not to retry), for the caller to
-    interpret."""
-
-    def __init__(self, status: int, body: Any, url: str):
-        super().__init__(f"HTTP {status} from {url}")
-        self.status = status
-        self.body = body
-        self.url = url
 
 
 @functools.cache
