@@ -19,6 +19,7 @@ from replies.classifier.llm.settings import SETTINGS as LLM_SETTINGS
 from replies.errors import ConfigurationError
 from replies.harvester import platforms
 from replies.harvester.settings import Settings
+from replies.net.proxy import Proxies
 from replies.setting import Setting, is_secret
 
 from .output import output_options, write_rows
@@ -189,7 +190,9 @@ def config_command(fmt):
     """Show the effective settings, where each comes from, with tokens masked.
 
     Environment variables win over the config file, which wins over the
-    defaults. The file is ~/.config/replies/config.toml (or $REPLIES_CONFIG);
+    defaults. The proxy comes from the environment alone (HTTP_PROXY,
+    HTTPS_PROXY, ALL_PROXY, NO_PROXY, as for other tools); servers on this
+    machine are always reached directly. The file is ~/.config/replies/config.toml (or $REPLIES_CONFIG);
     replies refuses it when other users can read it (chmod 600).
 
     \b
@@ -234,9 +237,22 @@ def config_command(fmt):
         elif is_token(name):
             value = mask(value)
         rows.append({"setting": name, "value": value or "(not set)", "from": source})
+    problems = []
+    try:
+        proxies = Proxies.from_environment()
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+    else:
+        for name, value, source in proxies.shown():
+            if name == "NO_PROXY":
+                value = ", ".join(filter(None, [value, "this machine's own addresses (always)"]))
+            rows.append({"setting": name, "value": value or "(not set)", "from": source})
     click.echo(f"Config file: {path}" + ("" if path.exists() else " (none)"), err=True)
     write_rows(rows, fmt)
     try:
         config.settings()
-    except ConfigurationError as exc:  # shown as it is, but said: every command that reads it will refuse it
-        click.echo(f"Warning: {exc}; harvest and classify --method llm refuse it until it is corrected", err=True)
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+    for problem in problems:  # shown as it is, but said: every command that reads it will refuse it
+        click.echo(f"Warning: {problem}; harvest and classify --method llm refuse it until it is corrected",
+                   err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -63,9 +64,14 @@ class Emulator:
                  mastodon_quotes: bool = True, mastodon_context_cap: int | None = None, latency: float = 0.0,
                  hostile: tuple[str, ...] = (), reddit_clients: dict[str, str] | None = None,
                  reddit_max_depth: int = 10, youtube_keys=("youtube-key",), youtube_quota: int = 10_000,
-                 threads_tokens: dict[str, str] | None = None):
+                 threads_tokens: dict[str, str] | None = None, name: str | None = None,
+                 tls: ssl.SSLContext | None = None):
         self.world = world or World()
         self.port = port
+        # the name clients know it by (one a test's proxy resolves), and TLS to serve https:// with; it always
+        # listens on 127.0.0.1
+        self.name = name
+        self.tls = tls
         self.x_tokens = set(x_tokens)
         self.mastodon_tokens = set(mastodon_tokens)
         self.bsky_max_depth = bsky_max_depth
@@ -113,7 +119,7 @@ class Emulator:
     # -- lifecycle ---------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.name or '127.0.0.1'}:{self.port}"
 
     def start(self) -> "Emulator":
         emulator = self
@@ -122,6 +128,9 @@ class Emulator:
             owner = emulator
 
         self._server = _Server(("127.0.0.1", self.port), Handler)
+        if self.tls:  # the handshake in each request's own thread, not in the one that accepts
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True,
+                                                       do_handshake_on_connect=False)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         # a short poll: stop() returns within 50 ms instead of serve_forever's default 0.5 s

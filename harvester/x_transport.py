@@ -11,9 +11,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from replies.net.http import DeadlineExceeded, fetch, http_client, refused_here
-
-from .errors import ApiUnavailable
+from replies.net.http import DeadlineExceeded, fetch, http_client, nothing_listening
 
 
 class Rebase(BaseAdapter):
@@ -41,9 +39,10 @@ class Rebase(BaseAdapter):
         except httpx.TimeoutException:
             raise requests.Timeout("timed out", request=request) from None
         except httpx.TransportError as exc:
-            if refused_here(exc, self.base):
-                raise ApiUnavailable(f"X: nothing is listening at {self.base}: start the server (or `replies "
-                                     "emulator`) or correct REPLIES_X_API_BASE") from None
+            refused = nothing_listening(exc, self.http, url, "X", "start the server (or `replies emulator`) or "
+                                        "correct REPLIES_X_API_BASE")
+            if refused:
+                raise refused from None
             raise requests.ConnectionError(type(exc).__name__, request=request) from None
         response = requests.Response()
         response.status_code = answer.status_code

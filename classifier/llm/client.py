@@ -82,7 +82,6 @@ class ChatClient:
         shape, or no answer at once (one try: the coding's own requests have the retries)."""
         import httpx
 
-
         try:
             response = fetch(self.http.http, "GET", "/models", deadline=self.http.deadline)
             body = response.json() if response.status_code == 200 else None

@@ -7,6 +7,8 @@ platform but X and for language-model servers, and `fetch`, which X's tweepy ses
 - Redirects are followed only to the host that was asked (and never from https to http): a server cannot
   send a token or a reply's text anywhere the user did not name.
 - No answer bigger than MAX_BODY.
+- The proxy the environment names (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY: proxy.py), with the same
+  deadline; a server on this machine is always reached directly.
 It counts requests, maps failures onto the retry module's Transient and RateLimitHit, and keeps the
 Authorization header out of every message.
 """
@@ -24,11 +26,13 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import ApiUnavailable, HTTPStatusError, OffHostRedirect
+from .errors import ApiUnavailable, HTTPStatusError, NetError, OffHostRedirect
 from .hosts import is_local_url
+from .proxy import Proxies, masked
 from .retry import RateLimitHit, RetryPolicy, Transient
 
-__all__ = ["DeadlineExceeded", "HTTPStatusError", "JsonClient", "fetch", "http_client", "refused_here"]
+__all__ = ["DeadlineExceeded", "HTTPStatusError", "JsonClient", "ProxyRefused", "fetch", "http_client",
+           "nothing_listening", "refused_here", "route"]
 
 USER_AGENT = "replies (+https://pypi.org/project/replies)"
 MAX_BODY = 64 * 2**20  # no API answer this project reads is anywhere near 64 MB
@@ -51,6 +55,20 @@ def refused_here(exc: BaseException, url: str) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def nothing_listening(exc: BaseException, client: httpx.Client, url: str, label: str,
+                      fix: str = "start the server (or `replies emulator`) or correct its address"
+                      ) -> ApiUnavailable | None:
+    """The error to raise at once when `exc` says that nothing listens on this machine where the request to `url`
+    went: the server itself, or the proxy it went through (then the message names the proxy). None otherwise."""
+    via = route(client, url)
+    if not refused_here(exc, via[0] if via else url):
+        return None
+    if via:
+        return ApiUnavailable(f"{label}: nothing is listening at the proxy {masked(via[0])} ({via[1]}): start it, or "
+                              f"correct or unset {via[1]}")
+    return ApiUnavailable(f"{label}: nothing is listening at {url}: {fix}")
 
 
 class DeadlineExceeded(Exception):
@@ -104,16 +122,72 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self.backend.sleep(seconds)
 
 
-def http_client(*, timeout: float, headers: dict | None = None, base_url: str = "",
-                params: dict | None = None) -> httpx.Client:
-    """An httpx client whose requests `fetch` can bound by a deadline; it follows no redirect by itself."""
-    transport = httpx.HTTPTransport(verify=_tls_context())
+class ProxyRefused(NetError):
+    """The proxy refused to carry a request (it wants a password, or forbids the host): asking again only
+    delays the same answer."""
+
+
+def _deadline_transport(proxy: str | None = None) -> httpx.HTTPTransport:
+    """httpx's transport (direct, or through `proxy`) with every read and write bounded by the deadline."""
+    try:
+        transport = httpx.HTTPTransport(verify=_tls_context(), proxy=httpx.Proxy(proxy) if proxy else None)
+    except ImportError:  # a socks5:// proxy without the socksio package
+        from replies.errors import ConfigurationError
+
+        raise ConfigurationError(f"the proxy {masked(proxy or '')} needs the socksio package: "
+                                 "`pip install socksio`, or use an http:// proxy") from None
     pool = transport._pool  # httpx exposes no other way to give its pool a network backend
     if not hasattr(pool, "_network_backend"):
         raise RuntimeError("this httpcore has no _network_backend: replies cannot bound its answers' time")
     pool._network_backend = _DeadlineBackend()
-    return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, params=params, transport=transport,
+    return transport
+
+
+class _ProxyRouter(httpx.BaseTransport):
+    """Sends each request directly or through the proxy the environment names for its address (proxy.py),
+    each way with the deadline's network backend."""
+
+    def __init__(self, proxies: Proxies):
+        self.proxies = proxies
+        self.direct = _deadline_transport()
+        self.through: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = self.proxies.for_url(str(request.url))
+        if proxy is None:
+            return self.direct.handle_request(request)
+        if proxy not in self.through:
+            self.through[proxy] = _deadline_transport(proxy)
+        return self.through[proxy].handle_request(request)
+
+    def close(self) -> None:
+        for transport in (self.direct, *self.through.values()):
+            transport.close()
+
+
+def http_client(*, timeout: float, headers: dict | None = None, base_url: str = "",
+                params: dict | None = None, proxies: Proxies | None = None) -> httpx.Client:
+    """An httpx client whose requests `fetch` can bound by a deadline, through the proxies the environment
+    names (or `proxies`); it follows no redirect by itself."""
+    router = _ProxyRouter(Proxies.from_environment() if proxies is None else proxies)
+    return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, params=params, transport=router,
                         follow_redirects=False)
+
+
+def route(client: httpx.Client, url: str) -> tuple[str, str] | None:
+    """(the proxy a request from `client` to `url` goes through, the variable that named it), or None: direct."""
+    transport = client._transport
+    return transport.proxies.which(url) if isinstance(transport, _ProxyRouter) else None
+
+
+def _proxy_refused(client: httpx.Client, url: str, reason: str) -> ProxyRefused:
+    target = client.build_request("GET", url).url
+    proxy, source = route(client, str(target)) or ("the proxy", "the environment")
+    hint = ("give its user and password in the proxy's address, http://USER:PASSWORD@HOST:PORT"
+            if reason.startswith("407") else "ask whoever runs it, or list the host in NO_PROXY if it can be "
+            "reached directly")
+    return ProxyRefused(f"the proxy {masked(proxy)} ({source}) refused to carry the request to {target.host} "
+                        f"({reason}): {hint}")
 
 
 @contextmanager
@@ -145,6 +219,12 @@ def fetch(client: httpx.Client, method: str, url: str, *, deadline: float, max_b
                 if time.monotonic() - started >= deadline:
                     raise DeadlineExceeded(f"answer still arriving after {deadline:g}s") from None
                 raise
+            except httpx.ProxyError as exc:  # the proxy answered CONNECT with something other than 200
+                if str(exc)[:3] in ("407", "403"):
+                    raise _proxy_refused(client, url, str(exc)) from None
+                raise
+            if response.status_code == 407 and route(client, str(response.request.url)):
+                raise _proxy_refused(client, url, "407 Proxy Authentication Required")
             if response.status_code not in REDIRECTS or "location" not in response.headers:
                 return response
             asked = response.request.url
@@ -219,9 +299,9 @@ class JsonClient:
             except httpx.TimeoutException:
                 raise Transient("timed out") from None
             except httpx.TransportError as exc:
-                if refused_here(exc, str(self.http.base_url)):
-                    raise ApiUnavailable(f"{self.label}: nothing is listening at {self.http.base_url}: start the "
-                                         "server (or `replies emulator`) or correct its address") from None
+                refused = nothing_listening(exc, self.http, str(self.http.base_url), self.label)
+                if refused:
+                    raise refused from None
                 raise Transient(f"connection failed: {type(exc).__name__}") from None
             if response.status_code == 429:
                 raise RateLimitHit("429 Too Many Requests", self.reset_parser(response.headers))
