@@ -42,6 +42,14 @@ def test_readme_opens_with_a_two_command_quick_start():
     assert len([line for line in block.splitlines() if line.strip()]) == 2
 
 
+def test_the_readme_says_how_to_get_the_same_torch_as_a_cpu_build_off_this_machine():
+    """The Quick start's torch comes as a CPU build only where one lies on disk; beside it, the same version
+    from PyTorch's CPU index, for a machine where pip would take the CUDA build."""
+    text = README.read_text()
+    pinned = re.search(r"pip install -q (torch==[0-9.]+)", text).group(1)
+    assert f"pip install {pinned} --index-url https://download.pytorch.org/whl/cpu" in text
+
+
 HEAVY = ("httpx", "httpcore", "tweepy", "requests", "bs4", "tenacity", "yaml", "numpy", "torch", "transformers",
          "sklearn", "onnxruntime", "flask", "werkzeug", "pyarrow", "networkx", "tabulate")
 
