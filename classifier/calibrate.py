@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LABELS_PER_REPLY = 1.2  # a reply's labels on average; chosen on the development rows (README, Quality)
+LABELS_PER_REPLY = 1.2  # a reply's labels on average; chosen on the development rows (docs/evaluation.md, Quality)
 FLOOR = 0.25  # no category is given below this score, whatever its expected rate
 MIN_RATE, MAX_RATE = 0.01, 0.9  # a category is expected on between 1% and 90% of the replies
 

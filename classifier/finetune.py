@@ -21,7 +21,7 @@ from .errors import ModelError
 from .heads import Heads, TrainingSet
 from .model import Encoder, mean_pool
 
-PAIRS_PER_TEXT = 20  # 10 was half as slow and worse on both shared/eval dev parts (README, Quality)
+PAIRS_PER_TEXT = 20  # 10 was half as slow and worse on both shared/eval dev parts (docs/evaluation.md, Quality)
 LEARNING_RATE = 2e-5
 BATCH = 16
 # what a kept fine-tuned model was trained with: a change retrains rather than reusing the old one

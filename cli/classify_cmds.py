@@ -6,6 +6,7 @@ import getpass
 import json
 
 import click
+from click.core import ParameterSource
 
 from replies import db
 from replies.classifier import methods
@@ -69,7 +70,7 @@ def thread_key(database, ref):
 @click.option("--device", help="torch device, e.g. cpu or cuda (default: a GPU when present).")
 @click.option("--backend", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
               help="int8: the encoder in ONNX Runtime, dynamically quantised, on the CPU: about 1.8x faster at "
-                   "nearly the same quality (README).")
+                   "nearly the same quality (docs/benchmarks.md).")
 @click.option("--llm-base", metavar="URL", help="llm: the server's OpenAI-compatible base URL (default "
               "REPLIES_LLM_BASE), e.g. http://127.0.0.1:11434/v1 for Ollama.")
 @click.option("--llm-model", metavar="NAME", help="llm: the model name the server knows (default REPLIES_LLM_MODEL).")
@@ -91,12 +92,13 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     and threshold. With gold labels (`replies label`, `replies import-labels`)
     the few-shot method fine-tunes the encoder on them (a few minutes on a CPU).
     """
-    given = {"--llm-base": llm_base, "--llm-model": llm_model, "--dry-run": dry_run, "--no-examples": no_examples,
-             "--yes": yes}
+    ctx = click.get_current_context()
+    given = {option for param in ctx.command.params for option in param.opts
+             if ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE}
     for name in methods.options_for_others(method):
-        if given.get(name):
+        if name in given:  # an option the chosen method would silently ignore
             owners = [m.name for m in methods.METHODS.values() if name in m.options]
-            raise click.UsageError(f"{name} is for --method {' or '.join(owners)}")
+            raise click.UsageError(f"{name} is for --method {' or '.join(owners)}, not {method}")
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     if methods.get(method).engine == "llm":

@@ -159,7 +159,6 @@ def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -
     for url in urls:
         events = _events(url, quiet, log)
         outcome = harvest_one(database, url, settings, events=events, wait=wait, full_archive=full_archive)
-        events.finish()
         if outcome.exception and len(urls) == 1 and not log:
             raise outcome.exception  # one thread: its own one-line error and exit code
         _report(outcome, log)
@@ -168,20 +167,11 @@ def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -
 
 
 def _harvest_tracked(database, settings, *, wait, quiet, log) -> None:
-    opened = {}
-
-    def events_for(url):
-        opened[url] = _events(url, quiet, log)
-        return opened[url]
-
-    def report(outcome):
-        if outcome.url in opened:
-            opened.pop(outcome.url).finish()
-        _report(outcome, log)
-
     from replies.harvester.schedule import harvest_all
 
-    outcomes = harvest_all(database, settings, events_for=events_for, wait=wait, report=report)
+    # each thread's events are finished by the harvest itself, before its outcome is reported
+    outcomes = harvest_all(database, settings, events_for=lambda url: _events(url, quiet, log), wait=wait,
+                           report=lambda outcome: _report(outcome, log))
     if not outcomes and not log:
         click.echo("No tracked threads: add one with `replies track URL`.", err=True)
     _finish(outcomes, log)

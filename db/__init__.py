@@ -1,6 +1,11 @@
 """Storage for replies: schema, migrations, writes and queries (sqlite-utils).
 
-This package imports nothing from the rest of the project.
+It imports nothing from the rest of the project but its one error base (`replies.errors`). What every harvest
+and listing needs is exported here, from `connection` (opening and migrating), `store` (harvested pages and
+their checkpoints), `queries` (thread lookups, read-only SQL, search), `tracking` (scheduled threads) and
+`errors`; the rest is imported from its module: `labels` (embeddings, predictions, reviewers' labels, classify
+runs, codebook versions), `samples`, `discoveries`, `tree` (a thread depth first), `schema` (migrations and
+views), `lock` (the harvest lock) and `times`.
 """
 
 from .connection import open_db, resolve_path

@@ -98,7 +98,7 @@ def combine(population_mean, scores, codes, population: int, level: float = 0.95
 
 
 def wald_human(codes, population: int, level: float = 0.95):
-    """The textbook human-only interval, ȳ ± z·sqrt((1 − n/N) s²/n): what the README compares widths with. It
+    """The textbook human-only interval, ȳ ± z·sqrt((1 − n/N) s²/n): what docs/estimating.md compares widths with. It
     has no width when the sample holds no positive, so it is a yardstick here, not an interval to report."""
     y = np.asarray(codes, dtype=float)
     n = y.shape[-1]

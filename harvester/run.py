@@ -88,14 +88,18 @@ def harvest(database: Database, url: str, settings: Settings | None = None, *, e
 
     Every page is committed with its pagination checkpoint, so a run that is
     interrupted (Ctrl-C, kill, crash, rate limit) is carried on by the next.
+    `events.finish()` is called when the harvest ends, however it ends.
     """
     settings = settings or Settings.from_env()
     events = events or Events()
-    source = source_for(url, settings, events, full_archive=full_archive, wait=wait)
     try:
-        return _harvest(database, url, source, settings, events)
+        source = source_for(url, settings, events, full_archive=full_archive, wait=wait)
+        try:
+            return _harvest(database, url, source, settings, events)
+        finally:
+            source.close()
     finally:
-        source.close()
+        events.finish()
 
 
 def _harvest(database: Database, url: str, source: Source, settings: Settings, events: Events) -> HarvestResult:

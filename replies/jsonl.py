@@ -20,7 +20,7 @@ def read_jsonl(path: Path, error: Callable[[str], Exception], expected: str,
     writing it) is passed to `cut_off(line number)` instead of raising: the lines before it are whole."""
     max_line = max_line or MAX_LINE
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open(encoding="utf-8-sig")  # a byte-order mark, as Windows editors write, is not data
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror}") from None
     with handle:

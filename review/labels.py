@@ -69,7 +69,7 @@ def read_labels_file(path: Path, fmt: str = "auto") -> Iterator[tuple[str, str, 
 
 def _read_csv(path: Path) -> Iterator[tuple[str, str, list[str], str]]:
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        handle = path.open(encoding="utf-8-sig", newline="")  # Excel's "CSV UTF-8" starts with a byte-order mark
     except OSError as exc:
         raise LabelError(f"cannot read {path}: {exc.strerror}") from None
     with handle:

@@ -388,6 +388,24 @@ def test_int8_backend_caches_apart_and_labels_like_fp32(run, env):
     assert f1_score(y, p, average="macro", zero_division=0) > 0.5
 
 
+def test_import_labels_reads_files_as_excel_and_windows_editors_save_them(run, dev_db, tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte-order mark and ends lines with CRLF; so does JSONL saved by
+    Notepad. Both are read, not refused for want of a `platform` column."""
+    path, truth = dev_db
+    ids = list(truth)[:12]
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbfplatform,id,labels\r\n" +
+                      "".join(f"x,{k},{';'.join(truth[k])}\r\n" for k in ids).encode())
+    assert "12 replies labelled by cy" in run("import-labels", excel, "--reviewer", "cy").output
+    notepad = tmp_path / "notepad.jsonl"
+    notepad.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps({"platform": "x", "id": k, "labels": truth[k]})
+                                                 + "\r\n" for k in ids).encode())
+    assert "12 replies labelled by di" in run("import-labels", notepad, "--reviewer", "di").output
+    for reviewer in ("cy", "di"):
+        stored = rows(path, "select id, labels from gold_labels where reviewer = ?", [reviewer])
+        assert {r["id"]: sorted(json.loads(r["labels"])) for r in stored} == {k: sorted(truth[k]) for k in ids}
+
+
 def test_import_labels_counts_rows_and_replies_apart_and_streams(run, dev_db, tmp_path):
     """A file naming the same replies many times: rows read and replies labelled are told apart, and the
     file is read a line at a time (memory does not grow with it)."""
@@ -513,3 +531,43 @@ def test_codebooks_by_name_a_template_and_a_notice_when_the_one_in_use_is_not_th
     assert "Codebook:" not in back.stderr and "lean_nhs" in back.output
     missing = run("stats", "--codebook", "lean_nsh", code=1)
     assert "no codebook file or bundled codebook called 'lean_nsh' (bundled: lean_nhs" in missing.stderr
+
+
+@pytest.mark.parametrize("args,refused", [
+    (["--method", "zero-shot", "--concurrency", "8"], "--concurrency is for --method llm, not zero-shot"),
+    (["--concurrency", "2"], "--concurrency is for --method llm, not auto"),
+    (["--method", "nli", "--model", "x", "--dry-run"], "--dry-run is for --method llm, not nli"),
+    (["--method", "llm", "--backend", "int8"], "--backend is for --method auto or zero-shot or few-shot, not llm"),
+    (["--method", "nli", "--model", "x", "--labels-per-reply", "2"], "--labels-per-reply is for --method auto or "
+                                                                     "zero-shot or few-shot, not nli"),
+])
+def test_an_option_the_chosen_method_would_ignore_is_refused(run, args, refused):
+    """An option only another method reads is a usage error, not silently dropped (its default included: the
+    refusal is for what the user typed)."""
+    result = run("classify", *args, code=2)
+    assert refused in result.stderr
+
+
+def test_importing_the_classifier_leaves_the_environment_as_it_was(tmp_path):
+    """Offline is passed to each load (`local_files_only`), not written into the process environment that a
+    program using replies as a library shares."""
+    import subprocess
+    import sys
+
+    code = ("import os\n"
+            "from replies.classifier import model, nli, run, embed\n"
+            "print('HF_HUB_OFFLINE' in os.environ, model.offline())\n")
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert ran.stdout.split() == ["False", "True"], ran.stderr
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={**env, "HF_HUB_OFFLINE": "0"})
+    assert ran.stdout.split() == ["True", "False"], ran.stderr
+
+
+def test_a_model_name_that_is_not_on_this_machine_is_refused_without_the_network(run, env):
+    """A hub name not in the local cache fails at once, offline, with one line (no download is tried)."""
+    from replies.classifier.model import Encoder
+
+    with pytest.raises(ModelError, match="offline: only local folders and cached models"):
+        Encoder("no-such-org/no-such-encoder")

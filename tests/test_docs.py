@@ -42,3 +42,47 @@ def test_no_tracker_numbers_in_code_tests_or_docs():
                 found += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(text)]
     found += [f"README.md: {m.group(0)}" for m in pattern.finditer((ROOT / "README.md").read_text())]
     assert not found, found
+
+
+def test_help_texts_and_code_point_to_documentation_that_exists():
+    """Every `docs/PAGE.md` a command's help or the code names is a page; none points to a README section (the
+    README is one screen: what was there moved to docs/), only to the README itself."""
+    readme_sections = set(re.findall(r"^## (.+)$", (ROOT / "README.md").read_text(encoding="utf-8"), re.M))
+    texts = {"docs/cli.md": (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")}
+    for folder in ("replies", "harvester", "classifier", "db", "estimate", "export", "report", "review", "web",
+                   "cli", "emulator", "scripts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            texts[str(path.relative_to(ROOT))] = path.read_text(encoding="utf-8")
+    wrong = []
+    for name, text in texts.items():
+        flat = re.sub(r"\s+", " ", text)  # a help text wraps across lines
+        wrong += [f"{name}: {page}" for page in re.findall(r"docs/[A-Za-z0-9_.-]+\.md", flat)
+                  if not (ROOT / page).exists()]
+        for section in re.findall(r"\(README(?:\.md)?, ([^)]+)\)", flat):
+            if section not in readme_sections:
+                wrong.append(f"{name}: README section {section!r} does not exist")
+        wrong += [f"{name}: points to the README for something docs/ holds" for _ in re.findall(r"\(README\)", flat)]
+    assert not wrong, wrong
+
+
+def test_package_docstrings_name_what_the_package_holds():
+    """A package that lists its modules in its docstring lists all of them, and the namespace's docstring names
+    every part pyproject.toml maps into it: a reader finds behaviour by these, so they must stay true."""
+    import ast
+    import tomllib
+
+    def docstring(path: Path) -> str:
+        return re.sub(r"\s+", " ", ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "")
+
+    missing = []
+    for folder in ("replies/net", "db", "web/views", "classifier/llm"):
+        text = docstring(ROOT / folder / "__init__.py")
+        for module in sorted((ROOT / folder).glob("*.py")):
+            if module.stem != "__init__" and f"`{module.stem}`" not in text:
+                missing.append(f"{folder}/__init__.py does not name `{module.stem}`")
+    top = docstring(ROOT / "replies" / "__init__.py")
+    parts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    for part in [p for p in parts if p != "replies"] + ["replies.net", "replies.codebook", "replies.errors"]:
+        if f"`{part}`" not in top:
+            missing.append(f"replies/__init__.py does not name `{part}`")
+    assert not missing, missing

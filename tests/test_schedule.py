@@ -195,3 +195,36 @@ def test_the_documented_cron_line_and_systemd_unit_run(run, env, url, tmp_path, 
     timer = configparser.ConfigParser(strict=False, interpolation=None)
     timer.read_string((folder / "replies-harvest.timer").read_text())
     assert timer["Timer"]["OnCalendar"] == "hourly"
+
+
+def test_a_harvest_finishes_its_events_however_it_ends(env, url, tmp_path):
+    """The library calls `finish()` on the events it was given when a thread's harvest ends, whether it ended
+    well, in an error, or before a source could be made: a progress display a caller hung on it is closed."""
+    from replies import db
+    from replies.errors import RepliesError
+    from replies.harvester.run import harvest
+    from replies.harvester.settings import Settings
+    from replies.net.events import Events
+
+    class Recorded(Events):
+        def __init__(self):
+            self.calls = []
+
+        def progress(self, stored, expected):
+            self.calls.append("progress")
+
+        def finish(self):
+            self.calls.append("finish")
+
+    database = db.open_db(tmp_path / "events.db")
+    settings = Settings.from_env(env)
+    missing = url("mastodon").rsplit("/", 1)[0] + "/999999999"  # a status the server does not have
+    for target, fails in ((url("mastodon"), False), (missing, True), ("https://example.org/not-a-post", True)):
+        events = Recorded()
+        if fails:
+            with pytest.raises(RepliesError):
+                harvest(database, target, settings, events=events)
+        else:
+            harvest(database, target, settings, events=events)
+            assert "progress" in events.calls
+        assert events.calls[-1] == "finish" and events.calls.count("finish") == 1, (target, events.calls)

@@ -1,9 +1,11 @@
 """The web application behind `replies serve`: the app, its per-request connection and shared settings, and
-the blueprints of `views/` (review queue and adjudication, replies table, overview and codebook).
+the blueprints of `views/` (review queue and adjudication, replies table, overview and codebook, thread tree).
 
 It composes the library: the terminal review's queue and context (`replies.review.queue`), the export's
-selection and writers (`replies.export`), the report's counts and charts (`replies.report`), and the
-evaluation's agreement figures. Pages are rendered on the server; a little JavaScript adds the keys."""
+selection and writers (`replies.export`), the report's counts and charts (`replies.report`), the estimate's
+shares (`replies.estimate`), the classifier's agreement figures (`replies.classifier.evaluate`) and the
+storage's thread tree (`replies.db.tree`). Pages are rendered on the server; a little JavaScript adds the keys;
+`security.py` keeps the page the user's own."""
 
 from __future__ import annotations
 
