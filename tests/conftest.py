@@ -23,6 +23,11 @@ TOKEN = "test-token"
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# The `replies` processes the tests start compile the project's modules once and reuse them, as an installed
+# wheel does, even where the environment asks Python not to write bytecode (this project's machines do): each
+# of several hundred processes would otherwise compile every module it imports again (__pycache__ is ignored).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 @pytest.fixture
 def world():
