@@ -6,7 +6,8 @@ platform but X and for language-model servers, and `fetch`, which X's tweepy ses
   waits at most until the deadline (a network backend under httpx's connection pool).
 - Redirects are followed only to the host that was asked (and never from https to http): a server cannot
   send a token or a reply's text anywhere the user did not name.
-- No answer bigger than MAX_BODY.
+- No answer bigger than MAX_BODY, compressed or decompressed: gzip and deflate are decoded here as they
+  arrive, never past the limit (decode.py); an encoding that cannot be bounded is neither asked for nor read.
 - The proxy the environment names (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY: proxy.py), with the same
   deadline; a server on this machine is always reached directly.
 It counts requests, maps failures onto the retry module's Transient and RateLimitHit, and keeps the
@@ -26,6 +27,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from .decode import ACCEPT, BoundedDecoder, DecodeError
 from .errors import ApiUnavailable, HTTPStatusError, NetError, OffHostRedirect
 from .hosts import is_local_url
 from .proxy import Proxies, masked
@@ -211,6 +213,9 @@ def fetch(client: httpx.Client, method: str, url: str, *, deadline: float, max_b
     Redirects are followed to the same host only, and never from https to http (OffHostRedirect
     otherwise); DeadlineExceeded when the answer is not whole in time; httpx's errors as they are."""
     started = time.monotonic()
+    headers = httpx.Headers(kwargs.pop("headers", None))
+    headers["Accept-Encoding"] = ACCEPT  # only what decode.py can read within the limit (tweepy asks for more)
+    kwargs["headers"] = headers
     with deadline_of(deadline):
         for _ in range(MAX_REDIRECTS + 1):
             try:
@@ -243,15 +248,26 @@ def fetch(client: httpx.Client, method: str, url: str, *, deadline: float, max_b
 
 
 def _read(client: httpx.Client, method: str, url: str, max_body: int, **kwargs) -> httpx.Response:
-    """The answer with its whole body, at most `max_body` bytes; the deadline is the network backend's."""
+    """The answer with its whole body decoded, at most `max_body` bytes before and after decompression; the
+    deadline is the network backend's. The answer returned carries the decoded body and no Content-Encoding."""
     with client.stream(method, url, **kwargs) as response:
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > max_body:
-                raise Transient(f"answer larger than {max_body // 2**20} MB", bad_body=True)
-    return httpx.Response(response.status_code, headers=response.headers, content=bytes(body),
-                          request=response.request)
+        body, received = bytearray(), 0
+        try:
+            decoder = BoundedDecoder(response.headers.get("content-encoding"), max_body)
+            for chunk in response.iter_raw():
+                received += len(chunk)
+                if received > max_body:
+                    raise DecodeError(f"answer larger than {max_body // 2**20} MB", too_big=True)
+                for piece in decoder.feed(chunk):
+                    body += piece
+            for piece in decoder.finish():
+                body += piece
+        except DecodeError as exc:
+            raise Transient(str(exc), bad_body=True) from None
+    headers = httpx.Headers(response.headers)
+    for name in ("content-encoding", "content-length", "transfer-encoding"):
+        headers.pop(name, None)
+    return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=response.request)
 
 
 @functools.cache
