@@ -25,8 +25,11 @@ from .common import StderrBar, db_option, open_database
                    "centres: the same replies and seed give the same themes.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write a draft codebook (YAML) for `classify`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the themes as JSON.")
+@click.option("--pseudonymize", is_flag=True,
+              help="Quote replies (typical replies, a draft's examples, its question) with authors' handles and "
+                   "links that name people replaced, and reply ids as tokens, as `export --pseudonymize` does.")
 @db_option
-def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json, db_path):
+def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json, pseudonymize, db_path):
     """Find the themes in the replies and draft a codebook from them.
 
     Replies with no content (thanks, "following", emoji only) are left out;
@@ -55,8 +58,10 @@ def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json
                              seed=seed, progress=lambda stage, done, total: bar(stage.capitalize(), done, total))
     finally:
         bar.close()
+    question = _question(database, thread) if out else ""
+    if pseudonymize:
+        found, question = _pseudonymized(found, question, database)
     if out:
-        question = _question(database, thread)
         with atomic_file(out) as handle:
             handle.write(draft_yaml(found, question=question))
         load(out)  # the draft is valid input for classify, as written
@@ -69,6 +74,21 @@ def discover(thread_ref, codebook_path, min_size, max_themes, seed, out, as_json
     if out:
         click.echo(f"Draft codebook with {len(found.themes)} categories written to {out}: edit it, then "
                    f"`replies classify --codebook {out}`", err=True)
+
+
+def _pseudonymized(found, question: str, database):
+    """The discovery's outputs (and the draft's question) through the export's pseudonymisation; what is stored
+    in the database stays as it was."""
+    from dataclasses import replace
+
+    from replies.export.pseudonym import Pseudonymizer
+
+    people = Pseudonymizer.for_database(database)
+    themes = [replace(theme, label=people.text(theme.label), words=[people.text(w) for w in theme.words],
+                      typical=[people.record(reply) for reply in theme.typical],
+                      examples=[people.text(text) for text in theme.examples])
+              for theme in found.themes]
+    return replace(found, themes=themes), people.text(question)
 
 
 def _question(database, thread) -> str:

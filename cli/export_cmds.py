@@ -9,7 +9,7 @@ import click
 from replies import __version__
 from replies.db.labels import last_classify_run
 from replies.export.formats import FORMATS, check_request, export_dataset
-from replies.export.pseudonym import Pseudonymizer, database_salt
+from replies.export.pseudonym import Pseudonymizer
 from replies.export.split import parse_split
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
@@ -68,8 +68,7 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     thread = thread_key(database, thread_ref)
-    pseudonymizer = Pseudonymizer(salt or database_salt(database), strip_links=strip_links) \
-        if pseudonymize else None
+    pseudonymizer = Pseudonymizer.for_database(database, salt, strip_links=strip_links) if pseudonymize else None
     run = last_classify_run(database, book.hash) or {}
     threads = database["threads"].count
     about = {"tool_version": __version__, "method": run.get("method"), "model": run.get("model"),

@@ -23,9 +23,12 @@ from .common import db_option, open_database
 @click.option("--network", type=click.Path(dir_okay=False), metavar="FILE.gexf|FILE.graphml",
               help="Write the reply network instead: accounts as nodes, an edge from each author to the author "
                    "they replied to, weighted by how often (GEXF or GraphML by the file's suffix, for Gephi).")
+@click.option("--pseudonymize", is_flag=True,
+              help="Authors, the handles and links that name people, and post ids as the stable pseudonyms and "
+                   "tokens `export --pseudonymize` gives: a tree or network to share.")
 @codebook_option
 @db_option
-def thread(ref, max_depth, as_json, network, codebook_path, db_path):
+def thread(ref, max_depth, as_json, network, pseudonymize, codebook_path, db_path):
     """Show the thread REF (URL, id or PLATFORM:ID) as a tree: each reply under
     the post it answers, indented by depth, with its author, its text on one
     line, the codebook's categories it carries (reviewed, else predicted) and
@@ -40,6 +43,15 @@ def thread(ref, max_depth, as_json, network, codebook_path, db_path):
     row = db.find_thread(database, ref)
     book = current_codebook(database, codebook_path)
     everything = thread_tree(database, row["platform"], row["id"], codebook=book.name, codebook_hash=book.hash)
+    if pseudonymize:
+        from replies.export.pseudonym import Pseudonymizer
+
+        people = Pseudonymizer.for_database(database)
+        everything = [people.record(post) for post in everything]
+        home = row.get("author_handle") or ""
+        row = {**row, "id": people.post(row["platform"], row["id"]),
+               "author_handle": people.person(row.get("author_handle"), row["platform"]),
+               "text": people.text(row.get("text"), row["platform"], home.split("@", 1)[1] if "@" in home else None)}
     if network:
         n_accounts, n_links = write_network(everything, row, network)
         click.echo(f"Wrote {network}: {n_accounts} accounts, {n_links} who-replied-to-whom links", err=True)

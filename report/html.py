@@ -16,7 +16,7 @@ from replies.db.queries import final_labels_sql, thread_filter
 from replies.db.times import utc_now
 from replies.estimate.errors import EstimateError
 from replies.estimate.shares import estimate
-from replies.export.pseudonym import Pseudonymizer, database_salt
+from replies.export.pseudonym import Pseudonymizer
 from replies.files import atomic_file
 from replies.text import clip
 from replies.text import html_text as escape
@@ -114,10 +114,11 @@ def estimates_section(db: Database, codebook: Codebook, *, sample: str | None = 
 def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None,
                  sample: str | None = None, pseudonymize: bool = False) -> None:
     """Write the report for `codebook`'s labels (one thread with `thread`) to `out`, atomically, with the shares
-    estimated from `sample` (else the newest sample). With `pseudonymize`, the quoted replies' authors and the
-    handles they mention are the database's stable pseudonyms (as `replies export --pseudonymize` writes them)
-    and their links are left out."""
-    people = Pseudonymizer(database_salt(db)) if pseudonymize else None
+    estimated from `sample` (else the newest sample). With `pseudonymize`, every reply the page quotes (the
+    most-liked per category, the posts they quote, the typical replies of themes the codebook leaves uncovered)
+    goes through the pseudonymisation `replies export --pseudonymize` applies, under the database's stable
+    pseudonyms, and no link leads back to a post."""
+    people = Pseudonymizer.for_database(db) if pseudonymize else None
     name, question, codebook_hash = codebook.name, codebook.question, codebook.hash
     categories = [(c.id, c.label) for c in codebook.categories]
     bars = category_bars(db, codebook, thread)
@@ -162,7 +163,7 @@ picked by the review queue are not a random sample.</p>
 <h2>Most-liked replies per category</h2>
 <p class="meta">Reviewed labels where a human looked, else the model's.</p>
 {''.join(sections)}
-{_uncovered(latest_discovery(db, codebook_hash))}
+{_uncovered(latest_discovery(db, codebook_hash), people)}
 </body></html>
 """
     with atomic_file(out) as handle:
@@ -189,10 +190,11 @@ def _quote(reply: dict, people: Pseudonymizer | None = None) -> str:
             f"{'' if likes == 1 else 's'}{' · reviewed' if reply.get('reviewed') else ''}{link}</p>")
 
 
-def _uncovered(discovery: dict | None) -> str:
+def _uncovered(discovery: dict | None, people: Pseudonymizer | None = None) -> str:
     """The themes `replies discover --codebook` found among the replies no category covers, if it ran."""
     if not discovery:
         return ""
+    shown = (lambda text, platform="": people.text(str(text), platform)) if people else (lambda text, platform="": text)
     params = discovery["params"]
     parts = ["<h2>Themes the codebook leaves uncovered</h2>",
              f"<p class=meta>{int(discovery['uncovered'] or 0)} replies fit no category; "
@@ -200,10 +202,11 @@ def _uncovered(discovery: dict | None) -> str:
              f"{escape(str(discovery['created_at'])[:16].replace('T', ' '))} UTC, min-size "
              f"{int(params.get('min_size', 0))}, max-themes {int(params.get('max_themes', 0))}).</p>"]
     for theme in discovery["themes"]:
-        quoted = "".join(f"<blockquote dir=auto>{escape(str(reply.get('text') or ''))}</blockquote>"
-                         for reply in theme.get("typical", [])[:3])
-        parts.append(f"<section><h3>{escape(str(theme.get('label')))} ({int(theme.get('size') or 0)} replies)</h3>"
-                     f"<p class=who>{escape(', '.join(map(str, theme.get('words', []))))}</p>{quoted}</section>")
+        quoted = "".join(f"<blockquote dir=auto>{escape(str(shown(reply.get('text') or '', reply.get('platform'))))}"
+                         "</blockquote>" for reply in theme.get("typical", [])[:3])
+        parts.append(f"<section><h3>{escape(str(shown(theme.get('label'))))} ({int(theme.get('size') or 0)} replies)"
+                     f"</h3><p class=who>{escape(', '.join(str(shown(w)) for w in theme.get('words', [])))}</p>"
+                     f"{quoted}</section>")
     return "".join(parts)
 
 

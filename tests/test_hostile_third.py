@@ -13,6 +13,7 @@ import zlib
 
 import pytest
 
+from tests.helpers import rows
 from tests.hostile_server import Hostile, answering, respond
 
 
@@ -108,3 +109,94 @@ def test_an_encoding_replies_did_not_ask_for_is_refused_and_gzip_and_deflate_are
         with pytest.raises(BadResponse, match="compressed with br, which replies did not ask for"):
             client.get("/br")
     assert all(b"accept-encoding: gzip, deflate\r\n" in raw.lower() for raw in seen)
+
+
+def _secrets(path) -> set[str]:
+    """What names a person or a post in the database: every post and thread id long enough to be unmistakable,
+    every quoted post, every author's @handle (and the bare handle where it is not a plain word), every handle a
+    reply mentions, every DID, every post's URL."""
+    import re
+    import sqlite3
+
+    from replies.export.pseudonym import _bare_worthy
+
+    conn = sqlite3.connect(path)
+    found: set[str] = set()
+    for table, column in (("replies", "id"), ("replies", "quote_of"), ("replies", "thread_id"), ("threads", "id"),
+                          ("replies", "url"), ("threads", "url")):
+        found |= {v for (v,) in conn.execute(f"select {column} from {table} where {column} is not null")
+                  if len(v) >= 6}
+    for (handle,) in conn.execute("select author_handle from replies union select author_handle from threads"):
+        if handle:
+            found.add("@" + handle)
+            if _bare_worthy(handle):
+                found.add(handle)
+    everything = " ".join(str(v) for row in conn.execute("select id, quote_of, text, spoiler_text from replies")
+                          for v in row if v)
+    found |= set(re.findall(r"did:plc:[a-z0-9]+", everything))
+    found |= {m.rstrip(".") for m in re.findall(r"(?<![\w@])@[A-Za-z0-9_][A-Za-z0-9_.]+", everything)}  # mentions
+    conn.close()
+    return found
+
+
+@pytest.mark.slow
+def test_every_pseudonymised_output_holds_no_id_handle_did_or_url_of_the_database(classified, tmp_path,
+                                                                                   monkeypatch):
+    """Export in every format, the report (with the themes the codebook leaves uncovered), the reply tree, its
+    network and discover's draft, all --pseudonymize, scanned whole for anything that names a person or a post
+    of the database: quote_of, content warnings, links to a person's page, bare handles included."""
+    from datetime import timedelta
+
+    from replies.emulator import Emulator, World
+    from replies.emulator.sample import post_url
+    from replies.harvester import platforms
+    from tests.conftest import Run
+
+    world = World()
+    now = world.now()
+    root = world.add("mastodon", "asker_nhs", "Why is lean harder in the NHS?", now - timedelta(hours=5))
+    first = world.add("mastodon", "secret_handle", "Funding: the money never reaches the ward, the budget is cut "
+                      "every year", now - timedelta(hours=4), parent=root.id,
+                      spoiler="@real_person@mastodon.social money talk")
+    for n in range(6):  # a theme no category of lean_nhs covers, so the report quotes it among the uncovered
+        world.add("mastodon", f"ward_nurse_{n}", f"secret_handle is right about the car park: parking charges and "
+                  f"no spaces for night staff, see x.com/secret_handle and "
+                  f"https://bsky.app/profile/real.person.bsky.social ({n})",
+                  now - timedelta(hours=3, minutes=n), parent=first.id)
+    world.add("mastodon", "quoter_99", "quoting this", now - timedelta(hours=2), quote_of=root.id)
+    with Emulator(world) as server:
+        for name, value in platforms.emulator_environment(server.base_url).items():
+            monkeypatch.setenv(name, value)
+        run = Run()
+        run("harvest", post_url(server, root))
+    run("classify")
+    run("discover", "--codebook", "lean_nhs", "--min-size", "2")
+    outputs = tmp_path / "out"
+    outputs.mkdir()
+    for fmt in ("jsonl", "csv", "parquet", "labelstudio", "hf"):
+        run("export", "--format", fmt, "--pseudonymize", "--out", outputs / f"export.{fmt}")
+    run("report", "--pseudonymize", "--out", outputs / "report.html")
+    thread_ref = "mastodon:" + rows(classified, "select id from threads where platform = 'mastodon' "
+                                                "order by added_at desc")[0]["id"]
+    (outputs / "tree.txt").write_text(run("thread", thread_ref, "--pseudonymize").stdout)
+    (outputs / "tree.jsonl").write_text(run("thread", thread_ref, "--json", "--pseudonymize").stdout)
+    run("thread", thread_ref, "--pseudonymize", "--network", outputs / "network.gexf")
+    run("thread", thread_ref, "--pseudonymize", "--network", outputs / "network.graphml")
+    (outputs / "themes.json").write_text(run("discover", "--pseudonymize", "--json", "--out",
+                                             outputs / "draft.yaml").stdout)
+    texts = {}
+    for path in outputs.rglob("*"):
+        if path.suffix == ".parquet" or path.name.endswith("export.parquet"):
+            import pyarrow.parquet as pq
+
+            texts[path.name] = json.dumps(pq.read_table(path).to_pylist(), ensure_ascii=False, default=str)
+        elif path.is_file():
+            texts[path.name] = path.read_text(encoding="utf-8")
+    assert {"export.jsonl", "export.csv", "export.parquet", "export.labelstudio", "report.html", "tree.jsonl",
+            "network.gexf", "network.graphml", "draft.yaml", "themes.json"} <= set(texts)
+    secrets = _secrets(classified) | {"real_person", "real.person.bsky.social", "x.com/secret_handle"}
+    leaks = sorted({f"{name}: {secret}" for name, text in texts.items() for secret in secrets if secret in text})
+    assert not leaks, leaks[:20]
+    assert "user_" in texts["export.jsonl"] and "[link]" in texts["export.jsonl"]
+    uncovered = texts["report.html"].split("Themes the codebook leaves uncovered", 1)[1]
+    assert "@user_" in uncovered  # replies that mention people are quoted there
