@@ -34,10 +34,13 @@ def _scope(thread) -> str:
 @click.option("--name", "name_option", metavar="NAME", help="The new sample's name (default: sample-DATE).")
 @click.option("--thread", "thread_ref", help="Draw from this thread's replies only (URL, id or PLATFORM:ID); "
                                              "default: every thread's.")
+@click.option("--show-model", is_flag=True,
+              help="Code the new sample with the model's scores shown (by default a sample is coded blind: until "
+                   "every member is coded, no page or queue shows the model's tags for its members).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @codebook_option
 @db_option
-def sample(name, size, more, seed, name_option, thread_ref, fmt, codebook_path, db_path):
+def sample(name, size, more, seed, name_option, thread_ref, show_model, fmt, codebook_path, db_path):
     """Draw a random sample of replies for humans to code, for `replies estimate`.
 
     The sample is drawn from the replies with text (not the question post) as
@@ -61,11 +64,12 @@ def sample(name, size, more, seed, name_option, thread_ref, fmt, codebook_path, 
     name = name or name_option
     if size is not None and more is not None:
         raise click.UsageError("--size draws a new sample and --extend adds to one: give one of them")
-    if (seed is not None or thread_ref) and size is None:
-        raise click.UsageError("--seed and --thread are for drawing a sample with --size")
+    if (seed is not None or thread_ref or show_model) and size is None:
+        raise click.UsageError("--seed, --thread and --show-model are for drawing a sample with --size")
     database = open_database(db_path)
     if size is not None:
-        drawn = draw(database, size=size, seed=seed, name=name, thread=thread_key(database, thread_ref))
+        drawn = draw(database, size=size, seed=seed, name=name, thread=thread_key(database, thread_ref),
+                     blind=not show_model)
         if not drawn.new:
             click.echo(f"Sample {drawn.name} was already drawn exactly so; nothing changed.", err=True)
         if fmt == "json":

@@ -11,7 +11,7 @@ import click
 from replies.db.labels import reviewed_by, set_gold
 from replies.db.samples import coded_count
 from replies.estimate.draw import named_sample
-from replies.review.queue import ORDERS, reply_context, review_queue
+from replies.review.queue import MODEL_ORDERS, ORDERS, reply_context, review_queue
 from replies.text import clip, visible
 
 from .classify_cmds import (
@@ -180,11 +180,12 @@ class Review:
               help="Code the members of a random sample (`replies sample`) in random order, blind to the model, "
                    "for `replies estimate`.")
 @click.option("--show-model", is_flag=True,
-              help="With --sample: show the model's scores and suggestion anyway (a coder who sees them is pulled "
-                   "toward them, which biases the estimate).")
+              help="With --sample: show the model's scores and suggestion, for a sample drawn with `replies sample "
+                   "--show-model` (a sample drawn blind, the default, is always coded blind).")
 @click.option("--blind", is_flag=True,
               help="Hide the model's scores and suggestion, nothing pre-checked: code each reply as you read it "
-                   "(the default with --sample). Gold coded blind is not pulled toward the model.")
+                   "(always, for a blind sample). Gold coded blind is not pulled toward the model. A blind queue "
+                   "takes no --category and no model-decided --order (newest first unless --order thread).")
 @codebook_option
 @db_option
 @click.pass_context
@@ -213,26 +214,38 @@ def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, 
         raise click.UsageError("--show-model is for --sample (the other queues show the model unless --blind)")
     if blind and show_model:
         raise click.UsageError("--blind and --show-model contradict each other: choose one")
+    if blind and category:
+        raise click.UsageError("--blind cannot be used with --category: the replies the model tagged would tell you "
+                               "its answer")
+    if blind and order in MODEL_ORDERS and ctx.get_parameter_source("order").name == "COMMANDLINE":
+        raise click.UsageError(f"--blind cannot be used with --order {order}: the model's scores decide that order; "
+                               "use newest or thread")
+    database = open_database(db_path)
+    if sample_name:
+        sample = named_sample(database, sample_name)
+        if show_model and sample["blind"]:
+            raise click.UsageError(f"sample {sample_name} is coded blind (it was drawn so): its coders never see "
+                                   "the model; to code with the model shown, draw a sample with `replies sample "
+                                   "--size N --show-model`")
+        blind = sample["blind"]
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail("review needs a terminal; to record labels from a script use `replies label` or "
              "`replies import-labels`")
-    database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     if category and category not in book.ids:
         fail(f"unknown category {category!r} for codebook {book.name} (known: {', '.join(book.ids)})")
-    if sample_name:
-        sample = named_sample(database, sample_name)
+    if not sample_name and blind and ctx.get_parameter_source("order").name != "COMMANDLINE":
+        order = "newest"  # a blind queue is not ordered by the model's scores
     book.remember(database)
     queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer=reviewer, order=order,
                          thread=thread_key(database, thread_ref), category=category, unreviewed=unreviewed,
-                         sample=sample_name)
+                         sample=sample_name, blind=blind)
     if not queue:
         what = f" in sample {sample_name}" if sample_name else ""
         click.echo(f"Nothing to review{what} for {reviewer}" + (" (all reviewed: --all shows them again)"
                                                                 if unreviewed else "") + ".")
         return
-    session = Review(database, book, reviewer, queue, order, sample=sample,
-                     blind=blind or (bool(sample) and not show_model))
+    session = Review(database, book, reviewer, queue, order, sample=sample, blind=blind)
     try:
         saved = session.run()
     except (KeyboardInterrupt, EOFError):

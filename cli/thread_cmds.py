@@ -9,7 +9,7 @@ import click
 
 from replies import db
 from replies.db.tree import thread_tree
-from replies.text import clip, visible
+from replies.text import clip, json_visible, visible, xml_text
 
 from .classify_cmds import codebook_option, current_codebook
 from .common import db_option, open_database
@@ -42,7 +42,8 @@ def thread(ref, max_depth, as_json, network, pseudonymize, codebook_path, db_pat
     database = open_database(db_path)
     row = db.find_thread(database, ref)
     book = current_codebook(database, codebook_path)
-    everything = thread_tree(database, row["platform"], row["id"], codebook=book.name, codebook_hash=book.hash)
+    everything = thread_tree(database, row["platform"], row["id"], codebook=book.name, codebook_hash=book.hash,
+                             hide_blind=True)
     if pseudonymize:
         from replies.export.pseudonym import Pseudonymizer
 
@@ -59,22 +60,29 @@ def thread(ref, max_depth, as_json, network, pseudonymize, codebook_path, db_pat
     posts = everything if as_json else [p for p in everything if p["depth"] <= max_depth]
     if as_json:
         for post in posts:
-            click.echo(json.dumps(post, ensure_ascii=False))
+            click.echo(json_visible(json.dumps(post, ensure_ascii=False)))
         return
     width = shutil.get_terminal_size().columns
     total = len(everything)
     deepest = max((p["depth"] for p in everything), default=0)
     click.echo(clip(visible(f"{row['platform']}: @{row.get('author_handle') or '?'}: {row.get('text') or ''}"),
                     width, one_line=True))
+    hidden = sum(1 for p in everything if p["depth"] > max_depth)
+    loops = sum(1 for p in everything if p["loop"])
     click.echo(f"{total} posts below it, {deepest} deep; categories of codebook {book.name}"
-               + (f"; down to depth {max_depth}" if deepest > max_depth else ""))
+               + (f"; shown down to depth {max_depth}, {hidden} deeper counted below (--depth shows more)"
+                  if hidden else "")
+               + (f"; {loops} whose replied-to chain loops, shown at depth 1 and marked (loop)" if loops else "")
+               + ("; (blind): a member of a blind sample being coded, the model's tags hidden"
+                  if any(p["blind"] for p in everything) else ""))
     for post in posts:
         indent = "  " * (post["depth"] - 1) + "└ "
-        tags = f" [{', '.join(post['labels'])}]" if post["labels"] else ""
+        tags = f" [{', '.join(post['labels'])}]" if post["labels"] else " (blind)" if post["blind"] else ""
         hidden = post["below"] if post["depth"] == max_depth else 0
         tail = f"  (+{hidden} below)" if hidden else (f"  ({post['below']} below)" if post["below"] else "")
         text = post["text"] if post["status"] == "ok" else f"[{post['status']}]"
-        head = f"{indent}@{post['author'] or '?'}{' (quote)' if post['kind'] == 'quote' else ''}: "
+        head = (f"{indent}@{post['author'] or '?'}{' (quote)' if post['kind'] == 'quote' else ''}"
+                f"{' (loop)' if post['loop'] else ''}: ")
         room = max(20, width - len(head) - len(tags) - len(tail))
         click.echo(visible(head) + clip(visible(text or ""), room, one_line=True) + visible(tags) + tail)
 
@@ -89,10 +97,11 @@ def write_network(posts: list[dict], root: dict, path: str) -> tuple[int, int]:
     suffix = path.rsplit(".", 1)[-1].lower()
     if suffix not in ("gexf", "graphml"):
         raise click.BadParameter(f"{path!r}: name a .gexf or .graphml file", param_hint="--network")
-    graph = nx.DiGraph(name=f"replies to {root['platform']}:{root['id']}")
-    # control characters are not allowed in XML: a hostile handle is written with them shown as escapes
-    author_of = {root["id"]: visible(root.get("author_handle") or "?")}
-    author_of.update({p["id"]: visible(p["author"] or "?") for p in posts})
+    graph = nx.DiGraph(name=xml_text(f"replies to {root['platform']}:{root['id']}"))
+    # what XML cannot hold (control characters, U+FFFE, U+FFFF) is written shown as escapes: every string of the
+    # graph goes through xml_text, so a hostile handle or label cannot make the file unreadable
+    author_of = {root["id"]: xml_text(root.get("author_handle") or "?")}
+    author_of.update({p["id"]: xml_text(p["author"] or "?") for p in posts})
     asker = author_of[root["id"]]
     graph.add_node(asker, posts=1, asker=True)
     categories: dict[str, set[str]] = {asker: set()}
@@ -108,9 +117,9 @@ def write_network(posts: list[dict], root: dict, path: str) -> tuple[int, int]:
         if graph.has_edge(name, target):
             graph[name][target]["weight"] += 1
         else:
-            graph.add_edge(name, target, weight=1, kind=post["kind"])
+            graph.add_edge(name, target, weight=1, kind=xml_text(post["kind"] or ""))
     for name, found in categories.items():
-        graph.nodes[name]["categories"] = ";".join(sorted(found))
+        graph.nodes[name]["categories"] = xml_text(";".join(sorted(found)))
     with atomic_file(path, "wb") as out:
         (nx.write_gexf if suffix == "gexf" else nx.write_graphml)(graph, out)
     return graph.number_of_nodes(), graph.number_of_edges()

@@ -12,6 +12,7 @@ from sqlite_utils import Database
 
 from .errors import DatabaseError
 from .queries import select_in, thread_filter
+from .samples import BLIND_MEMBER_SQL
 from .times import utc_now
 
 
@@ -240,12 +241,16 @@ def disagreements(db: Database, codebook: str, adjudicator: str) -> list[tuple[s
         {"codebook": codebook, "adjudicator": adjudicator}).fetchall()]
 
 
-def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5) -> list[dict]:
-    """The replies the classifier scores highest in one category: the ones most typical of it."""
+def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5, *,
+               hide_blind_for: str | None = None) -> list[dict]:
+    """The replies the classifier scores highest in one category: the ones most typical of it. With
+    `hide_blind_for` (a codebook's name), none that is a member of a blind sample still being coded."""
+    hidden = f" and not {BLIND_MEMBER_SQL}" if hide_blind_for else ""
     return [dict(row) for row in db.query(
         "select r.platform, r.id, r.author_handle, r.text, r.url, p.score from predictions p"
-        " join replies r using (platform, id) where p.codebook_hash = ? and p.category = ? and r.status = 'ok'"
-        " and p.score is not null order by p.score desc limit ?", [codebook_hash, category, limit])]
+        " join replies r using (platform, id) where p.codebook_hash = :hash and p.category = :category"
+        f" and r.status = 'ok' and p.score is not null{hidden} order by p.score desc limit :limit",
+        {"hash": codebook_hash, "category": category, "limit": limit, "codebook": hide_blind_for})]
 
 
 def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:

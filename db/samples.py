@@ -27,14 +27,16 @@ def population(db: Database, thread: Key | None = None) -> list[Key]:
 
 
 def save_sample(db: Database, *, name: str, seed: int, order: Sequence[Key], size: int, thread: Key | None,
-                tool_version: str) -> None:
-    """Record a new sample: its population in the draw's `order`, the first `size` of them its members."""
+                tool_version: str, blind: bool = True) -> None:
+    """Record a new sample: its population in the draw's `order`, the first `size` of them its members, and
+    whether it is coded blind to the model."""
     now = utc_now()
     with db.atomic():
         db["samples"].insert({"name": name, "seed": seed, "size": size, "population": len(order),
                               "thread_platform": thread[0] if thread else None,
                               "thread_id": thread[1] if thread else None, "created_at": now,
-                              "history": json.dumps([{"size": size, "at": now}]), "tool_version": tool_version})
+                              "history": json.dumps([{"size": size, "at": now}]), "tool_version": tool_version,
+                              "blind": int(blind)})
         db.conn.executemany("insert into sample_units (sample, position, platform, id) values (?, ?, ?, ?)",
                             ((name, position, platform, reply_id) for position, (platform, reply_id)
                              in enumerate(order)))
@@ -42,6 +44,7 @@ def save_sample(db: Database, *, name: str, seed: int, order: Sequence[Key], siz
 
 def _row(row: dict) -> dict:
     row["history"] = json.loads(row["history"] or "[]")
+    row["blind"] = bool(row.get("blind", 1))
     row["thread"] = (row["thread_platform"], row["thread_id"]) if row["thread_id"] is not None else None
     return row
 
@@ -119,3 +122,20 @@ def member_codes(db: Database, name: str, codebook: str, reviewer: str | None = 
 def coded_count(db: Database, name: str, codebook: str, reviewer: str | None = None) -> int:
     """How many of the sample's members have a code (by anyone, or by `reviewer`)."""
     return len(member_codes(db, name, codebook, reviewer))
+
+
+# A reply whose model tags must stay hidden: a member of a blind sample some member of which nobody has coded
+# yet under the codebook :codebook (a sample being coded). Alias the reply `r`.
+BLIND_MEMBER_SQL = """exists (select 1 from sample_units u join samples s on s.name = u.sample
+  where u.platform = r.platform and u.id = r.id and u.position < s.size and s.blind = 1
+  and exists (select 1 from sample_units w where w.sample = s.name and w.position < s.size
+              and not exists (select 1 from gold_labels g where g.platform = w.platform and g.id = w.id
+                              and g.codebook = :codebook)))"""
+
+
+def blind_members(db: Database, codebook: str) -> set[Key]:
+    """(platform, id) of every member of a blind sample still being coded under `codebook`: the replies whose
+    model tags and scores no page, queue or filter may show (nor choose replies by)."""
+    return {(platform, reply_id) for platform, reply_id in db.execute(
+        f"select r.platform, r.id from sample_units r0 join replies r on r.platform = r0.platform and r.id = r0.id"
+        f" where {BLIND_MEMBER_SQL}", {"codebook": codebook}).fetchall()}

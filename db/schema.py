@@ -323,3 +323,10 @@ def m013_edited_at(db: Database) -> None:
 def m014_parent_index(db: Database) -> None:
     # A thread's tree is walked from each post to its replies: without this index every step scans the thread.
     db["replies"].create_index(["platform", "parent_id"], if_not_exists=True)
+
+
+@migrations()
+def m015_sample_blind(db: Database) -> None:
+    # Whether a sample is coded blind to the model (the default, and what every sample drawn before was): while
+    # any of its members is uncoded, no page, queue or filter shows the model's tags or scores for its members.
+    db["samples"].add_column("blind", int, not_null_default=1)

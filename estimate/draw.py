@@ -85,11 +85,12 @@ def default_name(db: Database, today: date | None = None) -> str:
 
 
 def draw(db: Database, *, size: int, seed: int | None = None, name: str | None = None,
-         thread: Key | None = None) -> Drawn:
+         thread: Key | None = None, blind: bool = True) -> Drawn:
     """Draw `size` replies at random from those in scope now (one thread's with `thread`) and record the sample.
 
     A name already in use is refused unless this draw is the one recorded under it (same seed, size, thread
-    and population): then the recorded sample is returned with `new` False."""
+    and population): then the recorded sample is returned with `new` False. A `blind` sample (the default) is
+    coded blind to the model, and while it is, no page or queue shows the model's tags for its members."""
     if size < 1:
         raise EstimateError(f"--size must be at least 1, not {size}")
     if seed is not None and not 0 <= seed <= MAX_SEED:
@@ -118,7 +119,8 @@ def draw(db: Database, *, size: int, seed: int | None = None, name: str | None =
     name = name or default_name(db)
     seed = new_seed() if seed is None else seed
     order = random_order(units, seed)
-    store.save_sample(db, name=name, seed=seed, order=order, size=size, thread=thread, tool_version=__version__)
+    store.save_sample(db, name=name, seed=seed, order=order, size=size, thread=thread, tool_version=__version__,
+                      blind=blind)
     return Drawn(name, seed, size, len(order), thread, order[:size])
 
 

@@ -40,7 +40,8 @@ SOCIAL_HOSTS = ("x.com", "twitter.com", "t.co", "bsky.app", "bsky.social", "redd
 BARE = re.compile(rf"(?<![\w{AT}./:-])([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(?![\w{AT}]|\.\w|-\w)")
 # record fields that carry no person and pass unchanged
 PLAIN = frozenset({"platform", "kind", "status", "created_at", "edited_at", "depth", "below", "labels", "scores",
-                   "gold", "split", "like_count", "repost_count", "reply_count", "quote_count", "lang", "reviewed"})
+                   "gold", "split", "like_count", "repost_count", "reply_count", "quote_count", "lang", "reviewed",
+                   "loop", "blind"})
 IDS = ("id", "parent_id", "thread", "thread_id", "quote_of")
 
 

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from replies.codebook import Codebook
 from replies.db.queries import depth_sql, final_labels_sql, fts_query, thread_filter
+from replies.db.samples import BLIND_MEMBER_SQL
 
 FIELDS = ("platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of",
           "created_at", "url", "labels", "scores", "gold")
@@ -45,6 +46,9 @@ class Selection:
     until: str | None = None
     sort: str = "thread"
     descending: bool = False
+    # a page a coder may see: members of a blind sample being coded are never chosen by the model's tags (a
+    # predicted or final category), and `page_of` shows no model tags for them
+    hide_blind: bool = False
 
     def where(self, codebook: Codebook) -> tuple[str, dict]:
         in_thread, params = thread_filter(self.thread)
@@ -69,6 +73,8 @@ class Selection:
                         " and g.id = r.id and g.codebook = :codebook and j.value = :category)",
                 "final": f"exists (select 1 from json_each({final_labels_sql()}) j where j.value = :category)",
             }[self.source])
+            if self.hide_blind and self.source != "gold":
+                where.append(f"not {BLIND_MEMBER_SQL}")
         if self.since:
             where.append("r.created_at >= :since")
             params["since"] = self.since
@@ -143,17 +149,20 @@ def count_selected(db: Database, codebook: Codebook, selection: Selection) -> in
 
 def page_of(db: Database, codebook: Codebook, selection: Selection, *, limit: int, offset: int) -> list[dict]:
     """One page of the selected replies, in its order, for a table: the display columns with `predicted` and
-    `gold` label lists. The page's keys are found first, so only its own rows are read in full."""
+    `gold` label lists. The page's keys are found first, so only its own rows are read in full. With
+    `selection.hide_blind`, a member of a blind sample being coded shows no predicted tags (`blind` true)."""
     where, params, order = _selection(codebook, None, False, selection)
+    blind = BLIND_MEMBER_SQL if selection.hide_blind else "0"
     sql = f"""
         select r.platform, r.id, r.author_handle, r.created_at, r.like_count, {depth_sql()} as depth, r.text,
-          r.url, {_LABELS.format(agg="json_group_array(p.category)")} as predicted, {_GOLD} as gold
+          r.url, {_LABELS.format(agg="json_group_array(p.category)")} as predicted, {_GOLD} as gold,
+          {blind} as blind
         from replies r where r.rowid in (
           select r.rowid from replies r where {where} {order} limit :limit offset :offset)
         {order}
     """
-    return [{**dict(row), "predicted": json.loads(row["predicted"]),
-             "gold": json.loads(row["gold"]) if row["gold"] is not None else None}
+    return [{**dict(row), "predicted": [] if row["blind"] else json.loads(row["predicted"]),
+             "gold": json.loads(row["gold"]) if row["gold"] is not None else None, "blind": bool(row["blind"])}
             for row in db.query(sql, {**params, "limit": limit, "offset": offset})]
 
 

@@ -37,6 +37,16 @@ def json_visible(json_text: str) -> str:
     return _BEYOND_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
 
 
+# what XML 1.0 cannot hold at all, even escaped: C0 controls but tab, newline and return, surrogates, U+FFFE, U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` as `visible` shows it, with every character XML cannot hold (U+FFFE, U+FFFF, a lone surrogate)
+    shown as an escape too: for files that an XML parser must read (a GEXF or GraphML network)."""
+    return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(text))
+
+
 def html_text(value) -> str:
     """Text for an HTML page: escaped, and with control characters and bidirectional overrides shown as escapes
     (a reply's ESC sequence must not act on whoever reads the file in a terminal)."""

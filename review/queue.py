@@ -7,14 +7,24 @@ import json
 from sqlite_utils import Database
 
 from replies.db.queries import thread_filter
+from replies.db.samples import BLIND_MEMBER_SQL
+from replies.errors import RepliesError
 
 ORDERS = ("uncertain", "disagreement", "newest", "thread")
+MODEL_ORDERS = ("uncertain", "disagreement")  # orders the model's scores decide
+
+
+class QueueError(RepliesError):
+    """A queue that cannot be made as asked: one that would let a blind coder see the model's answer."""
+
+    exit_code = 2
 
 
 def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, reviewer: str,
                  order: str = "uncertain", thread: tuple[str, str] | None = None, category: str | None = None,
                  unreviewed: bool = True, reviewed_by: str | None = None,
-                 unreviewed_by_anyone: bool = False, sample: str | None = None) -> list[tuple[str, str]]:
+                 unreviewed_by_anyone: bool = False, sample: str | None = None,
+                 blind: bool = False) -> list[tuple[str, str]]:
     """(platform, id) of the replies to review, in order.
 
     uncertain: the reply whose score is nearest its threshold in any category first (where a human
@@ -25,7 +35,17 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     `unreviewed` leaves out replies this reviewer already labelled, so a second reviewer
     still sees them and reopening carries on where the reviewer stopped. `reviewed_by` keeps only replies
     that reviewer labelled (to check or revisit their work); `unreviewed_by_anyone` only replies nobody
-    labelled yet. `sample`: only that sample's members, in the draw's random order (whatever `order` says)."""
+    labelled yet. `sample`: only that sample's members, in the draw's random order (whatever `order` says).
+
+    Blindness: a `blind` queue (or a blind sample's) is chosen and ordered by nothing of the model's, so neither
+    a category (replies the model tagged) nor a model-decided order is taken (QueueError); a queue that shows
+    the model never holds a member of a blind sample still being coded (`replies.db.samples.blind_members`)."""
+    if blind and category:
+        raise QueueError(f"a blind queue cannot be limited to category {category!r}: the replies the model tagged "
+                         "would tell you its answer; review blind without a category, or not blind")
+    if blind and order in MODEL_ORDERS and not sample:
+        raise QueueError(f"a blind queue cannot be in {order!r} order: the model's scores decide it; use "
+                         "newest or thread")
     in_thread, params = thread_filter(thread)
     where = ["r.status = 'ok'", "r.text is not null", "r.text != ''", in_thread]
     params.update(hash=codebook_hash, codebook=codebook, reviewer=reviewer, category=category,
@@ -33,6 +53,8 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     if sample:
         where.append("exists (select 1 from sample_units u join samples s on s.name = u.sample where u.sample = :sample"
                      " and u.platform = r.platform and u.id = r.id and u.position < s.size)")
+    elif not blind:  # this queue shows the model: not on replies a blind sample's coder has still to code
+        where.append(f"not {BLIND_MEMBER_SQL}")
     if reviewed_by:
         where.append("exists (select 1 from gold_labels g where g.platform = r.platform and g.id = r.id"
                      " and g.codebook = :codebook and g.reviewer = :reviewed_by)")
@@ -83,7 +105,8 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
 
 def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, codebook_hash: str | None,
                   reviewer: str) -> dict:
-    """The reply, the post it answers, the question, its predictions and this reviewer's earlier label."""
+    """The reply, the post it answers, the question, its predictions and this reviewer's earlier label. The
+    predictions are empty (and `blind_member` true) for a member of a blind sample still being coded."""
     reply = dict(next(db.query("select * from replies where platform = ? and id = ?", [platform, reply_id])))
     parent = None
     if reply.get("parent_id"):
@@ -96,11 +119,15 @@ def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, 
     predictions = {row["category"]: row for row in db.query(  # a NULL score (older versions stored some) is no score
         "select category, score, predicted, threshold from predictions where platform = ? and id = ?"
         " and codebook_hash = ? and typeof(score) in ('real', 'integer')", [platform, reply_id, codebook_hash])}
+    hidden = db.execute(f"select 1 from replies r where r.platform = :platform and r.id = :id and {BLIND_MEMBER_SQL}",
+                        {"platform": platform, "id": reply_id, "codebook": codebook}).fetchone() is not None
+    if hidden:  # a member of a blind sample being coded: whoever opens it, however, codes it blind
+        predictions = {}
     mine = next(db.query("select labels, note from gold_labels where platform = ? and id = ? and codebook = ?"
                          " and reviewer = ?", [platform, reply_id, codebook, reviewer]), None)
     return {"reply": reply, "parent": dict(parent) if parent else None,
             "chain": ancestors(db, platform, reply.get("parent_id"), reply["thread_id"]),
-            "question": dict(question) if question else None, "predictions": predictions,
+            "question": dict(question) if question else None, "predictions": predictions, "blind_member": hidden,
             "own_labels": json.loads(mine["labels"]) if mine else None, "own_note": mine["note"] if mine else None}
 
 

@@ -200,3 +200,171 @@ def test_every_pseudonymised_output_holds_no_id_handle_did_or_url_of_the_databas
     assert "user_" in texts["export.jsonl"] and "[link]" in texts["export.jsonl"]
     uncovered = texts["report.html"].split("Themes the codebook leaves uncovered", 1)[1]
     assert "@user_" in uncovered  # replies that mention people are quoted there
+
+
+def _import(run, tmp_path, rows_: list[tuple[str, str, str]], name: str) -> str:
+    """Import (id, parent, text) rows as a forum thread through `replies import`; returns its PLATFORM:ID."""
+    import csv
+
+    path = tmp_path / f"{name}.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "parent", "text"])
+        writer.writerows(rows_)
+    run("import", path, "--format", "csv", "--map", "id=id,parent=parent,text=text",
+        "--thread-url", f"https://forum.example/t/{name}")
+    return "forum:" + rows(os.environ["REPLIES_DB"], "select id from threads where url = ?",
+                           [f"https://forum.example/t/{name}"])[0]["id"]
+
+
+def _nesting(html: str) -> tuple[int, dict[str, int]]:
+    """(deepest nesting of the tree's lists, unclosed tags by name) of the page's tree."""
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.open, self.depth, self.deepest = {"ul": 0, "li": 0, "details": 0}, 0, 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag in self.open:
+                self.open[tag] += 1
+                if tag == "ul":
+                    self.depth += 1
+                    self.deepest = max(self.deepest, self.depth)
+
+        def handle_endtag(self, tag):
+            if tag in self.open:
+                self.open[tag] -= 1
+                if tag == "ul":
+                    self.depth -= 1
+
+    parser = Tags()
+    parser.feed(html.split('id="tree"', 1)[1].split("</main>", 1)[0])
+    return parser.deepest, {k: v for k, v in parser.open.items() if v}
+
+
+@pytest.fixture
+def page(classified):
+    from replies.codebook import load
+    from replies.web.app import create_app
+
+    app = create_app(str(classified), load(), reviewer="ann")
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+def test_replies_that_are_their_own_parent_or_each_others_are_shown_and_marked(run, env, tmp_path, classified,
+                                                                                 page):
+    ref = _import(run, tmp_path, [("a", "a", "my own parent"), ("b", "c", "mutual one"), ("c", "b", "mutual two"),
+                                  ("d", "b", "under the loop"), ("e", "", "plain"), ("f", "e", "reply to plain")],
+                  "loops")
+    shown = run("thread", ref).stdout
+    assert "6 posts below it" in shown and shown.count("@? (loop):") == 2
+    for text in ("my own parent", "mutual one", "mutual two", "under the loop", "plain", "reply to plain"):
+        assert text in shown
+    posts = [json.loads(line) for line in run("thread", ref, "--json").stdout.splitlines()]
+    assert sorted(p["id"] for p in posts) == list("abcdef") and sum(p["loop"] for p in posts) == 2
+    html = page.get("/thread", query_string={"ref": ref}).text
+    assert html.count("<em class=\"loop\"") == 2 and "6 posts below the question" in html
+    assert _nesting(html)[1] == {}
+
+
+def test_a_chain_hundreds_deep_renders_and_the_cli_says_where_it_cut(run, env, tmp_path, classified, page):
+    chain = lambda n: [(f"n{n}-{i}", f"n{n}-{i - 1}" if i else "", f"step {i}") for i in range(n)]
+    ref = _import(run, tmp_path, chain(300), "deep300")
+    html = page.get("/thread", query_string={"ref": ref})
+    assert html.status_code == 200  # a recursive template answered 500 (RecursionError)
+    deepest, unclosed = _nesting(html.text)
+    assert deepest == 300 and unclosed == {}
+    ref = _import(run, tmp_path, chain(1500), "deep1500")
+    cut = run("thread", ref, "--depth", "1000").stdout
+    assert "1500 posts below it, 1500 deep" in cut and "shown down to depth 1000, 500 deeper counted below" in cut
+    assert "(+500 below)" in cut
+    posts = [json.loads(line) for line in run("thread", ref, "--json").stdout.splitlines()]
+    assert len(posts) == 1500 and max(p["depth"] for p in posts) == 1500
+
+
+@pytest.mark.slow
+def test_a_fan_of_a_hundred_thousand_replies_is_paged(run, env, tmp_path, classified, page):
+    ref = _import(run, tmp_path, [(f"r{i}", "", f"reply number {i}") for i in range(100_000)], "fan")
+    first = page.get("/thread", query_string={"ref": ref})
+    assert first.status_code == 200 and len(first.data) < 1_000_000, len(first.data)
+    assert "Page 1 of 200" in first.text and first.text.count("reply number ") == 500
+    last = page.get("/thread", query_string={"ref": ref, "page": 200})
+    assert "reply number 99999" in last.text and _nesting(last.text)[1] == {}
+    assert page.get("/thread", query_string={"ref": ref, "page": 201}).status_code == 400
+
+
+def _draw(cli, classified, *extra) -> tuple[str, set[tuple[str, str]]]:
+    """A sample of 12 drawn from the Mastodon thread: (its name, its members)."""
+    thread = rows(classified, "select id from threads where platform = 'mastodon'")[0]["id"]
+    cli("sample", "--size", "12", "--seed", "7", "--name", "blind-one", "--thread", f"mastodon:{thread}", *extra)
+    members = {(r["platform"], r["id"]) for r in rows(
+        classified, "select u.platform, u.id from sample_units u join samples s on s.name = u.sample "
+                    "where u.position < s.size")}
+    return thread, members
+
+
+def test_while_a_sample_is_coded_blind_no_page_or_filter_shows_the_models_tags_for_its_members(cli, classified,
+                                                                                                   page):
+    thread, members = _draw(cli, classified)
+    tagged = {(r["platform"], r["id"]) for r in rows(
+        classified, "select distinct platform, id from predictions where predicted = 1 and category = 'money'")}
+    assert members & tagged, "some member is tagged money by the model (else this test shows nothing)"
+    # the Thread page: no model tag beside a member (a reviewer's labels would show), others' tags stay
+    html = page.get("/thread", query_string={"ref": f"mastodon:{thread}"}).text
+    member_texts = {r["text"][:40] for r in rows(classified, "select platform, id, text from replies") if
+                    (r["platform"], r["id"]) in members}
+    items = html.split("<li>")[1:]
+    for item in items:
+        if any(text in item for text in member_texts):
+            assert 'class="tags"' not in item and "blind" in item, item[:300]
+    assert any('class="tags"' in item for item in items)  # the other replies keep their tags
+    # a blind queue cannot be chosen by a category, nor ordered by the model's scores
+    refused = page.get("/review?blind=1&category=money")
+    assert refused.status_code == 400 and "would tell you its answer" in refused.text
+    assert "newest first" in page.get("/review?blind=1&order=uncertain").text
+    # a queue that shows the model holds no member; a member opened by its address shows no score
+    from replies import db
+    from replies.codebook import load
+    from replies.review.queue import review_queue
+
+    book = load()
+    database = db.open_db(classified)
+    for order in ("uncertain", "disagreement", "newest", "thread"):
+        queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer="ann", order=order)
+        assert queue and not set(queue) & members, order
+    member = sorted(members & tagged)[0]
+    opened = page.get(f"/review?order=uncertain&at={member[0]}:{member[1]}").text
+    assert 'class="score"' not in opened and 'id="blind"' in opened
+    # the replies table shows no predicted tag for a member, and a filter by the model's category holds none
+    listed = page.get(f"/replies?category=money&source=predicted&thread=mastodon:{thread}").text
+    assert "Showing" in listed or "replies" in listed
+    assert not any(text in listed for text in member_texts)
+    assert "(blind sample)" in page.get("/replies?thread=mastodon:" + thread).text
+    # the codebook page's most typical replies: none of the members
+    codebook_page = page.get("/codebook").text
+    assert not any(text in codebook_page for text in member_texts)
+    # the command line: the tree marks members blind; a blind queue takes no category
+    tree = cli("thread", f"mastodon:{thread}", "--depth", "30").stdout
+    assert "(blind)" in tree
+    assert "cannot be used with --category" in cli("review", "--blind", "--category", "money", code=2).stderr
+    assert "sample blind-one is coded blind" in cli("review", "--sample", "blind-one", "--show-model",
+                                                    code=2).stderr
+
+
+def test_once_every_member_is_coded_or_the_sample_was_drawn_open_the_tags_show_again(cli, classified, page):
+    thread, members = _draw(cli, classified, "--show-model")
+    assert rows(classified, "select blind from samples")[0]["blind"] == 0
+    html = page.get("/thread", query_string={"ref": f"mastodon:{thread}"}).text
+    assert "blind" not in html.split('id="tree"', 1)[1]
+    thread2 = rows(classified, "select id from threads where platform = 'bluesky'")[0]["id"]
+    cli("sample", "--size", "3", "--seed", "1", "--name", "tiny", "--thread", f"bluesky:{thread2}")
+    tiny = [(r["platform"], r["id"]) for r in rows(
+        classified, "select platform, id from sample_units where sample = 'tiny' and position < 3")]
+    assert "blind" in page.get("/thread", query_string={"ref": f"bluesky:{thread2}"}).text.split('id="tree"', 1)[1]
+    for platform, reply_id in tiny:
+        cli("label", f"{platform}:{reply_id}", "money", "--reviewer", "ann")
+    after = page.get("/thread", query_string={"ref": f"bluesky:{thread2}"}).text.split('id="tree"', 1)[1]
+    assert "blind</span>" not in after and 'class="tags"' in after

@@ -46,8 +46,9 @@ def test_parents_that_loop_cannot_keep_the_tree_or_the_export_going(cli, classif
         {"platform": "x", "id": "loop-b", "thread_id": thread_id, "parent_id": "loop-a", "kind": "reply",
          "status": "ok", "text": "b"}])
     database.conn.commit()
-    posts = [json.loads(line) for line in cli("thread", f"x:{thread_id}", "--json").output.splitlines()]
-    assert "loop-a" not in {p["id"] for p in posts}  # a loop hangs from nothing in the thread
+    posts = {p["id"]: p for p in map(json.loads, cli("thread", f"x:{thread_id}", "--json").output.splitlines())}
+    # every stored reply is shown: the loop opened at its oldest post, at depth 1 and marked
+    assert posts["loop-a"]["loop"] and posts["loop-a"]["depth"] == 1 and posts["loop-b"]["depth"] == 2
     exported = {r["id"]: r for r in map(json.loads, cli("export").output.splitlines())}
     assert 1 <= exported["loop-a"]["depth"] <= 1000
 

@@ -45,5 +45,6 @@ def overview_chart():
 
 @bp.get("/codebook")
 def codebook_page():
-    typical = {c.id: store.top_scored(g.db, g.codebook.hash, c.id) for c in g.codebook.categories}
+    typical = {c.id: store.top_scored(g.db, g.codebook.hash, c.id, hide_blind_for=g.codebook.name)
+               for c in g.codebook.categories}
     return render_template("codebook.html", title="Codebook", typical=typical)

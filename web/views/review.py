@@ -16,7 +16,7 @@ from replies.db import labels as store
 from replies.db import samples
 from replies.db.queries import has_replies
 from replies.db.schema import ADJUDICATED
-from replies.review.queue import ORDERS, reply_context, review_queue
+from replies.review.queue import MODEL_ORDERS, ORDERS, reply_context, review_queue
 
 from .common import reply_key, thread_of
 
@@ -60,7 +60,7 @@ class Queues:
                                     unreviewed=chosen.scope == "unreviewed",
                                     unreviewed_by_anyone=chosen.scope == "nobody",
                                     reviewed_by=chosen.scope.removeprefix("by:") if chosen.scope.startswith("by:")
-                                    else None, sample=chosen.sample or None)
+                                    else None, sample=chosen.sample or None, blind=chosen.blind == "1")
                 found = (keys, {k: i for i, k in enumerate(keys)})
                 self.queues[key] = found
             self.queues.move_to_end(key)
@@ -91,6 +91,12 @@ def review_filter(values) -> ReviewFilter:
         chosen = ReviewFilter(scope=chosen.scope, sample=chosen.sample)
     if chosen.order not in ORDERS:
         abort(400, description=f"unknown order {chosen.order!r} (one of {', '.join(ORDERS)})")
+    if chosen.blind == "1":  # nothing of the model's may choose or order a blind coder's replies
+        if chosen.category:
+            abort(400, description=f"a blind queue cannot be limited to category {chosen.category!r}: the replies "
+                                   "the model tagged would tell you its answer; clear the category or the Blind box")
+        if chosen.order in MODEL_ORDERS:
+            chosen = ReviewFilter(order="newest", thread=chosen.thread, scope=chosen.scope, blind="1")
     if chosen.category and chosen.category not in g.codebook.ids:
         abort(400, description=f"unknown category {chosen.category!r} (one of {', '.join(g.codebook.ids)})")
     if chosen.scope not in ("unreviewed", "nobody", "all") and not chosen.scope.startswith("by:"):
@@ -112,16 +118,18 @@ def show_review(chosen: ReviewFilter, at: str | None, fresh: bool = False, messa
                          if position is not None and 0 <= position + step < len(keys) else "")
     context = reply_context(g.db, *key, codebook=g.codebook.name, codebook_hash=g.codebook.hash,
                             reviewer=g.reviewer)
-    blind = bool(chosen.sample) or chosen.blind == "1"
-    if blind:  # the coder of a sample (or who asked) sees neither the model's scores nor its suggestion
+    drawn = samples.get_sample(g.db, chosen.sample) if chosen.sample else None
+    # the coder of a blind sample, who asked, or who opened a blind sample's member sees neither the model's
+    # scores nor its suggestion
+    blind = (drawn["blind"] if drawn else chosen.blind == "1") or context["blind_member"]
+    if blind:
         context["predictions"] = {}
     predicted = {c for c, row in context["predictions"].items() if row["predicted"]}
     chosen_labels = set(context["own_labels"]) if context["own_labels"] is not None else predicted
     version = store.gold_version(g.db, *key, g.codebook.name, g.reviewer)
     progress = None
-    if chosen.sample:
-        found = samples.get_sample(g.db, chosen.sample)
-        progress = {"name": chosen.sample, "size": found["size"],
+    if drawn:
+        progress = {"name": chosen.sample, "size": drawn["size"], "blind": drawn["blind"],
                     "coded": samples.coded_count(g.db, chosen.sample, g.codebook.name)}
     return render_template(
         "review.html", title="Review", filter=chosen, reviewers=store.reviewers(g.db, g.codebook.name),

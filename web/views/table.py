@@ -48,7 +48,8 @@ def table_selection(values) -> Selection:
                      search=(values.get("q") or "").strip() or None, search_syntax=values.get("fts") == "1",
                      category=category, source=source,
                      since=values.get("since") or None, until=values.get("until") or None, sort=sort,
-                     descending=values["dir"] == "desc" if values.get("dir") else sort in DESCENDING_FIRST)
+                     descending=values["dir"] == "desc" if values.get("dir") else sort in DESCENDING_FIRST,
+                     hide_blind=True)
 
 def counted(chosen: Selection) -> int:
     """How many replies the selection holds; a search SQLite cannot parse is a 400 here, before any page
