@@ -144,7 +144,34 @@ def load(path: str | Path | None = None) -> Codebook:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise CodebookError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    _within_budget(node, path)
     return _Validator(path).codebook(node)
+
+
+MAX_NODES = 20_000  # items of a codebook with every YAML alias written out; a real one has hundreds
+MAX_CHARS = 2_000_000  # characters of text, likewise
+
+
+def _within_budget(node, path: Path) -> None:
+    """Refuse a codebook whose YAML anchors and aliases repeat content past a budget (a few KB of aliases can
+    stand for gigabytes once the codebook is read, hashed and stored): its content is counted as it would be
+    written out, without writing it out."""
+    nodes = chars = 0
+    stack = [node] if node is not None else []
+    while stack:
+        item = stack.pop()
+        nodes += 1
+        if isinstance(item, yaml.ScalarNode):
+            chars += len(item.value)
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+        elif isinstance(item, yaml.MappingNode):
+            for key, value in item.value:
+                stack += (key, value)
+        if nodes > MAX_NODES or chars > MAX_CHARS:
+            raise CodebookError(f"{path}: the codebook stands for more than {MAX_NODES:,} items or {MAX_CHARS:,} "
+                                "characters once its YAML aliases (*name) are written out; write the categories "
+                                "out without repeating them through anchors")
 
 
 class _Validator:
@@ -158,10 +185,17 @@ class _Validator:
     def mapping(self, node, what: str) -> dict:
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, f"{what} must be a mapping of keys to values")
-        for key, _ in node.value:
+        found: dict = {}
+        first_line: dict[str, int] = {}
+        for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode):
                 self.fail(key, f"a key of {what} must be a plain word, not a list or a mapping")
-        return {k.value: v for k, v in node.value}
+            if key.value in found:  # YAML loaders keep the last silently: which one was meant is unknown
+                self.fail(key, f"duplicate key {key.value!r} in {what} (first on line {first_line[key.value]}): "
+                               "keep one")
+            found[key.value] = value
+            first_line[key.value] = key.start_mark.line + 1
+        return found
 
     def string(self, node, what: str, required: bool = True) -> str:
         if node is None:

@@ -368,3 +368,38 @@ def test_once_every_member_is_coded_or_the_sample_was_drawn_open_the_tags_show_a
         cli("label", f"{platform}:{reply_id}", "money", "--reviewer", "ann")
     after = page.get("/thread", query_string={"ref": f"bluesky:{thread2}"}).text.split('id="tree"', 1)[1]
     assert "blind</span>" not in after and 'class="tags"' in after
+
+
+def _laughs(path) -> None:
+    """A 100 KB codebook whose aliases stand for millions of examples shared by many categories."""
+    lines = ["name: laughs", "words: &w [" + ", ".join(f'"{"lean " * 20}{i}"' for i in range(400)) + "]",
+             "categories:"]
+    lines += [f"  - {{id: c{i}, label: C{i}, description: d, examples: *w}}" for i in range(2500)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_codebook_whose_aliases_stand_for_gigabytes_is_refused_at_once(classified, tmp_path):
+    bomb_book = tmp_path / "laughs.yaml"
+    _laughs(bomb_book)
+    assert bomb_book.stat().st_size < 200_000
+    reply = rows(classified, "select platform, id from replies where status = 'ok' limit 1")[0]
+    before = classified.stat().st_size
+    environ = {**os.environ, "REPLIES_DB": str(classified)}
+    honest, _, _ = _peak_mb(["label", f"{reply['platform']}:{reply['id']}", "money", "--reviewer", "ann"], environ)
+    peak, out, err = _peak_mb(["label", f"{reply['platform']}:{reply['id']}", "c1", "--reviewer", "ann",
+                               "--codebook", str(bomb_book)], environ)
+    assert "EXIT 1" in out and "once its YAML aliases (*name) are written out" in err, err
+    assert peak < honest + 30, (peak, honest)
+    assert classified.stat().st_size < before + 1_000_000
+
+
+@pytest.mark.parametrize("text,said", [
+    ("name: twice\ncategories:\n  - {id: a, label: A, description: x}\ncategories:\n  - {id: b, label: B, "
+     "description: y}\n", "4: duplicate key 'categories' in the codebook (first on line 2)"),
+    ("name: twice\ncategories:\n  - id: a\n    label: A\n    description: x\n    description: y\n",
+     "6: duplicate key 'description' in each category (first on line 5)"),
+])
+def test_a_codebook_with_a_key_given_twice_is_refused_naming_both_lines(run, env, tmp_path, text, said):
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    assert said in run("codebook", "show", path, code=1).stderr
