@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -16,6 +18,36 @@ DEFAULT_DB = "replies.db"
 # not change replies' connections, and finding plugins (a scan of every installed package's entry points) is
 # not paid by every command.
 BUSY_TIMEOUT_MS = 10_000
+
+
+class Store(Database):
+    """sqlite-utils' Database whose transactions take the write lock when they begin (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads first and writes later cannot wait for a writer that committed in
+    between: SQLite refuses it at once ("database is locked"), whatever the busy timeout. Taken at the start,
+    the lock is waited for like any other, so a long import and a `replies label` in another process take turns
+    instead of one failing. A read-only connection begins as usual."""
+
+    readonly = False
+
+    @contextmanager
+    def atomic(self) -> Iterator["Store"]:
+        if self.readonly or self.conn.in_transaction:  # a savepoint inside a transaction, as sqlite-utils does
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.rollback()
+            raise
+        else:
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.rollback()
+                raise
 
 
 def resolve_path(path: str | os.PathLike | None = None) -> Path:
@@ -37,7 +69,8 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, re
         raise DatabaseError(f"no database at {target}: run `replies harvest URL` first or pass --db")
     if readonly:
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-        db = Database(conn, execute_plugins=False)
+        db = Store(conn, execute_plugins=False)
+        db.readonly = True
         try:
             _check_not_newer(db)
         except sqlite3.DatabaseError as exc:
@@ -47,7 +80,7 @@ def open_db(path: str | os.PathLike | None = None, *, readonly: bool = False, re
         raise DatabaseError(f"cannot create database {target}: folder {target.parent} does not exist")
     try:
         conn = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000)
-        db = Database(conn, execute_plugins=False)
+        db = Store(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if reopen:
             db.execute("PRAGMA synchronous = NORMAL")

@@ -127,15 +127,16 @@ def draw(db: Database, *, size: int, seed: int | None = None, name: str | None =
 def extend(db: Database, name: str, more: int) -> tuple[Drawn, list[Key]]:
     """Add the next `more` replies of the sample's random order to its members: the sample stays a simple
     random sample of its population, and the members drawn before stay. Returns the sample and the new members."""
-    recorded = named_sample(db, name)
     if more < 1:
         raise EstimateError(f"--extend must add at least 1 member, not {more}")
-    left = recorded["population"] - recorded["size"]
-    if more > left:
-        raise EstimateError(f"sample {name!r} holds {recorded['size']} of its {recorded['population']} replies: "
-                            f"only {left} more can be added" + (", so every reply is in it" if left == 0 else ""))
-    size = recorded["size"] + more
-    store.set_size(db, name, size)
+    with db.atomic():  # read and grow in one write transaction: two extensions at once add up, never overwrite
+        recorded = named_sample(db, name)
+        left = recorded["population"] - recorded["size"]
+        if more > left:
+            raise EstimateError(f"sample {name!r} holds {recorded['size']} of its {recorded['population']} replies: "
+                                f"only {left} more can be added" + (", so every reply is in it" if left == 0 else ""))
+        size = recorded["size"] + more
+        store.set_size(db, name, size)
     members = store.units(db, name, size)
     return (Drawn(name, recorded["seed"], size, recorded["population"], recorded["thread"], members),
             members[recorded["size"]:])

@@ -13,7 +13,7 @@ import zlib
 
 import pytest
 
-from tests.helpers import rows
+from tests.helpers import count, rows
 from tests.hostile_server import Hostile, answering, respond
 
 
@@ -403,3 +403,42 @@ def test_a_codebook_with_a_key_given_twice_is_refused_naming_both_lines(run, env
     path = tmp_path / "twice.yaml"
     path.write_text(text)
     assert said in run("codebook", "show", path, code=1).stderr
+
+
+def test_a_write_transaction_holds_the_lock_from_its_start_so_a_second_writer_waits(classified):
+    """BEGIN IMMEDIATE: while one of replies' transactions is open (even before it writes), another writer
+    cannot begin; readers still read. A deferred BEGIN took no lock, and its later write failed at once when
+    another writer had committed in between."""
+    import sqlite3
+
+    from replies import db
+
+    database = db.open_db(classified)
+    with database.atomic():
+        database.execute("select count(*) from replies").fetchone()  # the read an import or an extension does
+        other = sqlite3.connect(classified, timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("begin immediate")
+        assert other.execute("select count(*) from replies").fetchone()[0] > 0
+    other.execute("begin immediate")
+    other.rollback()
+
+
+@pytest.mark.slow
+def test_extensions_and_labels_at_once_wait_for_each_other_and_all_land(classified):
+    """Four `sample --extend 1` and four `label` processes started together: every one succeeds (they wait for
+    the write lock), and the sample grew by exactly four (two extensions never overwrite each other)."""
+    from tests.conftest import replies_subprocess
+
+    environ = {"REPLIES_DB": str(classified)}
+    done = subprocess.run([sys.executable, "-m", "replies", "sample", "--size", "10", "--name", "busy", "--seed",
+                           "3"], env={**os.environ, **environ}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    targets = rows(classified, "select platform, id from replies where status = 'ok' and text != '' limit 4")
+    procs = [replies_subprocess("sample", "--extend", "1", "busy", env=environ) for _ in range(4)]
+    procs += [replies_subprocess("label", f"{t['platform']}:{t['id']}", "money", "--reviewer", f"r{i}",
+                                 env=environ) for i, t in enumerate(targets)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    assert rows(classified, "select size from samples where name = 'busy'")[0]["size"] == 14
+    assert count(classified, "select count(*) from gold_labels where reviewer like 'r%'") == 4
