@@ -24,9 +24,18 @@ def codebook_option(fn):
                              "Default: the one `classify` last used on this database, else lean_nhs.")(fn)
 
 
+def _reviewer(ctx, param, value: str) -> str:
+    from replies.review.labels import reviewer_problem
+
+    problem = reviewer_problem(value, final_allowed=True)
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
 def reviewer_option(fn):
     return click.option("--reviewer", default=lambda: getpass.getuser(), show_default="your user name",
-                        help="Name recorded with each label.")(fn)
+                        callback=_reviewer, help="Name recorded with each label.")(fn)
 
 
 def current_codebook(database, path):

@@ -9,6 +9,7 @@ import textwrap
 import click
 
 from replies.db import samples as store
+from replies.text import visible
 
 from .classify_cmds import codebook_option, current_codebook, thread_key
 from .common import Level, db_option, open_database
@@ -179,7 +180,8 @@ def _print_estimate(result) -> None:
     level = f"{100 * result.level:g}%"
     sources = ", ".join(f"{s['method'] or '?'} ({s['model'] or '?'})" for s in result.scored_by)
     coders = ", ".join(f"{name} {n}" for name, n in result.coders.items())
-    say = lambda text: click.echo(textwrap.fill(text, WIDTH, break_on_hyphens=False))
+    # labels, names and reviewers come from files and people: nothing they hold may act on the terminal
+    say = lambda text: click.echo(visible(textwrap.fill(text, WIDTH, break_on_hyphens=False)))
     say(f"Sample {result.sample}: {result.labelled} of {result.size} members coded, drawn from "
         f"{result.population} replies ({_scope(result.thread)}, seed {result.seed}).")
     say(f"Codebook {result.codebook} ({result.codebook_hash}); model scores: {sources}; codes: {coders}.")
@@ -188,7 +190,8 @@ def _print_estimate(result) -> None:
     rows = []
     for c in result.categories:
         human = c.human_only
-        rows.append((c.label if len(c.label) <= 30 else c.label[:29] + "…",
+        label = visible(c.label, keep_newlines=False)
+        rows.append((label if len(label) <= 30 else label[:29] + "…",
                      f"{_percent(c.estimate)}%", f"{_percent(c.low)}–{_percent(c.high)}",
                      f"{c.count:.0f} ({c.count_low:.0f}–{c.count_high:.0f})",
                      f"{_percent(human['estimate'])} ({_percent(human['low'])}–{_percent(human['high'])})",

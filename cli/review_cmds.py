@@ -154,7 +154,7 @@ class Review:
             suggested = "" if self.blind else "*" if row and row["predicted"] else " "
             key = DIGITS[i] if i < 10 else f"t{i + 1}"
             mark = "x" if category.id in chosen else " "
-            lines.append(f" [{mark}] {key:>3}  {category.label:<40} {score}{suggested}")
+            lines.append(f" [{mark}] {key:>3}  {visible(category.label, keep_newlines=False):<40} {score}{suggested}")
         lines.append(f"Note: {visible(note)}" if note else "")
         if context["own_labels"] is not None:
             lines.append("(you reviewed this reply before; accepting replaces your earlier label)")

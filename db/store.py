@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from replies.text import clean, json_storable
+
 from .queries import select_in
 from .times import utc_now
 
@@ -39,9 +41,12 @@ class PageCounts:
 
 
 def _raw(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+    """A server's raw answer as stored JSON text (a lone surrogate kept as its escape, as it was sent)."""
+    if value is None:
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, str):
+        return clean(value)
+    return json_storable(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def upsert_thread(db: Database, row: Mapping[str, Any]) -> None:

@@ -18,13 +18,13 @@ import time
 from .reply import Reply
 from .world import Post
 
-COMMENTS_RE = re.compile(r"^(?:/r/[A-Za-z0-9_]+)?/comments/([a-z0-9]{1,13})(?:/[^/]*(?:/([a-z0-9]{1,13}))?)?/?$")
+COMMENTS_RE = re.compile(r"(?:/r/[A-Za-z0-9_]+)?/comments/([a-z0-9]{1,13})(?:/[^/]*(?:/([a-z0-9]{1,13}))?)?/?")
 MAX_LIMIT = 500
 MAX_MORE_IDS = 100
 
 
 def serves(path: str) -> bool:
-    return path in ("/api/v1/access_token", "/api/morechildren") or bool(COMMENTS_RE.match(path))
+    return path in ("/api/v1/access_token", "/api/morechildren") or bool(COMMENTS_RE.fullmatch(path))
 
 
 def _one(query, name: str) -> str | None:
@@ -57,7 +57,7 @@ def handle(emulator, path: str, query, headers) -> Reply:
     elif path == "/api/morechildren":
         reply = _morechildren(emulator, query)
     else:
-        match = COMMENTS_RE.match(path)
+        match = COMMENTS_RE.fullmatch(path)
         reply = _comments(emulator, match.group(1), match.group(2), query)
     reply.headers.update(rate)
     return reply

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from replies.text import json_storable
+
 from . import bluesky_api, llm_api, mastodon_api, reddit_api, threads_api, x_api, youtube_api
 from .reply import Reply
 from .world import World
@@ -310,7 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = body.encode() if isinstance(body, str) else body
             ctype = "text/html; charset=utf-8"
         else:
-            data = json.dumps(body, ensure_ascii=False).encode()
+            # a lone surrogate in the world's text goes out as JSON's \\uXXXX escape, as a real server sends it
+            data = json_storable(json.dumps(body, ensure_ascii=False)).encode()
             ctype = "application/json; charset=utf-8"
         self.send_response(status)
         self.send_header("Content-Type", ctype)

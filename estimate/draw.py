@@ -23,7 +23,7 @@ from replies.db import samples as store
 from .errors import EstimateError
 
 Key = tuple[str, str]
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_SEED = 2**63 - 1  # SQLite's largest integer
 
 
@@ -68,7 +68,7 @@ def named_sample(db: Database, name: str) -> dict:
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise EstimateError(f"sample name {name!r} must be 1 to 64 letters, digits, '.', '_' or '-', starting "
                             "with a letter or digit")
     return name

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from .errors import SplitError
 
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
 
 
 def parse_split(spec: str) -> dict[str, float]:
@@ -24,7 +24,7 @@ def parse_split(spec: str) -> dict[str, float]:
             fraction = -1.0
         if not sep or not name or not 0 <= fraction <= 1:
             raise SplitError(f"--split {spec!r}: write NAME=FRACTION pairs, e.g. train=0.8,dev=0.1,test=0.1")
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise SplitError(f"--split {spec!r}: {name!r} is not a split name (a letter, then letters, digits "
                              "or _, e.g. train)")
         if name in parts:

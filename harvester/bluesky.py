@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "bluesky"
-WEB_RE = re.compile(r"^https?://(?:www\.)?bsky\.app/profile/([^/?#]+)/post/([A-Za-z0-9._~:-]+)/?(?:[?#].*)?$")
-AT_RE = re.compile(r"^at://([^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)$")
+WEB_RE = re.compile(r"https?://(?:www\.)?bsky\.app/profile/([^/?#]+)/post/([A-Za-z0-9._~:-]+)/?(?:[?#].*)?")
+AT_RE = re.compile(r"at://([^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)")
 MAX_DEPTH = 1000
 
 URL_FORMS = ("https://bsky.app/profile/HANDLE/post/ID", "at://DID/app.bsky.feed.post/ID")
@@ -42,7 +42,7 @@ SETTINGS = (
 def parse_url(url: str) -> tuple[str, str] | None:
     """(actor, rkey) from a bsky.app post URL or an at:// post URI, or None."""
     text = url.strip()
-    match = WEB_RE.match(text) or AT_RE.match(text)
+    match = WEB_RE.fullmatch(text) or AT_RE.fullmatch(text)
     return (match.group(1), match.group(2)) if match else None
 
 
@@ -84,7 +84,7 @@ def _quoted(embed: Any) -> str | None:
     if isinstance(inner, dict) and isinstance(inner.get("record"), dict):  # recordWithMedia wraps a record
         inner = inner["record"]
     uri = inner.get("uri") if isinstance(inner, dict) else None
-    return uri if isinstance(uri, str) and AT_RE.match(uri) else None
+    return uri if isinstance(uri, str) and AT_RE.fullmatch(uri) else None
 
 
 def _type(node: Any) -> str:

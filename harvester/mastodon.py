@@ -33,12 +33,12 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
 
 PLATFORM = "mastodon"
 URL_RE = re.compile(
-    r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:web/)?(?:@[A-Za-z0-9_.-]+(?:@[A-Za-z0-9.-]+)?|users/[A-Za-z0-9_.-]+/statuses)/(\d+)/?(?:[?#].*)?$"
+    r"(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:web/)?(?:@[A-Za-z0-9_.-]+(?:@[A-Za-z0-9.-]+)?|users/[A-Za-z0-9_.-]+/statuses)/(\d+)/?(?:[?#].*)?"
 )
 LOGGED_OUT_LIMIT = 60  # descendants in one logged-out /context answer
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 # A Mastodon status's ActivityPub id: the server it was posted on, and its status id there.
-ORIGIN_RE = re.compile(r"^(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:ap/)?users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})$")
+ORIGIN_RE = re.compile(r"(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:ap/)?users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})")
 
 URL_FORMS = ("https://INSTANCE/@USER/ID",)
 URL_NOTE = "MASTODON_ACCESS_TOKEN optional"  # what `replies harvest --help` says beside the forms
@@ -57,7 +57,7 @@ SETTINGS = (
 
 def parse_url(url: str) -> tuple[str, str] | None:
     """(instance base URL, status id) from a Mastodon status URL, or None."""
-    match = URL_RE.match(url.strip())
+    match = URL_RE.fullmatch(url.strip())
     return (match.group(1), match.group(2)) if match else None
 
 
@@ -87,7 +87,7 @@ def origin_of(uri: Any, home: str) -> tuple[str, str] | None:
     a uri that is not a Mastodon status address or that --origin must not follow: one on the thread's own
     server, one not on HTTPS, and, unless the thread's server is itself on this machine (an emulator), one
     on this machine or a private network (a reply's uri must not aim requests at local services)."""
-    match = ORIGIN_RE.match(uri) if isinstance(uri, str) else None
+    match = ORIGIN_RE.fullmatch(uri) if isinstance(uri, str) else None
     if not match or host_of(match.group(1)) == host_of(home):
         return None
     base = match.group(1)

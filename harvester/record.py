@@ -9,16 +9,18 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from replies.db.times import untrusted_iso
+from replies.text import clean
 
 REPLY, QUOTE, ROOT = "reply", "quote", "root"
 OK, NOT_FOUND, BLOCKED, MALFORMED = "ok", "not_found", "blocked", "malformed"
 DELETED, REMOVED = "deleted", "removed"  # kept in the tree by the platform: by its author, by a moderator
-_ID = re.compile(r"^[A-Za-z0-9_:/.@~-]{1,300}$")  # tweet ids, at:// URIs, Mastodon (and Pleroma) status ids
+_ID = re.compile(r"[A-Za-z0-9_:/.@~-]{1,300}")  # tweet ids, at:// URIs, Mastodon (and Pleroma) status ids
 
 
 def post_id(value: Any) -> str:
-    """A post id from a server, as text; ValueError for anything else (a list, a dict, markup, nothing)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or not _ID.match(str(value)):
+    """A post id from a server, as text; ValueError for anything else (a list, a dict, markup, nothing, an id
+    with a line end: the whole value must be an id, or 101 and "101\\n" would be two posts)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not _ID.fullmatch(str(value)):
         raise ValueError(f"not a post id: {str(value)[:60]!r}")
     return str(value)
 
@@ -72,7 +74,9 @@ class Post:
                 setattr(self, name, None)
         for name in _TEXTS:
             value = getattr(self, name)
-            if not isinstance(value, (str, type(None))):
+            if isinstance(value, str):
+                setattr(self, name, clean(value))  # a lone surrogate costs that character, not the reply
+            elif value is not None:
                 self.problems.append(f"{name} {_shown(value)}")
                 setattr(self, name, None)
         for name in ("created_at", "edited_at"):

@@ -36,9 +36,9 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
 PLATFORM = "reddit"
 _HOSTS = r"https?://(?:(?:www|old|new|np|m|sh)\.)?reddit\.com"
 URL_RE = re.compile(_HOSTS + r"/(?:r/[A-Za-z0-9_]{1,32}/)?comments/([a-z0-9]{1,13})"
-                    r"(?:/[^/?#]*(?:/([a-z0-9]{1,13}))?)?/?(?:[?#].*)?$", re.IGNORECASE)
-SHORT_RE = re.compile(r"^https?://redd\.it/([a-z0-9]{1,13})/?(?:[?#].*)?$", re.IGNORECASE)
-FULLNAME_RE = re.compile(r"^t[13]_[a-z0-9]{1,13}$")
+                    r"(?:/[^/?#]*(?:/([a-z0-9]{1,13}))?)?/?(?:[?#].*)?", re.IGNORECASE)
+SHORT_RE = re.compile(r"https?://redd\.it/([a-z0-9]{1,13})/?(?:[?#].*)?", re.IGNORECASE)
+FULLNAME_RE = re.compile(r"t[13]_[a-z0-9]{1,13}")
 MORE_IDS = 100     # ids /api/morechildren takes in one call
 PAGE_LIMIT = 500   # the most comments /comments returns in one answer
 URL_FORMS = ("https://www.reddit.com/r/SUB/comments/ID/...", "https://redd.it/ID")
@@ -64,15 +64,15 @@ SETTINGS = (
 def parse_url(url: str) -> tuple[str, str | None] | None:
     """(article id, comment id or None) from a Reddit post or comment permalink, or None."""
     text = url.strip()
-    match = URL_RE.match(text)
+    match = URL_RE.fullmatch(text)
     if match:
         return match.group(1).lower(), (match.group(2) or "").lower() or None
-    match = SHORT_RE.match(text)
+    match = SHORT_RE.fullmatch(text)
     return (match.group(1).lower(), None) if match else None
 
 
 def _fullname(value: Any) -> str:
-    if not isinstance(value, str) or not FULLNAME_RE.match(value):
+    if not isinstance(value, str) or not FULLNAME_RE.fullmatch(value):
         raise ValueError(f"not a Reddit comment or post name: {str(value)[:40]!r}")
     return value
 
@@ -141,7 +141,7 @@ class _Tree:
             data = item["data"]
             if item.get("kind") == "t1":
                 post = tolerant(normalise_comment, data, platform=PLATFORM, id_key="name")
-                if post is not None and FULLNAME_RE.match(post.id):
+                if post is not None and FULLNAME_RE.fullmatch(post.id):
                     self.posts.append(post)
                 replies = data.get("replies")
                 if isinstance(replies, dict):
@@ -369,7 +369,7 @@ def _load(value: str | None) -> tuple[list[str], list[str]] | None:
     try:
         data = json.loads(value)
         hidden = [i for i in data.get("hidden", []) if isinstance(i, str) and re.fullmatch(r"[a-z0-9]{1,13}", i)]
-        cont = [c for c in data.get("continue", []) if isinstance(c, str) and FULLNAME_RE.match(c)]
+        cont = [c for c in data.get("continue", []) if isinstance(c, str) and FULLNAME_RE.fullmatch(c)]
     except (ValueError, AttributeError, TypeError):
         return None
     return (hidden, cont) if hidden or cont else None

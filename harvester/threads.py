@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "threads"
-URL_RE = re.compile(r"^https?://(?:www\.)?threads\.(?:net|com)/@([A-Za-z0-9._]{1,30})/post/([A-Za-z0-9_-]{5,40})"
-                    r"/?(?:[?#].*)?$", re.IGNORECASE)
+URL_RE = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/@([A-Za-z0-9._]{1,30})/post/([A-Za-z0-9_-]{5,40})"
+                    r"/?(?:[?#].*)?", re.IGNORECASE)
 URL_FORMS = ("https://www.threads.net/@USER/post/CODE",)
 URL_NOTE = "THREADS_ACCESS_TOKEN of USER"  # what `replies harvest --help` says beside the forms
 # what this platform reads from the environment and the config file's [threads] section
@@ -47,7 +47,7 @@ MAX_OWN_PAGES = 200            # 100 posts a page: the owner's latest 20,000 pos
 
 def parse_url(url: str) -> tuple[str, str] | None:
     """(user name, post code) from a threads.net or threads.com post URL, or None."""
-    match = URL_RE.match(url.strip())
+    match = URL_RE.fullmatch(url.strip())
     return (match.group(1).lower(), match.group(2)) if match else None
 
 

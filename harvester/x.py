@@ -37,7 +37,7 @@ requests = lazy.module("requests")
 PLATFORM = "x"
 TWEEPY_HOST = "https://api.twitter.com"
 URL_RE = re.compile(
-    r"^https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/(?:[A-Za-z0-9_]{1,15}|i(?:/web)?)/status(?:es)?/(\d{1,19})(?:[/?#].*)?$"
+    r"https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/(?:[A-Za-z0-9_]{1,15}|i(?:/web)?)/status(?:es)?/(\d{1,19})(?:[/?#].*)?"
 )
 TWEET_FIELDS = [
     "author_id", "conversation_id", "created_at", "in_reply_to_user_id", "referenced_tweets",
@@ -62,7 +62,7 @@ LINK_RE = re.compile(r"https?://[^\s<>\"]{1,2000}")
 
 def parse_url(url: str) -> str | None:
     """The tweet id in an x.com / twitter.com status URL, or None."""
-    match = URL_RE.match(url.strip())
+    match = URL_RE.fullmatch(url.strip())
     return match.group(1) if match else None
 
 

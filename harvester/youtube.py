@@ -31,10 +31,10 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
 
 PLATFORM = "youtube"
 REQUEST_NOUN = "quota units"  # every call this module makes costs one unit
-VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com",
           "www.youtube-nocookie.com")
-_PATH_FORMS = re.compile(r"^/(?:shorts|live|embed|v)/([A-Za-z0-9_-]{11})/?$")
+_PATH_FORMS = re.compile(r"/(?:shorts|live|embed|v)/([A-Za-z0-9_-]{11})/?")
 URL_FORMS = ("https://www.youtube.com/watch?v=ID", "https://youtu.be/ID", "https://www.youtube.com/shorts/ID")
 URL_NOTE = "YOUTUBE_API_KEY; 1 quota unit a request"  # what `replies harvest --help` says beside the forms
 # what this platform reads from the environment and the config file's [youtube] section
@@ -56,7 +56,7 @@ def parse_url(url: str) -> tuple[str] | None:
     if host == "youtu.be":
         vid = parts.path.strip("/")
     elif host in _HOSTS:
-        match = _PATH_FORMS.match(parts.path)
+        match = _PATH_FORMS.fullmatch(parts.path)
         if match:
             vid = match.group(1)
         elif parts.path.rstrip("/") == "/watch":
@@ -65,7 +65,7 @@ def parse_url(url: str) -> tuple[str] | None:
             return None
     else:
         return None
-    return (vid,) if VIDEO_ID.match(vid) else None
+    return (vid,) if VIDEO_ID.fullmatch(vid) else None
 
 
 def _count(value: Any) -> int | None:

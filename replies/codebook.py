@@ -40,7 +40,7 @@ class LabelError(RepliesError):
     """A label names an unknown category or reply, or a labels file is malformed."""
 
 
-ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 DEFAULT_CODEBOOK = "lean_nhs"
 
 
@@ -148,6 +148,12 @@ def load(path: str | Path | None = None) -> Codebook:
     return _Validator(path).codebook(node)
 
 
+def _controls(text: str) -> bool:
+    """Whether `text` holds a control character or a bidirectional override (what would act on a terminal)."""
+    return any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 or "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069"
+               for ch in text)
+
+
 MAX_NODES = 20_000  # items of a codebook with every YAML alias written out; a real one has hundreds
 MAX_CHARS = 2_000_000  # characters of text, likewise
 
@@ -219,7 +225,7 @@ class _Validator:
             if key not in top:
                 self.fail(node, f"missing `{key}`")
         name = self.string(top["name"], "`name`")
-        if any(ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0 for ch in name) or len(name) > 200:
+        if _controls(name) or len(name) > 200:
             self.fail(top["name"], f"`name` {name[:40]!r} must be one line of at most 200 characters, with no "
                                    "control characters")
         question = self.string(top.get("question"), "`question`") if "question" in top else ""
@@ -234,7 +240,7 @@ class _Validator:
                 if key not in fields:
                     self.fail(item, f"a category is missing `{key}`")
             cid = self.string(fields["id"], "`id`")
-            if not ID_RE.match(cid):
+            if not ID_RE.fullmatch(cid):
                 self.fail(fields["id"], f"category id {cid!r} must be lower-case letters, digits and _")
             if cid in seen:
                 self.fail(fields["id"], f"duplicate category id {cid!r} (first on line {seen[cid]})")
@@ -242,8 +248,12 @@ class _Validator:
             unknown = set(fields) - {"id", "label", "description", "examples", "counter_examples"}
             if unknown:
                 self.fail(item, f"unknown key {sorted(unknown)[0]!r} in category {cid!r}")
+            label = self.string(fields["label"], "`label`")
+            if _controls(label) or len(label) > 200:  # it is shown on terminals, in tables and on pages
+                self.fail(fields["label"], f"the label of {cid!r} must be one line of at most 200 characters, with "
+                                           "no control characters")
             categories.append(Category(
-                id=cid, label=self.string(fields["label"], "`label`"),
+                id=cid, label=label,
                 description=self.string(fields["description"], "`description`"),
                 examples=self.strings(fields.get("examples"), "`examples`"),
                 counter_examples=self.strings(fields.get("counter_examples"), "`counter_examples`"),

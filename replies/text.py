@@ -22,6 +22,22 @@ _CONTROL_AND_LAYOUT = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 _BEYOND_JSON = re.compile(f"[{_BEYOND_C0}]")  # JSON itself escapes the C0 controls
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Text as it is stored: a lone surrogate (what JSON's "\\ud800" decodes to, never a character of its own,
+    and not encodable as UTF-8) replaced by U+FFFD, the replacement character; the rest kept as it is. One rule,
+    applied where text comes in, so that no later step (storage, a CSV, a page, a terminal) meets one."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def json_storable(json_text: str) -> str:
+    """JSON text (written with ensure_ascii=False) with each lone surrogate written back as its `\\uXXXX`
+    escape: the same JSON, now encodable as UTF-8 (a server's raw answer is stored as it was sent)."""
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
 def visible(text: str, *, keep_newlines: bool = True) -> str:
     """`text` safe to print on a terminal: every control character (escape sequences that clear the screen,
     set the window title or write the clipboard) and bidirectional override shown as a `\\xNN` or `\\uNNNN`

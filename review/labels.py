@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,9 +13,24 @@ from sqlite_utils import Database
 from replies.codebook import Codebook, LabelError
 from replies.db import labels as store
 from replies.db.queries import platforms_stored
+from replies.db.schema import ADJUDICATED
 from replies.jsonl import read_jsonl
 
 from .labelstudio import read_labelstudio
+
+# a reviewer's name: 1 to 64 characters, none of them a control character, the whole value (no line end)
+REVIEWER_RE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]{1,64}")
+
+
+def reviewer_problem(name: str, *, final_allowed: bool = False) -> str | None:
+    """Why `name` cannot be a reviewer's name (it is stored with every label and shown on every page), or None.
+    The name that marks final decisions is refused unless `final_allowed` (the command line may record them)."""
+    if not REVIEWER_RE.fullmatch(name) or name != name.strip():
+        return (f"{name!r} cannot be a reviewer name: use 1 to 64 characters, no control characters and no "
+                "spaces at either end")
+    if name == ADJUDICATED and not final_allowed:
+        return f"{ADJUDICATED!r} cannot be a reviewer name: it marks final decisions"
+    return None
 
 
 def known_platforms(database: Database) -> list[str]:

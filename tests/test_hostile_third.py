@@ -442,3 +442,112 @@ def test_extensions_and_labels_at_once_wait_for_each_other_and_all_land(classifi
     assert all(code == 0 for code, _ in results), results
     assert rows(classified, "select size from samples where name = 'busy'")[0]["size"] == 14
     assert count(classified, "select count(*) from gold_labels where reviewer like 'r%'") == 4
+
+
+def test_a_lone_surrogate_costs_one_character_not_the_reply_the_thread_or_the_import(run, env, tmp_path, world):
+    """A server's "\\ud800" (valid JSON, not encodable text) in a harvested reply, an imported JSONL line and a
+    twarc file: each reply is kept with U+FFFD in its place; the raw answer keeps the escape as it was sent."""
+    from datetime import timedelta
+
+    from replies.emulator import Emulator
+    from replies.emulator.sample import post_url
+    from replies.harvester import platforms
+
+    now = world.now()
+    root = world.add("mastodon", "asker", "Why is lean harder?", now - timedelta(hours=3))
+    for n in range(4):
+        world.add("mastodon", f"nurse{n}", f"reply {n} with a broken \ud800 character", now - timedelta(hours=2),
+                  parent=root.id)
+    with Emulator(world) as server:
+        for name, value in platforms.emulator_environment(server.base_url).items():
+            os.environ[name] = value
+        try:
+            run("harvest", post_url(server, root))
+        finally:
+            for name in platforms.emulator_environment(server.base_url):
+                os.environ.pop(name, None)
+    stored = rows(env["REPLIES_DB"], "select text, raw from replies where platform = 'mastodon'")
+    assert len(stored) == 4 and all("broken \ufffd character" in r["text"] for r in stored)
+    assert all("\\ud800" in r["raw"] for r in stored)
+    lines = tmp_path / "other.jsonl"
+    lines.write_text(json.dumps({"id": "j1", "text": "imported \ud800 text", "author": "ana"}) + "\n" +
+                     json.dumps({"id": "j2", "text": "fine text", "author": "ben"}) + "\n")
+    result = run("import", lines, "--format", "jsonl", "--map", "id=id,text=text,author=author",
+                 "--thread-url", "https://forum.example/t/surrogates")
+    assert "2 new" in result.output and "Traceback" not in result.stderr
+    assert rows(env["REPLIES_DB"], "select text from replies where id = 'j1'")[0]["text"] == "imported \ufffd text"
+    twarc = tmp_path / "tweets.jsonl"
+    tweet = {"id": "901", "conversation_id": "900", "author_id": "7", "text": "a tweet \udfff here",
+             "created_at": "2026-12-01T10:00:00.000Z", "referenced_tweets": [{"type": "replied_to", "id": "900"}]}
+    twarc.write_text(json.dumps({"data": [tweet], "includes": {"users": [{"id": "7", "username": "x_user"}]}}) + "\n")
+    run("import", twarc)
+    assert rows(env["REPLIES_DB"], "select text from replies where id = '901'")[0]["text"] == "a tweet \ufffd here"
+
+
+def test_text_that_breaks_outputs_is_shown_safely_everywhere(run, env, tmp_path, cli, classified):
+    """U+FFFE and U+FFFF in a handle still make a GEXF and a GraphML file a parser reads; `thread --json` escapes
+    a right-to-left override and C1 controls like every other JSON output; a codebook label that would set the
+    terminal's title and clear its screen is refused when the codebook is read."""
+    import sqlite3
+
+    import networkx as nx
+
+    conn = sqlite3.connect(classified)
+    thread = conn.execute("select id from threads where platform = 'mastodon'").fetchone()[0]
+    conn.execute("update replies set author_handle = 'odd\ufffe\uffffname', text = 'flip \u202e this \x9b31m' "
+                 "where rowid = (select min(rowid) from replies where platform = 'mastodon' and thread_id = ?)",
+                 [thread])
+    conn.commit()
+    conn.close()
+    for suffix, read in (("gexf", nx.read_gexf), ("graphml", nx.read_graphml)):
+        path = tmp_path / f"network.{suffix}"
+        cli("thread", f"mastodon:{thread}", "--network", path)
+        assert any("odd" in node for node in read(path).nodes)
+    shown = cli("thread", f"mastodon:{thread}", "--json").stdout
+    assert "\u202e" not in shown and "\x9b" not in shown and "\\u202e" in shown
+    assert any(json.loads(line)["text"] == "flip \u202e this \x9b31m" for line in shown.splitlines())
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text("name: hostile\ncategories:\n  - id: money\n    label: \"\\e]0;pwned\\a\\e[2JMoney\"\n"
+                       "    description: money\n")
+    for command in (["estimate", "--codebook", hostile], ["codebook", "show", hostile]):
+        result = cli(*command, code=1)
+        assert "label of 'money' must be one line" in result.stderr and "\x1b" not in result.output
+
+
+@pytest.mark.parametrize("args", [["sample", "--size", "3", "--name", "fresh\n"],
+                                  ["sample", "--size", "3", "--name", "fresh\r"],
+                                  ["label", "x:1", "money", "--reviewer", "bob\n"]])
+def test_a_name_with_a_line_end_is_refused_not_stored(cli, args):
+    """`re.match` with `$` let "fresh\\n" through: the sample was made and then never found again."""
+    result = cli(*args, code=2 if args[0] == "label" else 1)
+    assert "fresh" in result.stderr or "bob" in result.stderr
+    assert count(os.environ["REPLIES_DB"], "select count(*) from samples") == 0
+
+
+def test_a_post_id_with_a_line_end_is_not_a_second_post():
+    from replies.harvester.record import post_id
+
+    assert post_id("101") == "101" and post_id(101) == "101"
+    for bad in ("101\n", "101\r\n", "\n101", "10 1"):
+        with pytest.raises(ValueError):
+            post_id(bad)
+
+
+def test_a_harvested_id_with_a_line_end_is_not_stored_as_another_post(run, env, serve):
+    """A server that lists status 10 again as "10\\n" beside it: one post stored, not two."""
+    from datetime import datetime, timedelta, timezone
+
+    from replies.emulator import World, mastodon_api
+    from replies.emulator.sample import post_url
+
+    now = datetime.now(timezone.utc) - timedelta(hours=1)
+    world = World()
+    root = world.add("mastodon", "asker", "Why is lean harder in the NHS?", now)
+    reply = world.add("mastodon", "bea", "No time to improve anything.", now + timedelta(minutes=1), parent=root.id)
+    server = serve(world)
+    sent = mastodon_api.status(server, reply)
+    again = {**sent, "id": sent["id"] + "\n"}
+    server.record(f"/api/v1/statuses/{root.id}/context", {"ancestors": [], "descendants": [sent, again]})
+    run("harvest", post_url(server, root))
+    ids = [r["id"] for r in rows(env["REPLIES_DB"], "select id from replies where platform = 'mastodon'")]
+    assert len(ids) == 1 and not ids[0].endswith("\n")

@@ -16,11 +16,10 @@ from flask import Flask, Response, g, redirect, render_template, request
 from replies.codebook import Codebook
 from replies.db import open_db
 from replies.db.queries import thread_choices
-from replies.db.schema import ADJUDICATED
+from replies.review.labels import reviewer_problem
 
 from .security import LOCAL_NAMES, protect
 from .views import overview, review, table, thread
-from .views.review import NAME_RE
 
 HERE = Path(__file__).parent
 
@@ -42,7 +41,7 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         g.db = open_db(db_path, reopen=True)  # a connection per request: each request runs in its own thread
         g.db_path, g.codebook, g.queues = db_path, codebook, queues
         name = request.cookies.get("reviewer") or reviewer
-        g.reviewer = name if NAME_RE.match(name) and name != ADJUDICATED else reviewer
+        g.reviewer = name if reviewer_problem(name) is None else reviewer
 
     @app.teardown_request
     def close(_exc):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -16,11 +15,11 @@ from replies.db import labels as store
 from replies.db import samples
 from replies.db.queries import has_replies
 from replies.db.schema import ADJUDICATED
+from replies.review.labels import reviewer_problem
 from replies.review.queue import MODEL_ORDERS, ORDERS, reply_context, review_queue
 
 from .common import reply_key, thread_of
 
-NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 bp = Blueprint("review", __name__)
 
 
@@ -72,9 +71,9 @@ class Queues:
 @bp.post("/reviewer")
 def set_reviewer():
     name = (request.form.get("name") or "").strip()
-    if not NAME_RE.match(name) or name == ADJUDICATED:
-        abort(400, description=f"{name!r} cannot be a reviewer name: use 1 to 64 characters"
-                               f" (and not {ADJUDICATED!r}, which marks final decisions)")
+    problem = reviewer_problem(name)
+    if problem:
+        abort(400, description=problem)
     back = request.form.get("back") or "/review"
     response = redirect(back if back.startswith("/") and not back.startswith("//") else "/review", code=303)
     response.set_cookie("reviewer", name, samesite="Strict", httponly=True, max_age=365 * 86400)

@@ -25,7 +25,7 @@ from replies.review.labels import known_platforms
 from .common import thread_of
 
 PAGE_SIZE = 50
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 bp = Blueprint("table", __name__)
 
 
@@ -42,7 +42,7 @@ def table_selection(values) -> Selection:
     if platform and platform not in known:
         abort(400, description=f"unknown platform {platform!r} (one of {', '.join(known)})")
     for name in ("since", "until"):
-        if values.get(name) and not DATE_RE.match(values[name]):
+        if values.get(name) and not DATE_RE.fullmatch(values[name]):
             abort(400, description=f"{name} must be a date as YYYY-MM-DD, not {values[name]!r}")
     return Selection(thread=thread_of(values.get("thread") or ""), platform=platform,
                      search=(values.get("q") or "").strip() or None, search_syntax=values.get("fts") == "1",
