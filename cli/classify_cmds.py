@@ -13,7 +13,7 @@ from replies.classifier import methods
 from replies.review.labels import LABEL_FORMATS
 from replies.text import visible
 
-from .common import StderrBar, StderrEvents, db_option, open_database
+from .common import StderrBar, StderrEvents, db_option, fail, open_database
 from .config import current_config
 from .output import write_rows
 
@@ -208,6 +208,9 @@ def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrenc
     width = max(len(c) for c in book.ids)
     for category in book.ids:
         click.echo(f"  {category:<{width}}  {result.counts.get(category, 0)}")
+    if result.failed and result.coded == result.reused:  # nothing this run sent came back as codes
+        fail(f"all {result.failed} replies sent to {settings.model} failed (the last reason is stored with each, "
+             "llm_answers.error): check the server and the model, then run again")
 
 
 @click.command()

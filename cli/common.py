@@ -48,12 +48,13 @@ class Seconds(Number):
 
 
 class Level(Number):
-    """A confidence level strictly between 0 and 1."""
+    """A confidence level above 0 and at most 0.999999: closer to 1, the interval's normal quantile is no longer
+    a number a computer holds (0.9999999999999999 makes it 1.0, whose quantile is infinite)."""
 
     name, what = "level", "confidence level"
 
     def __init__(self):
-        super().__init__(0, 1, min_open=True, max_open=True)
+        super().__init__(0, 0.999999, min_open=True)
 
 
 def db_option(fn):

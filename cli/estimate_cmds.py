@@ -161,6 +161,10 @@ def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_pa
     if result.to_code:
         click.echo(f"{result.to_code} of the {result.size} members of sample {result.sample} are still to code: "
                    f"these figures use the {result.labelled} coded.", err=True)
+    if result.uncodable:
+        click.echo(f"{result.uncodable} member{'s' if result.uncodable > 1 else ''} of sample {result.sample} can no "
+                   f"longer be coded (deleted or removed since the draw): left out, as if like the others; "
+                   "nothing is left to do for them.", err=True)
     if result.disagreements:
         click.echo(f"{result.disagreements} coded member{'s have' if result.disagreements > 1 else ' has'} "
                    "reviewers who disagree and no final decision: the latest code was used for each. Record final "

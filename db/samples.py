@@ -139,3 +139,15 @@ def blind_members(db: Database, codebook: str) -> set[Key]:
     return {(platform, reply_id) for platform, reply_id in db.execute(
         f"select r.platform, r.id from sample_units r0 join replies r on r.platform = r0.platform and r.id = r0.id"
         f" where {BLIND_MEMBER_SQL}", {"codebook": codebook}).fetchall()}
+
+
+def uncodable_members(db: Database, name: str, codebook: str) -> int:
+    """How many of the sample's members nobody has coded and nobody can code any more: the reply was deleted,
+    removed or emptied since the draw (or is no longer stored)."""
+    return db.execute(
+        "select count(*) from sample_units u join samples s on s.name = u.sample"
+        " left join replies r on r.platform = u.platform and r.id = u.id"
+        " where u.sample = :name and u.position < s.size"
+        " and (r.id is null or r.status != 'ok' or r.text is null or r.text = '')"
+        " and not exists (select 1 from gold_labels g where g.platform = u.platform and g.id = u.id"
+        "                 and g.codebook = :codebook)", {"name": name, "codebook": codebook}).fetchone()[0]

@@ -27,6 +27,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from .errors import EstimateError
+
 UNSEEN_ERRORS = 3.0  # C above: how many model errors a sample that shows none may still hide, in effect
 
 
@@ -42,10 +44,14 @@ class Shares:
     deff: np.ndarray
 
 
+MAX_LEVEL = 0.999999  # past this, 0.5 + level / 2 rounds towards 1 and the quantile is no longer finite
+
+
 def z_value(level: float) -> float:
-    """The normal quantile of a two-sided interval at `level` (1.96 at 0.95)."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, not {level!r}")
+    """The normal quantile of a two-sided interval at `level` (1.96 at 0.95); EstimateError for a level that is
+    not above 0 and at most MAX_LEVEL."""
+    if not (isinstance(level, (int, float)) and 0 < level <= MAX_LEVEL):
+        raise EstimateError(f"the confidence level must be above 0 and at most {MAX_LEVEL}, not {level!r}")
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 

@@ -59,16 +59,18 @@ class Estimate:
     reviewer: str | None
     categories: list[CategoryShare] = field(default_factory=list)
     plan: dict | None = None
+    uncodable: int = 0  # members nobody coded that can no longer be coded (deleted or removed since the draw)
 
     @property
     def to_code(self) -> int:
-        return self.size - self.labelled
+        """Members still to code: neither coded nor gone."""
+        return self.size - self.labelled - self.uncodable
 
     def as_json(self) -> dict:
         return {"sample": self.sample, "seed": self.seed, "population": self.population, "size": self.size,
                 "labelled": self.labelled, "level": self.level, "codebook": self.codebook,
                 "codebook_hash": self.codebook_hash, "scored_by": self.scored_by, "coders": self.coders,
-                "disagreements": self.disagreements,
+                "disagreements": self.disagreements, "to_code": self.to_code, "not_codable": self.uncodable,
                 "categories": [c.as_json() for c in self.categories], "plan": self.plan}
 
 
@@ -117,7 +119,7 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
     """Estimate every category's share of the sample's population (`sample`, else the newest one) from the
     model's scores and the members coded so far: each member's current code (a final decision where one was
     recorded, else the latest), or only `reviewer`'s."""
-    z_value(level)  # refuses a level outside (0, 1)
+    z_value(level)  # refuses a level outside (0, MAX_LEVEL]
     chosen = choose_sample(db, sample, thread)
     name = chosen["name"]
     codes = store.member_codes(db, name, codebook.name, reviewer)
@@ -143,7 +145,7 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
         scored_by=sources,
         coders=dict(Counter(code["reviewer"] for code in codes.values()).most_common()),
         disagreements=0 if reviewer else _disagreements(db, chosen, codebook),
-        reviewer=reviewer)
+        reviewer=reviewer, uncodable=store.uncodable_members(db, name, codebook.name))
     for j, category in enumerate(codebook.categories):
         share, low, high = (float(shares.estimate[j]), float(shares.low[j]), float(shares.high[j]))
         result.categories.append(CategoryShare(

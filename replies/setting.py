@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from replies.errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -34,10 +36,15 @@ class Setting:
             prefix = self.env + "@"
             found = {name[len(prefix):]: value for name, value in environ.items()
                      if name.startswith(prefix) and value}
+            if self.secret:
+                for host, value in found.items():
+                    check_secret(f"{self.env}@{host}", value)
             return {self.parse(host) if self.parse else host: value for host, value in found.items()}
         text = environ.get(self.env) or (environ.get(self.fallback) if self.fallback else None)
         if not text:
             return self.default
+        if self.secret:
+            check_secret(self.env, text)
         return self.parse(text) if self.parse else text
 
     def default_text(self) -> str:
@@ -45,6 +52,17 @@ class Setting:
         if self.shown_default is not None:
             return self.shown_default
         return str(self.default) if self.default is not None else "none"
+
+
+def check_secret(name: str, value: str) -> None:
+    """ConfigurationError, naming the setting and never the value, for a secret holding a line end, a space or
+    another control character: a key copied with the end of its line is refused at once, not sent (where it
+    fails as a broken header, retried for a minute) nor half-redacted in a message."""
+    bad = next((ch for ch in value if ord(ch) < 33 or ord(ch) == 127), None)
+    if bad is not None:
+        what = {"\r": "a carriage return", "\n": "a line end", " ": "a space", "\t": "a tab"}.get(
+            bad, f"the control character U+{ord(bad):04X}")
+        raise ConfigurationError(f"{name} holds {what} (copied with the value?): remove it and set it again")
 
 
 def is_secret(name: str, declared: Iterable[Setting]) -> bool:

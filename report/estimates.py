@@ -13,7 +13,10 @@ COMBINED, HUMAN, MODEL = "#4c72b0", "#dd8452", "#55a868"
 
 def estimate_summary(result) -> str:
     """One paragraph: which sample, how many coded, the level, and what the bars are."""
-    to_code = f" ({result.to_code} still to code)" if result.to_code else ""
+    to_code = ", ".join(filter(None, [f"{result.to_code} still to code" if result.to_code else "",
+                                      f"{result.uncodable} deleted since the draw, not codable"
+                                      if result.uncodable else ""]))
+    to_code = f" ({to_code})" if to_code else ""
     return (f"<p class=meta>Sample <b>{_escape(result.sample)}</b>: {result.labelled} of its {result.size} members "
             f"coded{to_code}, drawn at random from {result.population} replies. Each share is of those "
             f"{result.population} replies, with a {100 * result.level:g}% confidence interval: the coded members' "

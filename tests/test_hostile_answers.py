@@ -220,8 +220,8 @@ def test_a_server_that_echoes_the_key_never_puts_it_in_the_database(cli, classif
     key = "sk-secret-0123456789"
     with llm_server(lambda reply, ids: f"Your key Bearer {key} is fine. No JSON today.") as server:
         llm_env(server, key=key)
-        result = cli("classify", "--method", "llm")
-    assert "failed" in result.output
+        result = cli("classify", "--method", "llm", code=1)  # every reply failed: not a success
+    assert "failed" in result.output and key not in result.output
     errors = [r["error"] for r in rows(classified, "select error from llm_answers")]
     assert errors and all(key not in e and "***" in e for e in errors)
     with sqlite3.connect(classified) as conn:

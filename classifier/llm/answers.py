@@ -18,6 +18,22 @@ class InvalidAnswer(ValueError):
     """The model's answer is not the JSON object asked for."""
 
 
+class _Duplicate(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are each given once (json keeps the last of a repeated key silently)."""
+    found: dict = {}
+    for key, value in pairs:
+        if key in found:
+            raise _Duplicate(key)
+        found[key] = value
+    return found
+
+
 def parse_answer(content: Any, ids: list[str]) -> dict[str, bool]:
     """{category id: given} from the model's text: the first JSON object in it (prose around it is
     tolerated), with every category id as a key and every value a boolean. An object without the codebook's
@@ -27,7 +43,7 @@ def parse_answer(content: Any, ids: list[str]) -> dict[str, bool]:
         raise InvalidAnswer("empty answer")
     if len(content) > MAX_ANSWER:
         raise InvalidAnswer(f"answer of {len(content)} characters, longer than any codes")
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
     value = None
     for tried, match in enumerate(re.finditer(r"\{", content)):
         if tried == MAX_OBJECT_TRIES:
@@ -36,6 +52,8 @@ def parse_answer(content: Any, ids: list[str]) -> dict[str, bool]:
             found, _ = decoder.raw_decode(content, match.start())
         except RecursionError:
             raise InvalidAnswer("JSON nested too deep to be codes") from None
+        except _Duplicate as exc:  # {"money": true, ..., "money": false}: which was meant cannot be known
+            raise InvalidAnswer(f"category id {exc.key!r} answered twice: an ambiguous answer") from None
         except ValueError:
             continue
         if isinstance(found, dict):

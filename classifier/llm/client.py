@@ -16,6 +16,7 @@ from .prompts import response_schema
 from .settings import LlmSettings
 
 MAX_TRIES = 3            # an answer that is not the JSON asked for is asked again, at most this often in all
+CORROBORATE = 3          # replies that must get codes from another dialect after none from the settled-on one
 
 
 # Structured output, in every dialect servers speak, tried in this order until one is taken:
@@ -63,10 +64,10 @@ class ChatClient:
                                reset_parser=reset, label=f"LLM server {settings.host}")
         self.dialect = dialect if dialect in DIALECTS else DIALECTS[0]
         self.extras = extras
-        # until a dialect has given a valid answer, an answer that is not codes (a server that takes a dialect's
-        # field but holds the model to no schema) moves on to the next dialect; a remembered one is settled
+        # settled: a dialect has given codes (or was remembered from a run that did); then only a refusal moves on
         self.settled = dialect in DIALECTS
-        self.first_taken: str | None = None  # the first dialect the server took without an error
+        # dialect -> the replies that got no codes under everyone's dialect and got codes under this one
+        self.corroborated: dict[str, set[str]] = {}
         self.lock = threading.Lock()
         self.requests = 0
 
@@ -140,14 +141,23 @@ class ChatClient:
                 self.dialect = DIALECTS[following]
 
     def code(self, codebook: Codebook, messages: list[dict]) -> Answer:
+        """One reply's answer, at most MAX_TRIES answers asked for (refusals of a parameter aside).
 
+        How the dialect is found: the server's refusal of a request (an error naming the field) moves everyone
+        to the next dialect; codes under everyone's dialect settle it. An answer without codes while nothing is
+        settled sends this reply alone on to the next dialects (a server that takes a field but holds the model
+        to no schema); only when CORROBORATE replies have got codes so from one dialect, and none from everyone's,
+        does everyone move to it. One hostile or confused answer is not evidence about the server."""
         answer = Answer(status="failed")
         ids = codebook.ids
         refusals = 0
+        explore: str | None = None  # this reply's own dialect, after an answer without codes while unsettled
         while answer.attempts < MAX_TRIES:
             answer.attempts += 1
             with self.lock:
-                dialect, extras = self.dialect, self.extras
+                if self.settled:
+                    explore = None  # settled meanwhile: this reply follows everyone
+                dialect, extras = explore or self.dialect, self.extras
                 self.requests += 1
             path, body = self.request_for(codebook, messages, dialect, extras)
             try:
@@ -157,13 +167,19 @@ class ChatClient:
                 refused = self._refused(dialect, extras, exc.status, exc.body)
                 if refused and refusals < 2 * len(DIALECTS):
                     refusals += 1
-                    self._move_on(dialect, extras, refused, f"HTTP {exc.status} {_text_of(exc.body)[:200]}")
                     answer.attempts -= 1  # the server's refusal of a parameter is not an answer
+                    if explore is not None and refused == "dialect":
+                        explore = _after(explore)  # this reply tries the next; everyone else stays
+                        if explore is None:
+                            answer.error = f"no dialect gave codes (HTTP {exc.status})"
+                            return answer
+                    else:
+                        self._move_on(dialect, extras, refused, f"HTTP {exc.status} {_text_of(exc.body)[:200]}")
                     continue
                 if exc.status in (401, 403):
                     raise ClassifierError(f"the LLM server refused the request (HTTP {exc.status}): check "
                                           "REPLIES_LLM_API_KEY") from None
-                if exc.status == 404:
+                if exc.status == 404 and explore is None:
                     raise ClassifierError(f"the LLM server has no model {self.settings.model!r} or no "
                                           f"/chat/completions at {self.settings.base} (HTTP 404)") from None
                 answer.error = f"HTTP {exc.status}"
@@ -188,17 +204,20 @@ class ChatClient:
             except InvalidAnswer as exc:
                 answer.error = self.redact(str(exc))  # a server that echoes the key must not put it in the database
                 with self.lock:
-                    self.first_taken = self.first_taken or dialect
-                    if not self.settled and dialect == DIALECTS[-1]:
-                        # no dialect got codes for this reply: the reply may be the trouble, not the dialect
-                        self.dialect, self.settled = self.first_taken, True
-                if not self.settled and refusals < 2 * len(DIALECTS):
-                    refusals += 1
-                    self._move_on(dialect, extras, "dialect", answer.error)
-                    answer.attempts -= 1
+                    settled = self.settled
+                following = None if settled else _after(dialect)
+                if following is not None:
+                    explore = following
+                    answer.attempts -= 1  # bounded: the reply's own dialect only ever moves forward
                 continue
             with self.lock:
-                self.settled = True
+                if not self.settled and explore is None:  # codes under everyone's dialect: the server speaks it
+                    self.dialect, self.settled = dialect, True
+                elif not self.settled:
+                    backing = self.corroborated.setdefault(dialect, set())
+                    backing.add(str(messages[-1].get("content")))
+                    if len(backing) >= CORROBORATE:
+                        self.dialect, self.settled = dialect, True
             if scores is not None:
                 # the decision follows the probability: a label is never on the other side of 0.5 from its score
                 answer.scores, answer.scored_by = scores, "logprobs"
@@ -208,6 +227,12 @@ class ChatClient:
             answer.status, answer.error = "ok", None
             return answer
         return answer
+
+
+def _after(dialect: str) -> str | None:
+    """The dialect tried after `dialect`, or None after the last."""
+    following = DIALECTS.index(dialect) + 1
+    return DIALECTS[following] if following < len(DIALECTS) else None
 
 
 def _from_ollama(reply: dict) -> dict:

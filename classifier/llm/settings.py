@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from replies.net.hosts import in_clear, is_local_url
-from replies.setting import Setting
+from replies.setting import Setting, check_secret
 
 from ..errors import ClassifierError
 
@@ -55,6 +55,8 @@ def check_destination(settings: LlmSettings, yes: bool) -> str | None:
                               f"a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ClassifierError(f"REPLIES_LLM_BASE {settings.base!r} is not an http(s) URL")
+    if settings.api_key:
+        check_secret("REPLIES_LLM_API_KEY", settings.api_key)
     if is_local_url(settings.base):
         return None
     if settings.api_key and in_clear(settings.base):

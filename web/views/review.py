@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request
 from sqlite_utils import Database
@@ -74,10 +74,19 @@ def set_reviewer():
     problem = reviewer_problem(name)
     if problem:
         abort(400, description=problem)
-    back = request.form.get("back") or "/review"
-    response = redirect(back if back.startswith("/") and not back.startswith("//") else "/review", code=303)
+    response = redirect(local_path(request.form.get("back") or ""), code=303)
     response.set_cookie("reviewer", name, samesite="Strict", httponly=True, max_age=365 * 86400)
     return response
+
+def local_path(back: str, default: str = "/review") -> str:
+    """`back` if it is a path on this page's own server, else `default`. Browsers drop tabs and line ends from
+    an address and read a backslash as a slash, so "/\t/evil.example" and "/\\evil.example" lead to another
+    host: a path with any control character, space or backslash, or one that names a host, is refused."""
+    if (not back.startswith("/") or back.startswith("//") or "\\" in back
+            or any(ord(ch) <= 32 or ord(ch) == 127 for ch in back) or urlsplit(back).netloc):
+        return default
+    return back
+
 
 def review_filter(values) -> ReviewFilter:
     chosen = ReviewFilter(order=values.get("order") or "uncertain", thread=values.get("thread") or "",
