@@ -35,13 +35,21 @@ def _scope(thread) -> str:
 @click.option("--name", "name_option", metavar="NAME", help="The new sample's name (default: sample-DATE).")
 @click.option("--thread", "thread_ref", help="Draw from this thread's replies only (URL, id or PLATFORM:ID); "
                                              "default: every thread's.")
+@click.option("--include-asker", is_flag=True,
+              help="Count the asker's own posts in the population (by default they are left out: the asker "
+                   "answering a reply is not an answer to the question).")
+@click.option("--no-quotes", is_flag=True, help="Leave quote posts out of the population (by default they count).")
+@click.option("--keep-duplicates", is_flag=True,
+              help="Count every copy of a text one author posted more than once, on one platform or cross-posted "
+                   "on several (by default such a text counts once: one person, one answer).")
 @click.option("--show-model", is_flag=True,
               help="Code the new sample with the model's scores shown (by default a sample is coded blind: until "
                    "every member is coded, no page or queue shows the model's tags for its members).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @codebook_option
 @db_option
-def sample(name, size, more, seed, name_option, thread_ref, show_model, fmt, codebook_path, db_path):
+def sample(name, size, more, seed, name_option, thread_ref, include_asker, no_quotes, keep_duplicates, show_model, fmt,
+           codebook_path, db_path):
     """Draw a random sample of replies for humans to code, for `replies estimate`.
 
     The sample is drawn from the replies with text (not the question post) as
@@ -65,12 +73,16 @@ def sample(name, size, more, seed, name_option, thread_ref, show_model, fmt, cod
     name = name or name_option
     if size is not None and more is not None:
         raise click.UsageError("--size draws a new sample and --extend adds to one: give one of them")
-    if (seed is not None or thread_ref or show_model) and size is None:
-        raise click.UsageError("--seed, --thread and --show-model are for drawing a sample with --size")
+    drawing_only = {"--seed": seed is not None, "--thread": bool(thread_ref), "--show-model": show_model,
+                    "--include-asker": include_asker, "--no-quotes": no_quotes, "--keep-duplicates": keep_duplicates}
+    given = [option for option, on in drawing_only.items() if on]
+    if given and size is None:
+        raise click.UsageError(f"{given[0]} is for drawing a sample with --size")
     database = open_database(db_path)
     if size is not None:
+        rule = store.PopulationRule(asker=include_asker, quotes=not no_quotes, duplicates=keep_duplicates)
         drawn = draw(database, size=size, seed=seed, name=name, thread=thread_key(database, thread_ref),
-                     blind=not show_model)
+                     blind=not show_model, rule=rule)
         if not drawn.new:
             click.echo(f"Sample {drawn.name} was already drawn exactly so; nothing changed.", err=True)
         if fmt == "json":
@@ -78,6 +90,7 @@ def sample(name, size, more, seed, name_option, thread_ref, show_model, fmt, cod
             return
         click.echo(f"Sample {drawn.name}: {drawn.size} of {drawn.population} replies drawn at random from "
                    f"{_scope(drawn.thread)} (seed {drawn.seed}).")
+        click.echo(f"Population: the {drawn.population} replies with text; {drawn.rule.describe(drawn.left_out)}.")
         _next_steps(drawn.name)
         return
     if more is not None:

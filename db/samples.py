@@ -7,7 +7,9 @@ stores and reads it."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlite_utils import Database
 
@@ -17,26 +19,114 @@ from .times import utc_now
 Key = tuple[str, str]
 
 
-def population(db: Database, thread: Key | None = None) -> list[Key]:
-    """(platform, id) of every reply a sample can hold now: status ok, with text, not the question post itself
-    (some imports store it among the replies too); one thread's with `thread`, else every thread's."""
+@dataclass(frozen=True)
+class PopulationRule:
+    """What a sample's population counts, beyond "every reply with text, not the question itself": the
+    asker's own posts (left out by default: they answer their own question), quote posts (counted by default),
+    and the copies of one text one author posted several times, on one platform or cross-posted on several
+    (counted once by default: one person's one answer)."""
+
+    asker: bool = False       # count the asker's own posts
+    quotes: bool = True       # count quote posts
+    duplicates: bool = False  # count each copy of a text an author posted more than once
+
+    def describe(self, left_out: dict[str, int] | None = None) -> str:
+        """The rule in words, with how many replies each part left out where known."""
+        left_out = left_out or {}
+        n = lambda key: f" ({left_out[key]} left out)" if key in left_out else ""
+        return "; ".join([
+            "the asker's own posts counted" if self.asker else f"the asker's own posts not counted{n('asker')}",
+            "quote posts counted" if self.quotes else f"quote posts not counted{n('quotes')}",
+            "every copy of a repeated text counted" if self.duplicates else
+            f"a text one author posted more than once counted once{n('duplicates')}"])
+
+    def as_json(self) -> dict:
+        return {"asker": self.asker, "quotes": self.quotes, "duplicates": self.duplicates}
+
+
+def population(db: Database, thread: Key | None = None, rule: PopulationRule | None = None
+               ) -> tuple[list[Key], dict[str, int]]:
+    """(platform, id) of every reply a sample can hold now under `rule` (default: PopulationRule()), and how
+    many each part of the rule left out. Always: status ok, with text, not the question post itself (some
+    imports store it among the replies too); one thread's with `thread`, else every thread's."""
+    rule = rule or PopulationRule()
     where, params = thread_filter(thread)
-    return [(platform, reply_id) for platform, reply_id in db.execute(
-        f"select r.platform, r.id from replies r where r.status = 'ok' and r.text is not null and r.text != ''"
-        f" and r.id != r.thread_id and {where} order by r.platform, r.id", params).fetchall()]
+    rows = db.execute(
+        f"select r.platform, r.id, r.kind, r.author_id, r.author_handle, r.text, r.created_at,"
+        f" t.author_id, t.author_handle from replies r left join threads t on t.platform = r.platform"
+        f" and t.id = r.thread_id where r.status = 'ok' and r.text is not null and r.text != ''"
+        f" and r.id != r.thread_id and {where} order by r.platform, r.id", params).fetchall()
+    left_out = {"asker": 0, "quotes": 0, "duplicates": 0}
+    kept, first_copy = [], {}
+    for platform, reply_id, kind, author_id, handle, text, created_at, asker_id, asker_handle in rows:
+        if not rule.asker and _same_author(author_id, handle, asker_id, asker_handle):
+            left_out["asker"] += 1
+            continue
+        if not rule.quotes and kind == "quote":
+            left_out["quotes"] += 1
+            continue
+        key = (platform, reply_id)
+        author = _author_key(platform, author_id, handle)
+        if not rule.duplicates and author:
+            copy = (author, _text_key(text))
+            earlier = first_copy.get(copy)
+            if earlier is not None:
+                left_out["duplicates"] += 1
+                if (created_at or "", key) < earlier[0]:  # the earliest copy stays, whatever the order read
+                    kept[earlier[1]] = key
+                    first_copy[copy] = ((created_at or "", key), earlier[1])
+                continue
+            first_copy[copy] = ((created_at or "", key), len(kept))
+        kept.append(key)
+    return sorted(kept), {k: v for k, v in left_out.items() if k in _rules_applied(rule)}
+
+
+def _rules_applied(rule: PopulationRule) -> set[str]:
+    return {name for name, counted in (("asker", rule.asker), ("quotes", rule.quotes),
+                                       ("duplicates", rule.duplicates)) if not counted}
+
+
+def _same_author(author_id, handle, asker_id, asker_handle) -> bool:
+    if author_id and asker_id:
+        return str(author_id) == str(asker_id)
+    return bool(handle and asker_handle and handle.lower() == asker_handle.lower())
+
+
+_BLUESKY_SUFFIX = re.compile(r"\.bsky\.social$")
+
+
+def _author_key(platform: str, author_id, handle) -> str | None:
+    """Who wrote a post, across platforms: the handle's name without its server or Bluesky's domain, letters and
+    digits only (joy_improves on X, joy.improves on Bluesky and joy_improves@server on Mastodon are one person);
+    the platform's own id where there is no handle; None when the author is unknown (copies then all count)."""
+    if handle:
+        name = _BLUESKY_SUFFIX.sub("", handle.lower().lstrip("@").split("@", 1)[0])
+        name = re.sub(r"[^0-9a-z]", "", name)
+        if name:
+            return name
+    return f"{platform}:{author_id}" if author_id else None
+
+
+def _text_key(text: str) -> str:
+    """A text as its copies share it: without the @mentions a platform puts first, case and spacing folded."""
+    text = re.sub(r"^(?:[@＠][\w.@:-]+\s+)+", "", text.strip())
+    return " ".join(text.casefold().split())
 
 
 def save_sample(db: Database, *, name: str, seed: int, order: Sequence[Key], size: int, thread: Key | None,
-                tool_version: str, blind: bool = True) -> None:
-    """Record a new sample: its population in the draw's `order`, the first `size` of them its members, and
-    whether it is coded blind to the model."""
+                tool_version: str, blind: bool = True, rule: PopulationRule | None = None,
+                left_out: dict[str, int] | None = None) -> None:
+    """Record a new sample: its population in the draw's `order`, the first `size` of them its members,
+    whether it is coded blind to the model, and the population's rule with what it left out."""
+    rule = rule or PopulationRule()
     now = utc_now()
     with db.atomic():
         db["samples"].insert({"name": name, "seed": seed, "size": size, "population": len(order),
                               "thread_platform": thread[0] if thread else None,
                               "thread_id": thread[1] if thread else None, "created_at": now,
                               "history": json.dumps([{"size": size, "at": now}]), "tool_version": tool_version,
-                              "blind": int(blind)})
+                              "blind": int(blind),
+                              "population_rule": json.dumps({**rule.as_json(), "left_out": left_out or {}})})
         db.conn.executemany("insert into sample_units (sample, position, platform, id) values (?, ?, ?, ?)",
                             ((name, position, platform, reply_id) for position, (platform, reply_id)
                              in enumerate(order)))
@@ -45,6 +135,11 @@ def save_sample(db: Database, *, name: str, seed: int, order: Sequence[Key], siz
 def _row(row: dict) -> dict:
     row["history"] = json.loads(row["history"] or "[]")
     row["blind"] = bool(row.get("blind", 1))
+    recorded = json.loads(row.get("population_rule") or "null")
+    # a sample drawn before rules were recorded counted every reply with text
+    row["rule"] = (PopulationRule(recorded["asker"], recorded["quotes"], recorded["duplicates"]) if recorded
+                   else PopulationRule(asker=True, quotes=True, duplicates=True))
+    row["left_out"] = (recorded or {}).get("left_out", {})
     row["thread"] = (row["thread_platform"], row["thread_id"]) if row["thread_id"] is not None else None
     return row
 

@@ -330,3 +330,30 @@ def m015_sample_blind(db: Database) -> None:
     # Whether a sample is coded blind to the model (the default, and what every sample drawn before was): while
     # any of its members is uncoded, no page, queue or filter shows the model's tags or scores for its members.
     db["samples"].add_column("blind", int, not_null_default=1)
+
+
+@migrations()
+def m016_population_rule(db: Database) -> None:
+    # What a sample's population counted, chosen when it was drawn (JSON): whether the asker's own posts, quote
+    # posts and the copies of a text one author posted several times were left out, and how many each rule
+    # left out. Samples drawn before have none: every reply with text was in their population.
+    db["samples"].add_column("population_rule", str)
+    # The codebook version (hash) each human code was given under: codes stay tied to what their categories
+    # meant. Codes stored before are attributed to the version of their codebook saved last before them.
+    db["gold_labels"].add_column("codebook_hash", str)
+    db.execute("""
+        update gold_labels set codebook_hash = (
+          select c.hash from codebooks c where c.name = gold_labels.codebook and c.added_at <= gold_labels.created_at
+          order by c.added_at desc limit 1)""")
+    # A user's mapping of one codebook version's categories onto another's (`replies codebook migrate`): how
+    # codes given under the old version read under the new one. Codes themselves are never rewritten.
+    db["codebook_mappings"].create({"from_hash": str, "to_hash": str, "mapping": str, "created_at": str},
+                                   pk=("from_hash", "to_hash"), not_null={"from_hash", "to_hash", "mapping"})
+    db.execute("drop view gold_current")
+    db.create_view("gold_current", f"""
+        select g.platform, g.id, g.codebook, g.labels, g.reviewer, g.note, g.created_at, g.codebook_hash
+        from gold_labels g
+        where g.rowid = (select g2.rowid from gold_labels g2 where g2.platform = g.platform and g2.id = g.id
+                         and g2.codebook = g.codebook
+                         order by g2.reviewer = '{ADJUDICATED}' desc, g2.created_at desc, g2.rowid desc limit 1)
+    """)

@@ -12,7 +12,7 @@ import json
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlite_utils import Database
@@ -37,9 +37,13 @@ class Drawn:
     thread: Key | None
     members: list[Key]
     new: bool = True
+    rule: store.PopulationRule = field(default_factory=store.PopulationRule)
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {"name": self.name, "seed": self.seed, "size": self.size, "population": self.population,
+                "population_rule": {**self.rule.as_json(), "left_out": self.left_out,
+                                    "in_words": self.rule.describe(self.left_out)},
                 "members": [{"platform": platform, "id": reply_id} for platform, reply_id in self.members]}
 
 
@@ -85,17 +89,20 @@ def default_name(db: Database, today: date | None = None) -> str:
 
 
 def draw(db: Database, *, size: int, seed: int | None = None, name: str | None = None,
-         thread: Key | None = None, blind: bool = True) -> Drawn:
+         thread: Key | None = None, blind: bool = True, rule: store.PopulationRule | None = None) -> Drawn:
     """Draw `size` replies at random from those in scope now (one thread's with `thread`) and record the sample.
 
     A name already in use is refused unless this draw is the one recorded under it (same seed, size, thread
     and population): then the recorded sample is returned with `new` False. A `blind` sample (the default) is
-    coded blind to the model, and while it is, no page or queue shows the model's tags for its members."""
+    coded blind to the model, and while it is, no page or queue shows the model's tags for its members. `rule`
+    says what the population counts (default: the asker's own posts left out, quotes counted, a text one
+    author posted several times counted once); it is recorded with the sample."""
+    rule = rule or store.PopulationRule()
     if size < 1:
         raise EstimateError(f"--size must be at least 1, not {size}")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise EstimateError(f"--seed must be a whole number from 0 to {MAX_SEED}, not {seed}")
-    units = store.population(db, thread)
+    units, left_out = store.population(db, thread, rule)
     if not units:
         where = f"thread {thread[0]}:{thread[1]}" if thread else "this database"
         raise EstimateError(f"no reply with text in {where} to sample from: harvest or import replies first")
@@ -108,20 +115,21 @@ def draw(db: Database, *, size: int, seed: int | None = None, name: str | None =
         if recorded is not None:
             same = (seed is not None and recorded["seed"] == seed and recorded["size"] == size
                     and recorded["thread"] == thread and recorded["population"] == len(units)
-                    and set(store.units(db, name)) == set(units))
+                    and recorded["rule"] == rule and set(store.units(db, name)) == set(units))
             if not same:
                 raise EstimateError(
                     f"sample {name!r} already exists ({recorded['size']} of {recorded['population']} replies, seed "
                     f"{recorded['seed']}, drawn {recorded['created_at'][:10]}): choose another --name, or add "
                     f"members with `replies sample --extend M {name}`")
             return Drawn(name, recorded["seed"], recorded["size"], recorded["population"], recorded["thread"],
-                         store.units(db, name, recorded["size"]), new=False)
+                         store.units(db, name, recorded["size"]), new=False, rule=recorded["rule"],
+                         left_out=recorded["left_out"])
     name = name or default_name(db)
     seed = new_seed() if seed is None else seed
     order = random_order(units, seed)
     store.save_sample(db, name=name, seed=seed, order=order, size=size, thread=thread, tool_version=__version__,
-                      blind=blind)
-    return Drawn(name, seed, size, len(order), thread, order[:size])
+                      blind=blind, rule=rule, left_out=left_out)
+    return Drawn(name, seed, size, len(order), thread, order[:size], rule=rule, left_out=left_out)
 
 
 def extend(db: Database, name: str, more: int) -> tuple[Drawn, list[Key]]:
@@ -138,5 +146,6 @@ def extend(db: Database, name: str, more: int) -> tuple[Drawn, list[Key]]:
         size = recorded["size"] + more
         store.set_size(db, name, size)
     members = store.units(db, name, size)
-    return (Drawn(name, recorded["seed"], size, recorded["population"], recorded["thread"], members),
+    return (Drawn(name, recorded["seed"], size, recorded["population"], recorded["thread"], members,
+                  rule=recorded["rule"], left_out=recorded["left_out"]),
             members[recorded["size"]:])

@@ -302,7 +302,8 @@ def _draw(cli, classified, *extra) -> tuple[str, set[tuple[str, str]]]:
     thread = rows(classified, "select id from threads where platform = 'mastodon'")[0]["id"]
     size = count(classified, "select count(*) from replies where platform = 'mastodon' and thread_id = ? and "
                              "status = 'ok' and text is not null and text != '' and id != thread_id", [thread])
-    cli("sample", "--size", str(size), "--seed", "7", "--name", "blind-one", "--thread", f"mastodon:{thread}", *extra)
+    cli("sample", "--size", str(size), "--seed", "7", "--name", "blind-one", "--thread", f"mastodon:{thread}",
+        "--include-asker", *extra)
     members = {(r["platform"], r["id"]) for r in rows(
         classified, "select u.platform, u.id from sample_units u join samples s on s.name = u.sample "
                     "where u.position < s.size")}

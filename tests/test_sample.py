@@ -18,8 +18,11 @@ from replies.web.app import create_app
 from tests.helpers import count, rows
 
 CATEGORIES = load().ids
-POPULATION_SQL = ("select platform, id, text from replies where status = 'ok' and text is not null and text != ''"
-                  " and id != thread_id")
+# the default population, as the docs state it: replies with text, not the question, not the asker's own posts
+# (the bundled sample holds no text one author posted twice)
+POPULATION_SQL = ("select platform, id, text from replies r where status = 'ok' and text is not null and text != ''"
+                  " and id != thread_id and author_handle != (select t.author_handle from threads t"
+                  " where t.platform = r.platform and t.id = r.thread_id)")
 
 
 def truth(db) -> dict[tuple[str, str], list[str]]:
@@ -59,7 +62,9 @@ def test_sample_code_estimate_end_to_end(cli, classified, tmp_path):
     assert (out["sample"], out["population"], out["labelled"], out["level"]) == ("first", population, 40, 0.95)
     assert [c["id"] for c in out["categories"]] == CATEGORIES
     predicted = {r["category"]: r["n"] for r in rows(
-        classified, "select category, sum(predicted) as n from predictions group by category")}
+        classified, "select category, sum(predicted) as n from predictions p where exists (select 1 from "
+                    "sample_units u where u.sample = 'first' and u.platform = p.platform and u.id = p.id) "
+                    "group by category")}
     scores = {(r["platform"], r["id"], r["category"]): r["score"]
               for r in rows(classified, "select * from predictions")}
     for c in out["categories"]:
@@ -182,7 +187,8 @@ def test_reviewers_who_disagree_are_reported_and_a_final_decision_wins(cli, clas
     (("sample", "--extend", 5), 2, "needs the sample's NAME"),
     (("sample", "--extend", 5, "missing"), 1, "no sample called 'missing'"),
     (("sample", "--size", 5, "--extend", 5, "x"), 2, "give one of them"),
-    (("sample", "--seed", 5), 2, "are for drawing a sample with --size"),
+    (("sample", "--seed", 5), 2, "is for drawing a sample with --size"),
+    (("sample", "--no-quotes"), 2, "is for drawing a sample with --size"),
     (("estimate",), 1, "no sample drawn yet"),
     (("estimate", "--sample", "missing"), 1, "no sample called 'missing'"),
     (("estimate", "--level", "1.5"), 2, "--level"),
@@ -261,3 +267,44 @@ def test_the_web_page_codes_a_sample_blind_and_shows_the_estimates(classified, c
     page = report.read_text()
     assert "Shares of the replies, with confidence intervals" in page and 'class=estimates' in page
     assert cli("report", "--out", report, "--sample", "nope", code=1).stderr.startswith("Error: no sample called")
+
+
+def test_the_population_rule_is_chosen_at_the_draw_said_and_recorded(cli, classified):
+    """By default the asker's own posts are left out, quotes count, and a text one author posted more than once
+    counts once; each is said with how many it left out, recorded with the sample, and can be changed."""
+    asker = count(classified, "select count(*) from replies r where status = 'ok' and text != '' and "
+                              "author_handle = (select author_handle from threads t where t.platform = r.platform "
+                              "and t.id = r.thread_id) and id != thread_id")
+    quotes = count(classified, "select count(*) from replies where kind = 'quote' and status = 'ok' and text != ''")
+    everything = count(classified, "select count(*) from replies where status = 'ok' and text is not null and "
+                                   "text != '' and id != thread_id")
+    assert asker > 0 and quotes > 0
+    said = cli("sample", "--size", 5, "--seed", 1, "--name", "default")
+    assert f"the asker's own posts not counted ({asker} left out); quote posts counted; a text one author posted " \
+           "more than once counted once (0 left out)" in said.stdout
+    recorded = json.loads(rows(classified, "select population_rule from samples where name = 'default'")[0][
+        "population_rule"])
+    assert recorded == {"asker": False, "quotes": True, "duplicates": False,
+                        "left_out": {"asker": asker, "duplicates": 0}}
+    wide = draw(cli, "--size", 5, "--seed", 1, "--name", "wide", "--include-asker", "--keep-duplicates")
+    assert wide["population"] == everything
+    narrow = draw(cli, "--size", 5, "--seed", 1, "--name", "narrow", "--no-quotes")
+    assert narrow["population"] == everything - asker - quotes
+    assert narrow["population_rule"]["left_out"] == {"asker": asker, "quotes": quotes, "duplicates": 0}
+
+
+def test_a_text_cross_posted_by_one_author_counts_once(run, env, world, emulator):
+    """The sample question asked again on Reddit and Threads draws the same people's same answers: by default
+    each counts once in the population (the earliest copy), with --keep-duplicates every copy."""
+    from replies.emulator.sample import load_sample_elsewhere, post_url
+
+    elsewhere = load_sample_elsewhere(world)
+    run("harvest", post_url(emulator, [r for p, r in elsewhere.items() if p == "reddit"][0]))
+    run("harvest", post_url(emulator, [r for p, r in elsewhere.items() if p == "threads"][0]))
+    texts = rows(env["REPLIES_DB"], "select author_handle, text from replies where status = 'ok' and text != '' "
+                                    "and id != thread_id")
+    once = draw(run, "--size", 5, "--seed", 1, "--name", "once")
+    every = draw(run, "--size", 5, "--seed", 1, "--name", "every", "--keep-duplicates")
+    copies = once["population_rule"]["left_out"]["duplicates"]
+    assert copies > 20 and once["population"] + copies == every["population"]
+    assert every["population"] == len(texts) - once["population_rule"]["left_out"]["asker"]
