@@ -10,6 +10,7 @@ from sqlite_utils import Database
 from replies.codebook import Codebook
 from replies.db import labels as store
 from replies.db.schema import ADJUDICATED
+from replies.db.versions import Reader, differences
 
 SMALL_SAMPLE = 30  # below this many replies, every figure is said to be rough
 
@@ -60,6 +61,7 @@ class Evaluation:
     cv_few_shot: float | None = None
     agreement: list[dict] = field(default_factory=list)  # category, kappa, replies (two reviewers)
     coders: list[dict] = field(default_factory=list)  # every coder against every reviewer, per category
+    versions: list = field(default_factory=list)  # other codebook versions codes were given under (Difference)
 
     @property
     def note(self) -> str | None:
@@ -84,18 +86,22 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
     run = store.last_classify_run(database, codebook.hash)
     if run:
         result.method, result.cv_zero_shot, result.cv_few_shot = run["method"], run["cv_zero_shot"], run["cv_few_shot"]
-    reviewed = store.gold(database, codebook.name)
+    # codes are read under the version in use: a category a code's own version lacked is left out for it
+    reader = Reader(database, codebook.hash, codebook.ids)
+    result.versions = differences(database, codebook.name, codebook.hash, codebook.ids)
+    reviewed = store.gold_readings(database, codebook.name, reader)
     predicted = store.predictions(database, codebook.hash)
     keys = [k for k in reviewed if k in predicted]
     result.compared = len(keys)
     if keys:
         for c in codebook.ids:
-            truth = [int(c in reviewed[k]) for k in keys]
-            guess = [int(predicted[k].get(c, (0, 0))[1]) for k in keys]
+            known = [k for k in keys if c not in reviewed[k].unknown]
+            truth = [int(c in reviewed[k].labels) for k in known]
+            guess = [int(predicted[k].get(c, (0, 0))[1]) for k in known]
             result.rows.append({"category": c, **scores(truth, guess), "support": sum(truth)})
         result.macro = {"category": "macro average", **macro(result.rows),
                         "support": sum(row["support"] for row in result.rows)}
-    reviewers = store.gold_by_reviewer(database, codebook.name)
+    reviewers = store.gold_by_reviewer(database, codebook.name, reader)
     names = sorted(set(reviewers) - {ADJUDICATED})  # a final decision is not a third independent reviewer
     for a_index, a in enumerate(names):
         for b in names[a_index + 1:]:
@@ -103,20 +109,23 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
             if not shared:
                 continue
             for c in codebook.ids:
-                x = [int(c in reviewers[a][k]) for k in shared]
-                y = [int(c in reviewers[b][k]) for k in shared]
+                both = [k for k in shared if c not in reviewers[a][k].unknown | reviewers[b][k].unknown]
+                if not both:
+                    continue
+                x = [int(c in reviewers[a][k].labels) for k in both]
+                y = [int(c in reviewers[b][k].labels) for k in both]
                 result.agreement.append({"reviewers": f"{a} / {b}", "category": c, "kappa": _kappa(x, y),
-                                         "replies": len(shared)})
+                                         "replies": len(both)})
     result.coders = coder_agreement(database, codebook, reviewers)
     return result
 
 
-def coder_agreement(database: Database, codebook: Codebook,
-                    reviewers: dict[str, dict[tuple[str, str], list[str]]]) -> list[dict]:
+def coder_agreement(database: Database, codebook: Codebook, reviewers: dict[str, dict]) -> list[dict]:
     """Each stored coder (the language model, the embedding classifier: every method and model in
     `coder_labels`) and each other reviewer, against each reviewer's labels as the truth, category by
     category: precision, recall, F1 and Cohen's kappa on the replies both coded, then their macro average.
-    A researcher sees whether a model agrees with them as well as their colleagues do."""
+    A researcher sees whether a model agrees with them as well as their colleagues do. `reviewers` holds each
+    reviewer's codes as `versions.Reading`s; a category a code's version lacked is left out for that code."""
 
     ids = codebook.ids
     coders = {f"{method} {model}".strip(): labels
@@ -128,7 +137,7 @@ def coder_agreement(database: Database, codebook: Codebook,
         others = dict(coders)
         for colleague in names:
             if colleague not in (reviewer, ADJUDICATED):
-                others[f"{colleague} (reviewer)"] = {k: {c: int(c in v) for c in ids}
+                others[f"{colleague} (reviewer)"] = {k: {c: int(c in v.labels) for c in ids if c not in v.unknown}
                                                      for k, v in reviewers[colleague].items()}
         for name, labels in others.items():
             shared = sorted(k for k in truth if k in labels)
@@ -136,8 +145,9 @@ def coder_agreement(database: Database, codebook: Codebook,
                 continue
             per = []
             for c in ids:
-                y = [int(c in truth[k]) for k in shared]
-                x = [int(labels[k].get(c, 0)) for k in shared]
+                known = [k for k in shared if c not in truth[k].unknown and c in labels[k]]
+                y = [int(c in truth[k].labels) for k in known]
+                x = [int(labels[k][c]) for k in known]
                 per.append({"category": c, "coder": name, "reviewer": reviewer, **scores(y, x),
                             "kappa": _kappa(y, x), "replies": len(shared)})
             rows += per

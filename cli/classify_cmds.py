@@ -38,6 +38,16 @@ def reviewer_option(fn):
                         callback=_reviewer, help="Name recorded with each label.")(fn)
 
 
+def say_versions(versions, book) -> None:
+    """Say, on stderr, each other version of the codebook that codes were given under and how they are read."""
+    for version in versions:
+        click.echo(f"Warning: {version.codes} code{'s were' if version.codes > 1 else ' was'} given under another "
+                   f"version of codebook {book.name}, {version.describe()}; the codes are read under the version in "
+                   f"use ({book.hash})" + ("" if version.mapping else f"; where a category was renamed, record it: "
+                                           f"`replies codebook migrate --from {version.version} --map OLD_ID=NEW_ID`"),
+                   err=True)
+
+
 def current_codebook(database, path):
     """--codebook, else REPLIES_CODEBOOK (or the config file's codebook), else the one classify last used
     on this database, else the bundled one. A codebook taken from the database that is not the bundled
@@ -273,7 +283,9 @@ def evaluate(codebook_path, as_json, db_path):
     from replies.classifier.evaluate import small_sample_note
 
     database = open_database(db_path)
-    result = run_evaluate(database, current_codebook(database, codebook_path))
+    book = current_codebook(database, codebook_path)
+    result = run_evaluate(database, book)
+    say_versions(result.versions, book)
     if as_json:
         click.echo(json.dumps({"compared": result.compared, "per_category": result.rows, "macro": result.macro,
                                "method": result.method, "cv_zero_shot": result.cv_zero_shot,

@@ -11,7 +11,7 @@ import click
 from replies.db import samples as store
 from replies.text import visible
 
-from .classify_cmds import codebook_option, current_codebook, thread_key
+from .classify_cmds import codebook_option, current_codebook, say_versions, thread_key
 from .common import Level, db_option, open_database
 from .output import write_rows
 
@@ -178,6 +178,7 @@ def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_pa
         click.echo(f"{result.uncodable} member{'s' if result.uncodable > 1 else ''} of sample {result.sample} can no "
                    f"longer be coded (deleted or removed since the draw): left out, as if like the others; "
                    "nothing is left to do for them.", err=True)
+    say_versions(result.versions, book)
     if result.disagreements:
         click.echo(f"{result.disagreements} coded member{'s have' if result.disagreements > 1 else ' has'} "
                    "reviewers who disagree and no final decision: the latest code was used for each. Record final "
@@ -208,6 +209,10 @@ def _print_estimate(result) -> None:
     for c in result.categories:
         human = c.human_only
         label = visible(c.label, keep_newlines=False)
+        if c.not_estimated:
+            rows.append((label if len(label) <= 30 else label[:29] + "…", "—", "not estimated", "", "",
+                         f"{_percent(c.model_only)}"))
+            continue
         rows.append((label if len(label) <= 30 else label[:29] + "…",
                      f"{_percent(c.estimate)}%", f"{_percent(c.low)}–{_percent(c.high)}",
                      f"{c.count:.0f} ({c.count_low:.0f}–{c.count_high:.0f})",
@@ -221,6 +226,9 @@ def _print_estimate(result) -> None:
     for row in rows:
         click.echo(line(row))
     click.echo()
+    for c in result.categories:
+        if c.not_estimated:
+            say(f"{c.label} is not estimated: {c.not_estimated}.")
     say(f"Share and interval: the coded members' answers, made more precise by the model's scores on all "
         f"{result.population} replies. Coded only: the same members without the model. Model tags: what the model "
         "alone says, errors and all.")

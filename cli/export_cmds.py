@@ -8,11 +8,12 @@ import click
 
 from replies import __version__
 from replies.db.labels import last_classify_run
+from replies.db.versions import differences
 from replies.export.formats import FORMATS, check_request, export_dataset
 from replies.export.pseudonym import Pseudonymizer
 from replies.export.split import parse_split
 
-from .classify_cmds import codebook_option, current_codebook, thread_key
+from .classify_cmds import codebook_option, current_codebook, say_versions, thread_key
 from .common import EXIT_USAGE, db_option, fail, open_database
 from .output import terminal_safe
 
@@ -67,6 +68,7 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
         fail("--salt and --strip-links only make sense with --pseudonymize", EXIT_USAGE)
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
+    say_versions(differences(database, book.name, book.hash, book.ids), book)
     thread = thread_key(database, thread_ref)
     pseudonymizer = Pseudonymizer.for_database(database, salt, strip_links=strip_links) if pseudonymize else None
     run = last_classify_run(database, book.hash) or {}

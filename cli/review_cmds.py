@@ -79,7 +79,8 @@ class Review:
                 chosen.clear()
             elif key in ("a", "\r", "\n"):
                 set_gold(self.database, [{"platform": platform, "id": reply_id, "codebook": self.book.name,
-                                          "reviewer": self.reviewer, "labels": sorted(chosen), "note": note}])
+                                          "codebook_hash": self.book.hash, "reviewer": self.reviewer,
+                                          "labels": sorted(chosen), "note": note}])
                 self.saved += 1
                 return 1
             elif key == "s":
@@ -157,7 +158,9 @@ class Review:
             lines.append(f" [{mark}] {key:>3}  {visible(category.label, keep_newlines=False):<40} {score}{suggested}")
         lines.append(f"Note: {visible(note)}" if note else "")
         if context["own_labels"] is not None:
-            lines.append("(you reviewed this reply before; accepting replaces your earlier label)")
+            lines.append("(you reviewed this reply before; accepting replaces your earlier label"
+                         + (f", given under codebook version {context['own_version']}, shown as this version reads it"
+                            if context.get("own_version") else "") + ")")
         if self.blind:
             hint = ("1-9 toggle · a accept (none marked: no category applies) · s skip · b back · n note · q quit"
                     " · ? help")

@@ -5,7 +5,7 @@ and listing needs is exported here, from `connection` (opening and migrating), `
 their checkpoints), `queries` (thread lookups, read-only SQL, search), `tracking` (scheduled threads) and
 `errors`; the rest is imported from its module: `labels` (embeddings, predictions, reviewers' labels, classify
 runs, codebook versions), `samples`, `discoveries`, `tree` (a thread depth first), `schema` (migrations and
-views), `lock` (the harvest lock) and `times`.
+views), `lock` (the harvest lock), `versions` (codes read under another codebook version) and `times`.
 """
 
 from .connection import open_db, resolve_path

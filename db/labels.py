@@ -14,6 +14,7 @@ from .errors import DatabaseError
 from .queries import select_in, thread_filter
 from .samples import BLIND_MEMBER_SQL
 from .times import utc_now
+from .versions import Reader, Reading
 
 
 def cached_embeddings(db: Database, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
@@ -161,8 +162,8 @@ def reply_exists(db: Database, platform: str, reply_id: str) -> bool:
 
 
 def set_gold(db: Database, rows: Iterable[Mapping]) -> int:
-    """Record reviewed labels (platform, id, codebook, reviewer, labels list, note) atomically, streaming
-    `rows`; returns how many rows were written."""
+    """Record reviewed labels (platform, id, codebook, codebook_hash: the version they were given under,
+    reviewer, labels list, note) atomically, streaming `rows`; returns how many rows were written."""
     now = utc_now()
     written = 0
 
@@ -170,13 +171,13 @@ def set_gold(db: Database, rows: Iterable[Mapping]) -> int:
         nonlocal written
         for r in rows:
             written += 1
-            yield (r["platform"], r["id"], r["codebook"], r["reviewer"], json.dumps(sorted(set(r["labels"]))),
-                   r.get("note"), now)
+            yield (r["platform"], r["id"], r["codebook"], r.get("codebook_hash"), r["reviewer"],
+                   json.dumps(sorted(set(r["labels"]))), r.get("note"), now)
 
     with db.atomic():
         db.conn.executemany(
-            "insert or replace into gold_labels (platform, id, codebook, reviewer, labels, note, created_at)"
-            " values (?, ?, ?, ?, ?, ?, ?)", data())
+            "insert or replace into gold_labels (platform, id, codebook, codebook_hash, reviewer, labels, note,"
+            " created_at) values (?, ?, ?, ?, ?, ?, ?, ?)", data())
     return written
 
 
@@ -253,21 +254,40 @@ def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5, 
         {"hash": codebook_hash, "category": category, "limit": limit, "codebook": hide_blind_for})]
 
 
-def gold(db: Database, codebook: str) -> dict[tuple[str, str], list[str]]:
+def gold(db: Database, codebook: str, reader: Reader | None = None) -> dict[tuple[str, str], list[str]]:
     """The reviewed labels per reply (`gold_current`: the latest review when several reviewers labelled it),
     by platform and id: what is trained on them (few-shot's pairs, the kept models' names, a language model's
-    worked examples) depends on what the gold is, not on when it was given, which re-labelling changes."""
-    return {(platform, reply_id): json.loads(labels) for platform, reply_id, labels in db.execute(
-        "select platform, id, labels from gold_current where codebook = ? order by platform, id",
-        [codebook]).fetchall()}
+    worked examples) depends on what the gold is, not on when it was given, which re-labelling changes. With
+    `reader` (the version in use), codes from other versions are read under it (`versions.Reader`)."""
+    return {key: reading.labels if reader else labels for key, (labels, reading) in
+            _codes(db, "select platform, id, labels, codebook_hash from gold_current where codebook = ?"
+                       " order by platform, id", [codebook], reader).items()}
 
 
-def gold_by_reviewer(db: Database, codebook: str) -> dict[str, dict[tuple[str, str], list[str]]]:
-    out: dict[str, dict[tuple[str, str], list[str]]] = {}
-    for platform, reply_id, reviewer, labels in db.execute(
-        "select platform, id, reviewer, labels from gold_labels where codebook = ?", [codebook]
+def gold_readings(db: Database, codebook: str, reader: Reader) -> dict[tuple[str, str], Reading]:
+    """Each reply's current code read under the version in use, with the categories it says nothing about."""
+    return {key: reading for key, (_, reading) in _codes(
+        db, "select platform, id, labels, codebook_hash from gold_current where codebook = ? order by platform, id",
+        [codebook], reader).items()}
+
+
+def gold_by_reviewer(db: Database, codebook: str, reader: Reader | None = None
+                     ) -> dict[str, dict[tuple[str, str], Reading | list[str]]]:
+    """Each reviewer's codes by reply; with `reader`, each as a `versions.Reading` under the version in use."""
+    out: dict[str, dict] = {}
+    for platform, reply_id, reviewer, labels, version in db.execute(
+        "select platform, id, reviewer, labels, codebook_hash from gold_labels where codebook = ?", [codebook]
     ).fetchall():
-        out.setdefault(reviewer, {})[(platform, reply_id)] = json.loads(labels)
+        labels = json.loads(labels)
+        out.setdefault(reviewer, {})[(platform, reply_id)] = reader.read(labels, version) if reader else labels
+    return out
+
+
+def _codes(db: Database, sql: str, params: list, reader: Reader | None) -> dict:
+    out = {}
+    for platform, reply_id, labels, version in db.execute(sql, params).fetchall():
+        labels = json.loads(labels)
+        out[(platform, reply_id)] = (labels, reader.read(labels, version) if reader else None)
     return out
 
 

@@ -203,12 +203,15 @@ def member_scores(db: Database, name: str, codebook_hash: str) -> list[tuple[int
 
 
 def member_codes(db: Database, name: str, codebook: str, reviewer: str | None = None) -> dict[int, dict]:
-    """The human codes of the sample's members, by position: {"labels": [...], "reviewer": ...}. Each
-    member's current code (`gold_current`: a final decision where one was recorded, else the latest), or
-    only `reviewer`'s codes with `reviewer`. A member coded with no category has labels []."""
+    """The human codes of the sample's members, by position: {"labels": [...], "reviewer": ..., "version": the
+    codebook hash it was given under}. Each member's current code (`gold_current`: a final decision where one
+    was recorded, else the latest), or only `reviewer`'s codes with `reviewer`. A member coded with no category
+    has labels []."""
     source = "gold_current" if reviewer is None else "gold_labels"
-    return {position: {"labels": json.loads(labels), "reviewer": coder} for position, labels, coder in db.execute(
-        f"select u.position, g.labels, g.reviewer from sample_units u join samples s on s.name = u.sample"
+    return {position: {"labels": json.loads(labels), "reviewer": coder, "version": version}
+            for position, labels, coder, version in db.execute(
+        f"select u.position, g.labels, g.reviewer, g.codebook_hash from sample_units u join samples s"
+        f" on s.name = u.sample"
         f" join {source} g on g.platform = u.platform and g.id = u.id and g.codebook = :codebook"
         f" and (:reviewer is null or g.reviewer = :reviewer) where u.sample = :name and u.position < s.size",
         {"codebook": codebook, "reviewer": reviewer, "name": name}).fetchall()}

@@ -13,6 +13,7 @@ from replies.codebook import Codebook
 from replies.db import labels as labels_store
 from replies.db import samples as store
 from replies.db.schema import ADJUDICATED
+from replies.db.versions import Reader, differences
 
 from .draw import named_sample
 from .errors import EstimateError
@@ -23,22 +24,27 @@ TARGET_HALF_WIDTH = 0.05  # what `estimate` plans for: each share within ±5 poi
 
 @dataclass
 class CategoryShare:
+    """One category's share. A category some coded member's code says nothing about (given under a codebook
+    version without it, and not mapped) is not estimated: its figures are None and `not_estimated` says why."""
     id: str
     label: str
-    estimate: float
-    low: float
-    high: float
-    count: float
-    count_low: float
-    count_high: float
-    human_only: dict
+    estimate: float | None
+    low: float | None
+    high: float | None
+    count: float | None
+    count_low: float | None
+    count_high: float | None
+    human_only: dict | None
     model_only: float
-    coded_positive: int
-    deff: float
+    coded_positive: int | None
+    deff: float | None
+    not_estimated: str | None = None
 
     def as_json(self) -> dict:
         out = asdict(self)
         out.pop("deff")
+        if out["not_estimated"] is None:
+            out.pop("not_estimated")
         return out
 
 
@@ -60,6 +66,7 @@ class Estimate:
     categories: list[CategoryShare] = field(default_factory=list)
     plan: dict | None = None
     uncodable: int = 0  # members nobody coded that can no longer be coded (deleted or removed since the draw)
+    versions: list = field(default_factory=list)  # other codebook versions members' codes were given under
 
     @property
     def to_code(self) -> int:
@@ -130,13 +137,17 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
                             "`replies serve`, or with `replies label` or `replies import-labels`)")
     mean_score, tagged, sources = model_totals(db, chosen, codebook)
     positions = sorted(codes)
+    # each code read under the codebook version in use: a category its own version lacked is unknown for it
+    reader = Reader(db, codebook.hash, codebook.ids)
+    readings = {p: reader.read(codes[p]["labels"], codes[p]["version"]) for p in positions}
+    other = {codes[p]["version"] for p in positions} - {None, codebook.hash}
     row = {p: i for i, p in enumerate(positions)}
     index = {c: j for j, c in enumerate(codebook.ids)}
     member = np.full((len(index), len(positions)), np.nan)  # K × n: the coded members' scores
     for position, category, score in store.member_scores(db, name, codebook.hash):
         if position in row and category in index and score is not None:
             member[index[category], row[position]] = score
-    coded = np.array([[int(c in codes[p]["labels"]) for p in positions] for c in codebook.ids])  # K × n
+    coded = np.array([[int(c in readings[p].labels) for p in positions] for c in codebook.ids])  # K × n
     shares = combine(mean_score, member, coded, chosen["population"], level)
     total = chosen["population"]
     result = Estimate(
@@ -145,8 +156,21 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
         scored_by=sources,
         coders=dict(Counter(code["reviewer"] for code in codes.values()).most_common()),
         disagreements=0 if reviewer else _disagreements(db, chosen, codebook),
-        reviewer=reviewer, uncodable=store.uncodable_members(db, name, codebook.name))
+        reviewer=reviewer, uncodable=store.uncodable_members(db, name, codebook.name),
+        versions=[d for d in differences(db, codebook.name, codebook.hash, codebook.ids) if d.version in other])
     for j, category in enumerate(codebook.categories):
+        unknown = [p for p in positions if category.id in readings[p].unknown]
+        if unknown:
+            versions = sorted({codes[p]["version"] for p in unknown})
+            result.categories.append(CategoryShare(
+                id=category.id, label=category.label, estimate=None, low=None, high=None, count=None,
+                count_low=None, count_high=None, human_only=None, model_only=float(tagged[j]), coded_positive=None,
+                deff=None, not_estimated=(
+                    f"{len(unknown)} coded member{'s were' if len(unknown) > 1 else ' was'} coded under codebook "
+                    f"version {', '.join(versions)}, which has no {category.id!r}: record what it was there with "
+                    f"`replies codebook migrate --from {versions[0]} --map OLD_ID={category.id}`, or code "
+                    f"{'them' if len(unknown) > 1 else 'it'} again")))
+            continue
         share, low, high = (float(shares.estimate[j]), float(shares.low[j]), float(shares.high[j]))
         result.categories.append(CategoryShare(
             id=category.id, label=category.label, estimate=share, low=low, high=high, count=share * total,
@@ -168,9 +192,10 @@ def _disagreements(db: Database, sample: dict, codebook: Codebook) -> int:
 def plan(result: Estimate, half_width: float = TARGET_HALF_WIDTH) -> dict | None:
     """For the widest interval: how many more coded members would bring it to ±`half_width`, from the share
     and the variance seen so far, and how many of them the sample already holds uncoded."""
-    if not result.categories:
+    estimated = [c for c in result.categories if c.not_estimated is None]
+    if not estimated:
         return None
-    widest = max(result.categories, key=lambda c: c.high - c.low)
+    widest = max(estimated, key=lambda c: c.high - c.low)
     needed = coded_needed(widest.estimate, widest.deff, result.population, result.labelled, half_width,
                           result.level)
     more = needed - result.labelled

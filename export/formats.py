@@ -12,11 +12,12 @@ from typing import IO
 
 from replies.codebook import Codebook
 from replies.db.times import parse_iso
+from replies.db.versions import Reader, differences
 from replies.files import atomic_file, atomic_folder
 
 from .errors import ExportError, ExportUsageError
 from .labelstudio import labelstudio_config, write_labelstudio
-from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records
+from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records, read_under
 from .split import assign
 from .spreadsheet import SafeWriter
 
@@ -96,7 +97,8 @@ def write_parquet(records: Iterable[dict], path: Path, codebook: Codebook, batch
     fields = [("platform", string), ("id", string), ("thread", string), ("parent_id", string),
               ("depth", pa.int32()), ("kind", string),
               ("author", string), ("text", string), ("created_at", pa.timestamp("ms", tz="UTC")), ("url", string),
-              ("labels", pa.list_(string)), ("scores", scores_type), ("gold", pa.list_(string))]
+              ("labels", pa.list_(string)), ("scores", scores_type), ("gold", pa.list_(string)),
+              ("gold_codebook", string)]
     extra, records = _peek(records)
     schema = pa.schema(fields + [(k, string) for k in extra],
                        metadata={"codebook": codebook.name, "codebook_hash": codebook.hash or ""})
@@ -221,9 +223,13 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
     unless the whole export succeeds. CSV cells that a spreadsheet would run as formulas are neutralised
     unless `formula_escape` is False."""
     check_request(fmt, out)
+    # codes given under another version of the codebook are read under this one (the slower path)
+    translate = bool(differences(db, codebook.name, codebook.hash, codebook.ids))
 
     def records() -> Iterator[dict]:
         rows = jsonl_records(db, codebook, thread=thread, gold_only=gold_only)
+        if translate:
+            rows = read_under(rows, Reader(db, codebook.hash, codebook.ids))
         for record in rows:
             if assigned is not None:
                 record["split"] = assigned.get((record["platform"], record["id"]))
@@ -254,7 +260,7 @@ def export_dataset(db, fmt: str, out: str | Path | None, codebook: Codebook, *, 
             handle.close()
             write_parquet(counted_records(), Path(handle.name), codebook)
         return counts
-    plain = not split and not pseudonymizer
+    plain = not split and not pseudonymizer and not translate
     if fmt == "jsonl" and plain:  # the fast path: SQLite writes the JSON
         lines = jsonl_lines(db, codebook, thread=thread, gold_only=gold_only)
         write = lambda handle: handle.writelines(line + "\n" for line in counted(lines))

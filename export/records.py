@@ -17,7 +17,7 @@ from replies.db.queries import depth_sql, final_labels_sql, fts_query, thread_fi
 from replies.db.samples import BLIND_MEMBER_SQL
 
 FIELDS = ("platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of",
-          "created_at", "url", "labels", "scores", "gold")
+          "created_at", "url", "labels", "scores", "gold", "gold_codebook")
 
 
 SORTS = {"thread": "r.platform {dir}, r.thread_id {dir}, r.created_at {dir}, r.id {dir}",
@@ -101,6 +101,9 @@ _SCORES = ("(select json_group_object(p.category, round(p.score, 4)) from predic
            " where p.platform = r.platform and p.id = r.id and p.codebook_hash = :hash)")
 _GOLD = ("(select json(g.labels) from gold_current g where g.platform = r.platform and g.id = r.id"
          " and g.codebook = :codebook)")
+# the codebook version the reply's current code was given under
+_GOLD_VERSION = ("(select g.codebook_hash from gold_current g where g.platform = r.platform and g.id = r.id"
+                 " and g.codebook = :codebook)")
 
 
 def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None = None,
@@ -116,7 +119,8 @@ def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | N
           'depth', {depth_sql()}, 'kind', r.kind,
           'author', r.author_handle, 'text', r.text, 'spoiler_text', r.spoiler_text, 'quote_of', r.quote_of,
           'created_at', r.created_at, 'url', r.url,
-          'labels', {_LABELS.format(agg="json_group_array(p.category)")}, 'scores', {_SCORES}, 'gold', {_GOLD})
+          'labels', {_LABELS.format(agg="json_group_array(p.category)")}, 'scores', {_SCORES}, 'gold', {_GOLD},
+          'gold_codebook', {_GOLD_VERSION})
         from replies r where {where} {order}
     """
     for (line,) in db.execute(sql, params):
@@ -132,7 +136,7 @@ def csv_rows(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None
           r.spoiler_text,
           r.quote_of, r.created_at, r.url,
           {_LABELS.format(agg="group_concat(p.category, ';')")}, {_SCORES},
-          (select group_concat(j.value, ';') from json_each({_GOLD}) j), {final_labels_sql()}
+          (select group_concat(j.value, ';') from json_each({_GOLD}) j), {_GOLD_VERSION}, {final_labels_sql()}
         from replies r where {where} {order}
     """
     for row in db.execute(sql, params):
@@ -180,6 +184,16 @@ def jsonl_records(db: Database, codebook: Codebook, **options) -> Iterator[dict]
     """The same records as `jsonl_lines`, as dicts."""
     for line in jsonl_lines(db, codebook, **options):
         yield json.loads(line)
+
+
+def read_under(records: Iterator[dict], reader) -> Iterator[dict]:
+    """Records whose `gold` is read under the codebook version in use (`replies.db.versions.Reader`): a code
+    given under another version keeps the categories both share and follows a recorded mapping; `gold_codebook`
+    still says which version it was given under."""
+    for record in records:
+        if record["gold"] is not None and record["gold_codebook"] not in (None, reader.hash):
+            record = {**record, "gold": list(reader.read(record["gold"], record["gold_codebook"]).labels)}
+        yield record
 
 
 def final_labels(record: dict) -> list[str]:

@@ -28,19 +28,20 @@ def estimate_chart(result) -> str:
     """Inline SVG: per category, the combined interval (thick) with its estimate (dot), the human-only interval
     (thin, below) and the model-only share (tick), on one percentage axis."""
     label_width, width, row, right = 230, 760, 40, 70
-    top = max([c.high for c in result.categories] + [c.human_only["high"] for c in result.categories]
-              + [c.model_only for c in result.categories] + [0.05])
+    shown = [c for c in result.categories if c.not_estimated is None]
+    top = max([c.high for c in shown] + [c.human_only["high"] for c in shown] + [c.model_only for c in shown]
+              + [0.05])
     top = min(1.0, ceil(top * 10) / 10)
     scale = (width - label_width - right) / top
     x = lambda share: label_width + share * scale
-    height = row * len(result.categories) + 30
+    height = row * len(shown) + 30
     parts = [f'<svg role="img" aria-label="Estimated share of the replies per category, with confidence intervals" '
              f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
     for step in range(0, int(round(top * 100)) + 1, 10):
         tick = x(step / 100)
         parts.append(f'<line x1="{tick:.1f}" y1="0" x2="{tick:.1f}" y2="{height - 22}" stroke="#eee"/>'
                      f'<text x="{tick:.1f}" y="{height - 6}" text-anchor="middle">{step}%</text>')
-    for i, c in enumerate(result.categories):
+    for i, c in enumerate(shown):
         y = 8 + i * row
         human = c.human_only
         parts.append(f'<text x="{label_width - 8}" y="{y + 12}" text-anchor="end">{_escape(clip(c.label, 34))}</text>')
@@ -65,7 +66,9 @@ def estimate_table(result) -> str:
         f"<tr><td>{_escape(c.label)}</td><td>{100 * c.estimate:.1f}%</td><td>{100 * c.low:.1f}–{100 * c.high:.1f}%</td>"
         f"<td>{c.count:.0f} ({c.count_low:.0f}–{c.count_high:.0f})</td>"
         f"<td>{100 * c.human_only['estimate']:.1f}% ({100 * c.human_only['low']:.1f}–{100 * c.human_only['high']:.1f}%)"
-        f"</td><td>{100 * c.model_only:.1f}%</td></tr>" for c in result.categories)
+        f"</td><td>{100 * c.model_only:.1f}%</td></tr>" if c.not_estimated is None else
+        f"<tr><td>{_escape(c.label)}</td><td colspan=4>not estimated: {_escape(c.not_estimated)}</td>"
+        f"<td>{100 * c.model_only:.1f}%</td></tr>" for c in result.categories)
     return (f"<table class=estimates><thead><tr><th>Category</th><th>Share</th><th>{100 * result.level:g}% interval"
             "</th><th>Replies</th><th>Coded members alone</th><th>Model tags</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")

@@ -8,6 +8,7 @@ from sqlite_utils import Database
 
 from replies.db.queries import thread_filter
 from replies.db.samples import BLIND_MEMBER_SQL
+from replies.db.versions import Reader, categories
 from replies.errors import RepliesError
 
 ORDERS = ("uncertain", "disagreement", "newest", "thread")
@@ -123,12 +124,20 @@ def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, 
                         {"platform": platform, "id": reply_id, "codebook": codebook}).fetchone() is not None
     if hidden:  # a member of a blind sample being coded: whoever opens it, however, codes it blind
         predictions = {}
-    mine = next(db.query("select labels, note from gold_labels where platform = ? and id = ? and codebook = ?"
-                         " and reviewer = ?", [platform, reply_id, codebook, reviewer]), None)
+    mine = next(db.query("select labels, note, codebook_hash from gold_labels where platform = ? and id = ? and"
+                         " codebook = ? and reviewer = ?", [platform, reply_id, codebook, reviewer]), None)
+    own = None
+    if mine:  # read under the version in use: a code given under another version says so
+        ids = [c["id"] for c in categories(db, codebook_hash) or []] if codebook_hash else []
+        own = json.loads(mine["labels"])
+        if ids and mine["codebook_hash"] not in (None, codebook_hash):
+            own = list(Reader(db, codebook_hash, ids).read(own, mine["codebook_hash"]).labels)
     return {"reply": reply, "parent": dict(parent) if parent else None,
             "chain": ancestors(db, platform, reply.get("parent_id"), reply["thread_id"]),
             "question": dict(question) if question else None, "predictions": predictions, "blind_member": hidden,
-            "own_labels": json.loads(mine["labels"]) if mine else None, "own_note": mine["note"] if mine else None}
+            "own_labels": own, "own_note": mine["note"] if mine else None,
+            "own_version": mine["codebook_hash"] if mine and mine["codebook_hash"] not in (None, codebook_hash)
+            else None}
 
 
 def ancestors(db: Database, platform: str, parent_id: str | None, thread_id: str, limit: int = 12) -> list[dict]:

@@ -66,7 +66,7 @@ def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_d
     assert len(records) == 60
     assert set(records[0]) == {"platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text",
                                "quote_of", "created_at",
-                               "url", "labels", "scores", "gold"}
+                               "url", "labels", "scores", "gold", "gold_codebook"}
     assert set(records[0]["scores"]) == set(LEAN_IDS)
     predicted = {}
     for reply_id, category in conn.execute("select id, category from predictions where predicted = 1"):

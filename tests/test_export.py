@@ -16,7 +16,7 @@ from tests.helpers import rows
 LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
             "lean_misconceptions", "leadership"]
 FIELDS = ["platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of", "created_at", "url", "labels",
-          "scores", "gold"]
+          "scores", "gold", "gold_codebook"]
 
 
 

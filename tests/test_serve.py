@@ -165,7 +165,7 @@ def test_the_table_filters_sorts_pages_and_downloads_exactly_what_it_shows(clien
     lines = [json.loads(line) for line in jsonl.splitlines()]
     assert [r["id"] for r in lines] == [r["id"] for r in table]
     assert set(lines[0]) == {"platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text",
-                             "quote_of", "created_at", "url", "labels", "scores", "gold"}
+                             "quote_of", "created_at", "url", "labels", "scores", "gold", "gold_codebook"}
     # sorting and paging: oldest first, the second page continues where the first stopped
     total = count(classified, "select count(*) from replies where status = 'ok'")
     first = client.get("/replies?sort=time&dir=asc").text

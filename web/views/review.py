@@ -158,8 +158,8 @@ def save_review():
     if unknown:
         abort(400, description=f"unknown category {unknown[0]!r} (one of {', '.join(g.codebook.ids)})")
     note = (request.form.get("note") or "").strip() or None
-    row = {"platform": key[0], "id": key[1], "codebook": g.codebook.name, "reviewer": g.reviewer,
-           "labels": labels, "note": note}
+    row = {"platform": key[0], "id": key[1], "codebook": g.codebook.name, "codebook_hash": g.codebook.hash,
+           "reviewer": g.reviewer, "labels": labels, "note": note}
     found = store.set_gold_if_unchanged(g.db, row, request.form.get("version", ""))
     if found is not None:
         return show_review(chosen, f"{key[0]}:{key[1]}", message=(
@@ -204,7 +204,8 @@ def save_adjudication():
     if any(c not in g.codebook.ids for c in labels):
         abort(400, description=f"unknown category among {labels!r}")
     note = (request.form.get("note") or "").strip()
-    row = {"platform": key[0], "id": key[1], "codebook": g.codebook.name, "reviewer": ADJUDICATED,
+    row = {"platform": key[0], "id": key[1], "codebook": g.codebook.name, "codebook_hash": g.codebook.hash,
+           "reviewer": ADJUDICATED,
            "labels": labels, "note": f"decided by {g.reviewer}" + (f": {note}" if note else "")}
     if store.set_gold_if_unchanged(g.db, row, request.form.get("version", "")) is not None:
         return show_adjudication(f"{key[0]}:{key[1]}", status=409, message=(

@@ -1,0 +1,82 @@
+"""What a methods section needs from `replies estimate`: codes tied to the codebook version they were given
+under, the population rule, a citable method, groups, reliability and a replication package."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import count, rows
+
+CATEGORIES = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
+              "lean_misconceptions", "leadership"]
+
+
+def _members(classified, name: str) -> list[dict]:
+    return rows(classified, "select u.platform, u.id from sample_units u join samples s on s.name = u.sample "
+                            "where u.sample = ? and u.position < s.size order by u.position", [name])
+
+
+def test_codes_stay_tied_to_the_codebook_version_they_were_given_under(cli, classified, tmp_path):
+    """Ten members coded `money`; the codebook (same name) then renames money to funding. The estimate warns,
+    refuses to estimate funding from codes whose version had no funding, and once the rename is recorded
+    (`codebook migrate`) gives exactly the estimate money had; the codes themselves are never rewritten."""
+    from replies.codebook import bundled
+
+    cli("sample", "--size", "10", "--seed", "4", "--name", "ten")
+    for member in _members(classified, "ten"):
+        cli("label", f"{member['platform']}:{member['id']}", "money", "--reviewer", "ann")
+    before = json.loads(cli("estimate", "--sample", "ten", "--format", "json").stdout)
+    money = next(c for c in before["categories"] if c["id"] == "money")
+    assert money["estimate"] > 0.5
+    old_hash = rows(classified, "select distinct codebook_hash from gold_labels")[0]["codebook_hash"]
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(bundled()["lean_nhs"].read_text().replace("id: money", "id: funding"))
+    cli("classify", "--codebook", renamed)
+    refused = cli("estimate", "--sample", "ten", "--codebook", renamed, "--format", "json")
+    assert f"10 codes were given under another version of codebook lean_nhs, version {old_hash}: money removed; " \
+           "funding added; perhaps renamed: money to funding" in refused.stderr
+    funding = next(c for c in json.loads(refused.stdout)["categories"] if c["id"] == "funding")
+    assert funding["estimate"] is None and f"migrate --from {old_hash}" in funding["not_estimated"]
+    text = cli("estimate", "--sample", "ten", "--codebook", renamed).stdout
+    assert "not estimated" in text
+    said = cli("codebook", "migrate", "--from", old_hash, "--map", "money=funding", "--codebook", renamed)
+    assert "money as funding" in said.stdout
+    after = json.loads(cli("estimate", "--sample", "ten", "--codebook", renamed, "--format", "json").stdout)
+    mapped = next(c for c in after["categories"] if c["id"] == "funding")
+    for key in ("estimate", "low", "high", "count", "human_only"):
+        assert mapped[key] == money[key], key
+    assert count(classified, "select count(*) from gold_labels where labels like '%funding%'") == 0  # untouched
+    versions = cli("codebook", "versions", "--codebook", renamed, "--json").stdout
+    assert old_hash in versions and "mapped: money=funding" in versions
+    bad = cli("codebook", "migrate", "--from", old_hash, "--map", "nope=funding", "--codebook", renamed, code=2)
+    assert "has no category 'nope'" in bad.stderr
+
+
+def test_exports_and_evaluate_read_codes_under_the_version_in_use(cli, classified, tmp_path):
+    """After the rename is recorded, an export gives the old `money` codes as `funding` (saying the version
+    they were given under), and evaluate compares them with the model's funding."""
+    from replies.codebook import bundled
+
+    coded = rows(classified, "select platform, id from replies where status = 'ok' and text != '' limit 6")
+    for reply in coded:
+        cli("label", f"{reply['platform']}:{reply['id']}", "money", "--reviewer", "ann")
+    old_hash = rows(classified, "select distinct codebook_hash from gold_labels")[0]["codebook_hash"]
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(bundled()["lean_nhs"].read_text().replace("id: money", "id: funding"))
+    cli("classify", "--codebook", renamed)
+    unmapped = [json.loads(line) for line in cli("export", "--codebook", renamed, "--gold-only").stdout.splitlines()]
+    assert {r["gold_codebook"] for r in unmapped} == {old_hash} and all(r["gold"] == [] for r in unmapped)
+    report = json.loads(cli("evaluate", "--json", "--codebook", renamed).stdout)
+    funding = next(r for r in report["per_category"] if r["category"] == "funding")
+    assert funding["support"] == 0  # nothing is known of funding from those codes: not "not funding" either
+    cli("codebook", "migrate", "--from", old_hash, "--map", "money=funding", "--codebook", renamed)
+    mapped = [json.loads(line) for line in cli("export", "--codebook", renamed, "--gold-only").stdout.splitlines()]
+    assert all(r["gold"] == ["funding"] for r in mapped) and len(mapped) == 6
+    import csv
+    import io
+
+    table = list(csv.DictReader(io.StringIO(cli("export", "--codebook", renamed, "--gold-only", "--format",
+                                                "csv").stdout)))
+    assert len(table) == 6 and all(row["funding"] == "1" and row["gold"] == "funding" for row in table)
+    report = json.loads(cli("evaluate", "--json", "--codebook", renamed).stdout)
+    assert next(r for r in report["per_category"] if r["category"] == "funding")["support"] == 6
