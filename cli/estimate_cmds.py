@@ -151,7 +151,10 @@ def _show(database, name: str, book, fmt: str) -> None:
 @click.option("--level", type=Level(), default=0.95, show_default=True, help="Confidence level of the intervals.")
 @click.option("--reviewer", help="Use only this reviewer's codes (default: each member's final decision where "
                                  "one was recorded, else its latest code).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "methods"]), default="text",
+              show_default=True, help="text: the table and what it means; json: every figure with the method, "
+                                      "version and population rule; csv: the table a paper can paste; methods: a "
+                                      "paragraph for a methods section, with references.")
 @codebook_option
 @db_option
 def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_path):
@@ -186,6 +189,14 @@ def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_pa
                    err=True)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        return
+    if fmt in ("csv", "methods"):
+        from replies.estimate.methods import methods_text, table_rows
+
+        if fmt == "csv":
+            write_rows(table_rows(result), "csv")
+        else:
+            click.echo(visible(methods_text(result)))
         return
     _print_estimate(result)
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from sqlite_utils import Database
 
+from replies import __version__
 from replies.codebook import Codebook
 from replies.db import labels as labels_store
 from replies.db import samples as store
@@ -17,7 +18,7 @@ from replies.db.versions import Reader, differences
 
 from .draw import named_sample
 from .errors import EstimateError
-from .intervals import coded_needed, combine, z_value
+from .intervals import coded_needed, combine, fpc, z_value
 
 TARGET_HALF_WIDTH = 0.05  # what `estimate` plans for: each share within ±5 points
 
@@ -39,6 +40,7 @@ class CategoryShare:
     coded_positive: int | None
     deff: float | None
     not_estimated: str | None = None
+    effective_n: float | None = None  # the coded members' worth in simple random sampling, n / (fpc × deff)
 
     def as_json(self) -> dict:
         out = asdict(self)
@@ -67,6 +69,10 @@ class Estimate:
     plan: dict | None = None
     uncodable: int = 0  # members nobody coded that can no longer be coded (deleted or removed since the draw)
     versions: list = field(default_factory=list)  # other codebook versions members' codes were given under
+    drawn_at: str = ""           # when the sample was drawn (UTC, ISO 8601)
+    blind: bool = True           # coded blind to the model
+    rule: dict = field(default_factory=dict)  # the population rule: asker, quotes, duplicates, left_out, in_words
+    tool_version: str = ""       # the version of replies that made the estimate
 
     @property
     def to_code(self) -> int:
@@ -74,10 +80,14 @@ class Estimate:
         return self.size - self.labelled - self.uncodable
 
     def as_json(self) -> dict:
+        from .methods import METHOD
+
         return {"sample": self.sample, "seed": self.seed, "population": self.population, "size": self.size,
                 "labelled": self.labelled, "level": self.level, "codebook": self.codebook,
                 "codebook_hash": self.codebook_hash, "scored_by": self.scored_by, "coders": self.coders,
                 "disagreements": self.disagreements, "to_code": self.to_code, "not_codable": self.uncodable,
+                "drawn_at": self.drawn_at, "blind": self.blind, "population_rule": self.rule,
+                "method": METHOD, "version": self.tool_version,
                 "categories": [c.as_json() for c in self.categories], "plan": self.plan}
 
 
@@ -157,7 +167,12 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
         coders=dict(Counter(code["reviewer"] for code in codes.values()).most_common()),
         disagreements=0 if reviewer else _disagreements(db, chosen, codebook),
         reviewer=reviewer, uncodable=store.uncodable_members(db, name, codebook.name),
-        versions=[d for d in differences(db, codebook.name, codebook.hash, codebook.ids) if d.version in other])
+        versions=[d for d in differences(db, codebook.name, codebook.hash, codebook.ids) if d.version in other],
+        drawn_at=chosen["created_at"], blind=chosen["blind"], tool_version=__version__,
+        rule={**chosen["rule"].as_json(), "left_out": chosen["left_out"],
+              "in_words": chosen["rule"].describe(chosen["left_out"]) if chosen.get("population_rule")
+              else "every reply with text (drawn before the rule was recorded)"})
+    correction = fpc(total, len(positions))
     for j, category in enumerate(codebook.categories):
         unknown = [p for p in positions if category.id in readings[p].unknown]
         if unknown:
@@ -177,7 +192,9 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
             count_low=low * total, count_high=high * total,
             human_only={"estimate": float(shares.human[j]), "low": float(shares.human_low[j]),
                         "high": float(shares.human_high[j])},
-            model_only=float(tagged[j]), coded_positive=int(coded[j].sum()), deff=float(shares.deff[j])))
+            model_only=float(tagged[j]), coded_positive=int(coded[j].sum()), deff=float(shares.deff[j]),
+            effective_n=(round(len(positions) / (correction * float(shares.deff[j])), 1)
+                         if correction * float(shares.deff[j]) > 0 else None)))
     result.plan = plan(result)
     return result
 

@@ -24,6 +24,14 @@ def estimate_summary(result) -> str:
             "from the coded members alone; the green tick, the share the model tags on its own.</p>")
 
 
+def methods_paragraphs(result) -> str:
+    """The methods paragraph `replies estimate --format methods` prints, for the report and the overview."""
+    from replies.estimate.methods import methods_text
+
+    return ("<details class=methods><summary>Methods, for a paper</summary>"
+            + "".join(f"<p>{_escape(part)}</p>" for part in methods_text(result).split("\n\n")) + "</details>")
+
+
 def estimate_chart(result) -> str:
     """Inline SVG: per category, the combined interval (thick) with its estimate (dot), the human-only interval
     (thin, below) and the model-only share (tick), on one percentage axis."""

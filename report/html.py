@@ -21,7 +21,7 @@ from replies.files import atomic_file
 from replies.text import clip
 from replies.text import html_text as escape
 
-from .estimates import estimate_chart, estimate_summary, estimate_table
+from .estimates import estimate_chart, estimate_summary, estimate_table, methods_paragraphs
 from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
@@ -108,7 +108,7 @@ def estimates_section(db: Database, codebook: Codebook, *, sample: str | None = 
                 "is not estimating: draw a random sample (<code>replies sample --size 40</code>), code it, and this "
                 "section shows each category's share with a confidence interval.</p>")
     return (f"<h2>Shares of the replies, with confidence intervals</h2>{estimate_summary(result)}"
-            f"{estimate_chart(result)}{estimate_table(result)}")
+            f"{estimate_chart(result)}{estimate_table(result)}{methods_paragraphs(result)}")
 
 
 def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None,

@@ -80,3 +80,43 @@ def test_exports_and_evaluate_read_codes_under_the_version_in_use(cli, classifie
     assert len(table) == 6 and all(row["funding"] == "1" and row["gold"] == "funding" for row in table)
     report = json.loads(cli("evaluate", "--json", "--codebook", renamed).stdout)
     assert next(r for r in report["per_category"] if r["category"] == "funding")["support"] == 6
+
+
+def _coded_sample(cli, classified, tmp_path, size=30, coded=25, name="s"):
+    cli("sample", "--size", str(size), "--seed", "2", "--name", name)
+    members = _members(classified, name)[:coded]
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps({**m, "labels": ["money"] if i % 3 == 0 else ["policy"] if i % 4 == 0
+                                        else []}) + "\n" for i, m in enumerate(members)))
+    cli("import-labels", path, "--reviewer", "ann")
+    return members
+
+
+def test_an_estimate_says_what_a_methods_section_needs(cli, classified, tmp_path):
+    _coded_sample(cli, classified, tmp_path)
+    out = json.loads(cli("estimate", "--format", "json").stdout)
+    assert out["version"] and "regression estimator" in out["method"]["estimator"]
+    assert "Wilson" in out["method"]["interval"] and len(out["method"]["references"]) == 4
+    assert out["population_rule"]["asker"] is False and "asker's own posts not counted" in \
+        out["population_rule"]["in_words"]
+    assert out["blind"] is True and out["drawn_at"]
+    for c in out["categories"]:
+        assert c["effective_n"] >= 25  # never less than the coded members: the model only helps
+    methods = cli("estimate", "--format", "methods").stdout
+    population = out["population"]
+    for expected in (f"The population was the {population} replies with text", "simple random sample of 30",
+                     "(seed 2); 25 were coded by 1 coder (ann: 25), blind to the model's tags and scores",
+                     "5 remained uncoded", "regression estimator", "Wilson's score interval", "95%",
+                     "finite-population correction", f"replies {out['version']}", "Science 382",
+                     "asker's own posts not counted"):
+        assert expected in methods, expected
+    import csv
+    import io
+
+    table = list(csv.DictReader(io.StringIO(cli("estimate", "--format", "csv").stdout)))
+    assert [row["category"] for row in table] == CATEGORIES
+    money = next(row for row in table if row["category"] == "money")
+    assert float(money["low"]) <= float(money["share"]) <= float(money["high"]) and money["effective_n"]
+    page = tmp_path / "report.html"
+    cli("report", "--out", page)
+    assert "Methods, for a paper" in page.read_text() and "regression estimator" in page.read_text()
