@@ -151,13 +151,19 @@ def _show(database, name: str, book, fmt: str) -> None:
 @click.option("--level", type=Level(), default=0.95, show_default=True, help="Confidence level of the intervals.")
 @click.option("--reviewer", help="Use only this reviewer's codes (default: each member's final decision where "
                                  "one was recorded, else its latest code).")
+@click.option("--by", type=click.Choice(["platform", "thread", "depth"]),
+              help="Each group's share too, with its own interval, from the same sample: by platform, by thread, "
+                   "or by depth (1: replies to the question, 2: replies to those, 3+).")
+@click.option("--compare", metavar="BY=A,BY=B",
+              help="The difference between two groups' shares with its interval, e.g. "
+                   "platform=mastodon,platform=x (A minus B).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "methods"]), default="text",
               show_default=True, help="text: the table and what it means; json: every figure with the method, "
                                       "version and population rule; csv: the table a paper can paste; methods: a "
                                       "paragraph for a methods section, with references.")
 @codebook_option
 @db_option
-def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_path):
+def estimate(sample_name, thread_ref, level, reviewer, by, compare, fmt, codebook_path, db_path):
     """Each category's share of the replies, with a confidence interval, from a coded random sample.
 
     Combines the model's scores on every reply the sample was drawn from with
@@ -173,7 +179,7 @@ def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_pa
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     result = run_estimate(database, book, sample=sample_name, thread=thread_key(database, thread_ref), level=level,
-                          reviewer=reviewer)
+                          reviewer=reviewer, by=by, compare=_comparison(compare))
     if result.to_code:
         click.echo(f"{result.to_code} of the {result.size} members of sample {result.sample} are still to code: "
                    f"these figures use the {result.labelled} coded.", err=True)
@@ -199,6 +205,52 @@ def estimate(sample_name, thread_ref, level, reviewer, fmt, codebook_path, db_pa
             click.echo(visible(methods_text(result)))
         return
     _print_estimate(result)
+    if result.groups:
+        _print_groups(result, book)
+    if result.comparison:
+        _print_comparison(result, book)
+
+
+def _comparison(text: str | None) -> tuple[str, str, str] | None:
+    """('platform', 'mastodon', 'x') from 'platform=mastodon,platform=x'."""
+    if text is None:
+        return None
+    parts = [part.strip().partition("=") for part in text.split(",")]
+    if len(parts) != 2 or any(not sep or not key or not value for key, sep, value in parts) \
+            or parts[0][0] != parts[1][0]:
+        raise click.BadParameter(f"{text!r} is not BY=A,BY=B with one grouping (e.g. platform=mastodon,platform=x)",
+                                 param_hint="--compare")
+    if parts[0][0] not in ("platform", "thread", "depth"):
+        raise click.BadParameter(f"{parts[0][0]!r} is not a grouping: platform, thread or depth",
+                                 param_hint="--compare")
+    return parts[0][0], parts[0][2], parts[1][2]
+
+
+def _interval(entry: dict, key: str = "estimate") -> str:
+    if entry.get(key) is None:
+        return f"not estimated ({entry.get('not_estimated')})"
+    return f"{_percent(entry[key])}% ({_percent(entry['low'])}–{_percent(entry['high'])})"
+
+
+def _print_groups(result, book) -> None:
+    labels = {c.id: visible(c.label, keep_newlines=False) for c in book.categories}
+    level = f"{100 * result.level:g}%"
+    click.echo(f"\nBy {result.groups['by']}: each group's share of its own replies, with {level} intervals:")
+    for group in result.groups["groups"]:
+        click.echo(f"\n  {visible(group['group'])}: {group['population']} replies, {group['coded']} coded")
+        for entry in group["categories"]:
+            click.echo(f"    {labels.get(entry['id'], entry['id'])[:30]:<30}  {_interval(entry)}")
+
+
+def _print_comparison(result, book) -> None:
+    labels = {c.id: visible(c.label, keep_newlines=False) for c in book.categories}
+    found = result.comparison
+    click.echo(f"\n{visible(found['first'])} minus {visible(found['second'])} ({found['by']}), in points, "
+               f"{100 * result.level:g}% intervals:")
+    for entry in found["categories"]:
+        shown = (f"{100 * entry['difference']:+.1f} ({100 * entry['low']:+.1f} to {100 * entry['high']:+.1f})"
+                 if entry["difference"] is not None else f"not estimated ({entry['not_estimated']})")
+        click.echo(f"  {labels.get(entry['id'], entry['id'])[:30]:<30}  {shown}")
 
 
 def _percent(value: float) -> str:

@@ -249,3 +249,33 @@ def uncodable_members(db: Database, name: str, codebook: str) -> int:
         " and (r.id is null or r.status != 'ok' or r.text is null or r.text = '')"
         " and not exists (select 1 from gold_labels g where g.platform = u.platform and g.id = u.id"
         "                 and g.codebook = :codebook)", {"name": name, "codebook": codebook}).fetchone()[0]
+
+
+GROUPINGS = ("platform", "thread", "depth")
+
+
+def unit_groups(db: Database, name: str, by: str) -> dict[int, str]:
+    """Each population unit's group (by position): its `platform`, its `thread` (PLATFORM:ID), or its `depth`
+    in the thread (1, 2, or 3+: replies to the question, replies to those, deeper)."""
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}")
+    from .queries import depth_sql
+
+    column = {"platform": "u.platform", "thread": "r.platform || ':' || r.thread_id",
+              "depth": f"(case when {depth_sql()} >= 3 then '3+' else cast({depth_sql()} as text) end)"}[by]
+    return {position: group or "?" for position, group in db.execute(
+        f"select u.position, {column} from sample_units u left join replies r on r.platform = u.platform"
+        f" and r.id = u.id where u.sample = ?", [name]).fetchall()}
+
+
+def population_scores(db: Database, name: str, codebook_hash: str, categories: Sequence[str]) -> dict[int, list]:
+    """Each population unit's score in each of `categories` (by position; None where it has none)."""
+    index = {c: j for j, c in enumerate(categories)}
+    out: dict[int, list] = {}
+    for position, category, score in db.execute(
+            "select u.position, p.category, p.score from sample_units u cross join predictions p"
+            " on p.platform = u.platform and p.id = u.id and p.codebook_hash = ? where u.sample = ?",
+            [codebook_hash, name]).fetchall():
+        if category in index:
+            out.setdefault(position, [None] * len(index))[index[category]] = score
+    return out

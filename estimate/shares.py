@@ -18,6 +18,7 @@ from replies.db.versions import Reader, differences
 
 from .draw import named_sample
 from .errors import EstimateError
+from .groups import difference, group_shares
 from .intervals import coded_needed, combine, fpc, z_value
 
 TARGET_HALF_WIDTH = 0.05  # what `estimate` plans for: each share within ±5 points
@@ -73,6 +74,8 @@ class Estimate:
     blind: bool = True           # coded blind to the model
     rule: dict = field(default_factory=dict)  # the population rule: asker, quotes, duplicates, left_out, in_words
     tool_version: str = ""       # the version of replies that made the estimate
+    groups: dict | None = None   # with `by`: {"by", "groups": [{"group", "population", "coded", "categories"}]}
+    comparison: dict | None = None  # with `compare`: {"by", "first", "second", "categories": [difference]}
 
     @property
     def to_code(self) -> int:
@@ -88,7 +91,9 @@ class Estimate:
                 "disagreements": self.disagreements, "to_code": self.to_code, "not_codable": self.uncodable,
                 "drawn_at": self.drawn_at, "blind": self.blind, "population_rule": self.rule,
                 "method": METHOD, "version": self.tool_version,
-                "categories": [c.as_json() for c in self.categories], "plan": self.plan}
+                "categories": [c.as_json() for c in self.categories], "plan": self.plan,
+                **({"groups": self.groups} if self.groups else {}),
+                **({"comparison": self.comparison} if self.comparison else {})}
 
 
 def choose_sample(db: Database, name: str | None, thread: tuple[str, str] | None) -> dict:
@@ -96,7 +101,8 @@ def choose_sample(db: Database, name: str | None, thread: tuple[str, str] | None
     if name:
         found = named_sample(db, name)
         if thread and found["thread"] != thread:
-            raise EstimateError(f"sample {name!r} was not drawn from thread {thread[0]}:{thread[1]}")
+            raise EstimateError(f"sample {name!r} was not drawn from thread {thread[0]}:{thread[1]} alone: "
+                                f"`--by thread` gives each thread's share from it")
         return found
     found = store.latest_sample(db, thread)
     if found is None:
@@ -132,10 +138,17 @@ def model_totals(db: Database, sample: dict, codebook: Codebook) -> tuple[np.nda
 
 
 def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thread: tuple[str, str] | None = None,
-             level: float = 0.95, reviewer: str | None = None) -> Estimate:
+             level: float = 0.95, reviewer: str | None = None, by: str | None = None,
+             compare: tuple[str, str, str] | None = None) -> Estimate:
     """Estimate every category's share of the sample's population (`sample`, else the newest one) from the
     model's scores and the members coded so far: each member's current code (a final decision where one was
-    recorded, else the latest), or only `reviewer`'s."""
+    recorded, else the latest), or only `reviewer`'s. With `by` (platform, thread or depth), each group's share
+    too; with `compare` (by, first group, second group), the difference between two groups' shares."""
+    if compare and by and compare[0] != by:
+        raise EstimateError(f"--by {by} and --compare by {compare[0]}: compare groups of the grouping shown")
+    by = by or (compare[0] if compare else None)
+    if by is not None and by not in store.GROUPINGS:
+        raise EstimateError(f"unknown grouping {by!r}: choose one of {', '.join(store.GROUPINGS)}")
     z_value(level)  # refuses a level outside (0, MAX_LEVEL]
     chosen = choose_sample(db, sample, thread)
     name = chosen["name"]
@@ -196,6 +209,21 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
             effective_n=(round(len(positions) / (correction * float(shares.deff[j])), 1)
                          if correction * float(shares.deff[j]) > 0 else None)))
     result.plan = plan(result)
+    if by:
+        blocked = {c.id for c in result.categories if c.not_estimated}
+        units = store.unit_groups(db, name, by)
+        found = group_shares(units, store.population_scores(db, name, codebook.hash, codebook.ids), positions,
+                             member, coded, codebook.ids, level, blocked)
+        result.groups = {"by": by, "groups": found}
+        if compare:
+            named = {g["group"]: g for g in found}
+            missing = [g for g in compare[1:] if g not in named]
+            if missing:
+                raise EstimateError(f"no {by} {missing[0]!r} in sample {name!r}'s population (its {by} groups: "
+                                    f"{', '.join(sorted(named))})")
+            first, second = (named[g] for g in compare[1:])
+            result.comparison = {"by": by, "first": compare[1], "second": compare[2], "categories": [
+                difference(a, b) for a, b in zip(first["categories"], second["categories"])]}
     return result
 
 

@@ -65,7 +65,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             database, truth, parts = load(Path(tmp), dataset, book)
             part = args.part if args.part in parts else "all"
-            population = sample_store.population(database, ("x", part))
+            population, _ = sample_store.population(database, ("x", part))
             true_share = np.array([[c in truth[i] for c in book.ids] for _, i in population]).mean(axis=0)
             rows = []  # per draw: (estimate, low, high, wald width, wilson width) per category
             for seed in range(args.draws):

@@ -120,3 +120,41 @@ def test_an_estimate_says_what_a_methods_section_needs(cli, classified, tmp_path
     page = tmp_path / "report.html"
     cli("report", "--out", page)
     assert "Methods, for a paper" in page.read_text() and "regression estimator" in page.read_text()
+
+
+def test_groups_and_their_difference_from_one_sample(cli, classified, tmp_path):
+    """Each platform's share with its own interval from one sample drawn over every thread, computed as the
+    whole population's is on the group alone, and the difference between two platforms with an interval that
+    holds the difference of the two estimates."""
+    import numpy as np
+
+    from replies.estimate.intervals import combine
+
+    _coded_sample(cli, classified, tmp_path, size=60, coded=60, name="all60")
+    out = json.loads(cli("estimate", "--sample", "all60", "--by", "platform", "--compare",
+                         "platform=x,platform=bluesky", "--format", "json").stdout)
+    groups = {g["group"]: g for g in out["groups"]["groups"]}
+    assert set(groups) == {"x", "bluesky", "mastodon"} and sum(g["population"] for g in groups.values()) == \
+        out["population"]
+    assert sum(g["coded"] for g in groups.values()) == 60
+    # the x group recomputed here from the stored scores and codes of its units alone
+    units = rows(classified, "select u.position, u.platform, u.id from sample_units u where u.sample = 'all60'")
+    x_units = [u for u in units if u["platform"] == "x"]
+    codes = {(r["platform"], r["id"]): json.loads(r["labels"]) for r in rows(
+        classified, "select platform, id, labels from gold_labels where reviewer = 'ann'")}
+    scores = {(r["platform"], r["id"]): r["score"] for r in rows(
+        classified, "select platform, id, score from predictions where category = 'money'")}
+    coded_x = [(u["platform"], u["id"]) for u in x_units if (u["platform"], u["id"]) in codes]
+    shares = combine(np.mean([scores[(u["platform"], u["id"])] for u in x_units]),
+                     np.array([scores[k] for k in coded_x]), np.array([float("money" in codes[k]) for k in coded_x]),
+                     len(x_units))
+    money_x = next(c for c in groups["x"]["categories"] if c["id"] == "money")
+    assert money_x["estimate"] == float(shares.estimate) and money_x["low"] == float(shares.low)
+    money_b = next(c for c in groups["bluesky"]["categories"] if c["id"] == "money")
+    difference = next(c for c in out["comparison"]["categories"] if c["id"] == "money")
+    assert difference["difference"] == money_x["estimate"] - money_b["estimate"]
+    assert difference["low"] <= difference["difference"] <= difference["high"]
+    text = cli("estimate", "--sample", "all60", "--by", "depth").stdout
+    assert "By depth:" in text and "\n  1:" in text
+    assert "not BY=A,BY=B" in cli("estimate", "--compare", "platform=x", code=2).stderr
+    assert "no platform 'reddit'" in cli("estimate", "--compare", "platform=x,platform=reddit", code=1).stderr
