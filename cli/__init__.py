@@ -36,11 +36,7 @@ COMMANDS = {
               "Record the categories a human gives a reply (none given: reviewed, no category applies)."),
     "import-labels": ("classify_cmds", "import_labels", "Record gold labels from a file."),
     "evaluate": ("classify_cmds", "evaluate",
-                 "Precision, recall and F1 per category of the current predictions against gold labels, the "
-                 "held-out comparison of zero-shot and few-shot made by `classify` without --method, Cohen's kappa "
-                 "between reviewers, and every coder (a language model, the embedding classifier, each other "
-                 "reviewer) against each reviewer, per category: precision, recall, F1 and kappa on the replies "
-                 "both coded."),
+                 "How well the model agrees with the reviewers, and the reviewers with each other."),
     "sample": ("estimate_cmds", "sample", "Draw a random sample of replies for humans to code, for `replies estimate`."),
     "estimate": ("estimate_cmds", "estimate",
                  "Each category's share of the replies, with a confidence interval, from a coded random sample."),

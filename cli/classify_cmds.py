@@ -273,24 +273,32 @@ def import_labels(file, fmt, codebook_path, reviewer, db_path):
 @click.command()
 @codebook_option
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@click.option("--sample", "sample_name", metavar="NAME",
+              help="Reliability on this sample's members only (default: every reply two reviewers coded).")
 @db_option
-def evaluate(codebook_path, as_json, db_path):
-    """Precision, recall and F1 per category of the current predictions against gold labels, the
+def evaluate(codebook_path, as_json, sample_name, db_path):
+    """How well the model agrees with the reviewers, and the reviewers with each other.
+
+    Precision, recall and F1 per category of the current predictions against gold labels, the
     held-out comparison of zero-shot and few-shot made by `classify` without --method, Cohen's kappa
-    between reviewers, and every coder (a language model, the embedding classifier, each other reviewer)
-    against each reviewer, per category: precision, recall, F1 and kappa on the replies both coded."""
+    between reviewers, every coder (a language model, the embedding classifier, each other reviewer)
+    against each reviewer, per category: precision, recall, F1 and kappa on the replies both coded; and
+    inter-coder reliability, Krippendorff's alpha per category and pooled with a 95% bootstrap interval,
+    on the replies two or more reviewers coded (`replies sample --overlap`)."""
     from replies.classifier.evaluate import evaluate as run_evaluate
     from replies.classifier.evaluate import small_sample_note
+    from replies.review.reliability import reliability
 
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
     result = run_evaluate(database, book)
     say_versions(result.versions, book)
+    agreement = reliability(database, book, sample=sample_name)
     if as_json:
         click.echo(json.dumps({"compared": result.compared, "per_category": result.rows, "macro": result.macro,
                                "method": result.method, "cv_zero_shot": result.cv_zero_shot,
                                "cv_few_shot": result.cv_few_shot, "agreement": result.agreement,
-                               "coders": result.coders}, indent=2))
+                               "coders": result.coders, "reliability": agreement}, indent=2))
         return
     if not result.compared:
         click.echo("No reply has both a prediction and a gold label yet: run `replies classify` and "
@@ -320,6 +328,22 @@ def evaluate(codebook_path, as_json, db_path):
         click.echo("Every coder against each reviewer (the reviewer's labels as the truth), category by category: "
                    "the language model, the embedding classifier and the other reviewers side by side.")
         write_rows(shown(result.coders))
+    if agreement:
+        coders = ", ".join(f"{visible(name)} {n}" for name, n in agreement["coders"].items())
+        click.echo(f"Reliability (Krippendorff's alpha, nominal; {100 * agreement['level']:g}% bootstrap interval "
+                   f"over replies) on {agreement['replies']} replies coded by two or more reviewers ({coders}):")
+        write_rows(shown([{"category": row["category"], "alpha": _rounded(row["alpha"]), "low": _rounded(row["low"]),
+                           "high": _rounded(row["high"]), "replies": row["replies"]}
+                          for row in agreement["categories"]]
+                         + [{"category": "pooled", "alpha": _rounded(agreement["pooled"]["alpha"]),
+                             "low": _rounded(agreement["pooled"]["low"]), "high": _rounded(agreement["pooled"]["high"]),
+                             "replies": agreement["replies"]}]))
+        if small_sample_note(agreement["replies"]):
+            click.echo(f"Warning: {small_sample_note(agreement['replies'])}.", err=True)
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def shown(rows: list[dict]) -> list[dict]:

@@ -29,6 +29,10 @@ def _scope(thread) -> str:
               help="Draw a new sample of N replies (without replacement, every reply equally likely).")
 @click.option("--extend", "more", type=click.IntRange(1, SQLITE_MAX), metavar="M",
               help="Add M more random members to the sample NAME; the members drawn before stay.")
+@click.option("--overlap", type=click.IntRange(2, SQLITE_MAX), metavar="K",
+              help="Draw K of sample NAME's members for a second coder (--coder), who codes them blind to the "
+                   "model and to the first coder; `replies evaluate` then gives Krippendorff's alpha.")
+@click.option("--coder", metavar="NAME", help="With --overlap: the second coder's reviewer name.")
 @click.option("--seed", type=click.IntRange(0, SQLITE_MAX),
               help="The draw's seed (default: a random one, printed): the same seed on the same replies draws "
                    "the same sample.")
@@ -48,8 +52,8 @@ def _scope(thread) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @codebook_option
 @db_option
-def sample(name, size, more, seed, name_option, thread_ref, include_asker, no_quotes, keep_duplicates, show_model, fmt,
-           codebook_path, db_path):
+def sample(name, size, more, overlap, coder, seed, name_option, thread_ref, include_asker, no_quotes, keep_duplicates,
+           show_model, fmt, codebook_path, db_path):
     """Draw a random sample of replies for humans to code, for `replies estimate`.
 
     The sample is drawn from the replies with text (not the question post) as
@@ -63,6 +67,7 @@ def sample(name, size, more, seed, name_option, thread_ref, include_asker, no_qu
     \b
     replies sample --size 40               draw 40 replies
     replies sample --extend 20 NAME        20 more members for NAME
+    replies sample --overlap 15 NAME --coder bea   15 of them for a second coder
     replies sample                         list the samples
     replies sample NAME                    NAME's members and who coded them
     """
@@ -71,14 +76,21 @@ def sample(name, size, more, seed, name_option, thread_ref, include_asker, no_qu
     if name and name_option and name != name_option:
         raise click.UsageError(f"two names given: {name!r} and --name {name_option!r}")
     name = name or name_option
-    if size is not None and more is not None:
-        raise click.UsageError("--size draws a new sample and --extend adds to one: give one of them")
-    drawing_only = {"--seed": seed is not None, "--thread": bool(thread_ref), "--show-model": show_model,
+    if sum(option is not None for option in (size, more, overlap)) > 1:
+        raise click.UsageError("--size draws a new sample, --extend adds to one and --overlap draws from one for a "
+                               "second coder: give one of them")
+    if (overlap is None) != (coder is None):
+        raise click.UsageError("--overlap K NAME needs --coder, the second coder's name (and --coder needs --overlap)")
+    drawing_only = {"--seed": seed is not None and overlap is None, "--thread": bool(thread_ref),
+                    "--show-model": show_model,
                     "--include-asker": include_asker, "--no-quotes": no_quotes, "--keep-duplicates": keep_duplicates}
     given = [option for option, on in drawing_only.items() if on]
     if given and size is None:
         raise click.UsageError(f"{given[0]} is for drawing a sample with --size")
     database = open_database(db_path)
+    if overlap is not None:
+        _overlap(database, name, overlap, coder, seed, fmt)
+        return
     if size is not None:
         rule = store.PopulationRule(asker=include_asker, quotes=not no_quotes, duplicates=keep_duplicates)
         drawn = draw(database, size=size, seed=seed, name=name, thread=thread_key(database, thread_ref),
@@ -119,6 +131,26 @@ def sample(name, size, more, seed, name_option, thread_ref, include_asker, no_qu
     else:
         click.echo(f"Coded with codebook {book.name}:")
         write_rows(rows)
+
+
+def _overlap(database, name: str | None, size: int, coder: str, seed: int | None, fmt: str) -> None:
+    from replies.estimate.draw import draw_overlap
+    from replies.review.labels import reviewer_problem
+
+    if not name:
+        raise click.UsageError("--overlap needs the sample's NAME: replies sample --overlap K NAME --coder B")
+    problem = reviewer_problem(coder)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--coder")
+    used, members = draw_overlap(database, name, size, coder, seed)
+    if fmt == "json":
+        click.echo(json.dumps({"sample": name, "coder": coder, "seed": used, "size": len(members),
+                               "members": [{"platform": p, "id": i} for p, i in members]}, ensure_ascii=False))
+        return
+    click.echo(f"Overlap of sample {name}: {len(members)} of its members drawn at random for {coder} (seed {used}).")
+    click.echo(f"Code them: replies review --sample {name} --reviewer {coder}   (blind to the model and to the first "
+               "coder; or in the browser with that reviewer's name)")
+    click.echo("Then:      replies evaluate   (Krippendorff's alpha per category)")
 
 
 def _next_steps(name: str) -> None:
@@ -202,7 +234,9 @@ def estimate(sample_name, thread_ref, level, reviewer, by, compare, fmt, codeboo
         if fmt == "csv":
             write_rows(table_rows(result), "csv")
         else:
-            click.echo(visible(methods_text(result)))
+            from replies.review.reliability import reliability
+
+            click.echo(visible(methods_text(result, reliability(database, book, sample=result.sample))))
         return
     _print_estimate(result)
     if result.groups:

@@ -279,3 +279,28 @@ def population_scores(db: Database, name: str, codebook_hash: str, categories: S
         if category in index:
             out.setdefault(position, [None] * len(index))[index[category]] = score
     return out
+
+
+def save_overlap(db: Database, name: str, coder: str, seed: int, members: Sequence[Key]) -> None:
+    """Record `members` (in their coding order) as the sample's overlap for a second coder."""
+    with db.atomic():
+        db["sample_overlaps"].insert({"sample": name, "coder": coder, "seed": seed, "size": len(members),
+                                      "created_at": utc_now()})
+        db.conn.executemany("insert into overlap_units (sample, coder, position, platform, id) values (?, ?, ?, ?, ?)",
+                            ((name, coder, i, platform, reply_id) for i, (platform, reply_id) in enumerate(members)))
+
+
+def overlap(db: Database, name: str, coder: str) -> dict | None:
+    """The overlap of sample `name` drawn for `coder` (seed, size, created_at, members in order), or None."""
+    found = next(db.query("select * from sample_overlaps where sample = ? and coder = ?", [name, coder]), None)
+    if found is None:
+        return None
+    members = [(p, i) for p, i in db.execute("select platform, id from overlap_units where sample = ? and coder = ?"
+                                             " order by position", [name, coder]).fetchall()]
+    return {**dict(found), "members": members}
+
+
+def overlaps(db: Database, name: str | None = None) -> list[dict]:
+    """Every overlap (of one sample, with `name`), oldest first."""
+    where, params = ("where sample = ?", [name]) if name else ("", [])
+    return [dict(row) for row in db.query(f"select * from sample_overlaps {where} order by created_at", params)]

@@ -357,3 +357,15 @@ def m016_population_rule(db: Database) -> None:
                          and g2.codebook = g.codebook
                          order by g2.reviewer = '{ADJUDICATED}' desc, g2.created_at desc, g2.rowid desc limit 1)
     """)
+
+
+@migrations()
+def m017_overlaps(db: Database) -> None:
+    # Members of a sample drawn for a second coder, to measure agreement (`replies sample --overlap K NAME
+    # --coder B`): that coder's queue for the sample holds these, in this order.
+    db["sample_overlaps"].create({"sample": str, "coder": str, "seed": int, "size": int, "created_at": str},
+                                 pk=("sample", "coder"), not_null={"sample", "coder", "seed", "size"},
+                                 foreign_keys=[("sample", "samples", "name")])
+    db["overlap_units"].create({"sample": str, "coder": str, "position": int, "platform": str, "id": str},
+                               pk=("sample", "coder", "position"),
+                               not_null={"sample", "coder", "position", "platform", "id"})

@@ -149,3 +149,19 @@ def extend(db: Database, name: str, more: int) -> tuple[Drawn, list[Key]]:
     return (Drawn(name, recorded["seed"], size, recorded["population"], recorded["thread"], members,
                   rule=recorded["rule"], left_out=recorded["left_out"]),
             members[recorded["size"]:])
+
+
+def draw_overlap(db: Database, name: str, size: int, coder: str, seed: int | None = None) -> tuple[int, list[Key]]:
+    """Draw `size` of the sample's members at random for a second coder, who codes them blind to the model and
+    to the first coder: (seed, members in coding order). One overlap per sample and coder."""
+    recorded = named_sample(db, name)
+    if store.overlap(db, name, coder) is not None:
+        raise EstimateError(f"{coder} already has an overlap of sample {name!r}: code it with `replies review "
+                            f"--sample {name} --reviewer {coder}`")
+    if not 2 <= size <= recorded["size"]:
+        raise EstimateError(f"--overlap {size}: an overlap holds 2 to {recorded['size']} of sample {name!r}'s "
+                            f"{recorded['size']} members")
+    seed = new_seed() if seed is None else seed
+    members = random_order(store.units(db, name, recorded["size"]), seed)[:size]
+    store.save_overlap(db, name, coder, seed, members)
+    return seed, members

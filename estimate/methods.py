@@ -13,6 +13,8 @@ REFERENCES = [
     "Angelopoulos, A. N., Duchi, J. C. and Zrnic, T. (2023). PPI++: Efficient prediction-powered inference. "
     "arXiv:2311.01453.",
     "Cochran, W. G. (1977). Sampling Techniques, 3rd ed., ch. 7 (the regression estimator). Wiley.",
+    "Krippendorff, K. (2011). Computing Krippendorff's alpha-reliability. Annenberg School for Communication, "
+    "University of Pennsylvania.",
     "Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference. Journal of the "
     "American Statistical Association 22(158), 209-212.",
 ]
@@ -36,9 +38,10 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def methods_text(result) -> str:
-    """A paragraph a paper can adapt, describing the population, the sample, the coding, the model, the estimator
-    and the interval, the software, with references."""
+def methods_text(result, reliability: dict | None = None) -> str:
+    """A paragraph a paper can adapt, describing the population, the sample, the coding (with `reliability`, the
+    agreement of coders who coded the same members: `replies.review.reliability`), the model, the estimator and
+    the interval, the software, with references."""
     scope = (f"the thread {result.thread[0]}:{result.thread[1]}" if result.thread else
              "every question thread in the database")
     coders = sorted(result.coders.items(), key=lambda item: -item[1])
@@ -70,6 +73,7 @@ def methods_text(result) -> str:
         + (f"; {'; '.join(remaining)}" if remaining else "") + "."
         + (f" Where coders disagreed without a final decision, the latest code was used ({result.disagreements} "
            "replies)." if result.disagreements else ""),
+        *([_reliability_text(reliability)] if reliability else []),
         f"Model. Every reply in the population was scored in each category by {sources}.",
         "Estimator. Each category's share was estimated with the regression estimator of model-assisted survey "
         "sampling (Cochran, 1977), which coincides with power-tuned prediction-powered inference (Angelopoulos "
@@ -87,6 +91,18 @@ def methods_text(result) -> str:
         "References. " + " ".join(REFERENCES),
     ]
     return "\n\n".join(parts)
+
+
+def _reliability_text(found: dict) -> str:
+    rows = [row for row in found["categories"] if row["alpha"] is not None]
+    pooled = found["pooled"]
+    spread = (f"; per category it ranged from {min(r['alpha'] for r in rows):.2f} to {max(r['alpha'] for r in rows):.2f}"
+              if len(rows) > 1 else "")
+    overall = (f"{pooled['alpha']:.2f} ({100 * found['level']:g}% bootstrap interval {pooled['low']:.2f} to "
+               f"{pooled['high']:.2f})" if pooled["alpha"] is not None and pooled["low"] is not None else "undefined")
+    return (f"Reliability. {found['replies']} replies were coded independently by "
+            f"{_count(len(found['coders']), 'coder', 'coders')}; Krippendorff's alpha (nominal, pooled over the "
+            f"categories) was {overall}{spread} (Krippendorff, 2011).")
 
 
 CSV_COLUMNS = ("category", "label", "share", "low", "high", "replies", "replies_low", "replies_high",

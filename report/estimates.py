@@ -24,12 +24,28 @@ def estimate_summary(result) -> str:
             "from the coded members alone; the green tick, the share the model tags on its own.</p>")
 
 
-def methods_paragraphs(result) -> str:
+def methods_paragraphs(result, reliability: dict | None = None) -> str:
     """The methods paragraph `replies estimate --format methods` prints, for the report and the overview."""
     from replies.estimate.methods import methods_text
 
     return ("<details class=methods><summary>Methods, for a paper</summary>"
-            + "".join(f"<p>{_escape(part)}</p>" for part in methods_text(result).split("\n\n")) + "</details>")
+            + "".join(f"<p>{_escape(part)}</p>" for part in methods_text(result, reliability).split("\n\n"))
+            + "</details>")
+
+
+def reliability_table(found: dict | None) -> str:
+    """Krippendorff's alpha per category and pooled, as an HTML table (nothing without two coders)."""
+    if not found:
+        return ""
+    shown = lambda value: "n/a" if value is None else f"{value:.2f}"
+    rows = "".join(f"<tr><td>{_escape(r['category'])}</td><td>{shown(r['alpha'])}</td><td>{shown(r['low'])}–"
+                   f"{shown(r['high'])}</td><td>{r['replies']}</td></tr>" for r in found["categories"])
+    pooled = found["pooled"]
+    return (f"<h3>Reliability</h3><p class=meta>Krippendorff's alpha (nominal) on {found['replies']} replies coded "
+            f"by two or more reviewers, with a {100 * found['level']:g}% bootstrap interval.</p><table class=estimates>"
+            "<thead><tr><th>Category</th><th>Alpha</th><th>Interval</th><th>Replies</th></tr></thead><tbody>"
+            f"{rows}<tr><td>pooled</td><td>{shown(pooled['alpha'])}</td><td>{shown(pooled['low'])}–"
+            f"{shown(pooled['high'])}</td><td>{found['replies']}</td></tr></tbody></table>")
 
 
 def estimate_chart(result) -> str:

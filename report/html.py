@@ -21,7 +21,7 @@ from replies.files import atomic_file
 from replies.text import clip
 from replies.text import html_text as escape
 
-from .estimates import estimate_chart, estimate_summary, estimate_table, methods_paragraphs
+from .estimates import estimate_chart, estimate_summary, estimate_table, methods_paragraphs, reliability_table
 from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
@@ -107,8 +107,12 @@ def estimates_section(db: Database, codebook: Codebook, *, sample: str | None = 
         return ("<h2>Shares of the replies</h2><p class=none>No estimate yet: " + escape(str(exc)) + ". Counting tags "
                 "is not estimating: draw a random sample (<code>replies sample --size 40</code>), code it, and this "
                 "section shows each category's share with a confidence interval.</p>")
+    from replies.review.reliability import reliability
+
+    agreement = reliability(db, codebook, sample=result.sample)
     return (f"<h2>Shares of the replies, with confidence intervals</h2>{estimate_summary(result)}"
-            f"{estimate_chart(result)}{estimate_table(result)}{methods_paragraphs(result)}")
+            f"{estimate_chart(result)}{estimate_table(result)}{reliability_table(agreement)}"
+            f"{methods_paragraphs(result, agreement)}")
 
 
 def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: tuple[str, str] | None = None,

@@ -54,6 +54,10 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
     if sample:
         where.append("exists (select 1 from sample_units u join samples s on s.name = u.sample where u.sample = :sample"
                      " and u.platform = r.platform and u.id = r.id and u.position < s.size)")
+        # a second coder with an overlap of this sample codes that overlap, in its own order
+        where.append("(not exists (select 1 from sample_overlaps o where o.sample = :sample and o.coder = :reviewer)"
+                     " or exists (select 1 from overlap_units v where v.sample = :sample and v.coder = :reviewer"
+                     " and v.platform = r.platform and v.id = r.id))")
     elif not blind:  # this queue shows the model: not on replies a blind sample's coder has still to code
         where.append(f"not {BLIND_MEMBER_SQL}")
     if reviewed_by:
@@ -78,7 +82,9 @@ def review_queue(db: Database, *, codebook: str, codebook_hash: str | None, revi
         "thread": "r.platform, r.thread_id, r.created_at, r.id",
     }[order]
     if sample:
-        order_by = "(select u.position from sample_units u where u.sample = :sample and u.platform = r.platform" \
+        order_by = "(select v.position from overlap_units v where v.sample = :sample and v.coder = :reviewer" \
+                   " and v.platform = r.platform and v.id = r.id), " \
+                   "(select u.position from sample_units u where u.sample = :sample and u.platform = r.platform" \
                    " and u.id = r.id)"
     scores = {
         "uncertainty": """(select min(abs(p.score - p.threshold)) from predictions p where p.platform = r.platform

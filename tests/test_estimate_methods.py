@@ -96,7 +96,7 @@ def test_an_estimate_says_what_a_methods_section_needs(cli, classified, tmp_path
     _coded_sample(cli, classified, tmp_path)
     out = json.loads(cli("estimate", "--format", "json").stdout)
     assert out["version"] and "regression estimator" in out["method"]["estimator"]
-    assert "Wilson" in out["method"]["interval"] and len(out["method"]["references"]) == 4
+    assert "Wilson" in out["method"]["interval"] and len(out["method"]["references"]) == 5
     assert out["population_rule"]["asker"] is False and "asker's own posts not counted" in \
         out["population_rule"]["in_words"]
     assert out["blind"] is True and out["drawn_at"]
@@ -158,3 +158,57 @@ def test_groups_and_their_difference_from_one_sample(cli, classified, tmp_path):
     assert "By depth:" in text and "\n  1:" in text
     assert "not BY=A,BY=B" in cli("estimate", "--compare", "platform=x", code=2).stderr
     assert "no platform 'reddit'" in cli("estimate", "--compare", "platform=x,platform=reddit", code=1).stderr
+
+
+def test_a_second_coder_codes_an_overlap_blind_and_evaluate_gives_krippendorffs_alpha(cli, classified, tmp_path):
+    import krippendorff
+    import numpy as np
+
+    from replies import db
+    from replies.codebook import load
+    from replies.review.queue import review_queue
+
+    members = _coded_sample(cli, classified, tmp_path, size=30, coded=30, name="rel")
+    said = cli("sample", "--overlap", "12", "rel", "--coder", "bea", "--seed", "5")
+    assert "12 of its members drawn at random for bea" in said.stdout
+    overlap = rows(classified, "select platform, id from overlap_units where sample = 'rel' and coder = 'bea' "
+                               "order by position")
+    assert len(overlap) == 12 and all(o in members for o in overlap)
+    book = load()
+    database = db.open_db(classified)
+    queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer="bea", sample="rel")
+    assert queue == [(o["platform"], o["id"]) for o in overlap]  # bea's queue: the overlap, in its order
+    assert len(review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer="cy", sample="rel")) == 30
+    ann = {(r["platform"], r["id"]): json.loads(r["labels"]) for r in rows(
+        classified, "select platform, id, labels from gold_labels where reviewer = 'ann'")}
+    # bea agrees with ann except on three replies
+    bea = {(o["platform"], o["id"]): (ann[(o["platform"], o["id"])] if i >= 3 else ["money", "leadership"])
+           for i, o in enumerate(overlap)}
+    path = tmp_path / "bea.jsonl"
+    path.write_text("".join(json.dumps({"platform": k[0], "id": k[1], "labels": v}) + "\n" for k, v in bea.items()))
+    cli("import-labels", path, "--reviewer", "bea")
+    found = json.loads(cli("evaluate", "--json").stdout)["reliability"]
+    assert found["replies"] == 12 and found["coders"] == {"ann": 12, "bea": 12}
+    keys = list(bea)
+    matrices = []
+    for row in found["categories"]:
+        matrix = np.array([[float(row["category"] in ann[k]) for k in keys],
+                           [float(row["category"] in bea[k]) for k in keys]])
+        matrices.append(matrix)
+        if len(set(matrix.ravel())) > 1:
+            expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+            assert abs(row["alpha"] - expected) < 1e-9, row
+            assert row["low"] <= row["alpha"] <= row["high"] or row["low"] is None
+        else:
+            assert row["alpha"] is None  # every code the same: alpha is undefined, said n/a
+    pooled = krippendorff.alpha(reliability_data=np.concatenate(matrices, axis=1), level_of_measurement="nominal")
+    assert abs(found["pooled"]["alpha"] - pooled) < 1e-9
+    text = cli("evaluate").stdout
+    assert "Krippendorff's alpha" in text and "pooled" in text
+    methods = cli("estimate", "--sample", "rel", "--format", "methods").stdout
+    assert "Reliability. 12 replies were coded independently by 2 coders; Krippendorff's alpha" in methods
+    page = tmp_path / "report.html"
+    cli("report", "--out", page, "--sample", "rel")
+    assert "Krippendorff&#x27;s alpha" in page.read_text() or "Krippendorff's alpha" in page.read_text()
+    refused = cli("sample", "--overlap", "5", "rel", "--coder", "bea", code=1)
+    assert "bea already has an overlap of sample 'rel'" in refused.stderr

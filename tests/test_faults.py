@@ -61,7 +61,7 @@ def test_disk_full_is_a_clear_error_nothing_is_corrupt_and_a_rerun_completes(ser
     url = post_url(server, root)
     child_env = {**env, "REPLIES_X_API_BASE": server.base_url}
     # room for the schema and its indexes and the first pages, not for the whole thread
-    proc = replies_subprocess("harvest", "-q", url, env=child_env, preexec_fn=_limit_file_size(800_000))
+    proc = replies_subprocess("harvest", "-q", url, env=child_env, preexec_fn=_limit_file_size(1_000_000))
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, (out, err)
     # a file-size limit gives EFBIG, which SQLite reports as an I/O error; a full disk gives "disk is full"
