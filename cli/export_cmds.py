@@ -37,10 +37,15 @@ from .output import terminal_safe
 @click.option("--no-formula-escape", "formula_escape", flag_value=False, default=True,
               help="csv: keep text that starts with = + - @ as it is. By default such a cell gets a leading ' so "
                    "that a spreadsheet shows it instead of running it as a formula.")
+@click.option("--replication", metavar="DIR", type=click.Path(file_okay=False),
+              help="Write a replication package for a sample's estimate into the folder DIR instead: the sample, "
+                   "the codes, the model's scores, the codebook, the estimate and a numpy-only script that "
+                   "recomputes every figure.")
+@click.option("--sample", "sample_name", metavar="NAME", help="With --replication: the sample (default: the newest).")
 @codebook_option
 @db_option
 def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt, strip_links, formula_escape,
-           codebook_path, db_path):
+           replication, sample_name, codebook_path, db_path):
     """Export replies with their labels for a colleague, a paper's supplement or model training.
 
     \b
@@ -62,6 +67,11 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     Labels come from --codebook, else the codebook `classify` last used. Nothing
     is written at --out unless the whole export succeeds.
     """
+    if replication:
+        _replication(replication, sample_name, codebook_path, db_path)
+        return
+    if sample_name:
+        fail("--sample is for --replication", EXIT_USAGE)
     check_request(fmt, out)  # usage errors (exit code 2) before a database file is made
     split = parse_split(split_spec) if split_spec else None
     if (salt or strip_links) and not pseudonymize:
@@ -84,3 +94,20 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
         parts = ", ".join(f"{name} {n}" for name, n in counts.items() if name != "all")
         total = sum(counts.values())
         click.echo(f"{total} replies written to {out}" + (f" ({parts})" if parts else ""), err=True)
+
+
+def _replication(folder: str, sample_name: str | None, codebook_path, db_path) -> None:
+    import inspect
+
+    from replies.estimate import intervals
+    from replies.estimate.shares import estimate
+    from replies.export.replication import write_package
+
+    database = open_database(db_path)
+    book = current_codebook(database, codebook_path)
+    result = estimate(database, book, sample=sample_name)
+    counts = write_package(database, book, result.sample, result.as_json(), inspect.getsource(intervals), folder,
+                           __version__)
+    click.echo(f"Replication package for sample {result.sample} written to {folder}: {counts['population']} replies "
+               f"in the population, {counts['members']} members, {counts['codes']} codes, {counts['scores']} "
+               f"scores; `python {folder}/recompute.py` recomputes every figure", err=True)

@@ -17,7 +17,8 @@ model's scores on all of them and human codes (0/1) on a simple random sample of
   with models from useless to perfect, and on development rows: docs/2026-12-02-estimate.md).
 
 Every function takes arrays whose last axis runs over the coded replies, so many categories (or many draws, in
-the tests) are computed at once.
+the tests) are computed at once. The module needs numpy and the standard library only: a replication package
+(`replies export --replication`) ships it as it is, so that its figures are recomputed by the code that made them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-
-from .errors import EstimateError
 
 UNSEEN_ERRORS = 3.0  # C above: how many model errors a sample that shows none may still hide, in effect
 
@@ -48,10 +47,10 @@ MAX_LEVEL = 0.999999  # past this, 0.5 + level / 2 rounds towards 1 and the quan
 
 
 def z_value(level: float) -> float:
-    """The normal quantile of a two-sided interval at `level` (1.96 at 0.95); EstimateError for a level that is
-    not above 0 and at most MAX_LEVEL."""
+    """The normal quantile of a two-sided interval at `level` (1.96 at 0.95); ValueError for a level that is not
+    above 0 and at most MAX_LEVEL."""
     if not (isinstance(level, (int, float)) and 0 < level <= MAX_LEVEL):
-        raise EstimateError(f"the confidence level must be above 0 and at most {MAX_LEVEL}, not {level!r}")
+        raise ValueError(f"the confidence level must be above 0 and at most {MAX_LEVEL}, not {level!r}")
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 

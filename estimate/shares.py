@@ -149,7 +149,10 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
     by = by or (compare[0] if compare else None)
     if by is not None and by not in store.GROUPINGS:
         raise EstimateError(f"unknown grouping {by!r}: choose one of {', '.join(store.GROUPINGS)}")
-    z_value(level)  # refuses a level outside (0, MAX_LEVEL]
+    try:
+        z_value(level)  # refuses a level outside (0, MAX_LEVEL]
+    except ValueError as exc:
+        raise EstimateError(str(exc)) from None
     chosen = choose_sample(db, sample, thread)
     name = chosen["name"]
     codes = store.member_codes(db, name, codebook.name, reviewer)

@@ -212,3 +212,35 @@ def test_a_second_coder_codes_an_overlap_blind_and_evaluate_gives_krippendorffs_
     assert "Krippendorff&#x27;s alpha" in page.read_text() or "Krippendorff's alpha" in page.read_text()
     refused = cli("sample", "--overlap", "5", "rel", "--coder", "bea", code=1)
     assert "bea already has an overlap of sample 'rel'" in refused.stderr
+
+
+def test_a_replication_package_recomputes_every_figure_with_numpy_alone(cli, classified, tmp_path):
+    import ast
+    import subprocess
+    import sys
+
+    _coded_sample(cli, classified, tmp_path, size=30, coded=24, name="rep")
+    first = _members(classified, "rep")[0]
+    cli("label", f"{first['platform']}:{first['id']}", "leadership", "--reviewer", "bea")  # a later, other code
+    folder = tmp_path / "package"
+    said = cli("export", "--replication", folder, "--sample", "rep")
+    assert "recomputes every figure" in said.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "codebook.json", "codes.csv", "estimate.json",
+                                                         "intervals.py", "recompute.py", "sample.json", "scores.csv"]
+    for script in ("recompute.py", "intervals.py"):
+        imported = {(node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+                    for node in ast.walk(ast.parse((folder / script).read_text()))
+                    if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in (node.names if isinstance(node, ast.Import) else [node])}
+        assert imported - set(sys.stdlib_module_names) - {"numpy", "intervals"} == set(), (script, imported)
+    ran = subprocess.run([sys.executable, "-I", "recompute.py"], cwd=folder, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "All 84 figures of estimate.json reproduced from the files (24 coded of" in ran.stdout
+    estimate = json.loads((folder / "estimate.json").read_text())
+    assert estimate == json.loads(cli("estimate", "--sample", "rep", "--format", "json").stdout)
+    estimate["categories"][2]["high"] += 0.001  # a figure that does not follow from the files is caught
+    (folder / "estimate.json").write_text(json.dumps(estimate))
+    tampered = subprocess.run([sys.executable, "-I", "recompute.py"], cwd=folder, capture_output=True, text=True)
+    assert tampered.returncode == 1 and "NOT reproduced" in tampered.stdout and "money high" in tampered.stdout
+    assert "already" in cli("export", "--replication", folder, code=1).stderr or \
+        "not an empty folder" in cli("export", "--replication", folder, code=1).stderr
