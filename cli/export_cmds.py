@@ -51,12 +51,13 @@ def export(fmt, out, gold_only, thread_ref, split_spec, seed, pseudonymize, salt
     \b
     jsonl        one object per reply: platform, id, thread, parent_id, kind,
                  author, text, created_at, url, labels (predicted ids), scores
-                 (id -> score) and gold (reviewed ids, or null)
-    csv          the same fields, plus one 0/1 column per category (the
-                 reviewed labels where a human looked, else the predicted);
-                 text starting with = + - @ gets a leading ' (see
-                 --no-formula-escape)
-    parquet      the same fields with types (timestamps, lists, a struct of
+                 (id -> score), gold (reviewed ids: [] coded with no
+                 category, null not coded) and samples (the samples it is in)
+    csv          the same fields, coded (1 where a human coded it, 0 not),
+                 then gold_<id> (the human's 0/1, empty if not coded) and
+                 model_<id> (the model's 0/1) per category; text starting
+                 with = + - @ gets a leading ' (see --no-formula-escape)
+    parquet      the CSV's columns with types (timestamps, lists, a struct of
                  scores); needs --out
     labelstudio  Label Studio tasks with the predictions as pre-annotations;
                  --out also writes NAME.label-config.xml, the labelling

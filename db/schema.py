@@ -369,3 +369,9 @@ def m017_overlaps(db: Database) -> None:
     db["overlap_units"].create({"sample": str, "coder": str, "position": int, "platform": str, "id": str},
                                pk=("sample", "coder", "position"),
                                not_null={"sample", "coder", "position", "platform", "id"})
+
+
+@migrations()
+def m018_sample_units_by_reply(db: Database) -> None:
+    # Exports name the samples each reply is a member of: found from the reply, not by scanning every sample.
+    db["sample_units"].create_index(["platform", "id"], if_not_exists=True)

@@ -17,7 +17,16 @@ from replies.files import atomic_file, atomic_folder
 
 from .errors import ExportError, ExportUsageError
 from .labelstudio import labelstudio_config, write_labelstudio
-from .records import FIELDS, csv_rows, final_label_keys, final_labels, jsonl_lines, jsonl_records, read_under
+from .records import (
+    FIELDS,
+    category_columns,
+    csv_rows,
+    final_label_keys,
+    final_labels,
+    jsonl_lines,
+    jsonl_records,
+    read_under,
+)
 from .split import assign
 from .spreadsheet import SafeWriter
 
@@ -29,8 +38,15 @@ def write_jsonl(records: Iterable[dict], out: IO[str]) -> int:
     return n
 
 
+# the CSV's columns before the per-category ones: the JSONL fields, with `coded` (1 where a human coded the
+# reply, even with no category, 0 where nobody did) beside `gold`, which is empty in both cases
+CSV_FIELDS = (*FIELDS[:FIELDS.index("gold") + 1], "coded", *FIELDS[FIELDS.index("gold") + 1:])
+
+
 def csv_header(codebook: Codebook, extra: Iterable[str] = ()) -> list[str]:
-    return [*FIELDS, *extra, *codebook.ids]
+    """The CSV's (and Parquet's) columns: `CSV_FIELDS`, any extra field (`split`), `gold_<id>` per category,
+    then `model_<id>` per category."""
+    return [*CSV_FIELDS, *extra, *(f"gold_{c}" for c in codebook.ids), *(f"model_{c}" for c in codebook.ids)]
 
 
 def _peek(records: Iterable[dict]) -> tuple[list[str], Iterator[dict]]:
@@ -44,19 +60,18 @@ def _peek(records: Iterable[dict]) -> tuple[list[str], Iterator[dict]]:
 
 
 def write_csv(records: Iterable[dict], out: IO[str], codebook: Codebook, formula_escape: bool = True) -> int:
-    """The JSONL fields (lists joined with ';', scores as JSON) and a 0/1 column per category holding
-    the reviewed labels where a human looked, else the predicted ones; text that a spreadsheet would run
-    as a formula is neutralised unless `formula_escape` is False."""
+    """The JSONL fields (lists joined with ';', scores as JSON), `coded`, then 0/1 columns per category:
+    `gold_<id>` a human's code (empty where nobody coded the reply) and `model_<id>` the model's tag; text
+    that a spreadsheet would run as a formula is neutralised unless `formula_escape` is False."""
     extra, records = _peek(records)
     writer = SafeWriter(out, escape=formula_escape)
     writer.writerow(csv_header(codebook, extra))
     n = 0
     for n, record in enumerate(records, start=1):
-        chosen = set(final_labels(record))
         writer.writerow([
-            *(_csv_value(name, record[name]) for name in FIELDS),
+            *(_csv_value(name, record) for name in CSV_FIELDS),
             *(record[name] for name in extra),
-            *(int(cid in chosen) for cid in codebook.ids),
+            *category_columns(codebook.ids, record["labels"], record["gold"], bool(record["scores"])),
         ])
     return n
 
@@ -77,37 +92,46 @@ def csv_text(rows: Iterable[list], codebook: Codebook, formula_escape: bool = Tr
     yield buffer.getvalue()
 
 
-def _csv_value(name: str, value):
+def _csv_value(name: str, record: dict):
+    if name == "coded":
+        return int(record["gold"] is not None)
+    value = record[name]
     if name == "scores":
-        return json.dumps(value)
-    if name in ("labels", "gold"):
+        return json.dumps(value, separators=(",", ":"))  # as the fast path (SQLite) writes it
+    if name in ("labels", "gold", "samples"):
         return "" if value is None else ";".join(value)
     return "" if value is None else value
 
 
 def write_parquet(records: Iterable[dict], path: Path, codebook: Codebook, batch: int = 10_000) -> int:
-    """Typed columns: created_at a UTC timestamp, labels and gold lists of strings, scores a struct of
-    float per category; written in row groups so memory stays flat."""
+    """The CSV's columns, typed: created_at a UTC timestamp, labels, gold and samples lists of strings (gold
+    null where nobody coded the reply), scores a struct of float per category, coded a boolean, gold_<id> and
+    model_<id> small integers (null where the CSV's cell is empty); written in row groups so memory stays flat."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     string = pa.string()
     scores_type = pa.struct([(cid, pa.float32()) for cid in codebook.ids]) if codebook.ids \
         else pa.struct([("none", pa.float32())])
-    fields = [("platform", string), ("id", string), ("thread", string), ("parent_id", string),
-              ("depth", pa.int32()), ("kind", string),
-              ("author", string), ("text", string), ("created_at", pa.timestamp("ms", tz="UTC")), ("url", string),
-              ("labels", pa.list_(string)), ("scores", scores_type), ("gold", pa.list_(string)),
-              ("gold_codebook", string)]
+    types = {"depth": pa.int32(), "created_at": pa.timestamp("ms", tz="UTC"), "labels": pa.list_(string),
+             "scores": scores_type, "gold": pa.list_(string), "coded": pa.bool_(), "samples": pa.list_(string)}
     extra, records = _peek(records)
-    schema = pa.schema(fields + [(k, string) for k in extra],
+    names = csv_header(codebook, extra)
+    categories = names[len(names) - 2 * len(codebook.ids):]
+    schema = pa.schema([(name, pa.int8() if name in categories else types.get(name, string)) for name in names],
                        metadata={"codebook": codebook.name, "codebook_hash": codebook.hash or ""})
     n = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         chunk: list[dict] = []
 
         def flush():
-            columns = {name: [r[name] for r in chunk] for name in schema.names}
+            columns = {name: [r.get(name) for r in chunk] for name in CSV_FIELDS + tuple(extra)}
+            columns["coded"] = [r["gold"] is not None for r in chunk]
+            for i, values in enumerate(zip(*(category_columns(codebook.ids, r["labels"], r["gold"],
+                                                               bool(r["scores"])) for r in chunk))):
+                columns[categories[i]] = [None if v == "" else v for v in values]
+            if not chunk:
+                columns.update({name: [] for name in categories})
             columns["created_at"] = [_timestamp(v) for v in columns["created_at"]]
             columns["scores"] = [{cid: s.get(cid) for cid in codebook.ids} for s in columns["scores"]] \
                 if codebook.ids else [None] * len(chunk)

@@ -41,7 +41,7 @@ BARE = re.compile(rf"(?<![\w{AT}./:-])([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_
 # record fields that carry no person and pass unchanged
 PLAIN = frozenset({"platform", "kind", "status", "created_at", "edited_at", "depth", "below", "labels", "scores",
                    "gold", "split", "like_count", "repost_count", "reply_count", "quote_count", "lang", "reviewed",
-                   "loop", "blind"})
+                   "loop", "blind", "samples"})
 IDS = ("id", "parent_id", "thread", "thread_id", "quote_of")
 
 

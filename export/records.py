@@ -17,7 +17,7 @@ from replies.db.queries import depth_sql, final_labels_sql, fts_query, thread_fi
 from replies.db.samples import BLIND_MEMBER_SQL
 
 FIELDS = ("platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of",
-          "created_at", "url", "labels", "scores", "gold", "gold_codebook")
+          "created_at", "url", "labels", "scores", "gold", "gold_codebook", "samples")
 
 
 SORTS = {"thread": "r.platform {dir}, r.thread_id {dir}, r.created_at {dir}, r.id {dir}",
@@ -104,6 +104,10 @@ _GOLD = ("(select json(g.labels) from gold_current g where g.platform = r.platfo
 # the codebook version the reply's current code was given under
 _GOLD_VERSION = ("(select g.codebook_hash from gold_current g where g.platform = r.platform and g.id = r.id"
                  " and g.codebook = :codebook)")
+# the samples (by name, sorted) the reply is a member of: drawn into, not merely in the population of
+_SAMPLES = ("(select json_group_array(name) from (select u.sample as name from sample_units u"
+            " join samples s on s.name = u.sample where u.platform = r.platform and u.id = r.id"
+            " and u.position < s.size order by u.sample))")
 
 
 def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None = None,
@@ -120,7 +124,7 @@ def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | N
           'author', r.author_handle, 'text', r.text, 'spoiler_text', r.spoiler_text, 'quote_of', r.quote_of,
           'created_at', r.created_at, 'url', r.url,
           'labels', {_LABELS.format(agg="json_group_array(p.category)")}, 'scores', {_SCORES}, 'gold', {_GOLD},
-          'gold_codebook', {_GOLD_VERSION})
+          'gold_codebook', {_GOLD_VERSION}, 'samples', json({_SAMPLES}))
         from replies r where {where} {order}
     """
     for (line,) in db.execute(sql, params):
@@ -129,20 +133,32 @@ def jsonl_lines(db: Database, codebook: Codebook, *, thread: tuple[str, str] | N
 
 def csv_rows(db: Database, codebook: Codebook, *, thread: tuple[str, str] | None = None,
              gold_only: bool = False, selection: Selection | None = None) -> Iterator[list]:
-    """The CSV export's rows (see `replies.export.formats.write_csv`), built mostly by SQLite for speed."""
+    """The CSV export's rows (see `replies.export.formats.csv_header`), built mostly by SQLite for speed."""
     where, params, order = _selection(codebook, thread, gold_only, selection)
     sql = f"""
         select r.platform, r.id, r.thread_id, r.parent_id, {depth_sql()}, r.kind, r.author_handle, r.text,
-          r.spoiler_text,
-          r.quote_of, r.created_at, r.url,
-          {_LABELS.format(agg="group_concat(p.category, ';')")}, {_SCORES},
-          (select group_concat(j.value, ';') from json_each({_GOLD}) j), {_GOLD_VERSION}, {final_labels_sql()}
+          r.spoiler_text, r.quote_of, r.created_at, r.url,
+          {_LABELS.format(agg="json_group_array(p.category)")}, {_SCORES}, {_GOLD}, {_GOLD_VERSION}, {_SAMPLES}
         from replies r where {where} {order}
     """
-    for row in db.execute(sql, params):
-        *fields, final = row
-        chosen = set(json.loads(final))
-        yield [*fields, *(1 if c in chosen else 0 for c in codebook.ids)]
+    ids = codebook.ids
+    for *fields, labels, scores, gold, version, samples in db.execute(sql, params):
+        predicted = json.loads(labels)
+        coded = json.loads(gold) if gold is not None else None
+        yield [*fields, ";".join(predicted), scores or "{}", "" if coded is None else ";".join(coded),
+               int(coded is not None), version, ";".join(json.loads(samples)),
+               *category_columns(ids, predicted, coded, scores not in (None, "{}"))]
+
+
+def category_columns(ids: tuple[str, ...] | list[str], labels: list[str], gold: list[str] | None,
+                     scored: bool) -> list:
+    """The CSV's and Parquet's per-category columns: `gold_<id>` 1/0 as a human coded the reply (empty where
+    nobody did), then `model_<id>` 1/0 as the model tagged it (empty where this codebook version never scored
+    it). Human and model labels are kept apart so that neither passes for the other."""
+    chosen = set(gold) if gold is not None else None
+    tagged = set(labels)
+    return [*("" if chosen is None else int(c in chosen) for c in ids),
+            *((int(c in tagged) if scored else "") for c in ids)]
 
 
 def count_selected(db: Database, codebook: Codebook, selection: Selection) -> int:

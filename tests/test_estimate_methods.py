@@ -77,7 +77,7 @@ def test_exports_and_evaluate_read_codes_under_the_version_in_use(cli, classifie
 
     table = list(csv.DictReader(io.StringIO(cli("export", "--codebook", renamed, "--gold-only", "--format",
                                                 "csv").stdout)))
-    assert len(table) == 6 and all(row["funding"] == "1" and row["gold"] == "funding" for row in table)
+    assert len(table) == 6 and all(row["gold_funding"] == "1" and row["gold"] == "funding" for row in table)
     report = json.loads(cli("evaluate", "--json", "--codebook", renamed).stdout)
     assert next(r for r in report["per_category"] if r["category"] == "funding")["support"] == 6
 

@@ -16,7 +16,9 @@ from tests.helpers import rows
 LEAN_IDS = ["workforce_protectionism", "policy", "money", "time_resources", "healthcare_different",
             "lean_misconceptions", "leadership"]
 FIELDS = ["platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text", "quote_of", "created_at", "url", "labels",
-          "scores", "gold", "gold_codebook"]
+          "scores", "gold", "gold_codebook", "samples"]
+CSV_FIELDS = [*FIELDS[:FIELDS.index("gold") + 1], "coded", *FIELDS[FIELDS.index("gold") + 1:]]
+CATEGORY_COLUMNS = [f"gold_{c}" for c in LEAN_IDS] + [f"model_{c}" for c in LEAN_IDS]
 
 
 
@@ -59,37 +61,70 @@ def test_jsonl_keeps_the_field_contract(cli, classified):
     assert {(r["platform"], r["id"]) for r in gold_only} == {(r["platform"], r["id"]) for r in labelled}
 
 
-def test_csv_has_a_column_per_category(cli, classified):
-    label_some(cli, classified, 3)
-    records = {(r["platform"], r["id"]): r for r in jsonl(cli("export").output)}
+def coded_and_sampled(cli, classified):
+    """Three replies coded (one with no category), a sample of 5 drawn: the records, by key, from JSONL."""
+    label_some(cli, classified, 2)
+    empty = rows(classified, "select platform, id from replies where status = 'ok' order by id desc limit 1")[0]
+    cli("label", f"{empty['platform']}:{empty['id']}", "--reviewer", "ann")
+    cli("sample", "--size", "5", "first", "--seed", "3")
+    return {(r["platform"], r["id"]): r for r in jsonl(cli("export").output)}, (empty["platform"], empty["id"])
+
+
+def test_csv_keeps_human_and_model_codes_apart(cli, classified):
+    records, empty = coded_and_sampled(cli, classified)
     table = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv").output)))
     assert len(table) == len(records)
-    assert list(table[0])[: len(FIELDS)] == FIELDS and list(table[0])[len(FIELDS):] == LEAN_IDS
-    for row in table:
-        record = records[(row["platform"], row["id"])]
-        final = record["gold"] if record["gold"] is not None else record["labels"]
-        assert [int(row[c]) for c in LEAN_IDS] == [int(c in final) for c in LEAN_IDS]
+    assert list(table[0]) == CSV_FIELDS + CATEGORY_COLUMNS
+    by_key = {(row["platform"], row["id"]): row for row in table}
+    # coded with no category: `gold` empty as for a reply never coded, but `coded` tells them apart
+    assert records[empty]["gold"] == [] and by_key[empty]["gold"] == "" and by_key[empty]["coded"] == "1"
+    assert [by_key[empty][f"gold_{c}"] for c in LEAN_IDS] == ["0"] * len(LEAN_IDS)
+    assert sum(row["coded"] == "1" for row in table) == 3
+    members = {key for key, r in records.items() if r["samples"] == ["first"]}
+    assert len(members) == 5 and all(r["samples"] in ([], ["first"]) for r in records.values())
+    for key, row in by_key.items():
+        record = records[key]
+        assert (row["samples"] == "first") == (key in members)
+        if record["gold"] is None:
+            assert row["coded"] == "0" and all(row[f"gold_{c}"] == "" for c in LEAN_IDS)
+        else:
+            assert [int(row[f"gold_{c}"]) for c in LEAN_IDS] == [int(c in record["gold"]) for c in LEAN_IDS]
+        # the model's columns hold the model's tags, whatever a human said
+        assert [int(row[f"model_{c}"]) for c in LEAN_IDS] == [int(c in record["labels"]) for c in LEAN_IDS]
         assert row["labels"] == ";".join(record["labels"])
         assert row["text"] == ("'" if record["text"].startswith(("=", "+", "-", "@")) else "") + record["text"]
         assert json.loads(row["scores"]) == record["scores"]
+    # the slow path (a split) writes the same columns and cells
+    split = {(row["platform"], row["id"]): row for row in csv.DictReader(io.StringIO(
+        cli("export", "--format", "csv", "--split", "train=0.5,test=0.5").output))}
+    for key, row in split.items():
+        assert {k: v for k, v in row.items() if k != "split"} == by_key[key]
 
 
-def test_parquet_has_types_and_the_same_rows(cli, classified, tmp_path):
+def test_parquet_has_the_csv_columns_typed(cli, classified, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    records = jsonl(cli("export").output)
+    records, empty = coded_and_sampled(cli, classified)
     out = tmp_path / "replies.parquet"
     cli("export", "--format", "parquet", "--out", out)
     table = pq.read_table(out)
-    assert table.num_rows == len(records)
+    csv_table = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv", "--no-formula-escape").output)))
+    assert table.num_rows == len(records) and table.schema.names == list(csv_table[0])
     assert table.schema.field("created_at").type == pa.timestamp("ms", tz="UTC")
     assert table.schema.field("labels").type == pa.list_(pa.string())
     assert table.schema.field("scores").type.num_fields == len(LEAN_IDS)
-    first = table.slice(0, 1).to_pylist()[0]
-    assert first["text"] == records[0]["text"] and first["labels"] == records[0]["labels"]
-    assert first["created_at"].isoformat().startswith(records[0]["created_at"][:19])
-    assert first["scores"]["money"] == pytest.approx(records[0]["scores"]["money"], abs=1e-4)
+    assert table.schema.field("coded").type == pa.bool_()
+    for row, cells in zip(table.to_pylist(), csv_table):
+        record = records[(row["platform"], row["id"])]
+        for name in ("text", "labels", "gold", "samples", "quote_of", "spoiler_text", "gold_codebook"):
+            assert row[name] == record[name], name
+        assert row["created_at"].isoformat().startswith(record["created_at"][:19])
+        assert row["scores"] == pytest.approx(record["scores"], abs=1e-4)
+        assert row["coded"] == (record["gold"] is not None)
+        for name in CATEGORY_COLUMNS:
+            assert ("" if row[name] is None else str(row[name])) == cells[name], name
+    assert table.to_pylist()[[r["id"] for r in table.to_pylist()].index(empty[1])]["gold"] == []
 
 
 def test_split_is_stratified_stable_and_loads_in_datasets(cli, classified, tmp_path):
