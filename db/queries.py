@@ -3,6 +3,7 @@ SQL pieces every query shares (one thread's rows, a reply's final labels, chunke
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
@@ -14,16 +15,20 @@ from .errors import QueryError, UnknownThread
 
 
 def list_threads(db: Database) -> list[dict]:
-    """Every tracked thread with its reply and quote counts, its coverage ("412 of 418": stored against the
-    platform's own counts) after the last harvest that measured it, else as the thread stands, and its
-    last harvest."""
+    """Every tracked thread with its reply and quote counts (posts with content: what `sample` and `estimate`
+    count), the posts stored without content (blocked, not found, deleted), its coverage ("412 of 418": stored
+    against the platform's own counts) after the last harvest that measured it, else as the thread stands, and
+    its last harvest. `ref` is the short reference `replies thread REF` takes."""
     sql = """
         select t.platform, t.id, t.url, t.author_handle,
           substr(replace(t.text, char(10), ' '), 1, 60) as text,
           (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
-             and r.kind = 'reply') as replies,
+             and r.kind = 'reply' and r.status = 'ok') as replies,
           (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
-             and r.kind = 'quote') as quotes,
+             and r.kind = 'quote' and r.status = 'ok') as quotes,
+          (select json_group_object(status, n) from (select r.status, count(*) as n from replies r
+             where r.platform = t.platform and r.thread_id = t.id and r.status != 'ok' group by r.status))
+            as unavailable,
           h.found, h.expected, t.last_harvest_at
         from threads t left join harvest_runs h on h.id = (
           select max(h2.id) from harvest_runs h2 where h2.platform = t.platform and h2.thread_id = t.id
@@ -35,9 +40,17 @@ def list_threads(db: Database) -> list[dict]:
         found, expected = row.pop("found"), row.pop("expected")
         if expected is None:  # never harvested to the end (imported, or every run cut short): as it stands now
             found, expected = thread_coverage(db, row["platform"], row["id"])
-        row["coverage"] = describe_coverage(found, expected)
+        kinds = json.loads(row["unavailable"] or "{}")
+        row["unavailable"] = sum(kinds.values())
+        row["coverage"] = describe_coverage(found, expected, kinds)
         row["last_harvest_at"] = row.pop("last_harvest_at")
+        row["ref"] = short_ref(row)
     return rows
+
+
+def short_ref(row: dict) -> str:
+    """The shortest PLATFORM:ID `find_thread` takes for a thread: the id a user sees on the platform."""
+    return f"{row['platform']}:{min(_short_ids(row), key=len)}"
 
 
 def has_replies(db: Database) -> bool:
@@ -90,13 +103,27 @@ def previous_coverage(db: Database, platform: str, thread_id: str) -> tuple[int,
     return (row[0], row[1]) if row else None
 
 
-def describe_coverage(found: int | None, expected: int | None) -> str | None:
-    """"412 of 418; 6 deleted, hidden or unreachable", or None where nothing was measured."""
+def unavailable_posts(db: Database, platform: str, thread_id: str) -> dict[str, int]:
+    """The thread's posts stored without content (placeholders: blocked, not found, deleted), by status."""
+    return dict(db.execute("select status, count(*) from replies where platform = ? and thread_id = ? and"
+                           " status != 'ok' group by status order by status", [platform, thread_id]).fetchall())
+
+
+def describe_coverage(found: int | None, expected: int | None, unavailable: dict[str, int] | None = None
+                      ) -> str | None:
+    """"412 of 418; 6 deleted, hidden or unreachable", or None where nothing was measured. With `unavailable`
+    (posts stored without content, by status), the shortfall names them: "43 of 44; 2 unavailable (1 blocked,
+    1 not found)", and only what they leave unexplained is "deleted, hidden or unreachable"."""
     if found is None or expected is None:
         return None
-    if found >= expected:
-        return f"{found} of {expected}"
-    return f"{found} of {expected}; {expected - found} deleted, hidden or unreachable"
+    text = f"{found} of {expected}"
+    stored = sum((unavailable or {}).values())
+    if stored:
+        kinds = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted((unavailable or {}).items()))
+        text += f"; {stored} unavailable ({kinds})"
+    if expected - found > stored:
+        text += f"; {expected - found - stored}{' more' if stored else ''} deleted, hidden or unreachable"
+    return text
 
 
 def thread_filter(thread: tuple[str, str] | None, alias: str = "r") -> tuple[str, dict]:
@@ -109,15 +136,97 @@ def thread_filter(thread: tuple[str, str] | None, alias: str = "r") -> tuple[str
 
 
 def find_thread(db: Database, ref: str) -> dict:
-    """A thread by URL, root id, or PLATFORM:ID."""
-    candidates = list(db.query(
-        "select * from threads where url = ? or id = ? or platform || ':' || id = ?", [ref, ref, ref]
-    ))
-    if not candidates:
-        raise UnknownThread(f"no tracked thread matches {ref!r}: see `replies threads`")
-    if len(candidates) > 1:
-        raise UnknownThread(f"{ref!r} matches threads on several platforms: write it as PLATFORM:ID")
-    return candidates[0]
+    """A tracked thread from the reference a user has in hand: its URL (as stored, or another form of it:
+    http or https, with or without www., twitter.com for x.com, a trailing slash or a query), its id as stored
+    or PLATFORM:ID, or the short id a user sees (a Mastodon status id without its server, a Reddit post id
+    without `t3_`, a Bluesky post's last part, a Threads post's code). UnknownThread where none or several
+    match, naming the stored forms that come closest."""
+    ref = ref.strip()
+    rows = [dict(row) for row in db.query("select * from threads order by platform, id")]
+    exact = [row for row in rows if ref in (row["id"], f"{row['platform']}:{row['id']}", row["url"])]
+    found = exact or [row for row in rows if _wanted(ref, row)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise UnknownThread(f"{ref!r} matches {len(found)} tracked threads: write one of "
+                            + ", ".join(_stored(row) for row in found[:5]) + (" ..." if len(found) > 5 else ""))
+    near = [row for row in rows if _near(ref, row)]
+    if near:
+        raise UnknownThread(f"no tracked thread matches {ref!r}; did you mean "
+                            + " or ".join(_stored(row) for row in near[:3]) + "? (`replies threads` lists them)")
+    raise UnknownThread(f"no tracked thread matches {ref!r}: give its URL, id or PLATFORM:ID "
+                        "(`replies threads` lists them)")
+
+
+def _stored(row: dict) -> str:
+    return f"{row['platform']}:{row['id']}"
+
+
+def _short_ids(row: dict) -> set[str]:
+    """The ids a user may write for a thread: as stored, and the forms the platform shows."""
+    platform, stored, url = row["platform"], row["id"], row["url"] or ""
+    ids = {stored}
+    if "/" in stored:  # mastodon HOST/ID, bluesky at://DID/app.bsky.feed.post/RKEY
+        ids.add(stored.rsplit("/", 1)[1])
+    if platform == "reddit" and stored.startswith("t3_"):
+        ids.add(stored[3:])
+    if platform == "threads" and url:  # the code in the post's URL, as a user sees it
+        ids.add(url.rstrip("/").rsplit("/", 1)[-1])
+    return {i for i in ids if i}
+
+
+def _wanted(ref: str, row: dict) -> bool:
+    """Whether `ref` is one of the other forms of `row`'s id or URL."""
+    platform, _, rest = ref.partition(":")
+    if rest and platform == row["platform"] and (rest in _short_ids(row) or rest.lower() in _short_ids(row)):
+        return True
+    if ref in _short_ids(row) or (row["platform"] == "reddit" and ref.lower() in _short_ids(row)):
+        return True
+    key = url_key(ref)
+    return key is not None and row["url"] is not None and key == url_key(row["url"])
+
+
+def _near(ref: str, row: dict) -> bool:
+    """Whether `ref` looks like a part of `row`'s id or URL, to suggest it when nothing matches."""
+    platform, _, rest = ref.partition(":")
+    wanted = rest if rest and platform == row["platform"] else ref
+    wanted = wanted.strip().lower()
+    if len(wanted) < 4:
+        return False
+    return any(wanted in text.lower() for text in (row["id"], row["url"] or ""))
+
+
+_SAME_SITE = {"twitter.com": "x.com", "mobile.twitter.com": "x.com", "threads.com": "threads.net",
+              "old.reddit.com": "reddit.com", "m.youtube.com": "youtube.com"}
+
+
+def url_key(text: str) -> str | None:
+    """A post URL reduced to what tells posts apart (host without www., path without a trailing slash, and
+    YouTube's `v`), so that the forms a browser or an app gives compare equal; None for text that is no URL."""
+    from urllib.parse import parse_qs, urlsplit
+    text = text.strip()
+    if "://" not in text:
+        if not re.match(r"^[\w.-]+\.[a-z]{2,}(?::\d+)?/", text, re.I):
+            return None
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return None
+    host = host.removeprefix("www.")
+    host = _SAME_SITE.get(host, host)
+    if host == "youtu.be":  # the share link of a video
+        host, video = "youtube.com", parts.path.strip("/")
+    else:
+        video = parse_qs(parts.query).get("v", [""])[0] if host == "youtube.com" else ""
+    if video:
+        return f"youtube.com/watch?v={video}"
+    post = re.fullmatch(r"(?:/r/[^/]+)?/comments/(\w+)(?:/[^/]*)?/?", parts.path) if host == "reddit.com" else None
+    if post or host == "redd.it":  # a Reddit post with or without its title's slug, or its short link
+        return f"reddit.com/comments/{(post.group(1) if post else parts.path.strip('/')).lower()}"
+    return f"{host}{port}{parts.path.rstrip('/')}"
 
 
 def final_labels_sql(alias: str = "r") -> str:
@@ -210,23 +319,30 @@ def depth_sql(alias: str = "r") -> str:
             f" and p.id = up.pid where up.n < {MAX_DEPTH}) select max(n) from up)")
 
 
-def fts_query(text: str, syntax: bool = False) -> str:
+def fts_query(text: str, syntax: bool = False, prefix: bool = False) -> str:
     """The FTS5 query for what a person typed. By default every word is searched as written (all must appear;
-    apostrophes, hyphens, OR and * are text, not syntax) and "a quoted phrase" as a phrase; `syntax` passes
-    `text` to FTS5 as it is (OR, NEAR, prefix*, column filters)."""
+    apostrophes, hyphens, OR and * are text, not syntax) and "a quoted phrase" as a phrase; with `prefix` each
+    word (not a phrase) as the start of a word too (clinician finds clinicians); `syntax` passes `text` to FTS5
+    as it is (OR, NEAR, prefix*, column filters)."""
     if syntax:
         return text
     parts = re.findall(r'"([^"]*)"|(\S+)', text)
-    terms = [phrase or word for phrase, word in parts]
-    return " ".join('"' + term.replace('"', '""') + '"' for term in terms if term.strip())
+    return " ".join('"' + (phrase or word).replace('"', '""') + '"' + ("*" if prefix and word else "")
+                    for phrase, word in parts if (phrase or word).strip())
+
+
+def prefix_form(text: str) -> str:
+    """What `fts_query(text, prefix=True)` searches, as a user would write it with --fts: clinician*."""
+    parts = re.findall(r'"([^"]*)"|(\S+)', text)
+    return " ".join(f'"{phrase}"' if phrase else word + "*" for phrase, word in parts if (phrase or word).strip())
 
 
 def search(db: Database, text: str, *, limit: int = 20, thread: tuple[str, str] | None = None,
-           syntax: bool = False) -> list[dict]:
-    """Replies matching `text` in the full-text index, best first: its words as written, or with `syntax`
-    SQLite FTS5's own (words, "phrases", OR, prefix*)."""
+           syntax: bool = False, prefix: bool = False) -> list[dict]:
+    """Replies matching `text` in the full-text index, best first: its words as written (with `prefix`, as the
+    start of words), or with `syntax` SQLite FTS5's own (words, "phrases", OR, prefix*)."""
     where, params = thread_filter(thread)
-    query = fts_query(text, syntax)
+    query = fts_query(text, syntax, prefix)
     if not query:
         return []
     params.update(query=query, limit=limit)

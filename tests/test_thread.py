@@ -68,3 +68,43 @@ def test_the_reply_network_opens_in_gephi_formats(cli, classified, tmp_path):
         assert graph.in_degree(asker) >= 10  # most replies answer the question's author
         assert sum(d["weight"] for *_, d in graph.edges(data=True)) <= 44
     assert "name a .gexf or .graphml file" in cli("thread", ref, "--network", tmp_path / "x.csv", code=2).stderr
+
+
+def test_a_thread_is_found_by_the_reference_a_user_has_in_hand(cli, classified):
+    """The README's `replies thread mastodon:<id>` (the status id without its server), Reddit's post id
+    without `t3_`, URLs in the forms a browser or an app gives; several matches or none name the stored form."""
+    database = db.open_db(classified)
+    for platform, stored, url in (
+            ("reddit", "t3_gk5b18", "https://www.reddit.com/r/NHS/comments/gk5b18/a_question/"),
+            ("youtube", "RqCHDnzjK8H", "https://www.youtube.com/watch?v=RqCHDnzjK8H"),
+            ("threads", "18796443111316300", "https://www.threads.net/@asker/post/BCx0PysNtM"),
+            ("mastodon", "other.example/117000000000000001", "https://other.example/@a/117000000000000001"),
+            ("mastodon", "third.example/117000000000000001", "https://third.example/@b/117000000000000001")):
+        db.upsert_thread(database, {"platform": platform, "id": stored, "url": url, "text": "question"})
+    database.close()
+    mastodon = _mastodon(classified)
+    status = mastodon.rsplit("/", 1)[1]
+    web = rows(classified, "select url from threads where platform = 'mastodon' and id = ?",
+               (mastodon.split(":", 1)[1],))[0]["url"]
+    bluesky = rows(classified, "select id, url from threads where platform = 'bluesky'")[0]
+    x = rows(classified, "select id, url from threads where platform = 'x'")[0]
+
+    def shown(ref: str) -> str:  # the thread's root line, which names the platform and the asker
+        return cli("thread", ref, "--depth", "1").output.splitlines()[0]
+
+    for refs in ([mastodon, f"mastodon:{status}", status, web + "/", web.replace("http://", "https://")],
+                 [f"bluesky:{bluesky['id']}", bluesky["url"], bluesky["id"].rsplit("/", 1)[1]],
+                 [x["url"], x["url"].replace("https://x.com", "https://twitter.com") + "?s=20", x["id"]],
+                 ["reddit:t3_gk5b18", "reddit:gk5b18", "gk5b18", "https://old.reddit.com/r/NHS/comments/gk5b18"],
+                 ["youtube:RqCHDnzjK8H", "https://youtu.be/RqCHDnzjK8H", "youtube.com/watch?v=RqCHDnzjK8H&t=9"],
+                 ["threads:BCx0PysNtM", "https://www.threads.com/@asker/post/BCx0PysNtM/"]):
+        first = cli("thread", refs[0]).output
+        assert first and all(cli("thread", ref).output == first for ref in refs[1:]), refs
+    assert shown("gk5b18").startswith("reddit:") and shown(status).startswith("mastodon:")
+
+    two = cli("thread", "mastodon:117000000000000001", code=1).stderr
+    assert "matches 2 tracked threads" in two and "mastodon:other.example/117000000000000001" in two \
+        and "mastodon:third.example/117000000000000001" in two
+    near = cli("thread", f"mastodon:{status[:-2]}", code=1).stderr
+    assert f"did you mean {mastodon}?" in near and len(near.strip().splitlines()) == 1
+    assert "give its URL, id or PLATFORM:ID" in cli("thread", "reddit:nothing", code=1).stderr
