@@ -115,7 +115,9 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     # padding is near a global sort, small enough that memory stays flat
     for batch in store.replies_to_classify(database, codebook.hash, thread=thread, redo=redo,
                                            method=result.method, model=result.model, batch=batch_size * 64):
-        scores = score([row["text"] for row in batch])
+        # the bar moves with each model batch embedded, not only once a chunk of 4,096 replies is stored
+        scores = score([row["text"] for row in batch],
+                       lambda share, start=done, n=len(batch): progress("classifying", start + int(share * n), total))
         passed = scores >= thresholds
         store.write_predictions(database, (
             {"platform": row["platform"], "id": row["id"], "codebook": codebook.name,
@@ -145,21 +147,23 @@ def gold_shortfall(codebook: Codebook, gold: TrainingSet) -> str | None:
     return f"{total} more labels needed ({listed})"
 
 
-def _nli(database, codebook, result, *, model, device, batch_size, **_):
+def _nli(database, codebook, result, *, model, device, batch_size, progress, **_):
     """The MNLI pipeline's scores (no embeddings are cached, so every reply counts as embedded)."""
     from .nli import NliScorer
+    progress("loading the model", 0, 1)
     scorer = NliScorer(model, codebook, device)
+    progress("loading the model", 1, 1)
     result.model = scorer.name
     result.method = "nli"
-    return (lambda texts: scorer.scores(texts, batch_size)), None
+    return (lambda texts, on_share: scorer.scores(texts, batch_size)), None
 
 
 def _encoder(database, codebook, result, *, method, model, device, encoder, backend, batch_size, threshold,
              labels_per_reply, reviewed, gold_texts, keys, progress):
     """Zero-shot or few-shot on the sentence encoder; without a method named, the held-out check picks."""
-    base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend)
+    base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend, progress=progress)
     base_rows = codebook_rows(codebook)
-    base_vectors = base.embed(base_rows.texts, batch_size)
+    base_vectors = base.embed(base_rows.texts, batch_size, stage="embedding the codebook")
     chosen = "zero-shot" if method == "auto" else method
     gold_set = gold_rows(codebook, [gold_texts[key] for key in keys], [reviewed[key] for key in keys])
     # Heads are trained on first use: a rerun with nothing new to classify never imports scikit-learn.
@@ -172,7 +176,7 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
                 return scores >= threshold
             return scores >= rank_share_thresholds(scores, labels_per_reply)
 
-        zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size))
+        zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size, stage="embedding the gold"))
         result.cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
         short = gold_shortfall(codebook, gold_set)
         if short and method == "auto":
@@ -191,17 +195,33 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
     if chosen == "few-shot":
         training = base_rows + gold_set
         embedder = _finetuned(database, base, training, codebook, progress)
-        tuned = functools.cache(lambda: Heads(embedder.embed(training.texts, batch_size), training))
+        tuned = functools.cache(lambda: Heads(embedder.embed(training.texts, batch_size,
+                                                             stage="embedding the codebook and gold, fine-tuned"),
+                                              training))
         # The mean of the fine-tuned heads and the zero-shot heads: steadier than either alone across
         # gold draws, and never far below zero-shot on a codebook where the gold helps little (docs/evaluation.md).
-        score = lambda texts: (tuned().scores(embedder.embed(texts, batch_size))
-                               + zero_shot().scores(base.embed(texts, batch_size))) / 2
+        models = ((embedder, tuned), (base, zero_shot))
     else:
         embedder = base
-        score = lambda texts: zero_shot().scores(base.embed(texts, batch_size))
+        models = ((base, zero_shot),)
     result.method, result.model = chosen, embedder.key
+    embedded = [0]
 
-    return score, lambda: embedder.computed + (base.computed if embedder is not base else 0)
+    def score(texts: list[str], on_share: Callable[[float], None]) -> np.ndarray:
+        """The method's scores for `texts`; `on_share` hears what share of their embedding is done."""
+        trained = [heads() for _, heads in models]  # first (on texts of their own): the bar is not held up
+        todo = [model.missing(texts) for model, _ in models]
+        before = embedder.computed
+        total, out, finished = max(1, sum(todo)), [], 0
+        for (model, _), heads, n in zip(models, trained, todo):
+            vectors = model.embed(texts, batch_size, on_batch=lambda d, f=finished: on_share((f + d) / total))
+            finished += n
+            out.append(heads.scores(vectors))
+        on_share(1.0)
+        embedded[0] += embedder.computed - before
+        return sum(out) / len(out)
+
+    return score, lambda: embedded[0]
 
 
 ENGINES = {"encoder": _encoder, "nli": _nli}  # the engines this module runs, by a method's `engine`
@@ -271,14 +291,16 @@ def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Cod
         from .model import Encoder
         # A fresh copy: training changes weights in place, and the base encoder (perhaps the caller's)
         # must keep producing base embeddings for its cache key.
+        progress("loading the model", 0, 1)
         trainer = Encoder(base.model, device=base.device)
+        progress("loading the model", 1, 1)
         folder.parent.mkdir(parents=True, exist_ok=True)
         finetune(trainer, training.texts, training.targets, folder,
                  progress=lambda done, total: progress("fine-tuning", done, total))
         if base.backend == "fp32":
             trained = trainer  # holds the fine-tuned weights: reuse it rather than reload
     return CachedEmbedder(database, str(folder), cache_key=key, encoder=trained, device=base.device,
-                          backend=base.backend)
+                          backend=base.backend, progress=progress)
 
 
 def category_counts(database: Database, codebook: Codebook) -> dict[str, int]:

@@ -154,7 +154,8 @@ def _classify_local(database, book, method, model, threshold, labels_per_reply, 
     if result.cv_zero_shot is not None and small_sample_note(result.gold):
         click.echo(f"Warning: {small_sample_note(result.gold)}.", err=True)
     click.echo(f"{result.classified} replies classified with {result.method} ({result.model}), "
-               f"codebook {result.codebook} {result.codebook_hash}; {result.embedded} embedded, the rest cached")
+               f"codebook {result.codebook} {result.codebook_hash}; {result.embedded} embedded now, "
+               f"{result.classified - result.embedded} from the cache")
     width = max(len(c) for c in result.counts)
     for category, n in result.counts.items():
         click.echo(f"  {category:<{width}}  {n}")

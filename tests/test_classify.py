@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_classify_stores_scores_with_provenance_and_caches_embeddings(run, dev_d
     assert len(records) == 60
     assert set(records[0]) == {"platform", "id", "thread", "parent_id", "depth", "kind", "author", "text", "spoiler_text",
                                "quote_of", "created_at",
-                               "url", "labels", "scores", "gold", "gold_codebook"}
+                               "url", "labels", "scores", "gold", "gold_codebook", "samples"}
     assert set(records[0]["scores"]) == set(LEAN_IDS)
     predicted = {}
     for reply_id, category in conn.execute("select id, category from predictions where predicted = 1"):
@@ -230,7 +231,7 @@ def test_other_codebooks_work_and_nothing_is_half_written(run, env, tmp_path, ti
     cycling = load(DATA / "cycling.yaml")
 
     def stop(stage, done, total):
-        if stage == "classifying":
+        if stage == "classifying" and done > 64:  # the bar moves inside a chunk too: stop once one is stored
             raise KeyboardInterrupt
 
     database = db.open_db(env["REPLIES_DB"])
@@ -571,3 +572,26 @@ def test_a_model_name_that_is_not_on_this_machine_is_refused_without_the_network
 
     with pytest.raises(ModelError, match="offline: only local folders and cached models"):
         Encoder("no-such-org/no-such-encoder")
+
+
+def test_classify_shows_each_step_from_its_start_with_counts_and_a_time_left(dev_db, env):
+    """On a fresh database: a line as soon as the model starts loading, then bars that move with each batch
+    (not one that fills at the end) and say how long is left; the summary's counts add up."""
+    pexpect = pytest.importorskip("pexpect")
+    import sys
+
+    child = pexpect.spawn(sys.executable, ["-m", "replies", "classify", "--batch-size", "8"],
+                          env={**os.environ, **env, "TERM": "xterm"}, encoding="utf-8", timeout=300,
+                          dimensions=(40, 120))
+    child.expect(pexpect.EOF)
+    screen = child.before
+    assert screen.lstrip("\r\x1b[?25l").startswith("Loading the model  [")
+    steps = re.findall(r"(Embedding the codebook|Classifying) +\[[#-]+\] +(\d+)/(\d+)( +\d\d:\d\d:\d\d)?", screen)
+    classifying = [(int(done), eta) for name, done, total, eta in steps if name == "Classifying" and total == "60"]
+    assert [done for done, _ in classifying] == list(range(0, 60, 8)) + [60]
+    assert any(eta for _, eta in classifying) and any(name == "Embedding the codebook" for name, *_ in steps)
+    assert "60 replies classified with zero-shot" in screen and "60 embedded now, 0 from the cache" in screen
+    again = pexpect.spawn(sys.executable, ["-m", "replies", "classify", "--redo"], env={**os.environ, **env},
+                          encoding="utf-8", timeout=300)
+    again.expect(pexpect.EOF)
+    assert "60 replies classified" in again.before and "0 embedded now, 60 from the cache" in again.before
