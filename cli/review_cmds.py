@@ -31,7 +31,9 @@ HELP = """Keys:
   b         back to the previous reply
   n         add a note to this reply
   q         quit (everything accepted is already saved)
-  ?         show these keys"""
+  ?         show these keys and what each category means"""
+# ancestors shown above a reply: the nearest, so a deep chain still leaves the reply on the screen
+CHAIN_SHOWN = 6
 
 
 class Review:
@@ -43,7 +45,8 @@ class Review:
         self.queue, self.order = queue, order
         self.read_raw = read_key or (lambda: click.getchar())
         self.pending: list[str] = []  # keys that arrived together (typed quickly), taken one at a time
-        self.saved = 0
+        self.coded: set[tuple[str, str]] = set()  # replies coded this session: going back and accepting again
+        self.notice = ""  # said on the next screen: what the last decision recorded, where it is easy to miss
         self.sample, self.blind = sample, blind  # blind: neither the model's scores nor its suggestion shown
 
     def run(self) -> int:
@@ -55,8 +58,15 @@ class Review:
             position = max(0, position + step)
         else:
             click.clear()
+            if self.notice:
+                click.echo(self.notice)
             click.echo(f"Nothing left to review ({self.saved} saved this session).")
         return self.saved
+
+    @property
+    def saved(self) -> int:
+        """How many replies this session coded (a reply coded twice, after going back, counts once)."""
+        return len(self.coded)
 
     def one(self, position: int):
         platform, reply_id = self.queue[position]
@@ -65,10 +75,10 @@ class Review:
         predicted = set() if self.blind else {c for c, row in context["predictions"].items() if row["predicted"]}
         chosen = set(context["own_labels"]) if context["own_labels"] is not None else set(predicted)
         note = context["own_note"]
-        message = ""
+        message, notice, self.notice = "", self.notice, ""
         while True:
-            self.draw(position, context, chosen, note, message)
-            message = ""
+            self.draw(position, context, chosen, note, message, notice)
+            message = notice = ""
             key = self.read_key()
             if len(key) == 1 and key in DIGITS[: len(self.book.categories)]:
                 self.toggle(chosen, DIGITS.index(key))
@@ -81,7 +91,10 @@ class Review:
                 set_gold(self.database, [{"platform": platform, "id": reply_id, "codebook": self.book.name,
                                           "codebook_hash": self.book.hash, "reviewer": self.reviewer,
                                           "labels": sorted(chosen), "note": note}])
-                self.saved += 1
+                self.coded.add((platform, reply_id))
+                if not chosen:
+                    self.notice = (f"Saved: no category applies to reply {position + 1} "
+                                   f"(@{visible(context['reply'].get('author_handle') or '?', keep_newlines=False)}).")
                 return 1
             elif key == "s":
                 return 1
@@ -95,7 +108,7 @@ class Review:
             elif key == "q":
                 return "quit"
             elif key == "?":
-                message = HELP
+                message = self.help()
             else:
                 message = f"Unknown key {key!r}: press ? for the keys."
 
@@ -116,11 +129,23 @@ class Review:
         total = len(reviewed_by(self.database, self.book.name, self.reviewer))
         return f"{self.saved} saved now, {total} in all"
 
+    def help(self) -> str:
+        """The keys, then each category's key, label and description: what to code while coding."""
+        width = min(shutil.get_terminal_size((100, 30)).columns, 100)
+        lines = [HELP, "", "Categories:"]
+        for i, category in enumerate(self.book.categories):
+            key = DIGITS[i] if i < 10 else f"t{i + 1}"
+            lines.append(textwrap.fill(visible(f"{category.label}: {' '.join(category.description.split())}",
+                                               keep_newlines=False), width, initial_indent=f" {key:>3}  ",
+                                       subsequent_indent=" " * 6))
+        return "\n".join(lines)
+
     def toggle(self, chosen: set, index: int) -> None:
         category = self.book.categories[index].id
         chosen.symmetric_difference_update({category})
 
-    def draw(self, position: int, context: dict, chosen: set, note: str | None, message: str) -> None:
+    def draw(self, position: int, context: dict, chosen: set, note: str | None, message: str,
+             notice: str = "") -> None:
         width = min(shutil.get_terminal_size((100, 30)).columns, 100)
         reply, parent, question = context["reply"], context["parent"], context["question"]
         shown = lambda key, row=reply: visible(str(row.get(key) or ""))  # reply text must not act on the terminal
@@ -136,7 +161,16 @@ class Review:
                      + (" · blind" if self.blind else "")]
         if question:
             lines.append(wrap(clip(visible(question["text"] or ""), 200, one_line=True), "Q: "))
-        if parent and (not question or parent["text"] != question["text"]):
+        # the whole chain the reply answers, question first, the nearest CHAIN_SHOWN replies of it
+        chain = context.get("chain") or []
+        more = context.get("more_above", 0) + max(0, len(chain) - CHAIN_SHOWN)
+        if more:
+            lines.append(f"   … {more} more repl{'y' if more == 1 else 'ies'} above")
+        for depth, post in enumerate(chain[-CHAIN_SHOWN:]):
+            nearest = depth == len(chain[-CHAIN_SHOWN:]) - 1
+            lines.append(wrap(clip(f"@{shown('author_handle', post)}: {shown('text', post)}", 300 if nearest else 140,
+                                   one_line=True), "  " * min(depth, 4) + ("↳ in reply to " if nearest else "↳ ")))
+        if not chain and parent and (not question or parent["text"] != question["text"]):
             lines.append(wrap(clip(f"@{shown('author_handle', parent)}: {shown('text', parent)}", 300, one_line=True),
                               "↳ in reply to "))
         lines.append("─" * width)
@@ -166,6 +200,8 @@ class Review:
                     " · ? help")
         else:
             hint = "* = the model's suggestion · 1-9 toggle · a accept · s skip · b back · n note · q quit · ? help"
+        if notice:
+            lines.append(notice)
         lines.append(message or hint)
         click.clear()
         click.echo("\n".join(lines))
@@ -253,7 +289,7 @@ def review(ctx, reviewer, order, thread_ref, category, unreviewed, sample_name, 
         saved = session.run()
     except (KeyboardInterrupt, EOFError):
         n = session.saved
-        click.echo(f"\nStopped: {n} decision{'' if n == 1 else 's'} saved; `replies review` carries on from here.",
-                   err=True)
+        click.echo(f"\nStopped: {n} repl{'y' if n == 1 else 'ies'} coded and saved; `replies review` carries on from "
+                   "here.", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    click.echo(f"{saved} replies reviewed by {reviewer}.")
+    click.echo(f"{saved} repl{'y' if saved == 1 else 'ies'} reviewed by {reviewer}.")

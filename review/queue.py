@@ -138,12 +138,25 @@ def reply_context(db: Database, platform: str, reply_id: str, *, codebook: str, 
         own = json.loads(mine["labels"])
         if ids and mine["codebook_hash"] not in (None, codebook_hash):
             own = list(Reader(db, codebook_hash, ids).read(own, mine["codebook_hash"]).labels)
-    return {"reply": reply, "parent": dict(parent) if parent else None,
-            "chain": ancestors(db, platform, reply.get("parent_id"), reply["thread_id"]),
+    chain = ancestors(db, platform, reply.get("parent_id"), reply["thread_id"])
+    return {"reply": reply, "parent": dict(parent) if parent else None, "chain": chain,
+            "more_above": replies_above(db, platform, chain[0]["parent_id"], reply["thread_id"]) if chain else 0,
             "question": dict(question) if question else None, "predictions": predictions, "blind_member": hidden,
             "own_labels": own, "own_note": mine["note"] if mine else None,
             "own_version": mine["codebook_hash"] if mine and mine["codebook_hash"] not in (None, codebook_hash)
             else None}
+
+
+def replies_above(db: Database, platform: str, parent_id: str | None, thread_id: str, limit: int = 10_000) -> int:
+    """How many replies lie above `parent_id` and it, up to the question (counted up to `limit`, a loop once)."""
+    seen: set[str] = set()
+    while parent_id and parent_id != thread_id and parent_id not in seen and len(seen) < limit:
+        row = db.execute("select parent_id from replies where platform = ? and id = ?", [platform, parent_id]).fetchone()
+        if row is None:
+            break
+        seen.add(parent_id)
+        parent_id = row[0]
+    return len(seen)
 
 
 def ancestors(db: Database, platform: str, parent_id: str | None, thread_id: str, limit: int = 12) -> list[dict]:

@@ -100,7 +100,7 @@ def test_ctrl_c_keeps_what_was_accepted(classified, interrupt):
         child.kill(signal.SIGINT)
     else:
         child.send("\x03")  # what the terminal sends in raw mode
-    child.expect("1 decision saved")
+    child.expect("1 reply coded and saved")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
@@ -224,3 +224,61 @@ def test_blind_review_hides_the_models_suggestion(classified):
     child.send("q")
     child.expect(pexpect.EOF)
     assert re.search(r"0\.\d\d", with_model) and not re.search(r"0\.\d\d", blind)
+
+
+def test_going_back_counts_a_reply_once_and_the_screen_holds_the_chain_the_definitions_and_what_was_saved(
+        classified):
+    """Back then accept again is one reply reviewed, not two; a deep reply shows every post above it, not only
+    its parent; ? shows what each category means; accepting nothing marked says it recorded 'no category'."""
+    queue = rows(classified, "select id, parent_id, author_handle from replies where platform = 'mastodon' and "
+                             "status = 'ok' and text != '' order by platform, thread_id, created_at, id")
+    parents = {r["id"]: r["parent_id"] for r in queue}
+    authors = {r["id"]: r["author_handle"] for r in queue}
+
+    def above(reply_id: str) -> list[str]:
+        """The authors of the replies above `reply_id`, nearest first."""
+        chain = []
+        while parents.get(reply_id) in parents:
+            reply_id = parents[reply_id]
+            chain.append(authors[reply_id])
+        return chain
+
+    position, deep = max(enumerate(r["id"] for r in queue[:40]), key=lambda item: len(above(item[1])))
+    assert len(above(deep)) >= 4
+    child = review(classified, "--order", "thread", "--thread", f"mastodon:{queue[0]['id'].split('/')[0]}/"
+                   + rows(classified, "select thread_id from replies where id = ?", (deep,))[0]["thread_id"]
+                   .rsplit("/", 1)[1])
+    for at in range(1, position + 1):
+        shown(child, at)
+        child.send("s")
+    child.expect(rf"Reply {position + 1} of")
+    child.expect("a accept")
+    screen = child.before
+    assert f"\n@{authors[deep]} · mastodon · " in screen.replace("\r", "")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    nearest = above(deep)[:6]
+    lines = [line for line in screen.splitlines() if "↳" in line]
+    assert [re.search(r"↳ (?:in reply to )?@(\S+):", line).group(1) for line in lines] == nearest[::-1]
+    if len(above(deep)) > 6:
+        assert f"… {len(above(deep)) - 6} more replies above" in screen
+
+    child = review(classified, "--order", "thread")
+    shown(child, 1)
+    child.expect("a accept")
+    child.send("x")  # nothing marked
+    child.send("a")
+    shown(child, 2)
+    child.expect("Saved: no category applies to reply 1")
+    child.send("b")
+    shown(child, 1)
+    child.send("a")
+    shown(child, 2)
+    child.send("?")
+    child.expect("Categories:")
+    child.expect(r"1  Workforce protectionism: ")
+    child.expect(r"7  ")
+    child.send("q")
+    child.expect("1 reply reviewed by ann")
+    child.expect(pexpect.EOF)
+    assert rows(classified, "select count(*) as n from gold_labels")[0]["n"] == 1

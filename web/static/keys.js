@@ -31,6 +31,10 @@
     } else if (event.key === "n" && document.getElementById("note")) {
       event.preventDefault();
       document.getElementById("note").focus();
+    } else if (event.key === "?" && document.getElementById("definitions")) {
+      const definitions = document.getElementById("definitions");
+      definitions.open = !definitions.open;
+      if (definitions.open) definitions.scrollIntoView({ block: "nearest" });
     } else if (event.key === "/") {
       const first = document.querySelector("#filters input, #filters select");
       if (first) { event.preventDefault(); first.focus(); }

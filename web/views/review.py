@@ -119,7 +119,10 @@ def show_review(chosen: ReviewFilter, at: str | None, fresh: bool = False, messa
         done = store.reviewed_by(g.db, g.codebook.name, g.reviewer) if chosen.scope == "unreviewed" else set()
         key = next((k for k in keys if k not in done), None)
         if key is None:
-            return render_template("review_done.html", filter=chosen, total=len(keys), title="Review",
+            # a sample coded in an earlier visit is "coded", not "nothing matches": its queue starts empty
+            coded = (samples.coded_count(g.db, chosen.sample, g.codebook.name, g.reviewer)
+                     if chosen.sample and chosen.scope == "unreviewed" else 0)
+            return render_template("review_done.html", filter=chosen, total=len(keys) or coded, title="Review",
                                    empty=not has_replies(g.db)), status
     position = index.get(key)
     near = lambda step: (f"{keys[position + step][0]}:{keys[position + step][1]}"
@@ -147,7 +150,9 @@ def show_review(chosen: ReviewFilter, at: str | None, fresh: bool = False, messa
 
 @bp.get("/review")
 def review():
-    return show_review(review_filter(request.args), request.args.get("at"), bool(request.args.get("fresh")))
+    recorded = "Saved: no category applies to the previous reply." if request.args.get("recorded") == "none" else ""
+    return show_review(review_filter(request.args), request.args.get("at"), bool(request.args.get("fresh")),
+                       message=recorded)
 
 @bp.post("/review")
 def save_review():
@@ -166,7 +171,8 @@ def save_review():
             f"Not saved: {g.reviewer}'s decision on this reply changed after this page was loaded (another "
             "tab or window). The page now shows what is saved; decide again."), status=409)
     following = request.form.get("next", "")
-    return redirect("/review?" + chosen.query(at=following), code=303)
+    # said on the next page: accepting with nothing marked is a decision too, and easy to make unawares
+    return redirect("/review?" + chosen.query(at=following, recorded="none" if not labels else ""), code=303)
 
 @bp.get("/adjudicate")
 def adjudicate():
