@@ -12,7 +12,7 @@ from sqlite_utils import Database
 
 from .errors import DatabaseError
 from .queries import select_in, thread_filter
-from .samples import BLIND_MEMBER_SQL
+from .samples import BLIND_MEMBER_SQL, one_of_each_text
 from .times import utc_now
 from .versions import Reader, Reading
 
@@ -244,14 +244,17 @@ def disagreements(db: Database, codebook: str, adjudicator: str) -> list[tuple[s
 
 def top_scored(db: Database, codebook_hash: str, category: str, limit: int = 5, *,
                hide_blind_for: str | None = None) -> list[dict]:
-    """The replies the classifier scores highest in one category: the ones most typical of it. With
-    `hide_blind_for` (a codebook's name), none that is a member of a blind sample still being coded."""
+    """The replies the classifier scores highest in one category: the ones most typical of it, each text once
+    (a reply cross-posted on several platforms is one of them). With `hide_blind_for` (a codebook's name), none
+    that is a member of a blind sample still being coded."""
     hidden = f" and not {BLIND_MEMBER_SQL}" if hide_blind_for else ""
-    return [dict(row) for row in db.query(
+    rows = db.query(
         "select r.platform, r.id, r.author_handle, r.text, r.url, p.score from predictions p"
         " join replies r using (platform, id) where p.codebook_hash = :hash and p.category = :category"
-        f" and r.status = 'ok' and p.score is not null{hidden} order by p.score desc limit :limit",
-        {"hash": codebook_hash, "category": category, "limit": limit, "codebook": hide_blind_for})]
+        f" and r.status = 'ok' and p.score is not null{hidden} order by p.score desc, r.created_at, r.id"
+        " limit :read",  # copies have the same score, so sit together: a bounded read finds enough others
+        {"hash": codebook_hash, "category": category, "read": limit * 8 + 20, "codebook": hide_blind_for})
+    return one_of_each_text(map(dict, rows), limit)
 
 
 def gold(db: Database, codebook: str, reader: Reader | None = None) -> dict[tuple[str, str], list[str]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlite_utils import Database
@@ -111,6 +111,20 @@ def _text_key(text: str) -> str:
     """A text as its copies share it: without the @mentions a platform puts first, case and spacing folded."""
     text = re.sub(r"^(?:[@＠][\w.@:-]+\s+)+", "", text.strip())
     return " ".join(text.casefold().split())
+
+
+def one_of_each_text(rows: Iterable[dict], limit: int) -> list[dict]:
+    """The first `limit` rows with each text once, as copies share it (`_text_key`): an author's reply
+    cross-posted on four platforms is one exemplar, not four."""
+    kept, seen = [], set()
+    for row in rows:
+        key = _text_key(row.get("text") or "")
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+            if len(kept) == limit:
+                break
+    return kept
 
 
 def save_sample(db: Database, *, name: str, seed: int, order: Sequence[Key], size: int, thread: Key | None,

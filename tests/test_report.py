@@ -37,7 +37,7 @@ def test_report_is_self_contained_and_escapes_everything(cli, classified, tmp_pa
     assert "<script" not in page and "<img" not in page and "<b>mallory" not in page
     assert "&lt;script&gt;" in page and "&lt;b&gt;mallory&lt;/b&gt;" in page and "&amp; &quot;quotes&quot;" in page
     assert "<link" not in page and 'src="' not in page  # nothing is loaded from elsewhere
-    assert page.count("<svg") == 2
+    assert page.count("<svg role=\"img\"") == 2  # the charts (their keys hold small swatches)
     # the planted reply, reviewed as money and the most liked, is quoted first under money
     money = page.split("Money and funding flows <code>money</code></h3>")[1].split("<h3>")[0]
     assert money.split("<blockquote dir=auto>")[1].startswith("&lt;script&gt;")
@@ -104,3 +104,46 @@ def test_report_counts_have_percentages_a_no_category_row_quotes_show_what_they_
     quoted = shown.read_text().split("Most-liked replies per category", 1)[1]
     assert not any(f"@<bdi>{h}</bdi>" in quoted for h in handles) and "@<bdi>user_" in quoted
     assert 'href="http' not in quoted
+
+
+def cross_post(path, copies: int = 3) -> str:
+    """The reply scored highest in `money`, cross-posted by its author on `copies` more platforms (more liked there,
+    each with the same scores): what a user who answers everywhere leaves in a six-platform harvest."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    reply = dict(conn.execute("select r.* from replies r join predictions p using (platform, id) where p.category ="
+                              " 'money' and p.predicted = 1 and r.status = 'ok' order by p.score desc limit 1").fetchone())
+    predictions = [dict(row) for row in conn.execute("select * from predictions where platform = ? and id = ?",
+                                                      [reply["platform"], reply["id"]])]
+    for n, platform in enumerate(("reddit", "youtube", "threads")[:copies]):
+        copy = {**reply, "platform": platform, "id": f"copy{n}", "like_count": (reply["like_count"] or 0) + 50 + n,
+                "text": "  " + reply["text"].upper() + " "}  # the copies differ in case and spacing only
+        conn.execute(f"insert into replies ({', '.join(copy)}) values ({', '.join('?' * len(copy))})", list(copy.values()))
+        for row in predictions:
+            row = {**row, "platform": platform, "id": f"copy{n}"}
+            conn.execute(f"insert into predictions ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+                         list(row.values()))
+    conn.commit()
+    conn.close()
+    return " ".join(reply["text"].split()).casefold()
+
+
+def test_a_cross_posted_reply_is_one_exemplar_in_the_report_and_on_the_codebook_page(cli, classified, tmp_path):
+    import html
+    import re
+
+    from replies.codebook import load
+    from replies.web.app import create_app
+
+    text = cross_post(classified)
+    out = tmp_path / "report.html"
+    cli("report", "--out", out)
+    section = re.search(r"<section><h3>[^<]*<code>money</code></h3>(.*?)</section>", out.read_text(), re.S).group(1)
+    quoted = [" ".join(html.unescape(q).split()).casefold()
+              for q in re.findall(r"<blockquote dir=auto>(.*?)(?:<blockquote|</blockquote>)", section, re.S)]
+    assert quoted.count(text) == 1 and len(quoted) == 3 and len(set(quoted)) == 3
+    page = create_app(classified, load(), reviewer="ann").test_client().get("/codebook").text
+    typical = re.search(r'id="category-money">(.*?)</section>', page, re.S).group(1)
+    shown = [" ".join(html.unescape(q).split()).casefold()
+             for q in re.findall(r'<blockquote dir="auto">(.*?) <span class="who">', typical, re.S)]
+    assert len(shown) == 5 and len(set(shown)) == 5 and text in shown
