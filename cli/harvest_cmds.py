@@ -113,7 +113,7 @@ def _report(outcome: ThreadOutcome, log) -> None:
         return
     result = outcome.result
     if outcome.outcome == "ok":
-        coverage = db.describe_coverage(result.found, result.expected)
+        coverage = db.describe_coverage(result.found, result.expected, result.unavailable)
         noun = getattr(platforms.module(result.platform), "REQUEST_NOUN", "requests")
         click.echo(f"{result.platform} {result.thread_id}: {result.new} new, {result.updated} updated, "
                    f"{result.total} stored, {result.requests} {noun}"
@@ -295,11 +295,19 @@ def import_(file, fmt, mapping, thread_url, platform, question, dry_run, db_path
 def threads(fmt, db_path):
     """List tracked threads: reply and quote counts, coverage and the last harvest time.
 
+    Replies and quotes count posts with content, as `sample` and `estimate` do.
     Coverage compares what the last complete harvest stored with the platform's
     own counts (the question's reply and quote counts and each reply's reply
-    count): "412 of 418; 6 deleted, hidden or unreachable"."""
+    count), naming the posts stored without content: "43 of 44; 2 unavailable
+    (1 blocked, 1 not found)", "412 of 418; 6 deleted, hidden or unreachable".
+    On a terminal the table shows REF (what `replies thread REF` takes) in place
+    of the stored id and URL; --csv, --json and a file hold every field."""
     rows = db.list_threads(open_database(db_path))
     if not rows and fmt == "table":
         click.echo("No threads yet: run `replies harvest URL` or `replies demo`.", err=True)
         return
-    write_rows(rows, fmt, short={"author_handle": "author", "last_harvest_at": "harvested"})
+    if fmt == "table":  # to the minute, as a person reads it
+        rows = [{**row, "last_harvest_at": (row["last_harvest_at"] or "")[:16].replace("T", " ")} for row in rows]
+    write_rows(rows, fmt, short={"author_handle": "author", "last_harvest_at": "harvested"},
+               on_terminal=["ref", "text", "replies", "quotes", "coverage", "last_harvest_at"],
+               uncut=["ref"])

@@ -10,7 +10,14 @@ views), `lock` (the harvest lock), `versions` (codes read under another codebook
 
 from .connection import open_db, resolve_path
 from .errors import DatabaseError, SchemaTooNew, UnknownThread
-from .queries import describe_coverage, find_thread, list_threads, previous_coverage, thread_coverage
+from .queries import (
+    describe_coverage,
+    find_thread,
+    list_threads,
+    previous_coverage,
+    thread_coverage,
+    unavailable_posts,
+)
 from .store import (
     PageCounts,
     finish_run,
@@ -23,6 +30,6 @@ from .tracking import mark_abandoned_runs, track, tracked, untrack
 
 __all__ = [
     "open_db", "resolve_path", "DatabaseError", "SchemaTooNew", "UnknownThread",
-    "find_thread", "list_threads", "thread_coverage", "previous_coverage", "describe_coverage", "PageCounts", "finish_run",
+    "find_thread", "list_threads", "thread_coverage", "previous_coverage", "describe_coverage", "unavailable_posts", "PageCounts", "finish_run",
     "get_cursor", "start_run", "store_replies", "upsert_thread", "track", "tracked", "untrack", "mark_abandoned_runs",
 ]

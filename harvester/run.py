@@ -71,6 +71,7 @@ class HarvestResult:
     expected: int | None = None  # ... against what the platform's own counts promise
     malformed_fields: int = 0    # fields the server sent not as its API documents, stored without (warned)
     failed_requests: int = 0     # requests for part of the thread that failed and were passed over (warned)
+    unavailable: dict[str, int] | None = None  # posts stored without content (blocked, deleted ...), by status
 
 
 def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
@@ -160,7 +161,8 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
         events.warn(f"{malformed} fields in all were not as the {source.platform} API documents them and were "
                     "stored without them (the raw JSON keeps them)")
     return HarvestResult(source.platform, root.id, root.url, row["new_count"], row["updated_count"],
-                         row["requests"], total, run_id, row["found"], row["expected"], malformed, failed)
+                         row["requests"], total, run_id, row["found"], row["expected"], malformed, failed,
+                         store.unavailable_posts(database, source.platform, root.id))
 
 
 MALFORMED_SHOWN = 10  # warnings about malformed fields per thread, before one that counts the rest
@@ -187,8 +189,9 @@ def _coverage(database: Database, platform: str, thread_id: str, events: Events)
     found, expected = store.thread_coverage(database, platform, thread_id)
     before = store.previous_coverage(database, platform, thread_id)
     if expected is not None and found < expected:
-        message = (f"coverage: {found} of the {expected} replies and quotes the platform counts were stored; "
-                   f"{expected - found} deleted, hidden or unreachable")
+        shortfall = store.describe_coverage(found, expected, store.unavailable_posts(database, platform, thread_id))
+        message = (f"coverage: {found} of the {expected} replies and quotes the platform counts were stored"
+                   f"{shortfall.removeprefix(f'{found} of {expected}')}")
         if before and before[0] * expected > found * before[1]:
             message += f" (down from {before[0]} of {before[1]} at the last harvest)"
         events.warn(message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,15 +141,38 @@ def test_a_mistyped_db_is_an_error_and_no_empty_database_is_left(run, tmp_path, 
 
 
 def test_threads_lists_counts_in_every_format(run, env, url):
-    run("harvest", url("x"), url("bluesky"), url("mastodon"))
+    """Replies and quotes with content, as `sample` counts them: Bluesky's two placeholders (a blocked post and
+    one not found) are not replies, and its coverage names them rather than a different shortfall."""
+    harvested = run("harvest", url("x"), url("bluesky"), url("mastodon")).output
+    assert "coverage 43 of 44; 2 unavailable (1 blocked, 1 not found)" in harvested
     rows = json.loads(run("threads", "--json").output)
-    assert [(r["platform"], r["replies"], r["quotes"]) for r in rows] == [
-        ("x", 65, 3), ("bluesky", 43, 2), ("mastodon", 44, 0)]
+    assert [(r["platform"], r["replies"], r["quotes"], r["unavailable"]) for r in rows] == [
+        ("x", 65, 3, 0), ("bluesky", 41, 2, 2), ("mastodon", 44, 0, 0)]
+    assert rows[1]["coverage"] == "43 of 44; 2 unavailable (1 blocked, 1 not found)"
     assert all(r["last_harvest_at"] for r in rows)
+    drawn = run("sample", "--size", "5", "--include-asker", "--keep-duplicates").output  # every reply with text
+    assert f"5 of {sum(r['replies'] + r['quotes'] for r in rows)} replies drawn" in drawn
     csv_out = run("threads", "--csv").output.splitlines()
     assert csv_out[0].startswith("platform,id,url") and len(csv_out) == 4
     assert len(run("threads", "--nl").output.splitlines()) == 3
-    assert "joy_improves" in run("threads").output
+    assert "joy_improves" in run("threads").output  # the whole table, in a pipe
+    # each row's ref opens its thread
+    for row in rows:
+        assert run("thread", row["ref"], "--depth", "1").output.startswith(f"{row['platform']}:")
+
+
+def test_threads_fits_an_80_column_terminal_with_a_ref_to_copy(env, url, run):
+    pexpect = pytest.importorskip("pexpect")
+    run("harvest", url("x"), url("bluesky"), url("mastodon"))
+    child = pexpect.spawn(sys.executable, ["-m", "replies", "threads"], env={**os.environ, **env, "COLUMNS": "80"},
+                          encoding="utf-8", dimensions=(24, 80), timeout=60)
+    child.expect(pexpect.EOF)
+    lines = child.before.replace("\r", "").splitlines()
+    assert lines[0].split() == ["ref", "text", "replies", "quotes", "coverage", "harvested"]
+    assert all(len(line) <= 80 for line in lines) and len(lines) == 5
+    refs = {line.split()[0] for line in lines[2:]}
+    assert refs == {r["ref"] for r in json.loads(run("threads", "--json").output)}
+    assert all("…" not in ref for ref in refs)
 
 
 def test_one_failing_thread_does_not_stop_the_others(run, env, url):

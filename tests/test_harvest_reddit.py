@@ -51,7 +51,7 @@ def test_three_thousand_comments_behind_stubs_are_harvested_exactly(serve, run, 
     assert len(continued) >= 40  # "continue this thread" chains, followed to their ends
     assert all(r["query"]["sort"] == "old" and r["query"]["limit"] == "500" for r in server.requests_to("/comments/"))
     # coverage is measured against the post's own num_comments: the deleted and removed are counted by Reddit
-    assert "coverage 2950 of 3000; 50 deleted, hidden or unreachable" in result.output
+    assert "coverage 2950 of 3000; 50 unavailable (30 deleted, 20 removed)" in result.output
     calls = len(server.requests_to("/api/morechildren"))
     assert calls <= math.ceil(len(set(asked)) / 100) + len(continued)  # batches are full but for each stage's last
 
