@@ -9,6 +9,18 @@ from replies.text import clip
 from replies.text import html_text as _escape
 
 COMBINED, HUMAN, MODEL = "#4c72b0", "#dd8452", "#55a868"
+# a chart scales down to the page (a phone's 360-420 px) instead of being cut: its viewBox keeps the drawing whole
+# (classes, not style attributes: the web page's Content-Security-Policy allows its style sheet only)
+FIT = 'class="chart"'
+CHART_CSS = (".chart { max-width: 100%; height: auto; } .chart-key { display: flex; flex-wrap: wrap; "
+             "gap: .2rem 1rem; font-size: .85rem; } .chart-key svg { vertical-align: middle; }")
+
+
+def legend(keys: list[tuple[str, str]]) -> str:
+    """A chart's colour key as HTML under it, wrapping on a narrow page: (swatch SVG drawing, what it means)."""
+    items = "".join(f'<span class=key-item><svg width="24" height="14" viewBox="0 0 24 14" aria-hidden="true">'
+                    f'{swatch}</svg> {_escape(meaning)}</span> ' for swatch, meaning in keys)
+    return f'<p class="chart-key">{items}</p>'
 
 
 def estimate_summary(result) -> str:
@@ -60,7 +72,7 @@ def estimate_chart(result) -> str:
     x = lambda share: label_width + share * scale
     height = row * len(shown) + 30
     parts = [f'<svg role="img" aria-label="Estimated share of the replies per category, with confidence intervals" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" {FIT}>']
     for step in range(0, int(round(top * 100)) + 1, 10):
         tick = x(step / 100)
         parts.append(f'<line x1="{tick:.1f}" y1="0" x2="{tick:.1f}" y2="{height - 22}" stroke="#eee"/>'
@@ -81,6 +93,11 @@ def estimate_chart(result) -> str:
                      f'stroke="{MODEL}" stroke-width="2"><title>model tags: {100 * c.model_only:.1f}%</title></line>')
         parts.append(f'<text x="{x(max(c.high, human["high"])) + 6:.1f}" y="{y + 13}">{100 * c.estimate:.0f}%</text>')
     parts.append("</svg>")
+    parts.append(legend([
+        (f'<rect x="1" y="2" width="22" height="10" fill="{COMBINED}" opacity="0.85"/><circle cx="12" cy="7" r="4" '
+         f'fill="#fff" stroke="{COMBINED}" stroke-width="2"/>', "estimate and its interval (coded members and model)"),
+        (f'<line x1="1" y1="7" x2="23" y2="7" stroke="{HUMAN}" stroke-width="3"/>', "interval from coded members alone"),
+        (f'<line x1="12" y1="0" x2="12" y2="14" stroke="{MODEL}" stroke-width="2"/>', "share the model tags alone")]))
     return "".join(parts)
 
 

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from replies.codebook import Codebook
 from replies.db.discoveries import latest_discovery
 from replies.db.queries import final_labels_sql, thread_filter
+from replies.db.samples import one_of_each_text
 from replies.db.times import utc_now
 from replies.estimate.errors import EstimateError
 from replies.estimate.shares import estimate
@@ -21,7 +22,16 @@ from replies.files import atomic_file
 from replies.text import clip
 from replies.text import html_text as escape
 
-from .estimates import estimate_chart, estimate_summary, estimate_table, methods_paragraphs, reliability_table
+from .estimates import (
+    CHART_CSS,
+    FIT,
+    estimate_chart,
+    estimate_summary,
+    estimate_table,
+    legend,
+    methods_paragraphs,
+    reliability_table,
+)
 from .stats import category_stats, replies_over_time, reviewed_count
 
 PREDICTED, GOLD = "#4c72b0", "#dd8452"
@@ -30,9 +40,9 @@ PREDICTED, GOLD = "#4c72b0", "#dd8452"
 def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int = 3,
                 thread: tuple[str, str] | None = None) -> list[dict]:
     """The most-liked replies in a category by their final labels (reviewed where a human looked, else
-    predicted)."""
+    predicted), each text once: a reply cross-posted on several platforms is quoted once."""
     where, params = thread_filter(thread)
-    params.update(codebook=codebook.name, hash=codebook.hash, category=category, limit=limit)
+    params.update(codebook=codebook.name, hash=codebook.hash, category=category, limit=limit * 8 + 20)
     sql = f"""
         select r.platform, r.id, r.author_handle as author, r.created_at, r.like_count, r.text, r.url, r.kind,
           exists (select 1 from gold_current g where g.platform = r.platform and g.id = r.id
@@ -46,9 +56,9 @@ def top_replies(db: Database, codebook: Codebook, category: str, *, limit: int =
         from replies r
         where r.status = 'ok' and {where}
           and exists (select 1 from json_each({final_labels_sql()}) j where j.value = :category)
-        order by coalesce(r.like_count, 0) desc, r.created_at limit :limit
+        order by coalesce(r.like_count, 0) desc, r.created_at, r.id limit :limit
     """
-    return [dict(row) for row in db.query(sql, params)]
+    return one_of_each_text(map(dict, db.query(sql, params)), limit)
 
 
 def category_bars(db: Database, codebook: Codebook, thread: tuple[str, str] | None = None
@@ -142,11 +152,11 @@ def write_report(db: Database, out: str | Path, codebook: Codebook, *, thread: t
 body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}
 h1 {{ font-size: 1.5rem; margin-bottom: .2rem; }} .meta {{ color: #666; }}
 svg text {{ font: 12px system-ui, sans-serif; fill: #333; }}
+{CHART_CSS}
 blockquote {{ margin: .6rem 0; padding: .5rem .8rem; border-left: 4px solid #ccc; background: #f7f7f7;
   white-space: pre-wrap; overflow-wrap: anywhere; }}
 .who {{ color: #555; font-size: .9rem; }} .none {{ color: #888; }}
 blockquote.quoted {{ margin: .5rem 0 0; background: #fff; border-left-color: #aaa; }}
-.key span {{ display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 1rem; vertical-align: middle; }}
 table.estimates {{ border-collapse: collapse; margin-top: .8rem; }}
 table.estimates td, table.estimates th {{ padding: .2rem .6rem; border-bottom: 1px solid #ddd; text-align: right; }}
 table.estimates td:first-child, table.estimates th:first-child {{ text-align: left; }}
@@ -158,8 +168,6 @@ table.estimates td:first-child, table.estimates th:first-child {{ text-align: le
 <h2>Categories</h2>
 <p class="meta">Counts of tags, not estimates: the model's tags have errors of unknown size, and reviewed replies
 picked by the review queue are not a random sample.</p>
-<p class="key"><span style="background:{PREDICTED}"></span>predicted by the model
-<span style="background:{GOLD}"></span>given by reviewers</p>
 {category_chart(bars)}
 {category_table(db, codebook, bars, thread)}
 <h2>Replies over time</h2>
@@ -221,7 +229,7 @@ def category_chart(bars: list[tuple[str, int, int]]) -> str:
     scale = (width - label_width - 50) / top
     height = row * len(bars) + 10
     parts = [f'<svg role="img" aria-label="Replies per category" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}">']
+             f'viewBox="0 0 {width} {height}" {FIT}>']
     for i, (label, predicted, gold) in enumerate(bars):
         y = 5 + i * row
         parts.append(f'<text x="{label_width - 8}" y="{y + 17}" text-anchor="end">{escape(clip(label, 34))}'
@@ -232,6 +240,8 @@ def category_chart(bars: list[tuple[str, int, int]]) -> str:
                          f'<title>{escape(label)}: {value} {"predicted" if j == 0 else "gold"}</title></rect>')
             parts.append(f'<text x="{label_width + w + 4:.1f}" y="{y + j * 13 + 10}">{value}</text>')
     parts.append("</svg>")
+    parts.append(legend([(f'<rect x="1" y="1" width="22" height="12" fill="{PREDICTED}"/>', "tagged by the model"),
+                         (f'<rect x="1" y="1" width="22" height="12" fill="{GOLD}"/>', "coded by reviewers")]))
     return "".join(parts)
 
 
@@ -243,7 +253,7 @@ def time_chart(rows: list[dict], period: str) -> str:
     top = max(row["replies"] for row in rows)
     step = (width - left - 10) / len(rows)
     parts = [f'<svg role="img" aria-label="Replies per {period}" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}">',
+             f'viewBox="0 0 {width} {height}" {FIT}>',
              f'<text x="{left - 6}" y="14" text-anchor="end">{top}</text>',
              f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" stroke="#999"/>']
     every = max(1, -(-100 // int(step)) if step >= 1 else len(rows))  # a label every 100px or more

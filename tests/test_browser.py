@@ -107,6 +107,53 @@ def test_ten_replies_reviewed_with_the_keyboard_only_are_kept_across_a_reload(si
     assert count(classified, "select count(*) from gold_labels") == 10
 
 
+def test_question_mark_shows_what_each_category_means_and_accepting_none_says_so(site, page, classified):
+    from playwright.sync_api import expect
+
+    from replies.codebook import load
+
+    page.goto(f"{site}/review")
+    definitions = page.locator("#definitions")
+    first = load().categories[0]
+    expect(definitions.locator("dd").first).not_to_be_visible()
+    page.keyboard.press("?")
+    expect(definitions.locator("dd").first).to_be_visible()
+    expect(definitions.locator("dd").first).to_contain_text(" ".join(first.description.split())[:40])
+    page.keyboard.press("?")
+    expect(definitions.locator("dd").first).not_to_be_visible()
+    page.keyboard.press("x")  # nothing marked, then accept: recorded as "no category applies", and said
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator("#message")).to_contain_text("no category applies to the previous reply")
+    assert count(classified, "select count(*) from gold_labels where labels = '[]'") == 1
+
+
+def test_a_command_on_a_narrow_page_wraps_between_words_never_inside_an_option(site, browser, classified):
+    """The "Sample coded" page on a phone-width screen: `--sample` stays whole (it was cut as "-" / "-sample")."""
+    from click.testing import CliRunner
+
+    from replies.cli import main
+
+    name = "a-sample-name-long-enough-to-wrap"
+    invoke = lambda *args: CliRunner().invoke(main, [*map(str, args), "--db", str(classified)], catch_exceptions=False)
+    assert invoke("sample", "--size", 2, "--name", name).exit_code == 0
+    members = json.loads(invoke("sample", name, "--format", "json").stdout)["members"]
+    for member in members:
+        invoke("label", f"{member['platform']}:{member['id']}", "money", "--reviewer", "ann")
+    context = browser.new_context(viewport={"width": 240, "height": 700})
+    narrow = context.new_page()
+    narrow.goto(f"{site}/review?sample={name}")
+    command = narrow.locator("#done code.command")
+    assert " ".join(command.inner_text().split()) == f"replies estimate --sample {name}"
+    lines = command.evaluate("code => code.getClientRects().length")
+    words = command.locator(".word").evaluate_all("words => words.map(w => [w.textContent, w.getClientRects().length])")
+    OUTPUT.mkdir(exist_ok=True)
+    narrow.screenshot(path=str(OUTPUT / "sample-coded-narrow.png"), full_page=True)
+    context.close()
+    assert lines > 1  # the page is narrow enough that the command does wrap ...
+    assert words == [[word, 1] for word in ("replies", "estimate", "--sample", name)]  # ... between words only
+
+
 def test_the_table_filters_and_downloads_what_it_shows(site, page, classified, tmp_path):
     page.goto(f"{site}/replies")
     page.keyboard.press("/")  # the search box, without the mouse
@@ -139,7 +186,7 @@ def test_the_overview_chart_renders_and_follows_the_review(site, page, browser):
 
     page.goto(f"{site}/overview")
     expect(page.locator("#category-chart")).to_contain_text("0 replies reviewed")
-    assert page.locator("#category-chart svg rect").count() == 14  # predicted and reviewed, 7 categories
+    assert page.locator("#category-chart svg.chart rect").count() == 14  # predicted and reviewed, 7 categories
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / "overview.png"
     page.screenshot(path=str(shot), full_page=True)
@@ -153,6 +200,49 @@ def test_the_overview_chart_renders_and_follows_the_review(site, page, browser):
             reviewer.keyboard.press("Enter")
     expect(page.locator("#category-chart")).to_contain_text("2 replies reviewed", timeout=20_000)
     page.screenshot(path=str(OUTPUT / "overview-after-review.png"), full_page=True)
+
+
+def test_charts_carry_a_colour_key_and_fit_a_phone_width_page(site, browser, classified, tmp_path):
+    """The overview's and the report's charts at 420 px: each whole on the page (they were cut), each with a key
+    naming what its colours mean, the key's swatches drawn in the chart's colours."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from replies.cli import main
+    from replies.report.estimates import COMBINED, HUMAN
+
+    invoke = lambda *args: CliRunner().invoke(main, [*map(str, args), "--db", str(classified)], catch_exceptions=False)
+    assert invoke("sample", "--size", 12, "--name", "phone").exit_code == 0
+    members = json.loads(invoke("sample", "phone", "--format", "json").stdout)["members"]
+    for i, member in enumerate(members):
+        invoke("label", f"{member['platform']}:{member['id']}", *(["money"] if i % 3 == 0 else []),
+               "--reviewer", "ann")
+    report = tmp_path / "report.html"
+    assert invoke("report", "--out", report, "--sample", "phone").exit_code == 0
+    context = browser.new_context(viewport={"width": 420, "height": 800})
+    narrow = context.new_page()
+    OUTPUT.mkdir(exist_ok=True)
+    for name, url in (("overview", f"{site}/overview?sample=phone"), ("report", report.as_uri())):
+        narrow.goto(url)
+        charts = narrow.locator("svg.chart").evaluate_all(
+            "charts => charts.map(c => { const r = c.getBoundingClientRect(); const key = c.nextElementSibling;"
+            " return [c.getAttribute('aria-label'), r.left, r.right, key && key.className === 'chart-key'"
+            " ? key.innerText : null]; })")
+        assert len(charts) == 3, (name, charts)  # shares with intervals, tags per category, replies over time
+        for label, left, right, key in charts:
+            assert 0 <= left and right <= 420, (name, label, left, right)  # whole on the page, not cut
+        keys = {label: " ".join((key or "").split()) for label, _, _, key in charts}
+        assert "tagged by the model" in keys["Replies per category"] and "coded by reviewers" in keys[
+            "Replies per category"], keys
+        shares = next(k for label, k in keys.items() if label.startswith("Estimated share"))
+        for meaning in ("estimate and its interval", "coded members alone", "model tags alone"):
+            assert meaning in shares, shares
+        shot = OUTPUT / f"charts-{name}-420px.png"
+        narrow.screenshot(path=str(shot), full_page=True)
+        colours = {rgb: n for n, rgb in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)}
+        for colour in (COMBINED, HUMAN):
+            assert colours.get(tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)), 0) > 50, (name, colour)
+    context.close()
 
 
 def test_a_reply_that_carries_a_script_shows_as_text_and_runs_nothing(site, page, classified):

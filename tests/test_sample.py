@@ -199,6 +199,14 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(cli, args, code_, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_estimate_for_a_thread_with_no_sample_gives_a_command_to_paste(cli, classified):
+    thread = json.loads(cli("threads", "--json").stdout)[0]
+    message = cli("estimate", "--thread", thread["ref"], code=1).stderr
+    stored = f"{thread['platform']}:{thread['id']}"
+    assert f"draw one with `replies sample --size 40 --thread {stored}`, code its replies" in message
+    assert message.count("`") == 2
+
+
 def test_estimate_before_coding_or_before_classifying_says_what_to_do(cli, classified):
     draw(cli, "--size", 5, "--seed", 1, "--name", "fresh")
     result = cli("estimate", code=1)
@@ -261,7 +269,7 @@ def test_the_web_page_codes_a_sample_blind_and_shows_the_estimates(classified, c
     overview = client.get("/overview").text
     assert "Shares of the replies, with confidence intervals" in overview
     assert "Sample <b>web</b>: 1 of its 5" in overview
-    assert overview.count("<svg") == 3
+    assert overview.count("<svg role=\"img\"") == 3  # the charts (their keys hold small swatches)
     report = tmp_path / "report.html"
     cli("report", "--out", report)
     page = report.read_text()

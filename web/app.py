@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, Response, g, redirect, render_template, request
+from markupsafe import Markup
 
 from replies.codebook import Codebook
 from replies.db import open_db
@@ -48,6 +49,8 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
         if "db" in g:
             g.db.conn.close()
 
+    app.jinja_env.filters["command"] = command
+
     @app.context_processor
     def shared():
         return {"book": codebook, "reviewer": g.get("reviewer", reviewer), "csrf_token": token,
@@ -71,6 +74,13 @@ def create_app(db_path: str | Path, codebook: Codebook, *, reviewer: str,
     for views in (review.bp, table.bp, thread.bp, overview.bp):
         app.register_blueprint(views)
     return app
+
+
+def command(text: str) -> Markup:
+    """A command for the reader to type, escaped, that a narrow page wraps between its words only: never
+    inside `--sample` (a browser breaks lines after a hyphen)."""
+    words = Markup(" ").join(Markup('<span class="word">{}</span>').format(word) for word in str(text).split())
+    return Markup('<code class="command">{}</code>').format(words)
 
 
 def safe_url(url: str | None) -> str | None:
