@@ -51,9 +51,31 @@ def _stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS) | CONTENTLESS
 
 
-def _plain(text: str) -> str:
-    """The reply's own words: links and @mentions removed."""
-    return _MENTION.sub(" ", _URL.sub(" ", text or ""))
+@functools.cache
+def _other_languages() -> tuple[frozenset[str], ...]:
+    """Stop-word lists of the languages `stop-words` knows besides English (Arabic, Hebrew, Spanish, ...)."""
+    from stop_words import AVAILABLE_LANGUAGES, get_stop_words
+    return tuple(frozenset(w.lower() for w in get_stop_words(language)) for language in AVAILABLE_LANGUAGES
+                 if language != "english")
+
+
+def _without_stop_words(text: str) -> str:
+    """A reply's own words less the stop words of its language, guessed as the language whose stop words it
+    uses most ("من" in an Arabic reply). Lists are never pooled: Romanian's "care" stays a word in English."""
+    words = [m.group(1) for m in _TOKENS.finditer((text or "").lower()) if m.group(1)]
+    english = _stop_words()
+    own = sum(w in english for w in words)
+    best, most = None, own
+    for stop in _other_languages():
+        found = sum(w in stop for w in words)
+        if found > most:
+            best, most = stop, found
+    return " ".join(w for w in words if w not in english and (best is None or w not in best))
+
+
+def _without_mentions(text: str) -> str:
+    """A draft's example with each @handle as "@someone": a codebook is shared, its examples' authors are not."""
+    return _MENTION.sub("@someone", text)
 
 
 def has_content(text: str) -> bool:
@@ -113,7 +135,7 @@ def distinctive_words(groups: list[list[str]], rest: list[str], top: int = WORDS
     the group against the other groups and `rest`); a term must appear in two of the group's texts."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    texts = [_plain(t).lower() for group in groups for t in group] + [_plain(t).lower() for t in rest]
+    texts = [_without_stop_words(t) for group in groups for t in group] + [_without_stop_words(t) for t in rest]
     if not texts:
         return [[] for _ in groups]
     vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=sorted(_stop_words()),
@@ -234,7 +256,7 @@ def discover(database: Database, *, thread: tuple[str, str] | None = None, codeb
                 words=theme_words,
                 typical=[{"platform": rows[i]["platform"], "id": rows[i]["id"], "text": rows[i]["text"]}
                          for i in typical],
-                examples=[" ".join(rows[i]["text"].split()) for i in distinct[:DRAFT_EXAMPLES]],
+                examples=[" ".join(_without_mentions(rows[i]["text"]).split()) for i in distinct[:DRAFT_EXAMPLES]],
                 members=[(rows[i]["platform"], rows[i]["id"]) for i in indices]))
     if record:
         result.run_id = save_discovery(database, params=params, themes=[t.as_dict() for t in result.themes],

@@ -184,6 +184,33 @@ def mask(value: str) -> str:
     return "***" + value[-4:] if len(value) > 12 else "***"
 
 
+def _codebook_in_use(config: Config) -> tuple[str, str]:
+    """The codebook a command given no --codebook would use, by name, and where that comes from: the one
+    `classify` last used on the database the settings name, else the bundled default. Read from the database's
+    stored copy, never parsed from YAML: `config` stays quick."""
+    from replies.codebook import DEFAULT_CODEBOOK
+    from replies.db import open_db
+    from replies.db.connection import resolve_path
+    from replies.db.labels import codebook_content, last_used_codebook_hash
+    from replies.errors import RepliesError
+
+    path = resolve_path(config.get("REPLIES_DB"))
+    try:
+        database = open_db(path, readonly=True)
+    except (RepliesError, OSError):
+        return f"{DEFAULT_CODEBOOK} (bundled; no database at {path})", "default"
+    try:
+        digest = last_used_codebook_hash(database)
+        content = codebook_content(database, digest) if digest else None
+    except RepliesError:
+        content = None
+    finally:
+        database.close()
+    if content and content.get("name"):
+        return f"{content['name']} ({digest}, the one classify last used on {path})", "database"
+    return f"{DEFAULT_CODEBOOK} (bundled; classify has not run on {path})", "default"
+
+
 @click.command(name="config")
 @output_options
 def config_command(fmt):
@@ -232,7 +259,9 @@ def config_command(fmt):
     for name in dict.fromkeys(names):
         value = config.get(name)
         source = config.source(name)
-        if value is None:
+        if value is None and name == "REPLIES_CODEBOOK":
+            value, source = _codebook_in_use(config)
+        elif value is None:
             value = defaults.get(name, "")
         elif is_token(name):
             value = mask(value)

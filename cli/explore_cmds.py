@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import threading
 
 import click
 
 from replies import db
-from replies.db.queries import run_query
+from replies.db.queries import prefix_form, run_query
 from replies.db.queries import search as run_search
 from replies.report.stats import category_stats, replies_over_time, reviewed_count
 
@@ -65,12 +66,25 @@ def search(text, limit, thread_ref, syntax, fmt, db_path):
 
     TEXT is searched as written: every word must appear (apostrophes and
     hyphens included, as in can't or clinician-led), and "a quoted phrase"
-    as a phrase. With --fts, TEXT is an FTS5 query instead.
+    as a phrase. Where nothing matches, the table shows the replies with words
+    that begin with TEXT's (clinician finds clinicians) and says so. With --fts,
+    TEXT is an FTS5 query instead.
     """
     database = db.open_db(db_path, readonly=True)
-    rows = run_search(database, text, limit=limit, thread=thread_key(database, thread_ref), syntax=syntax)
+    thread = thread_key(database, thread_ref)
+    rows = run_search(database, text, limit=limit, thread=thread, syntax=syntax)
+    if not rows and not syntax:
+        started = run_search(database, text, limit=limit, thread=thread, prefix=True)
+        if started and fmt == "table":  # a person reading: show them, and say what was searched
+            click.echo(f"No reply has {text!r} as written; these have words that begin with it "
+                       f"(--fts {shlex.quote(prefix_form(text))}):", err=True)
+            rows = started
+        elif started:  # a program reading: the answer it asked for, and the hint beside it
+            click.echo(f"No reply has {text!r} as written; {len(started)}{'+' if len(started) == limit else ''} have "
+                       f"words that begin with it: --fts {shlex.quote(prefix_form(text))}", err=True)
     if not rows and fmt == "table":
-        click.echo(f"No reply matches {text!r}.", err=True)
+        click.echo(f"No reply matches {text!r}" + ("" if syntax else ", nor words that begin with it") + ".",
+                   err=True)
         return
     write_rows(rows, fmt)
 

@@ -8,7 +8,7 @@ import base64
 import json
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import click
 
@@ -26,10 +26,12 @@ def output_options(fn):
     return click.option("--table", "fmt", flag_value="table", default=True, hidden=True)(fn)
 
 
-def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[str, str] | None = None) -> None:
+def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[str, str] | None = None,
+               on_terminal: Sequence[str] | None = None, uncut: Sequence[str] = ()) -> None:
     """Stream `rows` to stdout (or `out`) in `fmt`. Text from replies never acts on a terminal: a table
     (and CSV or TSV on a terminal) shows control characters as escapes, and JSON escapes them. A table on a
-    terminal fits its width, its columns headed by `short` names where given."""
+    terminal fits its width (cutting any column but the `uncut` ones), holds only the `on_terminal` columns
+    where given, and heads them by `short` names where given."""
     out = out or sys.stdout
     rows = iter(rows)
     if fmt == "nl":
@@ -53,9 +55,12 @@ def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[s
         data = [{k: _shown(v, False) for k, v in row.items()} for row in rows]
         if data:
             if _is_terminal(out):  # a table on a terminal fits its width; in a file or pipe it is whole
+                if on_terminal:
+                    data = [{k: row.get(k) for k in on_terminal} for row in data]
                 if short:
                     data = [{short.get(k, k): v for k, v in row.items()} for row in data]
-                data = fit_to_width(data, shutil.get_terminal_size().columns)
+                data = fit_to_width(data, shutil.get_terminal_size().columns,
+                                    {short.get(c, c) if short else c for c in uncut})
             out.write(_table(data) + "\n")
 
 
@@ -75,16 +80,16 @@ MIN_COLUMN = 10  # a column is never cut narrower than this (or its heading)
 GAP = 2  # tabulate's space between columns
 
 
-def fit_to_width(rows: list[dict], width: int) -> list[dict]:
+def fit_to_width(rows: list[dict], width: int, uncut: set[str] = frozenset()) -> list[dict]:
     """`rows` with their longest text cut (ending in an ellipsis) so the table fits in `width` characters: the
-    widest column gives way first, down to the next widest, and so on; numbers are never cut. A table that
-    cannot fit even so is left at its narrowest."""
+    widest column gives way first, down to the next widest, and so on; numbers and the `uncut` columns (a
+    reference to copy) are never cut. A table that cannot fit even so is left at its narrowest."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
     widths = {c: max([len(str(c))] + [len(str(row.get(c, ""))) for row in rows]) for c in columns}
     floor = {c: max(len(str(c)), MIN_COLUMN) for c in columns}
     excess = sum(widths.values()) + GAP * (len(columns) - 1) - width
     while excess > 0:
-        cuttable = [c for c in columns if widths[c] > floor[c]
+        cuttable = [c for c in columns if widths[c] > floor[c] and c not in uncut
                     and any(isinstance(row.get(c), str) for row in rows)]
         if not cuttable:
             break

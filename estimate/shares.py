@@ -3,6 +3,7 @@ reply in the population combined with the human codes on the sample's coded memb
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -107,8 +108,8 @@ def choose_sample(db: Database, name: str | None, thread: tuple[str, str] | None
     found = store.latest_sample(db, thread)
     if found is None:
         where = f" from thread {thread[0]}:{thread[1]}" if thread else ""
-        raise EstimateError(f"no sample drawn{where} yet: draw one with `replies sample --size 40`"
-                            + (" --thread ..." if thread else "") + ", code its replies, then estimate")
+        command = "replies sample --size 40" + (f" --thread {shlex.quote(f'{thread[0]}:{thread[1]}')}" if thread else "")
+        raise EstimateError(f"no sample drawn{where} yet: draw one with `{command}`, code its replies, then estimate")
     return found
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TOKEN
+from tests.helpers import rows
 
 SECRET_X = "x-secret-token-0123456789"
 
@@ -104,3 +105,29 @@ def test_an_error_that_quotes_a_token_is_redacted(run, env, monkeypatch):
     assert redact(f"401 for Bearer {SECRET_X} at /2/tweets") == "401 for Bearer *** at /2/tweets"
     assert Settings(x_bearer_token=SECRET_X).redact(f"x {SECRET_X} y") == "x *** y"
     assert SECRET_X not in repr(Settings.from_env(os.environ))
+
+
+def test_config_names_the_codebook_commands_will_use(cli, classified, tmp_path, monkeypatch):
+    """Not "(the one classify last used, else lean_nhs)": the name, and where it comes from."""
+    import shutil
+
+    from replies.codebook import load
+
+    def shown() -> dict:
+        return next(r for r in json.loads(cli("config", "--json").stdout) if r["setting"] == "REPLIES_CODEBOOK")
+
+    mine = tmp_path / "cycling.yaml"
+    shutil.copy(Path(__file__).parent / "data" / "cycling.yaml", mine)
+    cli("label", f"x:{first_reply_id(classified)}", "--codebook", mine, "--reviewer", "ann")
+    cli("classify", "--codebook", mine, "--method", "zero-shot")
+    book = load(mine)
+    assert shown() == {"setting": "REPLIES_CODEBOOK", "from": "database",
+                       "value": f"{book.name} ({book.hash}, the one classify last used on {classified})"}
+    monkeypatch.setenv("REPLIES_DB", str(tmp_path / "none.db"))
+    assert shown()["value"] == f"lean_nhs (bundled; no database at {tmp_path / 'none.db'})"
+    monkeypatch.setenv("REPLIES_CODEBOOK", str(mine))
+    assert shown() == {"setting": "REPLIES_CODEBOOK", "value": str(mine), "from": "environment"}
+
+
+def first_reply_id(path) -> str:
+    return rows(path, "select id from replies where platform = 'x' and status = 'ok' order by id limit 1")[0]["id"]

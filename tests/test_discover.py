@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -113,3 +114,42 @@ def test_a_reply_posted_on_several_platforms_is_one_example_in_the_draft(cli, cl
     for category in content["categories"]:
         texts = [" ".join(e.split()).casefold() for e in category["examples"]]
         assert len(set(texts)) == len(texts), category["id"]
+
+
+def test_themes_are_not_named_after_another_language_s_stop_words_and_drafts_quote_no_handle(cli, classified,
+                                                                                              tmp_path):
+    """Replies in Arabic form a theme of their own; its words are what they say, not "من" (from) or "في" (in).
+    A draft codebook is shared: its examples name nobody by handle."""
+    import sqlite3
+
+    from stop_words import get_stop_words
+
+    conn = sqlite3.connect(classified)
+    thread = conn.execute("select platform, id from threads order by added_at limit 1").fetchone()
+    arabic = ["من الصعب التحسين في المستشفى لأن الإدارة لا تسمع من الممرضات على الإطلاق",
+              "في قسمنا لا أحد يجد وقتا للتحسين من كثرة المرضى على الجناح",
+              "من تجربتي في العيادة كل مشروع تحسين يتوقف عندما يغادر المدير من المنصب",
+              "التمويل في الخدمة الصحية يأتي من الحكومة على دفعات قصيرة لا تكفي للتحسين",
+              "من يدفع ثمن التدريب في الخدمة الصحية؟ لا أحد على الإطلاق"]
+    for n, text in enumerate(arabic):
+        conn.execute("insert into replies (platform, id, thread_id, parent_id, kind, status, text, author_handle)"
+                     " values (?, ?, ?, ?, 'reply', 'ok', ?, ?)",
+                     (thread[0], f"arabic-{n}", thread[1], thread[1], text, f"arabic_voice{n}"))
+    conn.commit()
+    handles = {h.lower() for (h,) in conn.execute("select author_handle from replies where author_handle != ''")}
+    mentioned = conn.execute("select count(*) from replies where text like '%@%'").fetchone()[0]
+    conn.close()
+    assert mentioned  # the sample's replies do mention people
+    draft = tmp_path / "codebook.yaml"
+    result = cli("discover", "--out", draft, "--max-themes", 8)
+    stop = set(get_stop_words("arabic"))
+    words = [w for line in result.output.splitlines() if line.strip().startswith("words:")
+             for w in line.split(":", 1)[1].replace(",", " ").split()]
+    assert any("\u0600" <= w[0] <= "\u06ff" for w in words), words  # an Arabic theme was found ...
+    assert not stop & set(words), stop & set(words)  # ... and described by its content words
+    content = yaml.safe_load(draft.read_text())
+    for category in content["categories"]:
+        assert not stop & set(category["label"].lower().split(" / ")), category["label"]
+        for example in category["examples"]:
+            named = {m.lower() for m in re.findall(r"@([\w.-]+)", example)}
+            assert not named & handles and named <= {"someone"}, example

@@ -179,6 +179,27 @@ def test_search_takes_what_people_type(cli, classified):
     assert {r["id"] for r in json.loads(cli("search", "consultants", "--json").output)} <= either
 
 
+def test_a_search_that_finds_nothing_as_written_shows_the_words_that_begin_with_it(cli, classified):
+    """`search clinician` where replies say "clinicians": the table shows them and says it searched
+    clinician*; a program asking for JSON gets the exact answer ([]) and the hint on stderr."""
+    import sqlite3
+
+    conn = sqlite3.connect(classified)
+    ids = [row[0] for row in conn.execute("select id from replies where status = 'ok' order by id limit 3")]
+    for n, reply_id in enumerate(ids):
+        conn.execute("update replies set text = ? where id = ?", [f"Zorbians {n} will not be told by managers", reply_id])
+    conn.commit()
+    conn.close()
+    table = cli("search", "zorbian")
+    assert "No reply has 'zorbian' as written; these have words that begin with it (--fts 'zorbian*')" in table.stderr
+    assert table.stdout.count("Zorbians") == 3
+    exact = cli("search", "zorbian", "--json")
+    assert json.loads(exact.stdout) == [] and "3 have words that begin with it: --fts 'zorbian*'" in exact.stderr
+    assert len(json.loads(cli("search", "--fts", "zorbian*", "--json").output)) == 3
+    assert "No reply matches 'qqzzx', nor words that begin with it." in cli("search", "qqzzx").stderr
+    assert cli("search", "zorbians").stderr == ""  # found as written: no note
+
+
 def test_tables_fit_the_terminal_and_files_get_them_whole(classified, tmp_path):
     """In a 100-column terminal, `threads` and `search` cut their longest text with an ellipsis to fit; piped
     to a file, the same table is whole, and --csv is never cut."""
