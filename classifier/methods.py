@@ -25,8 +25,8 @@ LLM_OPTIONS = ("--llm-base", "--llm-model", "--concurrency", "--dry-run", "--no-
 ENCODER_OPTIONS = ("--backend", "--labels-per-reply")  # the encoder's runtime, and the calibration of its heads
 
 METHODS = {method.name: method for method in (
-    Method("auto", "once gold labels exist, few-shot unless it does clearly worse than zero-shot on them when "
-           "fine-tuned without them; zero-shot before", "encoder", options=ENCODER_OPTIONS, calibrated=True),
+    Method("auto", "few-shot once every category has 5 reviewed replies, zero-shot before", "encoder",
+           options=ENCODER_OPTIONS, calibrated=True),
     Method("zero-shot", "heads trained on the codebook's descriptions and examples only", "encoder",
            options=ENCODER_OPTIONS, calibrated=True),
     Method("few-shot", "the encoder fine-tuned (SetFit-style) on the codebook and the gold labels, its heads "

@@ -5,8 +5,8 @@ Methods:
 - few-shot: the encoder fine-tuned (SetFit-style) on the codebook text plus gold
   labels, heads on its embeddings, averaged with the zero-shot heads;
 - nli: transformers' zero-shot-classification pipeline with an MNLI model.
-With no --method, once gold labels exist, few-shot is used unless it does clearly worse
-than zero-shot on them when fine-tuned without them (two held-out folds).
+With no --method, few-shot is used once every category has MIN_GOLD_PER_CATEGORY gold replies, zero-shot
+before (docs/evaluation.md says why no held-out fine-tuning decides it any more).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from sqlite_utils import Database
 from replies import __version__
 from replies.codebook import Codebook
 from replies.db import labels as store
-from replies.files import atomic_file
 
 from . import methods
 from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
@@ -32,11 +31,8 @@ from .embed import CachedEmbedder
 from .errors import ClassifierError
 from .heads import Heads, TrainingSet, codebook_rows, gold_rows, macro_f1
 
-# Without --method, few-shot is kept unless it loses to zero-shot on the held-out gold by more than this:
-# fine-tuned there on half the gold, it understates what it does with all of it (docs/evaluation.md, Quality).
-FEW_SHOT_MARGIN = 0.02
-# Few-shot, and the automatic choice that fine-tunes twice to check it, wait until every category has this many
-# reviewed replies: on fewer, fine-tuning costs minutes and its held-out figures mean nothing.
+# Without --method, few-shot waits until every category has this many reviewed replies: on fewer its heads
+# learn little that the codebook's text did not already say, and the fine-tuning costs a minute or two.
 MIN_GOLD_PER_CATEGORY = 5
 Progress = Callable[[str, int, int], None]
 
@@ -160,7 +156,7 @@ def _nli(database, codebook, result, *, model, device, batch_size, progress, **_
 
 def _encoder(database, codebook, result, *, method, model, device, encoder, backend, batch_size, threshold,
              labels_per_reply, reviewed, gold_texts, keys, progress):
-    """Zero-shot or few-shot on the sentence encoder; without a method named, the held-out check picks."""
+    """Zero-shot or few-shot on the sentence encoder; without a method named, few-shot once the gold suffices."""
     base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend, progress=progress)
     base_rows = codebook_rows(codebook)
     base_vectors = base.embed(base_rows.texts, batch_size, stage="embedding the codebook")
@@ -185,10 +181,9 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
         elif short:
             result.note = f"few-shot on little gold: {short}; its figures will be rough"
         if method == "auto" and not short:
-            tuned_gold = _held_out_few_shot(database, base, base_rows, gold_set, codebook, batch_size, progress)
-            result.cv_few_shot = macro_f1(gold_set.targets, decide((tuned_gold + zero_gold) / 2).astype(int))
-            if result.cv_few_shot >= result.cv_zero_shot - FEW_SHOT_MARGIN:
-                chosen = "few-shot"
+            # no held-out fine-tuning to decide: it cost two fine-tunings more and, on the dev rows, chose no
+            # better than few-shot always (docs/evaluation.md, "How classify chooses")
+            chosen = "few-shot"
     elif method == "few-shot":
         raise ClassifierError("few-shot needs gold labels: add some with `replies label` or "
                               "`replies import-labels`, or use --method zero-shot")
@@ -247,30 +242,6 @@ def _count_pending(database, codebook_hash, result, thread, redo) -> int:
 def _training_digest(*inputs) -> str:
     """A short name for what fine-tuning results depend on, for the files kept beside the database."""
     return hashlib.sha256(json.dumps(list(inputs)).encode()).hexdigest()[:12]
-
-
-def _held_out_few_shot(database: Database, base: CachedEmbedder, codebook_set: TrainingSet, gold: TrainingSet,
-                       codebook: Codebook, batch_size: int, progress: Progress) -> np.ndarray:
-    """The fine-tuned heads' score for each gold reply from an encoder fine-tuned without it
-    (`finetune.held_out_scores`), kept beside the database so that a rerun with the same gold does not
-    fine-tune again."""
-    from .finetune import CV_FOLDS, CV_SPLIT, RECIPE
-    digest = _training_digest(base.base_name, codebook.hash, codebook_set.texts, gold.texts, gold.targets.tolist(),
-                              RECIPE, CV_FOLDS, CV_SPLIT)
-    path = _models_dir(database) / f"held-out-{digest}.json"
-    try:
-        scores = np.array(json.loads(path.read_text(encoding="utf-8")), dtype=float)
-        if scores.shape == gold.targets.shape and np.isfinite(scores).all():
-            return scores
-    except (OSError, ValueError, TypeError):
-        pass  # not kept yet, or unreadable: compute it again
-    from .finetune import held_out_scores
-    scores = held_out_scores(base.model, base.device, codebook_set, gold, batch_size=batch_size,
-                             progress=lambda done, total: progress("checking few-shot", done, total))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(path, error=ClassifierError) as out:
-        json.dump(scores.round(6).tolist(), out)
-    return scores
 
 
 def _finetuned(database: Database, base: CachedEmbedder, training, codebook: Codebook,

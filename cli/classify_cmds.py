@@ -73,7 +73,7 @@ def thread_key(database, ref):
 @codebook_option
 @click.option("--method", type=click.Choice(methods.names()), default="auto",
               show_default=True, help="; ".join(f"{m.name}: {m.summary}" for m in methods.METHODS.values())
-              + " (REPLIES_LLM_BASE). auto's check costs about 1.5 fine-tunings more, kept for reruns.")
+              + " (REPLIES_LLM_BASE). A fine-tuned model is kept beside the database for reruns.")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
 @click.option("--threshold", type=float,
@@ -144,13 +144,10 @@ def _classify_local(database, book, method, model, threshold, labels_per_reply, 
         bar.close()
     if result.note:
         click.echo(f"Note: {result.note}.", err=True)
-    if result.cv_few_shot is not None:
-        click.echo(f"Macro-F1 on {result.gold} gold replies: zero-shot {result.cv_zero_shot:.3f}, few-shot "
-                   f"{result.cv_few_shot:.3f} (fine-tuned without the half it scores, two folds)", err=True)
-    elif result.cv_zero_shot is not None:
-        click.echo(f"Zero-shot macro-F1 on {result.gold} gold replies: {result.cv_zero_shot:.3f}"
-                   + (" (without --method, few-shot is checked against it too)" if result.method != "zero-shot"
-                      else ""), err=True)
+    if result.cv_zero_shot is not None:
+        click.echo(f"Zero-shot macro-F1 on {result.gold} gold replies: {result.cv_zero_shot:.3f} (it never saw them)"
+                   + ("; few-shot learnt from them, so `replies evaluate` flatters it: code a random sample "
+                      "(`replies sample`) for figures to cite" if result.method == "few-shot" else ""), err=True)
     if result.cv_zero_shot is not None and small_sample_note(result.gold):
         click.echo(f"Warning: {small_sample_note(result.gold)}.", err=True)
     click.echo(f"{result.classified} replies classified with {result.method} ({result.model}), "
@@ -281,7 +278,7 @@ def evaluate(codebook_path, as_json, sample_name, db_path):
     """How well the model agrees with the reviewers, and the reviewers with each other.
 
     Precision, recall and F1 per category of the current predictions against gold labels, the
-    held-out comparison of zero-shot and few-shot made by `classify` without --method, Cohen's kappa
+    held-out comparison of zero-shot and few-shot where an older `classify` made one, Cohen's kappa
     between reviewers, every coder (a language model, the embedding classifier, each other reviewer)
     against each reviewer, per category: precision, recall, F1 and kappa on the replies both coded; and
     inter-coder reliability, Krippendorff's alpha per category and pooled with a 95% bootstrap interval,
@@ -314,7 +311,8 @@ def evaluate(codebook_path, as_json, sample_name, db_path):
         if result.method == "few-shot":
             click.echo("Few-shot predictions were trained on this gold, so these figures flatter them"
                        + ("; the held-out figures below do not." if result.cv_few_shot is not None else
-                          ": run `replies classify --redo` without --method for held-out ones."))
+                          ": a coded random sample (`replies sample`, `replies estimate`) gives figures that do "
+                          "not."))
     if result.cv_few_shot is not None:
         click.echo(f"Held-out macro-F1 on the same gold when classify chose the method: zero-shot "
                    f"{result.cv_zero_shot:.3f}, few-shot {result.cv_few_shot:.3f} (fine-tuned without the half it "
