@@ -27,7 +27,7 @@ from .common import (
     open_database,
 )
 from .config import current_config
-from .output import output_options, write_rows
+from .output import is_terminal, output_options, write_rows
 
 if TYPE_CHECKING:  # the harvest itself (the HTTP stack, the retry policy) loads when a harvest runs
     from replies.harvester.schedule import ThreadOutcome
@@ -308,6 +308,9 @@ def threads(fmt, db_path):
         return
     if fmt == "table":  # to the minute, as a person reads it
         rows = [{**row, "last_harvest_at": (row["last_harvest_at"] or "")[:16].replace("T", " ")} for row in rows]
+        if is_terminal(sys.stdout):  # a glance: "43 of 44" and "12-07 06:29" whole, the question's text cut last
+            rows = [{**row, "coverage": (row["coverage"] or "").split(";")[0],
+                     "last_harvest_at": row["last_harvest_at"][5:]} for row in rows]
     write_rows(rows, fmt, short={"author_handle": "author", "last_harvest_at": "harvested"},
-               on_terminal=["ref", "text", "replies", "quotes", "coverage", "last_harvest_at"],
-               uncut=["ref"])
+               on_terminal=["ref", "replies", "quotes", "coverage", "last_harvest_at", "text"],
+               uncut=["ref", "coverage", "last_harvest_at"])

@@ -46,7 +46,7 @@ def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[s
         first = next(rows, None)
         if first is None:
             return
-        shown = (lambda values: [_shown(v, True) for v in values]) if _is_terminal(out) else list
+        shown = (lambda values: [_shown(v, True) for v in values]) if is_terminal(out) else list
         writer = SafeWriter(out, dialect="excel-tab" if fmt == "tsv" else "excel")
         writer.writerow(list(first))
         writer.writerow(shown(first.values()))
@@ -54,7 +54,7 @@ def write_rows(rows: Iterable[dict], fmt: str = "table", out=None, short: dict[s
     else:
         data = [{k: _shown(v, False) for k, v in row.items()} for row in rows]
         if data:
-            if _is_terminal(out):  # a table on a terminal fits its width; in a file or pipe it is whole
+            if is_terminal(out):  # a table on a terminal fits its width; in a file or pipe it is whole
                 if on_terminal:
                     data = [{k: row.get(k) for k in on_terminal} for row in data]
                 if short:
@@ -124,7 +124,8 @@ def _blob(value):
     raise TypeError(f"{type(value).__name__} cannot be written as JSON")
 
 
-def _is_terminal(out) -> bool:
+def is_terminal(out) -> bool:
+    """Whether `out` is a terminal a person reads (not a file or a pipe)."""
     try:
         return out.isatty()
     except (AttributeError, ValueError):
@@ -154,4 +155,4 @@ class TerminalSafe:
 
 def terminal_safe(out, *, json_text: bool):
     """`out` wrapped in TerminalSafe when it is a terminal, else `out` itself."""
-    return TerminalSafe(out, json_text=json_text) if _is_terminal(out) else out
+    return TerminalSafe(out, json_text=json_text) if is_terminal(out) else out

@@ -168,11 +168,14 @@ def test_threads_fits_an_80_column_terminal_with_a_ref_to_copy(env, url, run):
                           encoding="utf-8", dimensions=(24, 80), timeout=60)
     child.expect(pexpect.EOF)
     lines = child.before.replace("\r", "").splitlines()
-    assert lines[0].split() == ["ref", "text", "replies", "quotes", "coverage", "harvested"]
+    assert lines[0].split() == ["ref", "replies", "quotes", "coverage", "harvested", "text"]
     assert all(len(line) <= 80 for line in lines) and len(lines) == 5
-    refs = {line.split()[0] for line in lines[2:]}
-    assert refs == {r["ref"] for r in json.loads(run("threads", "--json").output)}
-    assert all("…" not in ref for ref in refs)
+    stored = {r["ref"]: r for r in json.loads(run("threads", "--json").output)}
+    shown = {line.split()[0]: line for line in lines[2:]}
+    assert set(shown) == set(stored) and all("…" not in ref for ref in shown)  # a reference to copy, whole
+    for ref, line in shown.items():  # the coverage's count and the harvest's minute, whole too
+        minute = stored[ref]["last_harvest_at"][5:16].replace("T", " ")
+        assert re.search(rf"\s{stored[ref]['coverage'].split(';')[0]}\s+{minute}\s", line), line
 
 
 def test_one_failing_thread_does_not_stop_the_others(run, env, url):
