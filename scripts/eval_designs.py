@@ -1,0 +1,153 @@
+"""How much narrower could a sample design make `estimate`'s intervals? An analytic bound study, before building any design.
+
+For each labelled set's part, the replies are classified zero-shot through the real pipeline (as in
+eval_estimate.py) and every reply's true codes are known. For each category the model's score is turned into a
+prediction by a regression on the whole part (an oracle fit: the estimators a design would use fit it on the
+sample, and do no better), and the standard error of the estimated share is computed in closed form under each
+design, at equal n, from the residuals y - (a + b * score):
+
+- simple: simple random sampling, the regression estimator (what `estimate` does today, to first order);
+- stratified: 4 strata by the reply's total model uncertainty (sum over categories of p(1-p)), Neyman allocation
+  from the scores' own uncertainty (what a design could do at draw time), at least 2 a stratum;
+- stratified, oracle allocation: the same strata, Neyman allocation from the true residuals (its bound);
+- stratified by each category's own score, oracle allocation: the best 4-stratum design for one category at
+  a time (a sample serves all categories, so no single design gets all of these at once);
+- active: inclusion probabilities proportional to the square root of that uncertainty, floored at a fifth of
+  the mean, Horvitz-Thompson on the residuals (Poisson-sampling variance);
+- active, oracle: inclusion probabilities proportional to each reply's root-mean-square residual over the
+  categories (the best any probability-proportional design can do for all categories at once).
+
+Printed: each design's standard error as a ratio of simple's (so its interval width ratio), per category's mean
+and the worst category, at n = 20, 40 and 80. No draws: this bounds what the designs can give; it does not test
+their intervals' coverage.
+
+    .venv/bin/python scripts/eval_designs.py [--part dev|test] [--sets lean,incident]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from eval_estimate import load  # noqa: E402
+from eval_quality import labelled_sets  # noqa: E402
+
+from replies.db import samples as sample_store  # noqa: E402
+
+STRATA = 4
+SIZES = (20, 40, 80)
+
+
+def scores_and_codes(database, book, truth, part):
+    population, _ = sample_store.population(database, ("x", part))
+    ids = [i for _, i in population]
+    found = {(row[0], row[1]): row[2] for row in database.execute(
+        "select id, category, score from predictions where codebook_hash = ?", [book.hash])}
+    scores = np.array([[found[(i, c)] for c in book.ids] for i in ids], dtype=float)
+    codes = np.array([[c in truth[i] for c in book.ids] for i in ids], dtype=float)
+    return scores, codes
+
+
+def residuals(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """y - (a + b s) per category, a and b fitted on the whole part."""
+    out = np.empty_like(codes)
+    for j in range(codes.shape[1]):
+        design = np.column_stack([np.ones(len(codes)), scores[:, j]])
+        coef, *_ = np.linalg.lstsq(design, codes[:, j], rcond=None)
+        out[:, j] = codes[:, j] - design @ coef
+    return out
+
+
+def srs_var(e: np.ndarray, n: int) -> np.ndarray:
+    big_n = len(e)
+    return (1 - n / big_n) * e.var(axis=0, ddof=1) / n
+
+
+def neyman(sizes: np.ndarray, spreads: np.ndarray, n: int) -> np.ndarray:
+    """Neyman allocation of n over strata, at least 2 each and at most the stratum, summing to n."""
+    weights = sizes * np.maximum(spreads, 1e-9)
+    alloc = np.maximum(2, np.round(n * weights / weights.sum())).astype(int)
+    alloc = np.minimum(alloc, sizes)
+    while alloc.sum() > n:
+        alloc[np.argmax(np.where(alloc > 2, alloc / weights, -1))] -= 1
+    while alloc.sum() < n:
+        alloc[np.argmax(np.where(alloc < sizes, weights / alloc, -1))] += 1
+    return alloc
+
+
+def stratified_var(e: np.ndarray, strata: np.ndarray, alloc: np.ndarray) -> np.ndarray:
+    big_n = len(e)
+    total = np.zeros(e.shape[1])
+    for h, n_h in enumerate(alloc):
+        members = e[strata == h]
+        n_big = len(members)
+        total += (n_big / big_n) ** 2 * (1 - n_h / n_big) * members.var(axis=0, ddof=1) / n_h
+    return total
+
+
+def pps_var(e: np.ndarray, size_measure: np.ndarray, n: int) -> np.ndarray:
+    """Horvitz-Thompson variance of the mean residual under Poisson sampling with pi proportional to size
+    (capped at 1, the rest spread again), expected size n."""
+    pi = np.zeros(len(e))
+    measure = size_measure.astype(float).copy()
+    fixed = np.zeros(len(e), dtype=bool)
+    for _ in range(len(e)):
+        free = ~fixed
+        pi[free] = (n - fixed.sum()) * measure[free] / measure[free].sum()
+        over = free & (pi >= 1)
+        if not over.any():
+            break
+        fixed |= over
+        pi[fixed] = 1.0
+    return ((1 - pi) / pi)[:, None].T @ (e ** 2) / len(e) ** 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["test", "dev"], default="dev")
+    parser.add_argument("--sets", default="lean,incident")
+    args = parser.parse_args()
+    for name, title, book, dataset in labelled_sets(args.sets):
+        with tempfile.TemporaryDirectory() as tmp:
+            database, truth, parts = load(Path(tmp), dataset, book)
+            part = args.part if args.part in parts else "all"
+            scores, codes = scores_and_codes(database, book, truth, part)
+        e = residuals(scores, codes)
+        uncertainty = (scores * (1 - scores)).sum(axis=1)
+        cuts = np.quantile(uncertainty, np.linspace(0, 1, STRATA + 1)[1:-1])
+        strata = np.searchsorted(cuts, uncertainty, side="right")
+        sizes = np.bincount(strata, minlength=STRATA)
+        model_spread = np.array([np.sqrt((scores[strata == h] * (1 - scores[strata == h])).mean())
+                                 for h in range(STRATA)])
+        true_spread = np.array([np.sqrt((e[strata == h] ** 2).mean()) for h in range(STRATA)])
+        rms = np.sqrt((e ** 2).mean(axis=1))
+        own_strata = []  # each category's own score, in quartiles
+        for j in range(codes.shape[1]):
+            own_cuts = np.quantile(scores[:, j], np.linspace(0, 1, STRATA + 1)[1:-1])
+            own_strata.append(np.searchsorted(own_cuts, scores[:, j], side="right"))
+        print(f"{title}, {part} part: {len(codes)} replies, {len(book.ids)} categories; standard error against "
+              "simple random sampling (mean over categories / worst category)")
+        for n in (size for size in SIZES if size < len(codes) // 1.2):
+            base = np.sqrt(srs_var(e, n))
+            designs = {
+                "stratified": stratified_var(e, strata, neyman(sizes, model_spread, n)),
+                "stratified, oracle allocation": stratified_var(e, strata, neyman(sizes, true_spread, n)),
+                "per category, oracle": np.array([
+                    stratified_var(e[:, [j]], own, neyman(np.bincount(own, minlength=STRATA), np.array(
+                        [np.sqrt((e[own == h, j] ** 2).mean()) for h in range(STRATA)]), n))[0]
+                    for j, own in enumerate(own_strata)]),
+                "active": pps_var(e, np.maximum(np.sqrt(uncertainty), np.sqrt(uncertainty).mean() / 5), n)[0],
+                "active, oracle": pps_var(e, np.maximum(rms, 1e-6), n)[0],
+            }
+            line = ", ".join(f"{label} {np.mean(np.sqrt(v) / base):.2f} / {np.max(np.sqrt(v) / base):.2f}"
+                             for label, v in designs.items())
+            print(f"  n = {n}: {line}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
