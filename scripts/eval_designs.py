@@ -21,7 +21,10 @@ Printed: each design's standard error as a ratio of simple's (so its interval wi
 and the worst category, at n = 20, 40 and 80. No draws: this bounds what the designs can give; it does not test
 their intervals' coverage.
 
-    .venv/bin/python scripts/eval_designs.py [--part dev|test] [--sets lean,incident]
+With `--method few-shot` the scores are few-shot's instead, fine-tuned on 8 replies a category drawn from the
+dev rows (seed 0); on the dev part those replies are then among the ones measured, so use the test part.
+
+    .venv/bin/python scripts/eval_designs.py [--part dev|test] [--sets lean,incident] [--method few-shot]
 """
 
 from __future__ import annotations
@@ -35,12 +38,40 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eval_estimate import load  # noqa: E402
-from eval_quality import labelled_sets  # noqa: E402
+from eval_quality import labelled_sets, read_items  # noqa: E402
 
+from replies import db  # noqa: E402
+from replies.classifier.run import classify  # noqa: E402
 from replies.db import samples as sample_store  # noqa: E402
+from replies.db.labels import set_gold  # noqa: E402
 
 STRATA = 4
 SIZES = (20, 40, 80)
+
+
+def load_few_shot(folder: Path, dataset: Path, book, per_category: int = 8):
+    """As eval_estimate's `load`, but classified few-shot on `per_category` dev replies a category (seed 0)."""
+    import random
+
+    items = read_items(dataset)
+    database = db.open_db(folder / "eval.db")
+    parts = sorted({item.get("split") or "all" for item in items})
+    for part in parts:
+        db.upsert_thread(database, {"platform": "x", "id": part, "text": "question"})
+    db.store_replies(database, [{"platform": "x", "id": str(i), "thread_id": item.get("split") or "all",
+                                 "kind": "reply", "status": "ok", "text": item["text"]}
+                                for i, item in enumerate(items)])
+    rng, chosen = random.Random(0), set()
+    pool = [i for i, item in enumerate(items) if (item.get("split") or "dev") == "dev"]
+    for category in book.ids:
+        positives = [i for i in pool if category in items[i]["labels"]]
+        rng.shuffle(positives)
+        chosen.update(positives[:per_category])
+    set_gold(database, [{"platform": "x", "id": str(i), "codebook": book.name, "reviewer": "eval",
+                         "labels": items[i]["labels"]} for i in sorted(chosen)])
+    classify(database, book, method="few-shot")
+    truth = {str(i): set(item["labels"]) for i, item in enumerate(items)}
+    return database, truth, parts
 
 
 def scores_and_codes(database, book, truth, part):
@@ -111,10 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["test", "dev"], default="dev")
     parser.add_argument("--sets", default="lean,incident")
+    parser.add_argument("--method", choices=["zero-shot", "few-shot"], default="zero-shot")
     args = parser.parse_args()
     for name, title, book, dataset in labelled_sets(args.sets):
         with tempfile.TemporaryDirectory() as tmp:
-            database, truth, parts = load(Path(tmp), dataset, book)
+            loader = load_few_shot if args.method == "few-shot" else load
+            database, truth, parts = loader(Path(tmp), dataset, book)
             part = args.part if args.part in parts else "all"
             scores, codes = scores_and_codes(database, book, truth, part)
         e = residuals(scores, codes)
@@ -130,7 +163,8 @@ def main() -> None:
         for j in range(codes.shape[1]):
             own_cuts = np.quantile(scores[:, j], np.linspace(0, 1, STRATA + 1)[1:-1])
             own_strata.append(np.searchsorted(own_cuts, scores[:, j], side="right"))
-        print(f"{title}, {part} part: {len(codes)} replies, {len(book.ids)} categories; standard error against "
+        print(f"{title}, {part} part, {args.method} scores: {len(codes)} replies, {len(book.ids)} categories; "
+              "standard error against "
               "simple random sampling (mean over categories / worst category)")
         for n in (size for size in SIZES if size < len(codes) // 1.2):
             base = np.sqrt(srs_var(e, n))
