@@ -8,6 +8,7 @@ import math
 import os
 import sqlite3
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -225,6 +226,11 @@ class StderrBar:
                                          show_pos=True)
             self.bar.__enter__()
         self.bar.length = max(self.bar.length, done)
+        if done and not self.bar.eta_known and total:
+            # click makes its first estimate a second in; a step of many seconds says how long is left from its
+            # first update instead (the mean time an item took so far)
+            self.bar.avg = [(time.time() - self.bar.start) / done]
+            self.bar.eta_known = True
         self.bar.update(done - self.shown)
         self.shown = done
 
