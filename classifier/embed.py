@@ -48,7 +48,7 @@ class CachedEmbedder:
     def missing(self, texts: Sequence[str]) -> int:
         """How many of `texts` (distinct) are not cached, so would reach the model."""
         hashes = {text_hash(t) for t in texts}
-        return len(hashes) - len(store.cached_embeddings(self.database, self.key, list(hashes)))
+        return len(hashes) - len(store.cached_hashes(self.database, self.key, list(hashes)))
 
     def embed(self, texts: Sequence[str], batch_size: int = 64, *, stage: str | None = None,
               on_batch: Callable[[int], None] | None = None) -> np.ndarray:

@@ -24,6 +24,12 @@ def cached_embeddings(db: Database, model: str, hashes: Sequence[str]) -> dict[s
             for text_hash, vector in select_in(db, sql, list(dict.fromkeys(hashes)), [model])}
 
 
+def cached_hashes(db: Database, model: str, hashes: Sequence[str]) -> set[str]:
+    """Which of `hashes` have a vector stored for `model` (the vectors themselves not read)."""
+    sql = "select text_hash from embeddings where model = ? and text_hash in ({marks})"
+    return {text_hash for (text_hash,) in select_in(db, sql, list(dict.fromkeys(hashes)), [model])}
+
+
 def store_embeddings(db: Database, model: str, vectors: Mapping[str, np.ndarray]) -> None:
     with db.atomic():
         db.conn.executemany(
