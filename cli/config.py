@@ -188,10 +188,9 @@ def _codebook_in_use(config: Config) -> tuple[str, str]:
     """The codebook a command given no --codebook would use, by name, and where that comes from: the one
     `classify` last used on the database the settings name, else the bundled default. Read from the database's
     stored copy, never parsed from YAML: `config` stays quick."""
-    from replies.codebook import DEFAULT_CODEBOOK
+    from replies.codebook import DEFAULT_CODEBOOK, last_used
     from replies.db import open_db
     from replies.db.connection import resolve_path
-    from replies.db.labels import codebook_content, last_used_codebook_hash
     from replies.errors import RepliesError
 
     path = resolve_path(config.get("REPLIES_DB"))
@@ -200,14 +199,13 @@ def _codebook_in_use(config: Config) -> tuple[str, str]:
     except (RepliesError, OSError):
         return f"{DEFAULT_CODEBOOK} (bundled; no database at {path})", "default"
     try:
-        digest = last_used_codebook_hash(database)
-        content = codebook_content(database, digest) if digest else None
+        used = last_used(database)
     except RepliesError:
-        content = None
+        used = None
     finally:
         database.close()
-    if content and content.get("name"):
-        return f"{content['name']} ({digest}, the one classify last used on {path})", "database"
+    if used and used[1].get("name"):
+        return f"{used[1]['name']} ({used[0]}, the one classify last used on {path})", "database"
     return f"{DEFAULT_CODEBOOK} (bundled; classify has not run on {path})", "default"
 
 

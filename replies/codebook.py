@@ -100,9 +100,16 @@ def current(database, path: str | Path | None = None) -> Codebook:
     else the bundled default."""
     if path:
         return load(path)
+    used = last_used(database)
+    return Codebook.from_dict(used[1], path=f"(stored in the database, {used[0]})") if used else load()
+
+
+def last_used(database) -> tuple[str, dict] | None:
+    """The version `classify` last used on this database, as stored in it: (its hash, its content), else None.
+    Reading it parses no YAML."""
     digest = last_used_codebook_hash(database)
     content = codebook_content(database, digest) if digest else None
-    return Codebook.from_dict(content, path=f"(stored in the database, {digest})") if content else load()
+    return (digest, content) if content else None
 
 
 def default_path() -> Path:
