@@ -138,8 +138,8 @@ def distinctive_words(groups: list[list[str]], rest: list[str], top: int = WORDS
     texts = [_without_stop_words(t) for group in groups for t in group] + [_without_stop_words(t) for t in rest]
     if not texts:
         return [[] for _ in groups]
-    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=sorted(_stop_words()),
-                                 token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
+    # the texts hold no stop words already (`_without_stop_words`), so the vectorizer is given none
+    vectorizer = CountVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b[^\W\d_]{2,}\b")
     try:
         counts = vectorizer.fit_transform(texts).tocsr()
     except ValueError:  # nothing but stop words
