@@ -37,10 +37,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eval_estimate import load  # noqa: E402
-from eval_quality import labelled_sets, read_items  # noqa: E402
+from eval_estimate import load, store_parts  # noqa: E402
+from eval_quality import gold_draw, labelled_sets, read_items  # noqa: E402
 
-from replies import db  # noqa: E402
 from replies.classifier.run import classify  # noqa: E402
 from replies.db import samples as sample_store  # noqa: E402
 from replies.db.labels import set_gold  # noqa: E402
@@ -51,27 +50,17 @@ SIZES = (20, 40, 80)
 
 def load_few_shot(folder: Path, dataset: Path, book, per_category: int = 8):
     """As eval_estimate's `load`, but classified few-shot on `per_category` dev replies a category (seed 0)."""
-    import random
-
-    items = read_items(dataset)
-    database = db.open_db(folder / "eval.db")
-    parts = sorted({item.get("split") or "all" for item in items})
-    for part in parts:
-        db.upsert_thread(database, {"platform": "x", "id": part, "text": "question"})
-    db.store_replies(database, [{"platform": "x", "id": str(i), "thread_id": item.get("split") or "all",
-                                 "kind": "reply", "status": "ok", "text": item["text"]}
-                                for i, item in enumerate(items)])
-    rng, chosen = random.Random(0), set()
-    pool = [i for i, item in enumerate(items) if (item.get("split") or "dev") == "dev"]
-    for category in book.ids:
-        positives = [i for i in pool if category in items[i]["labels"]]
-        rng.shuffle(positives)
-        chosen.update(positives[:per_category])
-    set_gold(database, [{"platform": "x", "id": str(i), "codebook": book.name, "reviewer": "eval",
-                         "labels": items[i]["labels"]} for i in sorted(chosen)])
+    database, truth, parts = store_parts(folder, dataset)
+    chosen = gold_draw(book, truth, [k for k in truth if k not in test_ids(dataset)], per_category, 0)
+    set_gold(database, [{"platform": "x", "id": k, "codebook": book.name, "reviewer": "eval",
+                         "labels": sorted(truth[k])} for k in sorted(chosen)])
     classify(database, book, method="few-shot")
-    truth = {str(i): set(item["labels"]) for i, item in enumerate(items)}
     return database, truth, parts
+
+
+def test_ids(dataset: Path) -> set[str]:
+    """The ids (row numbers, as `store_parts` gives them) of the set's test rows."""
+    return {str(i) for i, item in enumerate(read_items(dataset)) if item.get("split") == "test"}
 
 
 def scores_and_codes(database, book, truth, part):

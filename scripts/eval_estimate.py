@@ -36,8 +36,9 @@ from replies.estimate.shares import estimate  # noqa: E402
 CODER = "eval"
 
 
-def load(folder: Path, dataset: Path, book):
-    """A database holding the set as threads x:dev and x:test (x:all without a split), every row coded."""
+def store_parts(folder: Path, dataset: Path):
+    """A database holding the set as threads x:dev and x:test (x:all without a split), nothing classified or
+    coded; with each row's labels by id, and the parts."""
     items = read_items(dataset)
     database = db.open_db(folder / "eval.db")
     parts = sorted({item.get("split") or "all" for item in items})
@@ -46,10 +47,16 @@ def load(folder: Path, dataset: Path, book):
     db.store_replies(database, [{"platform": "x", "id": str(i), "thread_id": item.get("split") or "all",
                                  "kind": "reply", "status": "ok", "text": item["text"]}
                                 for i, item in enumerate(items)])
-    classify(database, book, method="zero-shot")
-    set_gold(database, [{"platform": "x", "id": str(i), "codebook": book.name, "reviewer": CODER,
-                         "labels": item["labels"]} for i, item in enumerate(items)])
     truth = {str(i): set(item["labels"]) for i, item in enumerate(items)}
+    return database, truth, parts
+
+
+def load(folder: Path, dataset: Path, book):
+    """The set stored as its parts' threads (`store_parts`), classified zero-shot, every row coded."""
+    database, truth, parts = store_parts(folder, dataset)
+    classify(database, book, method="zero-shot")
+    set_gold(database, [{"platform": "x", "id": i, "codebook": book.name, "reviewer": CODER,
+                         "labels": sorted(labels)} for i, labels in truth.items()])
     return database, truth, parts
 
 

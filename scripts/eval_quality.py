@@ -71,6 +71,17 @@ def load_set(folder: Path, dataset: Path):
     return database, truth, split
 
 
+def gold_draw(book, truth: dict, pool: list[str], per_category: int, seed: int) -> set[str]:
+    """`per_category` replies of `pool` drawn for each category (seeded): the gold a few-shot draw learns from."""
+    rng = random.Random(seed)
+    chosen: set[str] = set()
+    for c in book.ids:
+        positives = [k for k in pool if c in truth[k]]
+        rng.shuffle(positives)
+        chosen.update(positives[:per_category])
+    return chosen
+
+
 def exported(database, book) -> dict:
     return {r["id"]: r for r in jsonl_records(database, book)}
 
@@ -129,12 +140,7 @@ def main() -> None:
                 zero_int8 = score(exported(database, book), book, truth, measured)
             few, zero_same, auto = [], [], []
             for draw in range(args.first_draw, args.first_draw + args.draws):
-                rng = random.Random(draw)
-                chosen: set[str] = set()
-                for c in book.ids:
-                    positives = [k for k in pool if c in truth[k]]
-                    rng.shuffle(positives)
-                    chosen.update(positives[: args.per_category])
+                chosen = gold_draw(book, truth, pool, args.per_category, draw)
                 held_out = [k for k in measured if k not in chosen]
                 database.execute("delete from gold_labels")
                 set_gold(database, [{"platform": "x", "id": k, "codebook": book.name, "reviewer": "eval",
