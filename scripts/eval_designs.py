@@ -25,6 +25,12 @@ With `--method few-shot` the scores are few-shot's instead, fine-tuned on 8 repl
 dev rows (seed 0); on the dev part those replies are then among the ones measured, so use the test part.
 
     .venv/bin/python scripts/eval_designs.py [--part dev|test] [--sets lean,incident] [--method few-shot]
+
+With `--synthetic`, the designs of designs_sim.py are instead simulated on synthetic populations whose true
+codes are known (3 categories; models from useless to perfect, and a calibrated one whose scores are the
+probabilities the codes were drawn with, where the uncertainty does say where the model errs), at n = 20, 40, 80:
+
+    .venv/bin/python scripts/eval_designs.py --synthetic [--draws 1000]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from designs_sim import compare, pps_probabilities  # noqa: E402
 from eval_estimate import load, store_parts  # noqa: E402
 from eval_quality import gold_draw, labelled_sets, read_items  # noqa: E402
 
@@ -113,18 +120,58 @@ def stratified_var(e: np.ndarray, strata: np.ndarray, alloc: np.ndarray) -> np.n
 def pps_var(e: np.ndarray, size_measure: np.ndarray, n: int) -> np.ndarray:
     """Horvitz-Thompson variance of the mean residual under Poisson sampling with pi proportional to size
     (capped at 1, the rest spread again), expected size n."""
-    pi = np.zeros(len(e))
-    measure = size_measure.astype(float).copy()
-    fixed = np.zeros(len(e), dtype=bool)
-    for _ in range(len(e)):
-        free = ~fixed
-        pi[free] = (n - fixed.sum()) * measure[free] / measure[free].sum()
-        over = free & (pi >= 1)
-        if not over.any():
-            break
-        fixed |= over
-        pi[fixed] = 1.0
+    pi = pps_probabilities(size_measure.astype(float), n)
     return ((1 - pi) / pi)[:, None].T @ (e ** 2) / len(e) ** 2
+
+
+MODELS = ("useless", "weak", "good", "nearly perfect", "perfect", "calibrated")
+
+
+def synthetic(size: int, share: float, model: str, rng: np.random.Generator, categories: int = 3):
+    """(scores, codes) of a population, N x K: as tests/test_estimate.py's populations, one per category, and a
+    calibrated model: 70% of replies scored near 0 or 1 (a beta with mean `share`), 30% between 0.2 and 0.8,
+    each code drawn with its score as its probability."""
+    scores, codes = np.zeros((size, categories)), np.zeros((size, categories))
+    for k in range(categories):
+        if model == "calibrated":
+            sure = rng.beta(0.3, 0.3 * (1 - share) / share, size)
+            p = np.where(rng.random(size) < 0.7, sure, rng.uniform(0.2, 0.8, size))
+            scores[:, k], codes[:, k] = p, (rng.random(size) < p)
+            continue
+        y = np.zeros(size)
+        y[:max(1, round(share * size))] = 1
+        rng.shuffle(y)
+        noise = rng.normal(0, 1, size)
+        scores[:, k] = {
+            "useless": lambda: rng.random(size),
+            "weak": lambda: 1 / (1 + np.exp(-(0.8 * (2 * y - 1) + noise))),
+            "good": lambda: 1 / (1 + np.exp(-(2.0 * (2 * y - 1) + noise))),
+            "nearly perfect": lambda: np.where(rng.random(size) < 0.02, 1 - y, y),
+            "perfect": lambda: y.copy(),
+        }[model]()
+        codes[:, k] = y
+    return scores, codes
+
+
+def run_synthetic(draws: int) -> None:
+    """Every design's coverage and width on each synthetic population, then a summary per design."""
+    rows = []
+    for number, (size, share, model, n) in enumerate(
+            (size, share, model, n) for size in (300, 2000) for share in (0.05, 0.3) for model in MODELS
+            for n in SIZES):
+        figures = compare(*synthetic(size, share, model, np.random.default_rng(number)), n, draws, seed=number)
+        rows.append(figures)
+        base = figures["simple"].width
+        print(f"N = {size}, share {share}, {model}, n = {n}: " + ", ".join(
+            f"{design} {f.coverage:.3f}/{f.lowest:.3f} {f.width / base:.2f}x" for design, f in figures.items()),
+            flush=True)
+    for design in rows[0]:
+        coverage = np.array([r[design].coverage for r in rows])
+        ratio = np.array([r[design].width / r["simple"].width for r in rows])
+        print(f"{design}: mean coverage {coverage.mean():.3f}, lowest pooled {coverage.min():.3f}, lowest "
+              f"category {min(r[design].lowest for r in rows):.3f}, largest |bias| "
+              f"{max(r[design].bias for r in rows):.3f}, width vs simple mean {ratio.mean():.2f}x "
+              f"(from {ratio.min():.2f}x to {ratio.max():.2f}x)")
 
 
 def main() -> None:
@@ -132,7 +179,12 @@ def main() -> None:
     parser.add_argument("--part", choices=["test", "dev"], default="dev")
     parser.add_argument("--sets", default="lean,incident")
     parser.add_argument("--method", choices=["zero-shot", "few-shot"], default="zero-shot")
+    parser.add_argument("--synthetic", action="store_true", help="simulate the designs on synthetic populations")
+    parser.add_argument("--draws", type=int, default=1000, help="with --synthetic: samples per population")
     args = parser.parse_args()
+    if args.synthetic:
+        run_synthetic(args.draws)
+        return
     for name, title, book, dataset in labelled_sets(args.sets):
         with tempfile.TemporaryDirectory() as tmp:
             loader = load_few_shot if args.method == "few-shot" else load

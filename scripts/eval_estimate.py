@@ -11,6 +11,13 @@ same coded replies (Wald with the finite-population correction, the yardstick of
 interval `estimate` prints beside its own), and the bias (mean estimate − true share).
 
     .venv/bin/python scripts/eval_estimate.py [--part dev|test] [--draws 1000] [--size 40] [--sets lean,...]
+
+With `--designs`, the sample designs of `designs_sim.py` instead (simple, stratified on the model's uncertainty,
+probability-proportional to it, and the same two driven by each reply's true error, the bound), compared at
+equal n (`--sizes`, default 20,40,80) on both parts; a size too large for a part (more than 90% of it) is
+measured on the two parts together:
+
+    .venv/bin/python scripts/eval_estimate.py --designs [--draws 1000] [--sizes 20,40,80] [--method few-shot]
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from designs_sim import compare, line  # noqa: E402
 from eval_quality import SETS, labelled_sets, read_items  # noqa: E402
 
 from replies import db  # noqa: E402
@@ -67,7 +75,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=40)
     parser.add_argument("--level", type=float, default=0.95)
     parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--designs", action="store_true", help="compare the sample designs (designs_sim.py)")
+    parser.add_argument("--sizes", default="20,40,80", help="with --designs: the sample sizes")
+    parser.add_argument("--method", choices=["zero-shot", "few-shot"], default="zero-shot",
+                        help="with --designs: whose scores (few-shot: fine-tuned on 8 dev replies a category)")
     args = parser.parse_args()
+    if args.designs:
+        compare_designs(args)
+        return
     for name, title, book, dataset in labelled_sets(args.sets):
         with tempfile.TemporaryDirectory() as tmp:
             database, truth, parts = load(Path(tmp), dataset, book)
@@ -84,6 +99,29 @@ def main() -> None:
                               c.human_only["high"] - c.human_only["low"]]
                              for j, c in enumerate(result.categories)])
             report(title, part, len(population), args, book, np.array(rows), true_share)
+
+
+def compare_designs(args) -> None:
+    """The designs at equal n on each set's parts (the union of both where n is more than 90% of a part)."""
+    from eval_designs import load_few_shot, scores_and_codes
+
+    sizes = [int(size) for size in args.sizes.split(",")]
+    for name, title, book, dataset in labelled_sets(args.sets):
+        with tempfile.TemporaryDirectory() as tmp:
+            loader = load_few_shot if args.method == "few-shot" else load
+            database, truth, parts = loader(Path(tmp), dataset, book)
+            populations = {part: scores_and_codes(database, book, truth, part) for part in parts}
+        if len(parts) > 1:
+            populations[" + ".join(parts)] = tuple(np.concatenate([populations[p][k] for p in parts])
+                                                   for k in range(2))
+        for part, (scores, codes) in populations.items():
+            for size in sizes:
+                fits = size <= 0.9 * len(codes)
+                if not fits or (part not in parts and all(size <= 0.9 * len(populations[p][1]) for p in parts)):
+                    continue  # too large for this population, or measured on each part already
+                figures = compare(scores, codes, size, args.draws, level=args.level, oracle=True)
+                print(f"{title}, {part}, {args.method} scores: {len(codes)} replies, n = {size}, {args.draws} "
+                      f"draws\n  " + line(figures).replace(" | ", "\n  "), flush=True)
 
 
 def report(title: str, part: str, population: int, args, book, rows: np.ndarray, true_share: np.ndarray) -> None:
