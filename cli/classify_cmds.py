@@ -8,8 +8,8 @@ import json
 import click
 from click.core import ParameterSource
 
-from replies import db
 from replies.classifier import methods
+from replies.platforms.refs import find_thread
 from replies.review.labels import LABEL_FORMATS
 from replies.text import visible
 
@@ -65,7 +65,7 @@ def current_codebook(database, path):
 def thread_key(database, ref):
     if not ref:
         return None
-    row = db.find_thread(database, ref)
+    row = find_thread(database, ref)
     return row["platform"], row["id"]
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
+from replies import platforms
 from replies.classifier.llm.settings import SETTINGS as LLM_SETTINGS
 from replies.errors import ConfigurationError
-from replies.harvester import platforms
 from replies.harvester.settings import Settings
 from replies.net.proxy import Proxies
 from replies.setting import Setting, is_secret
@@ -209,7 +209,38 @@ def _codebook_in_use(config: Config) -> tuple[str, str]:
     return f"{DEFAULT_CODEBOOK} (bundled; classify has not run on {path})", "default"
 
 
-@click.command(name="config")
+class ExampleHelp(click.Command):
+    """A command whose help shows an example config file with a section for each registered platform, from
+    the settings the platforms declare: a plugin's platform appears in it without an edit."""
+
+    def format_help_text(self, ctx, formatter):
+        original = self.help
+        self.help = original.replace("{platform_sections}", "\n      ".join(example_sections()))
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = original
+
+
+def example_sections() -> list[str]:
+    """Each platform's section of an example config file: the settings a person fills in (tokens, ids) as
+    "...", a server's own token in a section of its own; a platform needing none shows its first setting's
+    default."""
+    lines = []
+    for name, platform in platforms.registered().items():
+        lines.append(f"[{name}]")
+        to_fill = [s for s in platform.settings if not s.per_host and (s.secret or s.default in (None, {}))]
+        for setting in to_fill:
+            lines.append(f'{setting.key} = "..."')
+        if not to_fill and platform.settings:
+            lines.append(f'{platform.settings[0].key} = "{platform.settings[0].default}"')
+        for setting in platform.settings:
+            if setting.per_host:
+                lines += [f'[{name}."HOST"]  # {setting.meaning}', f'{setting.key} = "..."']
+    return lines
+
+
+@click.command(name="config", cls=ExampleHelp)
 @output_options
 def config_command(fmt):
     """Show the effective settings, where each comes from, with tokens masked.
@@ -224,23 +255,7 @@ def config_command(fmt):
     Example config.toml:
       db = "/home/me/research/replies.db"
       codebook = "/home/me/research/codebook.yaml"
-      [x]
-      bearer_token = "..."
-      [bluesky]
-      api_base = "https://public.api.bsky.app"
-      [mastodon]
-      instance = "mastodon.social"   # the one server access_token belongs to
-      access_token = "..."
-      [mastodon."scholar.social"]     # a token of another server, sent to it only
-      access_token = "..."
-      [reddit]
-      client_id = "..."
-      client_secret = "..."
-      user_agent = "python:replies:0.1 (by /u/YOURNAME)"
-      [youtube]
-      api_key = "..."
-      [threads]
-      access_token = "..."             # the question post's owner's token
+      {platform_sections}
       [llm]
       base = "http://127.0.0.1:11434/v1"   # Ollama; any OpenAI-compatible /v1
       model = "llama3.1:8b"

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from replies import db
+from replies import db, platforms
 from replies.emulator import Emulator, World
 from replies.emulator.sample import load_sample, load_sample_elsewhere, post_url
-from replies.harvester import platforms
 from replies.harvester.run import harvest as harvest_thread
 from replies.harvester.settings import Settings
 from replies.text import clip, visible

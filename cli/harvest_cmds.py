@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from replies import db
-from replies.harvester import platforms
-from replies.harvester.platforms import parse as parse_url
+from replies import db, platforms
 from replies.harvester.table_import import FIELDS, FORMATS, parse_mapping, read_table, store_table
+from replies.platforms import parse as parse_url
+from replies.platforms.refs import list_threads
 
 from .common import (
     EXIT_CONFIG,
@@ -34,17 +34,16 @@ if TYPE_CHECKING:  # the harvest itself (the HTTP stack, the retry policy) loads
 
 
 class PlatformHelp(click.Command):
-    """A command whose help lists each registered platform's URL forms and what it needs, from the platform
-    modules themselves (`URL_FORMS`, `URL_NOTE`), so a new platform appears here without an edit."""
+    """A command whose help lists each registered platform's URL forms and what it needs, from the platforms'
+    declarations (`url_forms`, `url_note`), so a platform a plugin adds appears here without an edit."""
 
     def format_help_text(self, ctx, formatter):
         original = self.help
         lines = []
-        for name in platforms.names():
-            module = platforms.module(name)
-            lines.append("  " + "  or  ".join(module.URL_FORMS))
-            if getattr(module, "URL_NOTE", None):
-                lines.append(f"      ({module.URL_NOTE})")
+        for platform in platforms.registered().values():
+            lines.append("  " + "  or  ".join(platform.url_forms))
+            if platform.url_note:
+                lines.append(f"      ({platform.url_note})")
         self.help = original.replace("{url_forms}", "\n    ".join(lines))  # the docstring's own indent
         try:
             super().format_help_text(ctx, formatter)
@@ -52,27 +51,30 @@ class PlatformHelp(click.Command):
             self.help = original
 
 
+def platform_options(command):
+    """One flag for each harvesting option a registered platform declares (X's --full-archive, Mastodon's
+    --origin): a plugin's options appear here without an edit."""
+    for _, option in reversed(platforms.options()):
+        command = click.option(option.flag, option.name, is_flag=True, help=option.help)(command)
+    return command
+
+
 @click.command(cls=PlatformHelp)
 @click.argument("urls", nargs=-1, metavar="URL...")
 @click.option("--all", "all_tracked", is_flag=True,
               help="Harvest every tracked thread that is still active (see `replies track`): for cron.")
-@click.option("--full-archive", is_flag=True,
-              help="X only: search the full archive (search_all) instead of the last 7 days.")
 @click.option("--no-wait", is_flag=True,
               help="Stop at a rate limit instead of waiting for it to reset; the next run carries on.")
 @click.option("--max-wait", type=Seconds(min=0), default=900, show_default=True, metavar="SECONDS",
               help="The longest rate-limit wait: a reset further away stops the thread as rate-limited "
                    "(exit code 3), and the next run carries on.")
-@click.option("--origin", is_flag=True,
-              help="Mastodon: a server's context holds only the remote replies it has fetched. Also ask each "
-                   "reply's own server (from its uri) for the replies missing below it, logged out: one more "
-                   "request per such reply, to servers other than the one in the URL.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or wait messages.")
 @click.option("--log-json", is_flag=True,
               help="Machine-readable log: one JSON object per line on stdout (thread results, warnings, "
                    "waits, errors, a final summary) instead of the human-readable lines.")
 @db_option
-def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, log_json, db_path):
+@platform_options
+def harvest(urls, all_tracked, no_wait, max_wait, quiet, log_json, db_path, **options):
     """Harvest the question post at each URL and every reply and quote.
 
     \b
@@ -92,14 +94,15 @@ def harvest(urls, all_tracked, full_archive, no_wait, max_wait, origin, quiet, l
         raise click.UsageError("give URLs to harvest, or --all for every tracked thread (not both)")
     if len(urls) == 1:
         parse_url(urls[0])  # a URL no platform understands: one line, before any file is made
-    settings = current_config().settings().replace(max_wait=max_wait, mastodon_origin=origin)
+    settings = current_config().settings().replace(max_wait=max_wait)
+    options = {name: value for name, value in options.items() if value}
     log = JsonLog() if log_json else None
     with kept_only_if_used(db_path), harvest_lock(db_path, log):
         database = open_database(db_path, create=True)
         if all_tracked:
-            _harvest_tracked(database, settings, wait=not no_wait, quiet=quiet, log=log)
+            _harvest_tracked(database, settings, options, wait=not no_wait, quiet=quiet, log=log)
         else:
-            _harvest_urls(database, urls, settings, full_archive=full_archive, wait=not no_wait, quiet=quiet, log=log)
+            _harvest_urls(database, urls, settings, options, wait=not no_wait, quiet=quiet, log=log)
 
 
 def _events(url: str, quiet: bool, log):
@@ -114,7 +117,8 @@ def _report(outcome: ThreadOutcome, log) -> None:
     result = outcome.result
     if outcome.outcome == "ok":
         coverage = db.describe_coverage(result.found, result.expected, result.unavailable)
-        noun = getattr(platforms.module(result.platform), "REQUEST_NOUN", "requests")
+        platform = platforms.get(result.platform)
+        noun = platform.request_noun if platform else "requests"
         click.echo(f"{result.platform} {result.thread_id}: {result.new} new, {result.updated} updated, "
                    f"{result.total} stored, {result.requests} {noun}"
                    + (f"; coverage {coverage}" if coverage else ""))
@@ -152,13 +156,13 @@ def _finish(outcomes: list[ThreadOutcome], log) -> None:
         fail(f"{len(failed)} of {len(outcomes)} threads failed; the others were harvested", code)
 
 
-def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -> None:
+def _harvest_urls(database, urls, settings, options, *, wait, quiet, log) -> None:
     from replies.harvester.schedule import harvest_one
 
     outcomes = []
     for url in urls:
         events = _events(url, quiet, log)
-        outcome = harvest_one(database, url, settings, events=events, wait=wait, full_archive=full_archive)
+        outcome = harvest_one(database, url, settings, events=events, wait=wait, options=options)
         if outcome.exception and len(urls) == 1 and not log:
             raise outcome.exception  # one thread: its own one-line error and exit code
         _report(outcome, log)
@@ -166,12 +170,12 @@ def _harvest_urls(database, urls, settings, *, full_archive, wait, quiet, log) -
     _finish(outcomes, log)
 
 
-def _harvest_tracked(database, settings, *, wait, quiet, log) -> None:
+def _harvest_tracked(database, settings, options, *, wait, quiet, log) -> None:
     from replies.harvester.schedule import harvest_all
 
     # each thread's events are finished by the harvest itself, before its outcome is reported
     outcomes = harvest_all(database, settings, events_for=lambda url: _events(url, quiet, log), wait=wait,
-                           report=lambda outcome: _report(outcome, log))
+                           report=lambda outcome: _report(outcome, log), options=options)
     if not outcomes and not log:
         click.echo("No tracked threads: add one with `replies track URL`.", err=True)
     _finish(outcomes, log)
@@ -302,7 +306,7 @@ def threads(fmt, db_path):
     (1 blocked, 1 not found)", "412 of 418; 6 deleted, hidden or unreachable".
     On a terminal the table shows REF (what `replies thread REF` takes) in place
     of the stored id and URL; --csv, --json and a file hold every field."""
-    rows = db.list_threads(open_database(db_path))
+    rows = list_threads(open_database(db_path))
     if not rows and fmt == "table":
         click.echo("No threads yet: run `replies harvest URL` or `replies demo`.", err=True)
         return

@@ -7,8 +7,8 @@ import shutil
 
 import click
 
-from replies import db
 from replies.db.tree import thread_tree
+from replies.platforms.refs import find_thread
 from replies.text import clip, json_visible, visible, xml_text
 
 from .classify_cmds import codebook_option, current_codebook
@@ -40,7 +40,7 @@ def thread(ref, max_depth, as_json, network, pseudonymize, codebook_path, db_pat
       replies thread x:1861234567890 --network replies.gexf
     """
     database = open_database(db_path)
-    row = db.find_thread(database, ref)
+    row = find_thread(database, ref)
     book = current_codebook(database, codebook_path)
     everything = thread_tree(database, row["platform"], row["id"], codebook=book.name, codebook_hash=book.hash,
                              hide_blind=True)

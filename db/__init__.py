@@ -2,7 +2,8 @@
 
 It imports nothing from the rest of the project but its one error base (`replies.errors`). What every harvest
 and listing needs is exported here, from `connection` (opening and migrating), `store` (harvested pages and
-their checkpoints), `queries` (thread lookups, read-only SQL, search), `tracking` (scheduled threads) and
+their checkpoints), `queries` (thread rows, read-only SQL, search; a user's thread reference is
+resolved by `replies.platforms.refs`, which knows the platforms' forms), `tracking` (scheduled threads) and
 `errors`; the rest is imported from its module: `labels` (embeddings, predictions, reviewers' labels, classify
 runs, codebook versions), `samples`, `discoveries`, `tree` (a thread depth first), `schema` (migrations and
 views), `lock` (the harvest lock), `versions` (codes read under another codebook version) and `times`.
@@ -12,8 +13,6 @@ from .connection import open_db, resolve_path
 from .errors import DatabaseError, SchemaTooNew, UnknownThread
 from .queries import (
     describe_coverage,
-    find_thread,
-    list_threads,
     previous_coverage,
     thread_coverage,
     unavailable_posts,
@@ -30,6 +29,6 @@ from .tracking import mark_abandoned_runs, track, tracked, untrack
 
 __all__ = [
     "open_db", "resolve_path", "DatabaseError", "SchemaTooNew", "UnknownThread",
-    "find_thread", "list_threads", "thread_coverage", "previous_coverage", "describe_coverage", "unavailable_posts", "PageCounts", "finish_run",
+    "thread_coverage", "previous_coverage", "describe_coverage", "unavailable_posts", "PageCounts", "finish_run",
     "get_cursor", "start_run", "store_replies", "upsert_thread", "track", "tracked", "untrack", "mark_abandoned_runs",
 ]

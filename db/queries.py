@@ -3,7 +3,6 @@ SQL pieces every query shares (one thread's rows, a reply's final labels, chunke
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 import time
@@ -11,46 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from sqlite_utils import Database
 
-from .errors import QueryError, UnknownThread
-
-
-def list_threads(db: Database) -> list[dict]:
-    """Every tracked thread with its reply and quote counts (posts with content: what `sample` and `estimate`
-    count), the posts stored without content (blocked, not found, deleted), its coverage ("412 of 418": stored
-    against the platform's own counts) after the last harvest that measured it, else as the thread stands, and
-    its last harvest. `ref` is the short reference `replies thread REF` takes."""
-    sql = """
-        select t.platform, t.id, t.url, t.author_handle,
-          substr(replace(t.text, char(10), ' '), 1, 60) as text,
-          (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
-             and r.kind = 'reply' and r.status = 'ok') as replies,
-          (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
-             and r.kind = 'quote' and r.status = 'ok') as quotes,
-          (select json_group_object(status, n) from (select r.status, count(*) as n from replies r
-             where r.platform = t.platform and r.thread_id = t.id and r.status != 'ok' group by r.status))
-            as unavailable,
-          h.found, h.expected, t.last_harvest_at
-        from threads t left join harvest_runs h on h.id = (
-          select max(h2.id) from harvest_runs h2 where h2.platform = t.platform and h2.thread_id = t.id
-            and h2.expected is not null)
-        order by t.added_at
-    """
-    rows = [dict(r) for r in db.query(sql)]
-    for row in rows:
-        found, expected = row.pop("found"), row.pop("expected")
-        if expected is None:  # never harvested to the end (imported, or every run cut short): as it stands now
-            found, expected = thread_coverage(db, row["platform"], row["id"])
-        kinds = json.loads(row["unavailable"] or "{}")
-        row["unavailable"] = sum(kinds.values())
-        row["coverage"] = describe_coverage(found, expected, kinds)
-        row["last_harvest_at"] = row.pop("last_harvest_at")
-        row["ref"] = short_ref(row)
-    return rows
-
-
-def short_ref(row: dict) -> str:
-    """The shortest PLATFORM:ID `find_thread` takes for a thread: the id a user sees on the platform."""
-    return f"{row['platform']}:{min(_short_ids(row), key=len)}"
+from .errors import QueryError
 
 
 def has_replies(db: Database) -> bool:
@@ -69,18 +29,41 @@ def thread_choices(db: Database) -> list[dict]:
                                       " from threads order by added_at")]
 
 
-# Platforms whose question post counts every reply below it, at any depth (YouTube's `commentCount`), where
-# the others count only the replies to it: there, the replies' own counts say what lies below each, and are
-# already in the root's.
-ROOT_COUNTS_EVERY_REPLY = frozenset({"youtube"})
+def thread_rows(db: Database) -> list[dict]:
+    """Every tracked thread with its reply and quote counts (posts with content: what `sample` and `estimate`
+    count), its posts stored without content by status (`unavailable`, a JSON object), and `found` and
+    `expected` from the last harvest that measured its coverage (None where none did), oldest first."""
+    sql = """
+        select t.platform, t.id, t.url, t.author_handle,
+          substr(replace(t.text, char(10), ' '), 1, 60) as text,
+          (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
+             and r.kind = 'reply' and r.status = 'ok') as replies,
+          (select count(*) from replies r where r.platform = t.platform and r.thread_id = t.id
+             and r.kind = 'quote' and r.status = 'ok') as quotes,
+          (select json_group_object(status, n) from (select r.status, count(*) as n from replies r
+             where r.platform = t.platform and r.thread_id = t.id and r.status != 'ok' group by r.status))
+            as unavailable,
+          h.found, h.expected, t.last_harvest_at
+        from threads t left join harvest_runs h on h.id = (
+          select max(h2.id) from harvest_runs h2 where h2.platform = t.platform and h2.thread_id = t.id
+            and h2.expected is not null)
+        order by t.added_at
+    """
+    return [dict(r) for r in db.query(sql)]
 
 
-def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, int | None]:
+def thread_rows_all(db: Database) -> list[dict]:
+    """Every tracked thread's stored row, by platform and id (for resolving a reference a user typed)."""
+    return [dict(row) for row in db.query("select * from threads order by platform, id")]
+
+
+def thread_coverage(db: Database, platform: str, thread_id: str, *, counts_every_reply: bool = False
+                    ) -> tuple[int, int | None]:
     """(found, expected) for a thread: the replies and quotes stored with content, against what the platform's
     own counts promise, the root's reply and quote counts plus each stored reply's reply count (replies to a
     quote belong to the quote's own conversation, so quotes' counts are left out; and where the root counts
-    every reply, ROOT_COUNTS_EVERY_REPLY, its count alone). `expected` is None where no count is known at all
-    (an imported file, a platform that gave none)."""
+    every reply, `counts_every_reply`, as YouTube's does, its count alone). `expected` is None where no count is
+    known at all (an imported file, a platform that gave none)."""
     found, below, counted = db.execute(
         "select coalesce(sum(status = 'ok'), 0),"
         " coalesce(sum(case when kind = 'reply' and status = 'ok' then reply_count end), 0),"
@@ -91,7 +74,7 @@ def thread_coverage(db: Database, platform: str, thread_id: str) -> tuple[int, i
                       " where platform = ? and id = ?", [platform, thread_id]).fetchone()
     if (root is None or root[1]) and not counted:
         return found, None
-    if platform in ROOT_COUNTS_EVERY_REPLY and root is not None and not root[1]:
+    if counts_every_reply and root is not None and not root[1]:
         return found, root[0]
     return found, below + (root[0] if root else 0)
 
@@ -133,100 +116,6 @@ def thread_filter(thread: tuple[str, str] | None, alias: str = "r") -> tuple[str
     prefix = f"{alias}." if alias else ""
     return (f"{prefix}platform = :thread_platform and {prefix}thread_id = :thread_id",
             {"thread_platform": thread[0], "thread_id": thread[1]})
-
-
-def find_thread(db: Database, ref: str) -> dict:
-    """A tracked thread from the reference a user has in hand: its URL (as stored, or another form of it:
-    http or https, with or without www., twitter.com for x.com, a trailing slash or a query), its id as stored
-    or PLATFORM:ID, or the short id a user sees (a Mastodon status id without its server, a Reddit post id
-    without `t3_`, a Bluesky post's last part, a Threads post's code). UnknownThread where none or several
-    match, naming the stored forms that come closest."""
-    ref = ref.strip()
-    rows = [dict(row) for row in db.query("select * from threads order by platform, id")]
-    exact = [row for row in rows if ref in (row["id"], f"{row['platform']}:{row['id']}", row["url"])]
-    found = exact or [row for row in rows if _wanted(ref, row)]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise UnknownThread(f"{ref!r} matches {len(found)} tracked threads: write one of "
-                            + ", ".join(_stored(row) for row in found[:5]) + (" ..." if len(found) > 5 else ""))
-    near = [row for row in rows if _near(ref, row)]
-    if near:
-        raise UnknownThread(f"no tracked thread matches {ref!r}; did you mean "
-                            + " or ".join(_stored(row) for row in near[:3]) + "? (`replies threads` lists them)")
-    raise UnknownThread(f"no tracked thread matches {ref!r}: give its URL, id or PLATFORM:ID "
-                        "(`replies threads` lists them)")
-
-
-def _stored(row: dict) -> str:
-    return f"{row['platform']}:{row['id']}"
-
-
-def _short_ids(row: dict) -> set[str]:
-    """The ids a user may write for a thread: as stored, and the forms the platform shows."""
-    platform, stored, url = row["platform"], row["id"], row["url"] or ""
-    ids = {stored}
-    if "/" in stored:  # mastodon HOST/ID, bluesky at://DID/app.bsky.feed.post/RKEY
-        ids.add(stored.rsplit("/", 1)[1])
-    if platform == "reddit" and stored.startswith("t3_"):
-        ids.add(stored[3:])
-    if platform == "threads" and url:  # the code in the post's URL, as a user sees it
-        ids.add(url.rstrip("/").rsplit("/", 1)[-1])
-    return {i for i in ids if i}
-
-
-def _wanted(ref: str, row: dict) -> bool:
-    """Whether `ref` is one of the other forms of `row`'s id or URL."""
-    platform, _, rest = ref.partition(":")
-    if rest and platform == row["platform"] and (rest in _short_ids(row) or rest.lower() in _short_ids(row)):
-        return True
-    if ref in _short_ids(row) or (row["platform"] == "reddit" and ref.lower() in _short_ids(row)):
-        return True
-    key = url_key(ref)
-    return key is not None and row["url"] is not None and key == url_key(row["url"])
-
-
-def _near(ref: str, row: dict) -> bool:
-    """Whether `ref` looks like a part of `row`'s id or URL, to suggest it when nothing matches."""
-    platform, _, rest = ref.partition(":")
-    wanted = rest if rest and platform == row["platform"] else ref
-    wanted = wanted.strip().lower()
-    if len(wanted) < 4:
-        return False
-    return any(wanted in text.lower() for text in (row["id"], row["url"] or ""))
-
-
-_SAME_SITE = {"twitter.com": "x.com", "mobile.twitter.com": "x.com", "threads.com": "threads.net",
-              "old.reddit.com": "reddit.com", "m.youtube.com": "youtube.com"}
-
-
-def url_key(text: str) -> str | None:
-    """A post URL reduced to what tells posts apart (host without www., path without a trailing slash, and
-    YouTube's `v`), so that the forms a browser or an app gives compare equal; None for text that is no URL."""
-    from urllib.parse import parse_qs, urlsplit
-    text = text.strip()
-    if "://" not in text:
-        if not re.match(r"^[\w.-]+\.[a-z]{2,}(?::\d+)?/", text, re.I):
-            return None
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-        host = (parts.hostname or "").lower()
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return None
-    host = host.removeprefix("www.")
-    host = _SAME_SITE.get(host, host)
-    if host == "youtu.be":  # the share link of a video
-        host, video = "youtube.com", parts.path.strip("/")
-    else:
-        video = parse_qs(parts.query).get("v", [""])[0] if host == "youtube.com" else ""
-    if video:
-        return f"youtube.com/watch?v={video}"
-    post = re.fullmatch(r"(?:/r/[^/]+)?/comments/(\w+)(?:/[^/]*)?/?", parts.path) if host == "reddit.com" else None
-    if post or host == "redd.it":  # a Reddit post with or without its title's slug, or its short link
-        return f"reddit.com/comments/{(post.group(1) if post else parts.path.strip('/')).lower()}"
-    return f"{host}{port}{parts.path.rstrip('/')}"
 
 
 def final_labels_sql(alias: str = "r") -> str:

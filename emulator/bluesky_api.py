@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 from .reply import Reply
 from .world import Post
@@ -67,6 +68,18 @@ def _resolve(emulator, actor: str) -> str | None:
         return actor
     user = emulator.world.users.get(("bluesky", actor))
     return user.id if user else None
+
+
+
+def serves(path: str) -> bool:
+    return path.startswith("/xrpc/")
+
+
+def rate_limited(reset_in: float) -> Reply:
+    """The AppView's answer past a rate limit: RateLimit-* headers, the reset as an epoch."""
+    return Reply(429, {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                 {"RateLimit-Limit": 3000, "RateLimit-Remaining": 0, "RateLimit-Reset": int(time.time() + reset_in),
+                  "RateLimit-Policy": "3000;w=300"})
 
 
 def handle(emulator, path: str, query, headers) -> Reply:

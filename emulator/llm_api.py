@@ -137,6 +137,17 @@ def _enforced(kind: str | None, body: dict) -> bool:
     return True
 
 
+
+def serves(path: str) -> bool:
+    return path.startswith("/v1/") or path == "/api/chat"
+
+
+def rate_limited(reset_in: float) -> Reply:
+    """OpenAI-compatible servers say when to come back in retry-after."""
+    return Reply(429, {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}},
+                 {"retry-after": max(1, round(reset_in))})
+
+
 def handle(emulator, path: str, query, headers) -> Reply:
     if path == "/v1/models":
         if not emulator.llm_models:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from datetime import datetime, timezone
 
+from . import reddit_api
 from .reply import Reply
 from .world import Post
 
@@ -90,6 +92,19 @@ def _authorised(emulator, headers) -> bool | None:
     if not auth:
         return False
     return True if auth.startswith("Bearer ") and auth[7:] in emulator.mastodon_tokens else None
+
+
+
+def serves(path: str) -> bool:
+    """Mastodon's REST API, under /api/ (Reddit's token and morechildren paths, also under /api/, are not)."""
+    return path.startswith("/api/") and not reddit_api.serves(path)
+
+
+def rate_limited(reset_in: float) -> Reply:
+    """Mastodon's answer past a rate limit: the reset as an ISO 8601 time in X-RateLimit-Reset."""
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(int(time.time() + reset_in)))
+    return Reply(429, {"error": "Too many requests"},
+                 {"X-RateLimit-Limit": 300, "X-RateLimit-Remaining": 0, "X-RateLimit-Reset": iso})
 
 
 def handle(emulator, path: str, query, headers) -> Reply:

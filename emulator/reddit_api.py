@@ -41,6 +41,13 @@ def _error(status: int, message: str) -> Reply:
     return Reply(status, {"message": message, "error": status})
 
 
+
+def rate_limited(reset_in: float) -> Reply:
+    """Reddit's answer past a rate limit: seconds until the window ends in X-Ratelimit-Reset, not an epoch."""
+    return Reply(429, {"message": "Too Many Requests", "error": 429},
+                 {"X-Ratelimit-Used": 1000, "X-Ratelimit-Remaining": 0, "X-Ratelimit-Reset": max(1, round(reset_in))})
+
+
 def handle(emulator, path: str, query, headers) -> Reply:
     if path == "/api/v1/access_token":
         return _token(emulator, query, headers)

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from replies import platforms
 from replies.text import json_storable
 
-from . import bluesky_api, llm_api, mastodon_api, reddit_api, threads_api, x_api, youtube_api
+from . import llm_api
 from .reply import Reply
 from .world import World
 
@@ -54,7 +55,8 @@ class Fault:
 
 
 class Emulator:
-    """Serves the six platform APIs (and an OpenAI-compatible chat endpoint) from one `World` on 127.0.0.1.
+    """Serves every registered platform's API (the six built in, and a plugin's `Platform.emulator`) and an
+    OpenAI-compatible chat endpoint from one `World` on 127.0.0.1.
 
     Use as a context manager, or call start()/stop(). `base_url` is the address
     to give as REPLIES_X_API_BASE, REPLIES_BSKY_API_BASE, or the Mastodon instance.
@@ -237,21 +239,21 @@ class Emulator:
         recorded = self._recorded(path, query)
         if recorded is not None:
             return recorded
-        if path.startswith("/2/"):
-            return x_api.handle(self, path, query, headers)
-        if path.startswith("/xrpc/"):
-            return bluesky_api.handle(self, path, query, headers)
-        if reddit_api.serves(path):
-            return reddit_api.handle(self, path, query, headers)
-        if path.startswith("/v1/") or path == "/api/chat":
-            return llm_api.handle(self, path, query, headers)
-        if path.startswith("/api/"):
-            return mastodon_api.handle(self, path, query, headers)
-        if path.startswith("/youtube/v3/"):
-            return youtube_api.handle(self, path, query, headers)
-        if path.startswith("/v1.0/"):
-            return threads_api.handle(self, path, query, headers)
-        return Reply(404, {"error": "Not Found"})
+        module = self.serving(path)
+        if module is None:
+            return Reply(404, {"error": "Not Found"})
+        return module.handle(self, path, query, headers)
+
+    def serving(self, path: str):
+        """The API that answers `path`: the chat-completions server's, or the emulator a registered platform
+        declares (a plugin's too); None for a path none serves."""
+        if llm_api.serves(path):
+            return llm_api
+        for platform in platforms.registered().values():
+            module = platform.emulator_module()
+            if module is not None and module.serves(path):
+                return module
+        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -335,36 +337,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     def _serve_fault(self, fault: Fault, path: str) -> bool:
-        if fault.kind == "429":
-            reset = int(time.time() + fault.reset_in)
-            if path.startswith("/2/"):
-                headers = {"x-rate-limit-limit": 450, "x-rate-limit-remaining": 0, "x-rate-limit-reset": reset}
-                body = {"title": "Too Many Requests", "type": "about:blank", "status": 429, "detail": "Too Many Requests"}
-            elif reddit_api.serves(path):  # Reddit: seconds until the window ends, not an epoch
-                headers = {"X-Ratelimit-Used": 1000, "X-Ratelimit-Remaining": 0,
-                           "X-Ratelimit-Reset": max(1, round(fault.reset_in))}
-                body = {"message": "Too Many Requests", "error": 429}
-            elif path.startswith("/youtube/"):
-                headers = {}
-                body = {"error": {"code": 429, "message": "Too many requests.", "errors": [
-                    {"message": "Too many requests.", "domain": "usageLimits", "reason": "rateLimitExceeded"}]}}
-            elif path.startswith("/v1/"):  # OpenAI-compatible servers say when to come back in retry-after
-                headers = {"retry-after": max(1, round(fault.reset_in))}
-                body = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
-            elif path.startswith("/v1.0/"):  # the Graph API says "slow down" with a 400 and error code 4
-                self._send(400, {"error": {"message": "(#4) Application request limit reached", "type":
-                                           "OAuthException", "is_transient": True, "code": 4,
-                                           "fbtrace_id": "AbCdEf"}})
-                return True
-            elif path.startswith("/xrpc/"):
-                headers = {"RateLimit-Limit": 3000, "RateLimit-Remaining": 0, "RateLimit-Reset": reset,
-                           "RateLimit-Policy": "3000;w=300"}
-                body = {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"}
-            else:
-                iso = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(reset))
-                headers = {"X-RateLimit-Limit": 300, "X-RateLimit-Remaining": 0, "X-RateLimit-Reset": iso}
-                body = {"error": "Too many requests"}
-            self._send(429, body, headers)
+        if fault.kind == "429":  # each API's own answer past a rate limit, with its headers
+            module = self.owner.serving(path)
+            reply = (module.rate_limited(fault.reset_in) if hasattr(module, "rate_limited")
+                     else Reply(429, {"error": "Too Many Requests"}))
+            self._send(reply.status, reply.body, reply.headers)
         elif fault.kind in ("503", "500"):
             self._send(int(fault.kind), "<html><body>Service Unavailable</body></html>")
         elif fault.kind == "html":

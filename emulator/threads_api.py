@@ -79,6 +79,17 @@ def _page(items: list[dict], query, base: str) -> Reply:
     return Reply(200, body)
 
 
+
+def serves(path: str) -> bool:
+    return path.startswith("/v1.0/")
+
+
+def rate_limited(reset_in: float) -> Reply:
+    """The Graph API says "slow down" with a 400 and error code 4."""
+    return Reply(400, {"error": {"message": "(#4) Application request limit reached", "type": "OAuthException",
+                                 "is_transient": True, "code": 4, "fbtrace_id": "AbCdEf"}})
+
+
 def handle(emulator, path: str, query, headers) -> Reply:
     auth = headers.get("Authorization") or ""
     token = auth[7:] if auth.lower().startswith("bearer ") else _one(query, "access_token")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -65,7 +66,8 @@ class World:
     def __init__(self, clock=None):
         self._clock = clock
         self.users: dict[tuple[str, str], User] = {}
-        self.posts: dict[str, dict[str, Post]] = {name: {} for name in PLATFORMS}
+        # by platform: the built-in ones, and any other a plugin's emulator adds posts for
+        self.posts: dict[str, dict[str, Post]] = defaultdict(dict, {name: {} for name in PLATFORMS})
         self.children: dict[tuple[str, str], list[str]] = {}
         self.quotes: dict[tuple[str, str], list[str]] = {}
         self._seq = 0
@@ -101,7 +103,9 @@ class World:
             return "".join(B64[b % 64] for b in digest[:26])
         if platform == "threads":
             return str(17_000_000_000_000_000 + ms * 1000 + self._seq % 1000)
-        return f"at://{author.id}/app.bsky.feed.post/{_tid(int(created.timestamp() * 1_000_000), self._seq)}"
+        if platform == "bluesky":
+            return f"at://{author.id}/app.bsky.feed.post/{_tid(int(created.timestamp() * 1_000_000), self._seq)}"
+        return str(self._seq)  # another platform's (a plugin's emulator): a plain number
 
     def add(self, platform: str, handle: str, text: str, created_at: datetime, *, parent: str | None = None,
             quote_of: str | None = None, **extra) -> Post:

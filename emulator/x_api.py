@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import re
+import time
 from datetime import timedelta
 
 from .reply import Reply
@@ -145,6 +146,19 @@ def _untoken(token: str) -> str | None:
         return base64.b32decode(token.upper() + "=" * (-len(token) % 8)).decode()
     except Exception:
         return None
+
+
+
+def serves(path: str) -> bool:
+    return path.startswith("/2/")
+
+
+def rate_limited(reset_in: float) -> Reply:
+    """X's answer past a rate limit: the window's reset as an epoch in x-rate-limit-reset."""
+    reset = int(time.time() + reset_in)
+    return Reply(429, {"title": "Too Many Requests", "type": "about:blank", "status": 429,
+                       "detail": "Too Many Requests"},
+                 {"x-rate-limit-limit": 450, "x-rate-limit-remaining": 0, "x-rate-limit-reset": reset})
 
 
 def handle(emulator, path: str, query, headers):

@@ -45,6 +45,17 @@ def _offset(token: str | None) -> int | None:
         return None
 
 
+
+def serves(path: str) -> bool:
+    return path.startswith("/youtube/v3/")
+
+
+def rate_limited(reset_in: float) -> Reply:
+    """YouTube's answer to too many requests (no reset given: its quota resets at midnight Pacific)."""
+    return Reply(429, {"error": {"code": 429, "message": "Too many requests.", "errors": [
+        {"message": "Too many requests.", "domain": "usageLimits", "reason": "rateLimitExceeded"}]}})
+
+
 def handle(emulator, path: str, query, headers) -> Reply:
     key = _one(query, "key") or headers.get("X-Goog-Api-Key")
     if not key:

@@ -18,24 +18,20 @@ import secrets
 
 from sqlite_utils import Database
 
+from replies import platforms
+
 SALT_KEY = "pseudonym_salt"
 AT = "@\uff20"  # @ and the full-width ＠, which renders the same
 # @user, @user@instance.social (Mastodon), @handle.bsky.social (Bluesky); a handle never ends in . or -
 MENTION = re.compile(rf"(?<![\w{AT}])[{AT}]([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)"
                      rf"(?:[{AT}]([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d+)?))?")
-# Reddit names people as u/name or /u/name
-REDDIT_USER = re.compile(r"(?<![\w/])/?u/([A-Za-z0-9_-]{3,20})\b")
-# Bluesky account ids and the at:// URIs built on them name a person as surely as a handle
-DID = re.compile(r"\bdid:(?:plc|web):[A-Za-z0-9._%-]+(?::[A-Za-z0-9._%-]+)*")
-AT_URI = re.compile(r"\bat://[^\s\"'<>()\[\]{}]+")
 # links, with a scheme or as a bare domain with a path (x.com/alice/status/1); they stop at quotes and brackets
 _URL_CHARS = r"[^\s\"'<>()\[\]{}]"
 LINK = re.compile(rf"(?:\b(?:https?://|www\.){_URL_CHARS}+|\b(?:[A-Za-z0-9-]+\.)+[A-Za-z]{{2,}}/{_URL_CHARS}*)",
                   re.IGNORECASE)
 _TRAILING = ".,;:!?"
-# the platforms' own sites: a link to one names a person or a post (x.com/alice, bsky.app/profile/bob)
-SOCIAL_HOSTS = ("x.com", "twitter.com", "t.co", "bsky.app", "bsky.social", "reddit.com", "redd.it", "youtube.com",
-                "youtu.be", "threads.net", "threads.com", "instagram.com", "facebook.com", "linkedin.com")
+# sites whose links name a person or a post besides the platforms' own (each Platform's `sites`)
+OTHER_SOCIAL_HOSTS = ("instagram.com", "facebook.com", "linkedin.com")
 # a bare handle: letters, digits and _ . - inside, not part of a longer word, an address or a mention
 BARE = re.compile(rf"(?<![\w{AT}./:-])([A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(?![\w{AT}]|\.\w|-\w)")
 # record fields that carry no person and pass unchanged
@@ -84,8 +80,10 @@ class Pseudonymizer:
         for (url,) in db.execute("select url from replies where url is not null union "
                                  "select url from threads where url is not null"):
             hosts.add(_host(url))
-        for (stored,) in db.execute("select id from replies where platform = 'mastodon' and id like '%/%'"):
-            hosts.add(stored.split("/", 1)[0].lower())
+        federated = [name for name, platform in platforms.registered().items() if platform.federated]
+        for (stored,) in db.execute(f"select id from replies where platform in ({', '.join('?' * len(federated))})"
+                                    " and id like '%/%'", federated):
+            hosts.add(stored.split("/", 1)[0].lower())  # a federated platform's ids are SERVER/ID
         return cls(salt or database_salt(db), strip_links=strip_links, handles=handles, hosts=hosts - {""})
 
     def post(self, platform: str, value) -> str | None:
@@ -109,8 +107,8 @@ class Pseudonymizer:
         handle of a known author replaced (and every link, with strip_links)."""
         if not text:
             return text
-        text = AT_URI.sub(lambda m: "at://" + self.token("post", f"{platform}:{m.group()}", 16), text)
-        text = DID.sub(lambda m: self.person(m.group(), "bluesky"), text)
+        for owner, mention in _mentions():  # each platform's own ways of naming its accounts and posts
+            text = mention.pattern.sub(lambda m: mention.prefix + self._named(m, mention, owner), text)
         text = LINK.sub(lambda m: _link_placeholder(m) if self.strip_links or self._names_someone(m.group())
                         else m.group(), text)
 
@@ -118,7 +116,6 @@ class Pseudonymizer:
             user, host = m.group(1), m.group(2)
             return "@" + self.person(f"{user}@{host}" if host else user, platform, home)
 
-        text = REDDIT_USER.sub(lambda m: "u/" + self.person(m.group(1), "reddit"), text)
         text = MENTION.sub(mention, text)
         if self.handles:
             text = BARE.sub(lambda m: self._bare(m.group(1)) or m.group(), text)
@@ -131,7 +128,7 @@ class Pseudonymizer:
         nor text is refused (TypeError), so a new field cannot slip through untreated."""
         platform = record.get("platform") or ""
         author = record.get("author") or ""
-        home = author.split("@", 1)[1] if platform == "mastodon" and "@" in author else None
+        home = author.split("@", 1)[1] if _federated(platform) and "@" in author else None
         out = {}
         for field, value in record.items():
             if field in IDS:
@@ -151,7 +148,14 @@ class Pseudonymizer:
     def _names_someone(self, link: str) -> bool:
         """Whether `link` leads to a platform's page or a server the database holds posts from."""
         host = _host(link if "://" in link else "https://" + link)
-        return host in self.hosts or any(host == site or host.endswith("." + site) for site in SOCIAL_HOSTS)
+        return host in self.hosts or any(host == site or host.endswith("." + site) for site in _social_hosts())
+
+    def _named(self, match: re.Match, mention: platforms.Mention, owner: str) -> str:
+        """A platform's own mention of an account (a person's pseudonym) or of a post (a salted token)."""
+        named = match.group("name") if "name" in mention.pattern.groupindex else match.group()
+        if mention.kind == "post":
+            return self.token("post", f"{owner}:{named}", 16)
+        return self.person(named, owner)
 
     def _bare(self, word: str) -> str | None:
         found = self.handles.get(word.lower())
@@ -188,6 +192,20 @@ def _canonical(handle: str, platform: str = "", home: str | None = None) -> str:
     """One spelling per account: case-folded, without the @ (either width) or a trailing dot; on Mastodon
     a bare user is qualified by the server it belongs to."""
     name = handle.replace("\uff20", "@").lstrip("@").rstrip(".-").lower()
-    if platform == "mastodon" and "@" not in name and home:
+    if _federated(platform) and "@" not in name and home:
         name = f"{name}@{home.lower()}"
     return name
+
+
+def _federated(platform: str) -> bool:
+    declared = platforms.get(platform)
+    return bool(declared and declared.federated)
+
+
+def _mentions() -> list[tuple[str, platforms.Mention]]:
+    """(platform, mention pattern) of every registered platform, in the registry's order."""
+    return [(name, mention) for name, platform in platforms.registered().items() for mention in platform.mentions]
+
+
+def _social_hosts() -> tuple[str, ...]:
+    return tuple(site for platform in platforms.registered().values() for site in platform.sites) + OTHER_SOCIAL_HOSTS

@@ -7,13 +7,12 @@ thread is fetched, so no reply is missed. Quotes come from getQuotes.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.setting import Setting, url
+from replies.platforms.builtin.bluesky import AT_RE
 
 from .errors import BadResponse, HarvestError, ThreadNotFound
 from .record import BLOCKED, MALFORMED, NOT_FOUND, QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
@@ -26,24 +25,10 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "bluesky"
-WEB_RE = re.compile(r"https?://(?:www\.)?bsky\.app/profile/([^/?#]+)/post/([A-Za-z0-9._~:-]+)/?(?:[?#].*)?")
-AT_RE = re.compile(r"at://([^/]+)/app\.bsky\.feed\.post/([A-Za-z0-9._~:-]+)")
 MAX_DEPTH = 1000
 
-URL_FORMS = ("https://bsky.app/profile/HANDLE/post/ID", "at://DID/app.bsky.feed.post/ID")
-URL_NOTE = "no token"  # what `replies harvest --help` says beside the forms
-# what this platform reads from the environment and the config file's [bluesky] section
-SETTINGS = (
-    Setting("bsky_api_base", "REPLIES_BSKY_API_BASE", "api_base", "Bluesky AppView host",
-            default="https://public.api.bsky.app", parse=url, emulator="{base}"),
-)
 
 
-def parse_url(url: str) -> tuple[str, str] | None:
-    """(actor, rkey) from a bsky.app post URL or an at:// post URI, or None."""
-    text = url.strip()
-    match = WEB_RE.fullmatch(text) or AT_RE.fullmatch(text)
-    return (match.group(1), match.group(2)) if match else None
 
 
 def _reset(headers: httpx.Headers) -> float | None:
@@ -103,8 +88,7 @@ def _type(node: Any) -> str:
 class BlueskySource:
     platform = PLATFORM
 
-    def __init__(self, actor: str, rkey: str, settings: Settings, retry: RetryPolicy, events: Events, *,
-                 full_archive: bool = False):  # full_archive is X's; the AppView always has the whole thread
+    def __init__(self, actor: str, rkey: str, settings: Settings, retry: RetryPolicy, events: Events):  # the AppView always has the whole thread
         self.actor, self.rkey = actor, rkey
         self.events = events
         from replies.net.http import JsonClient

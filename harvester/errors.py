@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from replies.errors import ConfigurationError, RepliesError
 from replies.net.errors import ApiUnavailable, BadResponse, OffHostRedirect, RateLimited
+from replies.platforms import UnrecognisedURL
 
 __all__ = ["HarvestError", "UnrecognisedURL", "ThreadNotFound", "ConfigurationError", "AuthMissing",
            "AuthRejected", "RateLimited", "BadResponse", "ApiUnavailable", "OffHostRedirect"]
@@ -15,10 +16,6 @@ __all__ = ["HarvestError", "UnrecognisedURL", "ThreadNotFound", "ConfigurationEr
 
 class HarvestError(RepliesError):
     """Base class of the harvester's own errors: the CLI prints the message and exits non-zero."""
-
-
-class UnrecognisedURL(HarvestError):
-    """The URL names no post on a platform replies knows."""
 
 
 class ThreadNotFound(HarvestError):

@@ -18,7 +18,6 @@ from replies.db.times import parse_iso
 from replies.errors import RepliesError
 from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.setting import Setting
 
 from .errors import AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant, tolerant_each
@@ -32,33 +31,13 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "mastodon"
-URL_RE = re.compile(
-    r"(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:web/)?(?:@[A-Za-z0-9_.-]+(?:@[A-Za-z0-9.-]+)?|users/[A-Za-z0-9_.-]+/statuses)/(\d+)/?(?:[?#].*)?"
-)
 LOGGED_OUT_LIMIT = 60  # descendants in one logged-out /context answer
 LINK_NEXT_RE = re.compile(r'<([^>]+)>;\s*rel="next"')
 # A Mastodon status's ActivityPub id: the server it was posted on, and its status id there.
 ORIGIN_RE = re.compile(r"(https?://[A-Za-z0-9.-]+(?::\d+)?)/(?:ap/)?users/[A-Za-z0-9_.-]+/statuses/(\d{1,30})")
 
-URL_FORMS = ("https://INSTANCE/@USER/ID",)
-URL_NOTE = "MASTODON_ACCESS_TOKEN optional"  # what `replies harvest --help` says beside the forms
-# what this platform reads from the environment and the config file's [mastodon] section
-SETTINGS = (
-    Setting("mastodon_access_token", "MASTODON_ACCESS_TOKEN", "access_token",
-            "a Mastodon user token, sent only to `MASTODON_INSTANCE`", secret=True, shown_default="none (logged out)"),
-    Setting("mastodon_instance", "MASTODON_INSTANCE", "instance",
-            "the server (`mastodon.social`) that `MASTODON_ACCESS_TOKEN` belongs to", parse=host_of,
-            shown_default="none: the token is sent nowhere", emulator="{base}"),
-    Setting("mastodon_tokens", "MASTODON_ACCESS_TOKEN", "access_token",
-            "another server's own token, sent to that server only",
-            default={}, secret=True, parse=host_of, per_host=True),
-)
 
 
-def parse_url(url: str) -> tuple[str, str] | None:
-    """(instance base URL, status id) from a Mastodon status URL, or None."""
-    match = URL_RE.fullmatch(url.strip())
-    return (match.group(1), match.group(2)) if match else None
 
 
 def _reset(headers: httpx.Headers) -> float | None:
@@ -179,8 +158,9 @@ class MastodonSource:
     platform = PLATFORM
 
     def __init__(self, instance: str, status_id: str, settings: Settings, retry: RetryPolicy, events: Events, *,
-                 full_archive: bool = False):  # full_archive is X's; a server's context has no time limit
+                 origin: bool = False):  # a server's context has no time limit
         self.instance, self.status_id = instance, status_id
+        self.origin = origin  # also ask each reply's own server for what lies below it (--origin)
         self.events = events
         self.settings, self.retry = settings, retry
         self.origins: dict[str, JsonClient] = {}  # other servers asked with --origin, by host
@@ -266,7 +246,7 @@ class MastodonSource:
             yield Batch(posts, source_url=f"/api/v1/statuses/{api_id(anchor)}/context")
             gaps = {sid for sid in replies_count if _unseen(sid, replies_count, children) and sid not in asked}
             queue = sorted(set(queue) | gaps, key=lambda s: (depth.get(s, 0), s))
-        if self.settings.mastodon_origin:
+        if self.origin:
             yield from self._from_origins(root, known, children, replies_count)
         missing = sum(_unseen(sid, replies_count, children) for sid in replies_count)
         if missing:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from replies.db.times import untrusted_epoch
 from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
 from .record import DELETED, REMOVED, REPLY, ROOT, Post, tolerant
@@ -34,41 +33,11 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "reddit"
-_HOSTS = r"https?://(?:(?:www|old|new|np|m|sh)\.)?reddit\.com"
-URL_RE = re.compile(_HOSTS + r"/(?:r/[A-Za-z0-9_]{1,32}/)?comments/([a-z0-9]{1,13})"
-                    r"(?:/[^/?#]*(?:/([a-z0-9]{1,13}))?)?/?(?:[?#].*)?", re.IGNORECASE)
-SHORT_RE = re.compile(r"https?://redd\.it/([a-z0-9]{1,13})/?(?:[?#].*)?", re.IGNORECASE)
 FULLNAME_RE = re.compile(r"t[13]_[a-z0-9]{1,13}")
 MORE_IDS = 100     # ids /api/morechildren takes in one call
 PAGE_LIMIT = 500   # the most comments /comments returns in one answer
-URL_FORMS = ("https://www.reddit.com/r/SUB/comments/ID/...", "https://redd.it/ID")
-URL_NOTE = "REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET; a comment's permalink harvests its replies"  # what `replies harvest --help` says beside the forms
-# what this platform reads from the environment and the config file's [reddit] section
-SETTINGS = (
-    Setting("reddit_client_id", "REDDIT_CLIENT_ID", "client_id", "a Reddit app's id (app-only OAuth)",
-            shown_default="none (Reddit harvests fail without it)", emulator="reddit-client"),
-    Setting("reddit_client_secret", "REDDIT_CLIENT_SECRET", "client_secret", "that app's secret", secret=True,
-            shown_default="none (Reddit harvests fail without it)", emulator="reddit-secret"),
-    Setting("reddit_user_agent", "REDDIT_USER_AGENT", "user_agent", "the descriptive user agent Reddit asks for",
-            shown_default="python:replies:VERSION (reply harvester for research)"),
-    Setting("reddit_api_base", "REPLIES_REDDIT_API_BASE", "api_base", "Reddit API host",
-            default="https://oauth.reddit.com", parse=url, emulator="{base}"),
-    # the secret goes where the API is, unless told otherwise: an emulator's address never sends it to
-    # www.reddit.com, and the real API's default sends it only to Reddit
-    Setting("reddit_auth_base", "REPLIES_REDDIT_AUTH_BASE", "auth_base", "where the id and secret are sent for a token",
-            default="https://www.reddit.com", parse=url, fallback="REPLIES_REDDIT_API_BASE",
-            shown_default="`REPLIES_REDDIT_API_BASE` where that is set, else `https://www.reddit.com`"),
-)
 
 
-def parse_url(url: str) -> tuple[str, str | None] | None:
-    """(article id, comment id or None) from a Reddit post or comment permalink, or None."""
-    text = url.strip()
-    match = URL_RE.fullmatch(text)
-    if match:
-        return match.group(1).lower(), (match.group(2) or "").lower() or None
-    match = SHORT_RE.fullmatch(text)
-    return (match.group(1).lower(), None) if match else None
 
 
 def _fullname(value: Any) -> str:
@@ -157,8 +126,7 @@ class _Tree:
 class RedditSource:
     platform = PLATFORM
 
-    def __init__(self, article: str, comment: str | None, settings: Settings, retry: RetryPolicy, events: Events, *,
-                 full_archive: bool = False):  # full_archive is X's
+    def __init__(self, article: str, comment: str | None, settings: Settings, retry: RetryPolicy, events: Events):
         if not (settings.reddit_client_id and settings.reddit_client_secret):
             raise AuthMissing("Reddit needs REDDIT_CLIENT_ID and REDDIT_CLIENT_SECRET: create a \"script\" app at "
                               "https://www.reddit.com/prefs/apps and set both (or [reddit] in the config file)")

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlite_utils import Database
 
-from replies import __version__
+from replies import __version__, platforms
 from replies import db as store
-from replies.errors import RepliesError
+from replies.errors import ConfigurationError, RepliesError
 from replies.net.events import Events
 from replies.net.retry import RetryPolicy
+from replies.platforms.refs import coverage
 
-from . import platforms
 from .errors import BadResponse, RateLimited
 from .record import MALFORMED, Post
 from .settings import Settings
@@ -74,18 +75,26 @@ class HarvestResult:
     unavailable: dict[str, int] | None = None  # posts stored without content (blocked, deleted ...), by status
 
 
-def source_for(url: str, settings: Settings, events: Events, *, full_archive: bool = False,
+def source_for(url: str, settings: Settings, events: Events, *, options: Mapping[str, Any] | None = None,
                wait: bool = True) -> Source:
-    """The platform module that understands `url`, ready to harvest it."""
+    """The Source of the platform that understands `url`, ready to harvest it. `options` are the harvesting
+    options platforms declare (`full_archive`, `origin`): each goes to the platform that declares it only."""
+    unknown = sorted(set(options or {}) - {option.name for _, option in platforms.options()})
+    if unknown:
+        raise ConfigurationError(f"no platform takes the harvesting option {unknown[0]!r} (they take: "
+                                 + ", ".join(option.name for _, option in platforms.options()) + ")")
     name, ref = platforms.parse(url)
+    platform = platforms.get(name)
     retry = RetryPolicy(events, wait_on_rate_limit=wait, max_attempts=settings.max_attempts,
                         max_wait=settings.max_wait, clock=settings.clock, sleep=settings.sleep)
-    return platforms.module(name).Source(*ref, settings, retry, events, full_archive=full_archive)
+    mine = {key: value for key, value in (options or {}).items() if key in platform.option_names()}
+    return platform.source_class()(*ref, settings, retry, events, **mine)
 
 
 def harvest(database: Database, url: str, settings: Settings | None = None, *, events: Events | None = None,
-            full_archive: bool = False, wait: bool = True) -> HarvestResult:
-    """Harvest the thread at `url` into `database`: the root, every reply at any depth, and quotes.
+            options: Mapping[str, Any] | None = None, wait: bool = True) -> HarvestResult:
+    """Harvest the thread at `url` into `database`: the root, every reply at any depth, and quotes. `options`:
+    the platforms' declared harvesting options by name (`{"full_archive": True}` for X), unknown ones refused.
 
     Every page is committed with its pagination checkpoint, so a run that is
     interrupted (Ctrl-C, kill, crash, rate limit) is carried on by the next.
@@ -94,7 +103,7 @@ def harvest(database: Database, url: str, settings: Settings | None = None, *, e
     settings = settings or Settings.from_env()
     events = events or Events()
     try:
-        source = source_for(url, settings, events, full_archive=full_archive, wait=wait)
+        source = source_for(url, settings, events, options=options, wait=wait)
         try:
             return _harvest(database, url, source, settings, events)
         finally:
@@ -186,7 +195,7 @@ def _warn_malformed(platform: str, posts: list[Post], events: Events, seen: int)
 def _coverage(database: Database, platform: str, thread_id: str, events: Events) -> tuple[int, int | None]:
     """(found, expected) after a complete pass; a shortfall is a warning, and so is a fall since the last
     pass that measured it."""
-    found, expected = store.thread_coverage(database, platform, thread_id)
+    found, expected = coverage(database, platform, thread_id)
     before = store.previous_coverage(database, platform, thread_id)
     if expected is not None and found < expected:
         shortfall = store.describe_coverage(found, expected, store.unavailable_posts(database, platform, thread_id))

@@ -6,9 +6,10 @@ returned so the caller can print a line per thread and choose the exit code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -32,11 +33,11 @@ class ThreadOutcome:
 
 
 def harvest_one(database: Database, url: str, settings: Settings, *, events: Events, wait: bool = True,
-                full_archive: bool = False) -> ThreadOutcome:
+                options: Mapping[str, Any] | None = None) -> ThreadOutcome:
     """Harvest one thread, turning a harvest error into its outcome rather than raising it."""
     try:
         return ThreadOutcome(url, "ok", harvest(database, url, settings, events=events, wait=wait,
-                                                full_archive=full_archive))
+                                                options=options))
     except RepliesError as exc:
         return ThreadOutcome(url, "rate_limited" if isinstance(exc, RateLimited) else "error", error=str(exc),
                              exit_code=exc.exit_code, exception=exc)
@@ -49,15 +50,17 @@ def harvest_one(database: Database, url: str, settings: Settings, *, events: Eve
 
 def harvest_all(database: Database, settings: Settings, *, now: datetime | None = None,
                 events_for: Callable[[str], Events] | None = None, wait: bool = True,
-                report: Callable[[ThreadOutcome], None] | None = None) -> list[ThreadOutcome]:
-    """Harvest every active tracked thread; `report` is called after each one."""
+                report: Callable[[ThreadOutcome], None] | None = None,
+                options: Mapping[str, Any] | None = None) -> list[ThreadOutcome]:
+    """Harvest every active tracked thread (with the platforms' harvesting `options`); `report` is called after
+    each one."""
     outcomes = []
     for item in tracked(database, now):
         if not item["active"]:
             outcome = ThreadOutcome(item["url"], "finished")
         else:
             events = events_for(item["url"]) if events_for else Events()
-            outcome = harvest_one(database, item["url"], settings, events=events, wait=wait)
+            outcome = harvest_one(database, item["url"], settings, events=events, wait=wait, options=options)
             if outcome.result:
                 link_thread(database, item["url"], outcome.result.platform, outcome.result.thread_id)
         outcomes.append(outcome)

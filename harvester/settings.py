@@ -15,11 +15,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from replies import platforms
 from replies.errors import ConfigurationError
 from replies.net.hosts import host_of, in_clear, is_local_url, is_loopback, redact, require_secure
 from replies.setting import Setting
-
-from . import platforms
 
 __all__ = ["Settings", "host_of", "in_clear", "is_local_url", "is_loopback", "redact", "require_secure"]
 
@@ -28,8 +27,6 @@ GENERAL = {  # the settings every harvest has, whatever the platform
     "max_attempts": 8,
     "max_wait": 900.0,  # the longest rate-limit wait; past it the harvest stops as rate-limited
     "thread_deadline": 4 * 3600.0,  # the longest one thread may take, waits included
-    # Mastodon: also ask each reply's own server (from its `uri`) for replies the thread's server lacks
-    "mastodon_origin": False,
 }
 
 

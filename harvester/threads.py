@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, ConfigurationError, HarvestError, ThreadNotFound
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
@@ -26,29 +25,12 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "threads"
-URL_RE = re.compile(r"https?://(?:www\.)?threads\.(?:net|com)/@([A-Za-z0-9._]{1,30})/post/([A-Za-z0-9_-]{5,40})"
-                    r"/?(?:[?#].*)?", re.IGNORECASE)
-URL_FORMS = ("https://www.threads.net/@USER/post/CODE",)
-URL_NOTE = "THREADS_ACCESS_TOKEN of USER"  # what `replies harvest --help` says beside the forms
-# what this platform reads from the environment and the config file's [threads] section
-SETTINGS = (
-    Setting("threads_access_token", "THREADS_ACCESS_TOKEN", "access_token",
-            "a Threads user token of the question post's owner", secret=True,
-            shown_default="none (Threads harvests fail without it)", emulator="threads-token"),
-    Setting("threads_api_base", "REPLIES_THREADS_API_BASE", "api_base",
-            "Threads API host (a base ending in `/v1.0` is taken as it is)", default="https://graph.threads.net",
-            parse=url, emulator="{base}"),
-)
 VERSION = "/v1.0"
 FIELDS = "id,text,username,permalink,timestamp,media_type,shortcode,replied_to,root_post,is_reply,hide_status"
 RATE_CODES = (4, 17, 32, 613)  # the Graph API's "too many calls" errors, sent as 400 or 403
 MAX_OWN_PAGES = 200            # 100 posts a page: the owner's latest 20,000 posts are searched for the URL's
 
 
-def parse_url(url: str) -> tuple[str, str] | None:
-    """(user name, post code) from a threads.net or threads.com post URL, or None."""
-    match = URL_RE.fullmatch(url.strip())
-    return (match.group(1).lower(), match.group(2)) if match else None
 
 
 def _graph_code(body: Any) -> int | None:
@@ -72,8 +54,7 @@ def normalise_media(media: dict, *, kind: str = REPLY, parent_id: str | None = N
 class ThreadsSource:
     platform = PLATFORM
 
-    def __init__(self, user: str, code: str, settings: Settings, retry: RetryPolicy, events: Events, *,
-                 full_archive: bool = False):  # full_archive is X's
+    def __init__(self, user: str, code: str, settings: Settings, retry: RetryPolicy, events: Events):
         if not settings.threads_access_token:
             raise AuthMissing(f"Threads shows a post's replies only to its owner: set THREADS_ACCESS_TOKEN to an "
                               f"access token of @{user} (with threads_basic and threads_read_replies)")

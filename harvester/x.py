@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from replies import lazy
 from replies.db.times import parse_iso
 from replies.net.events import Events
-from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, ThreadNotFound
 from .record import QUOTE, REPLY, ROOT, Post, post_id, tolerant_each
@@ -36,9 +35,6 @@ requests = lazy.module("requests")
 
 PLATFORM = "x"
 TWEEPY_HOST = "https://api.twitter.com"
-URL_RE = re.compile(
-    r"https?://(?:www\.|mobile\.)?(?:twitter\.com|x\.com)/(?:[A-Za-z0-9_]{1,15}|i(?:/web)?)/status(?:es)?/(\d{1,19})(?:[/?#].*)?"
-)
 TWEET_FIELDS = [
     "author_id", "conversation_id", "created_at", "in_reply_to_user_id", "referenced_tweets",
     "public_metrics", "lang", "entities", "note_tweet",
@@ -47,23 +43,10 @@ USER_FIELDS = ["username", "name", "created_at", "verified"]
 EXPANSIONS = ["author_id", "referenced_tweets.id", "in_reply_to_user_id"]
 RECENT_DAYS = 7
 
-URL_FORMS = ("https://x.com/USER/status/ID",)
-URL_NOTE = "needs X_BEARER_TOKEN"  # what `replies harvest --help` says beside the forms
-# what this platform reads from the environment and the config file's [x] section
-SETTINGS = (
-    Setting("x_bearer_token", "X_BEARER_TOKEN", "bearer_token", "X API v2 app bearer token", secret=True,
-            shown_default="none (X harvests fail without it)", emulator="test-token"),
-    Setting("x_api_base", "REPLIES_X_API_BASE", "api_base", "X API host", default="https://api.twitter.com",
-            parse=url, emulator="{base}"),
-)
 TCO_RE = re.compile(r"https?://t\.co/[A-Za-z0-9]{1,40}")
 LINK_RE = re.compile(r"https?://[^\s<>\"]{1,2000}")
 
 
-def parse_url(url: str) -> str | None:
-    """The tweet id in an x.com / twitter.com status URL, or None."""
-    match = URL_RE.fullmatch(url.strip())
-    return match.group(1) if match else None
 
 
 def normalise_tweet(tweet: dict, users: dict[str, dict], *, kind: str = REPLY, parent_id: str | None = None) -> Post:

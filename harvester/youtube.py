@@ -9,17 +9,14 @@ Every call costs one unit of the key's daily quota (10,000 by default); when You
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from replies.errors import RepliesError
 from replies.net.errors import HTTPStatusError
 from replies.net.events import Events
-from replies.setting import Setting, url
 
 from .errors import AuthMissing, AuthRejected, BadResponse, HarvestError, RateLimited, ThreadNotFound
 from .record import REPLY, ROOT, Post, post_id, tolerant_each
@@ -30,42 +27,9 @@ if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the pl
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "youtube"
-REQUEST_NOUN = "quota units"  # every call this module makes costs one unit
-VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
-_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com",
-          "www.youtube-nocookie.com")
-_PATH_FORMS = re.compile(r"/(?:shorts|live|embed|v)/([A-Za-z0-9_-]{11})/?")
-URL_FORMS = ("https://www.youtube.com/watch?v=ID", "https://youtu.be/ID", "https://www.youtube.com/shorts/ID")
-URL_NOTE = "YOUTUBE_API_KEY; 1 quota unit a request"  # what `replies harvest --help` says beside the forms
-# what this platform reads from the environment and the config file's [youtube] section
-SETTINGS = (
-    Setting("youtube_api_key", "YOUTUBE_API_KEY", "api_key", "a YouTube Data API v3 key", secret=True,
-            shown_default="none (YouTube harvests fail without it)", emulator="youtube-key"),
-    Setting("youtube_api_base", "REPLIES_YOUTUBE_API_BASE", "api_base", "YouTube API host",
-            default="https://www.googleapis.com", parse=url, emulator="{base}"),
-)
 PAGE = 100
 
 
-def parse_url(url: str) -> tuple[str] | None:
-    """(video id,) from a YouTube video URL in any of its forms, or None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        return None
-    host = (parts.hostname or "").lower()
-    if host == "youtu.be":
-        vid = parts.path.strip("/")
-    elif host in _HOSTS:
-        match = _PATH_FORMS.fullmatch(parts.path)
-        if match:
-            vid = match.group(1)
-        elif parts.path.rstrip("/") == "/watch":
-            vid = (parse_qs(parts.query).get("v") or [""])[0]
-        else:
-            return None
-    else:
-        return None
-    return (vid,) if VIDEO_ID.fullmatch(vid) else None
 
 
 def _count(value: Any) -> int | None:
@@ -111,8 +75,7 @@ def _quota_reset(now: datetime) -> datetime:
 class YouTubeSource:
     platform = PLATFORM
 
-    def __init__(self, video_id: str, settings: Settings, retry: RetryPolicy, events: Events, *,
-                 full_archive: bool = False):  # full_archive is X's
+    def __init__(self, video_id: str, settings: Settings, retry: RetryPolicy, events: Events):
         if not settings.youtube_api_key:
             raise AuthMissing("YouTube needs YOUTUBE_API_KEY: an API key with the YouTube Data API v3 enabled "
                               "(console.cloud.google.com, APIs & Services > Credentials)")

@@ -1,7 +1,8 @@
 """replies: ask a question on social media, then turn the replies into evidence.
 
 Every part of the project lives under this one import namespace, so a user's environment gains no generic
-top-level names: `replies.harvester`, `replies.classifier`, `replies.db`, `replies.estimate`, `replies.export`,
+top-level names: `replies.platforms` (each platform's declaration, and the registry plugins join),
+`replies.harvester`, `replies.classifier`, `replies.db`, `replies.estimate`, `replies.export`,
 `replies.report`, `replies.review`, `replies.web`, `replies.cli`, `replies.emulator`, and the shared layers
 `replies.net`, `replies.codebook`, `replies.errors` (pyproject.toml maps each top-level folder to its place).
 

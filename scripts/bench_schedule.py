@@ -60,7 +60,7 @@ def main() -> None:
     from replies.emulator import Emulator, World
     from replies.emulator.sample import post_url
     from replies.emulator.world import synthetic_thread
-    from replies.harvester.platforms import names
+    from replies.platforms import names
 
     world = World()
     platforms = names()  # every platform the emulator serves

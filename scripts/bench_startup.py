@@ -34,10 +34,9 @@ HEAVY = ("numpy", "httpx", "httpcore", "tweepy", "requests", "bs4", "torch", "tr
 
 def small_database(folder: Path) -> Path:
     """The sample thread on Mastodon, harvested from the emulator into a new database."""
-    from replies import db
+    from replies import db, platforms
     from replies.emulator import Emulator, World
     from replies.emulator.sample import load_sample, post_url
-    from replies.harvester import platforms
     from replies.harvester.run import harvest
     from replies.harvester.settings import Settings
 

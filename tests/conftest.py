@@ -10,10 +10,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from replies import platforms
 from replies.cli import main
 from replies.emulator import Emulator, World
 from replies.emulator.sample import load_sample, post_url
-from replies.harvester import platforms
 
 TOKEN = "test-token"
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from replies.cli import COMMANDS, commands, main
-from replies.harvester import bluesky, mastodon, x
+from replies.platforms.builtin import bluesky, mastodon, x
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

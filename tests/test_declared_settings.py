@@ -1,31 +1,28 @@
-"""A new platform is one module and one registry line: its declared settings reach the settings object, the
-config file, `replies config`, the emulator's environment and the docs' table with no other change."""
+"""A new platform is one declaration: its declared settings reach the settings object, the config file,
+`replies config`, the emulator's environment and the docs' table with no other change. (A platform installed
+by a plugin distribution, through the entry points, is tested in test_plugin.py.)"""
 
 from __future__ import annotations
 
-import sys
-import types
-
 from click.testing import CliRunner
 
+from replies import platforms
 from replies.cli import main
 from replies.cli.config import settings_table
-from replies.harvester import platforms
 from replies.harvester.settings import Settings
 from replies.setting import Setting, url
 
 
 def _register(monkeypatch) -> None:
-    module = types.ModuleType("replies_test_platform")
-    module.URL_FORMS = ("https://example.invalid/p/ID",)
-    module.SETTINGS = (
+    settings = (
         Setting("lemmy_token", "LEMMY_TOKEN", "token", "a Lemmy token", secret=True, emulator="lemmy-token"),
         Setting("lemmy_api_base", "REPLIES_LEMMY_API_BASE", "api_base", "Lemmy API host",
                 default="https://lemmy.example", parse=url, emulator="{base}"),
     )
-    module.parse_url = lambda address: None
-    monkeypatch.setitem(sys.modules, "replies_test_platform", module)
-    monkeypatch.setitem(platforms.MODULES, "lemmy", "replies_test_platform")
+    lemmy = platforms.Platform(name="lemmy", title="Lemmy", url_forms=("https://example.invalid/p/ID",),
+                               parse_url=lambda address: None, source="replies_test_platform:Source",
+                               settings=settings)
+    monkeypatch.setitem(platforms.registered(), "lemmy", lemmy)
 
 
 def test_a_new_platforms_settings_reach_every_place_from_its_module_alone(monkeypatch, tmp_path):

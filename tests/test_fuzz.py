@@ -14,7 +14,7 @@ from replies.cli import main
 from replies.codebook import CodebookError, load
 from replies.errors import ConfigurationError
 from replies.harvester.errors import UnrecognisedURL
-from replies.harvester.platforms import parse
+from replies.platforms import parse
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 url_parts = st.sampled_from(["https://", "http://", "at://", "x.com/", "twitter.com/", "bsky.app/profile/",

@@ -10,7 +10,7 @@ import pytest
 from replies.emulator import World
 from replies.emulator.sample import post_url
 from replies.emulator.world import reddit_thread
-from replies.harvester.reddit import parse_url
+from replies.platforms.builtin.reddit import parse_url
 from tests.helpers import count, rows
 
 

@@ -10,7 +10,7 @@ import pytest
 from replies.emulator import World
 from replies.emulator.sample import post_url
 from replies.emulator.world import youtube_video
-from replies.harvester.youtube import parse_url
+from replies.platforms.builtin.youtube import parse_url
 from tests.helpers import count, rows
 
 

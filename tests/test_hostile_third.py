@@ -147,9 +147,9 @@ def test_every_pseudonymised_output_holds_no_id_handle_did_or_url_of_the_databas
     of the database: quote_of, content warnings, links to a person's page, bare handles included."""
     from datetime import timedelta
 
+    from replies import platforms
     from replies.emulator import Emulator, World
     from replies.emulator.sample import post_url
-    from replies.harvester import platforms
     from tests.conftest import Run
 
     world = World()
@@ -451,9 +451,9 @@ def test_a_lone_surrogate_costs_one_character_not_the_reply_the_thread_or_the_im
     twarc file: each reply is kept with U+FFFD in its place; the raw answer keeps the escape as it was sent."""
     from datetime import timedelta
 
+    from replies import platforms
     from replies.emulator import Emulator
     from replies.emulator.sample import post_url
-    from replies.harvester import platforms
 
     now = world.now()
     root = world.add("mastodon", "asker", "Why is lean harder?", now - timedelta(hours=3))

@@ -24,6 +24,7 @@ LAYERS = [
                                                                  "replies.lazy", "replies.setting"}),
     ("storage", {"replies.db"}),
     ("shared layers: network rules and codebooks", {"replies.net", "replies.codebook"}),
+    ("the platforms' declarations and their registry", {"replies.platforms"}),
     ("features, independent of each other", {"replies.harvester", "replies.classifier", "replies.estimate",
                                              "replies.export", "replies.review", "replies.emulator"}),
     ("the report", {"replies.report"}),
@@ -161,7 +162,7 @@ def test_the_contract_fails_on_a_planted_upward_import_and_a_broken_one(tmp_path
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     assert not unresolved(tmp_path) and not upward(tmp_path)
     with open(tmp_path / "replies" / "net" / "hosts.py", "a") as out:
-        out.write("\n\ndef planted():\n    from replies.harvester import platforms\n    return platforms\n")
+        out.write("\n\ndef planted():\n    from replies.harvester import run\n    return run\n")
     with open(tmp_path / "classifier" / "llm" / "run.py", "a") as out:
         out.write("\n\ndef planted():\n    from .no_such_module import Thing\n    return Thing\n")
     with open(tmp_path / "classifier" / "llm" / "client.py", "a") as out:
@@ -171,4 +172,4 @@ def test_the_contract_fails_on_a_planted_upward_import_and_a_broken_one(tmp_path
     assert any("imports NoSuchName from replies.net.http, which has no such name" in p for p in broken), broken
     assert len(broken) == 2, broken
     wrong_way = upward(tmp_path)
-    assert len(wrong_way) == 1 and "replies.net.hosts imports replies.harvester.platforms" in wrong_way[0], wrong_way
+    assert len(wrong_way) == 1 and "replies.net.hosts imports replies.harvester.run" in wrong_way[0], wrong_way

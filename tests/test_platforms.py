@@ -7,18 +7,26 @@ import re
 
 import pytest
 
+from replies import platforms
 from replies.emulator import World
 from replies.emulator.sample import load_sample_elsewhere, post_url
-from replies.harvester import platforms
 from replies.harvester.errors import UnrecognisedURL
 from tests.helpers import rows
 
 
-def test_every_platform_is_one_module_in_the_registry():
+def test_every_built_in_platform_is_registered_through_the_entry_points_as_a_plugin_would_be():
+    from importlib.metadata import distributions
+
+    registered = {point.name: point.value for distribution in distributions() for point in distribution.entry_points
+                  if point.group == platforms.GROUP}
     assert platforms.names() == ("x", "bluesky", "mastodon", "reddit", "youtube", "threads")
     for name in platforms.names():
-        module = platforms.module(name)
-        assert module.PLATFORM == name and module.URL_FORMS and callable(module.parse_url) and module.Source
+        assert registered[name] == f"replies.platforms.builtin.{name}:PLATFORM"
+        platform = platforms.get(name)
+        source = platform.source_class()
+        assert platform.name == name and platform.url_forms and callable(platform.parse_url)
+        assert source.platform == name and callable(source.batches)
+        assert platform.emulator_module().serves
     with pytest.raises(UnrecognisedURL) as error:
         platforms.parse("https://www.linkedin.com/posts/someone-123")
     assert "redd.it" in str(error.value) and "youtu.be" in str(error.value) and "threads.net" in str(error.value)

@@ -6,7 +6,7 @@ from flask import abort, g
 
 from replies.db import labels as store
 from replies.db.errors import UnknownThread
-from replies.db.queries import find_thread
+from replies.platforms.refs import find_thread
 
 
 def thread_of(ref: str):
