@@ -7,8 +7,8 @@ import click
 
 from replies.codebook import bundled, load, locate
 
-from .classify_cmds import codebook_option, current_codebook
 from .common import EXIT_USAGE, db_option, fail, open_database
+from .options import codebook_option, current_codebook
 from .output import output_options, write_rows
 
 TEMPLATE_HEAD = """\

@@ -8,8 +8,8 @@ import click
 
 from replies.text import clip, visible
 
-from .classify_cmds import thread_key
 from .common import StderrBar, db_option, open_database
+from .options import thread_key
 
 
 @click.command()

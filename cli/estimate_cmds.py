@@ -8,11 +8,11 @@ import textwrap
 
 import click
 
-from replies.db import samples as store
+from replies.db import samples as sample_store
 from replies.text import visible
 
-from .classify_cmds import codebook_option, current_codebook, say_versions, thread_key
 from .common import Level, db_option, open_database
+from .options import codebook_option, current_codebook, say_versions, thread_key
 from .output import write_rows
 
 SQLITE_MAX = 2**63 - 1
@@ -92,7 +92,7 @@ def sample(name, size, more, overlap, coder, seed, name_option, thread_ref, incl
         _overlap(database, name, overlap, coder, seed, fmt)
         return
     if size is not None:
-        rule = store.PopulationRule(asker=include_asker, quotes=not no_quotes, duplicates=keep_duplicates)
+        rule = sample_store.PopulationRule(asker=include_asker, quotes=not no_quotes, duplicates=keep_duplicates)
         drawn = draw(database, size=size, seed=seed, name=name, thread=thread_key(database, thread_ref),
                      blind=not show_model, rule=rule)
         if not drawn.new:
@@ -123,7 +123,7 @@ def sample(name, size, more, overlap, coder, seed, name_option, thread_ref, incl
         return
     rows = [{"name": s["name"], "drawn": s["created_at"][:16].replace("T", " "), "from": _scope(s["thread"]),
              "seed": s["seed"], "size": s["size"], "population": s["population"],
-             "coded": store.coded_count(database, s["name"], book.name)} for s in store.list_samples(database)]
+             "coded": sample_store.coded_count(database, s["name"], book.name)} for s in sample_store.list_samples(database)]
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False))
     elif not rows:
@@ -162,8 +162,8 @@ def _show(database, name: str, book, fmt: str) -> None:
     from replies.estimate.draw import named_sample
 
     found = named_sample(database, name)
-    codes = store.member_codes(database, name, book.name)
-    members = store.units(database, name, found["size"])
+    codes = sample_store.member_codes(database, name, book.name)
+    members = sample_store.units(database, name, found["size"])
     rows = [{"platform": platform, "id": reply_id, "coded": json.dumps(codes[i]["labels"]) if i in codes else None,
              "by": codes[i]["reviewer"] if i in codes else None} for i, (platform, reply_id) in enumerate(members)]
     if fmt == "json":

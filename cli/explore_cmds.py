@@ -13,8 +13,8 @@ from replies.db.queries import prefix_form, run_query
 from replies.db.queries import search as run_search
 from replies.report.stats import category_stats, replies_over_time, reviewed_count
 
-from .classify_cmds import codebook_option, current_codebook, thread_key
 from .common import Seconds, db_option, open_database
+from .options import codebook_option, current_codebook, thread_key
 from .output import output_options, write_rows
 
 

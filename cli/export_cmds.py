@@ -13,8 +13,8 @@ from replies.export.formats import FORMATS, check_request, export_dataset
 from replies.export.pseudonym import Pseudonymizer
 from replies.export.split import parse_split
 
-from .classify_cmds import codebook_option, current_codebook, say_versions, thread_key
 from .common import EXIT_USAGE, db_option, fail, open_database
+from .options import codebook_option, current_codebook, say_versions, thread_key
 from .output import terminal_safe
 
 

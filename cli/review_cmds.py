@@ -14,13 +14,13 @@ from replies.estimate.draw import named_sample
 from replies.review.queue import MODEL_ORDERS, ORDERS, reply_context, review_queue
 from replies.text import clip, visible
 
-from .classify_cmds import (
+from .common import EXIT_INTERRUPTED, db_option, fail, open_database
+from .options import (
     codebook_option,
     current_codebook,
     reviewer_option,
     thread_key,
 )
-from .common import EXIT_INTERRUPTED, db_option, fail, open_database
 
 DIGITS = "1234567890"
 HELP = """Keys:

@@ -13,8 +13,8 @@ import click
 
 from replies.harvester.settings import is_loopback
 
-from .classify_cmds import codebook_option, current_codebook, reviewer_option
 from .common import EXIT_USAGE, db_option, fail, open_database
+from .options import codebook_option, current_codebook, reviewer_option
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -11,8 +11,8 @@ from replies.db.tree import thread_tree
 from replies.platforms.refs import find_thread
 from replies.text import clip, json_visible, visible, xml_text
 
-from .classify_cmds import codebook_option, current_codebook
 from .common import db_option, open_database
+from .options import codebook_option, current_codebook
 
 
 @click.command()
