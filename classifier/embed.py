@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sqlite_utils import Database
 
-from replies.db import labels as store
+from replies.db import labels as label_store
 
 from .model import BACKEND_KEYS, Encoder, resolve, shared_encoder
 
@@ -48,14 +48,14 @@ class CachedEmbedder:
     def missing(self, texts: Sequence[str]) -> int:
         """How many of `texts` (distinct) are not cached, so would reach the model."""
         hashes = {text_hash(t) for t in texts}
-        return len(hashes) - len(store.cached_hashes(self.database, self.key, list(hashes)))
+        return len(hashes) - len(label_store.cached_hashes(self.database, self.key, list(hashes)))
 
     def embed(self, texts: Sequence[str], batch_size: int = 64, *, stage: str | None = None,
               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         """Unit vectors for `texts`, in order. Texts not cached are embedded in batches, each reported as
         `progress(stage, done, total)` where `stage` is given, and to `on_batch(done)`."""
         hashes = [text_hash(t) for t in texts]
-        found = store.cached_embeddings(self.database, self.key, hashes)
+        found = label_store.cached_embeddings(self.database, self.key, hashes)
         missing = {h: t for h, t in zip(hashes, texts) if h not in found}
         if missing:
             todo = list(missing.items())
@@ -69,7 +69,7 @@ class CachedEmbedder:
                     self.progress(stage, len(fresh), len(todo))
                 if on_batch:
                     on_batch(len(fresh))
-            store.store_embeddings(self.database, self.key, fresh)
+            label_store.store_embeddings(self.database, self.key, fresh)
             found.update(fresh)
             self.computed += len(fresh)
         if not texts:

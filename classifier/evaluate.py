@@ -8,7 +8,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from replies.codebook import Codebook
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db.schema import ADJUDICATED
 from replies.db.versions import Reader, differences
 
@@ -83,14 +83,14 @@ def _kappa(a: list[int], b: list[int]) -> float | None:
 def evaluate(database: Database, codebook: Codebook) -> Evaluation:
 
     result = Evaluation()
-    run = store.last_classify_run(database, codebook.hash)
+    run = label_store.last_classify_run(database, codebook.hash)
     if run:
         result.method, result.cv_zero_shot, result.cv_few_shot = run["method"], run["cv_zero_shot"], run["cv_few_shot"]
     # codes are read under the version in use: a category a code's own version lacked is left out for it
     reader = Reader(database, codebook.hash, codebook.ids)
     result.versions = differences(database, codebook.name, codebook.hash, codebook.ids)
-    reviewed = store.gold_readings(database, codebook.name, reader)
-    predicted = store.predictions(database, codebook.hash)
+    reviewed = label_store.gold_readings(database, codebook.name, reader)
+    predicted = label_store.predictions(database, codebook.hash)
     keys = [k for k in reviewed if k in predicted]
     result.compared = len(keys)
     if keys:
@@ -101,7 +101,7 @@ def evaluate(database: Database, codebook: Codebook) -> Evaluation:
             result.rows.append({"category": c, **scores(truth, guess), "support": sum(truth)})
         result.macro = {"category": "macro average", **macro(result.rows),
                         "support": sum(row["support"] for row in result.rows)}
-    reviewers = store.gold_by_reviewer(database, codebook.name, reader)
+    reviewers = label_store.gold_by_reviewer(database, codebook.name, reader)
     names = sorted(set(reviewers) - {ADJUDICATED})  # a final decision is not a third independent reviewer
     for a_index, a in enumerate(names):
         for b in names[a_index + 1:]:
@@ -129,7 +129,7 @@ def coder_agreement(database: Database, codebook: Codebook, reviewers: dict[str,
 
     ids = codebook.ids
     coders = {f"{method} {model}".strip(): labels
-              for (method, model), labels in store.coder_labels(database, codebook.hash).items()}
+              for (method, model), labels in label_store.coder_labels(database, codebook.hash).items()}
     rows: list[dict] = []
     names = sorted(reviewers)
     for reviewer in names:

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from replies import __version__
 from replies.codebook import Codebook
-from replies.db import labels as store
+from replies.db import labels as label_store
 
 from . import methods
 from .calibrate import LABELS_PER_REPLY, rank_share_thresholds
@@ -86,8 +86,8 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     k = len(codebook.categories)
     result = ClassifyResult(method=method, model="", codebook=codebook.name, codebook_hash=codebook.hash)
 
-    reviewed = store.gold(database, codebook.name)
-    gold_texts = store.texts_for(database, reviewed)
+    reviewed = label_store.gold(database, codebook.name)
+    gold_texts = label_store.texts_for(database, reviewed)
     keys = [key for key in reviewed if key in gold_texts]
     result.gold = len(keys)
 
@@ -99,7 +99,7 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
 
     thresholds = np.full(k, threshold if threshold is not None else methods.get(result.method).threshold)
     result.thresholds = {c: float(t) for c, t in zip(codebook.ids, thresholds)}
-    run_id = store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash,
+    run_id = label_store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash,
                                       method=result.method, model=result.model,
                                       thresholds=json.dumps(result.thresholds), gold=result.gold,
                                       cv_zero_shot=result.cv_zero_shot, cv_few_shot=result.cv_few_shot,
@@ -109,13 +109,13 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     ids, digest = codebook.ids, codebook.hash
     # chunks of 64 model batches, each chunk sorted by token count inside the encoder: large enough that
     # padding is near a global sort, small enough that memory stays flat
-    for batch in store.replies_to_classify(database, codebook.hash, thread=thread, redo=redo,
+    for batch in label_store.replies_to_classify(database, codebook.hash, thread=thread, redo=redo,
                                            method=result.method, model=result.model, batch=batch_size * 64):
         # the bar moves with each model batch embedded, not only once a chunk of 4,096 replies is stored
         scores = score([row["text"] for row in batch],
                        lambda share, start=done, n=len(batch): progress("classifying", start + int(share * n), total))
         passed = scores >= thresholds
-        store.write_predictions(database, (
+        label_store.write_predictions(database, (
             {"platform": row["platform"], "id": row["id"], "codebook": codebook.name,
              "codebook_hash": digest, "category": cid, "score": scores[i, j], "predicted": passed[i, j],
              "threshold": thresholds[j], "method": result.method, "model": result.model}
@@ -125,10 +125,10 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     result.classified = done
     if threshold is None and methods.get(result.method).calibrated and done:
         result.thresholds = _calibrate(database, codebook, result, thread, labels_per_reply)
-        store.finish_classify_run(database, run_id, thresholds=json.dumps(result.thresholds))
+        label_store.finish_classify_run(database, run_id, thresholds=json.dumps(result.thresholds))
     result.embedded = embedded() if embedded else done
     result.counts = category_counts(database, codebook)
-    store.finish_classify_run(database, run_id, replies=done, embedded=result.embedded)
+    label_store.finish_classify_run(database, run_id, replies=done, embedded=result.embedded)
     return result
 
 
@@ -226,16 +226,16 @@ def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, t
                labels_per_reply: float) -> dict[str, float]:
     """Per-category thresholds from every stored score in scope, applied to all of them."""
     scope = dict(method=result.method, model=result.model, thread=thread)
-    scores = np.array(store.prediction_scores(database, codebook.hash, codebook.ids, **scope),
+    scores = np.array(label_store.prediction_scores(database, codebook.hash, codebook.ids, **scope),
                       dtype=np.float64).reshape(-1, len(codebook.ids))
     cuts = rank_share_thresholds(scores, labels_per_reply)
     thresholds = {c: round(float(t), 6) for c, t in zip(codebook.ids, cuts)}
-    store.set_thresholds(database, codebook.hash, thresholds, **scope)
+    label_store.set_thresholds(database, codebook.hash, thresholds, **scope)
     return thresholds
 
 
 def _count_pending(database, codebook_hash, result, thread, redo) -> int:
-    return sum(len(b) for b in store.replies_to_classify(database, codebook_hash, thread=thread, redo=redo,
+    return sum(len(b) for b in label_store.replies_to_classify(database, codebook_hash, thread=thread, redo=redo,
                                                          method=result.method, model=result.model, ids_only=True))
 
 

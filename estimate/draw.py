@@ -18,7 +18,7 @@ from datetime import date
 from sqlite_utils import Database
 
 from replies import __version__
-from replies.db import samples as store
+from replies.db import samples as sample_store
 
 from .errors import EstimateError
 
@@ -37,7 +37,7 @@ class Drawn:
     thread: Key | None
     members: list[Key]
     new: bool = True
-    rule: store.PopulationRule = field(default_factory=store.PopulationRule)
+    rule: sample_store.PopulationRule = field(default_factory=sample_store.PopulationRule)
     left_out: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict:
@@ -63,9 +63,9 @@ def new_seed() -> int:
 
 def named_sample(db: Database, name: str) -> dict:
     """The recorded sample called `name`; EstimateError naming the samples there are when there is none."""
-    found = store.get_sample(db, name)
+    found = sample_store.get_sample(db, name)
     if found is None:
-        known = [s["name"] for s in store.list_samples(db)]
+        known = [s["name"] for s in sample_store.list_samples(db)]
         raise EstimateError(f"no sample called {name!r}" + (f" (samples here: {', '.join(known[:10])})" if known
                                                              else ": draw one with `replies sample --size 40`"))
     return found
@@ -82,14 +82,14 @@ def default_name(db: Database, today: date | None = None) -> str:
     """sample-YYYY-MM-DD, or -2, -3... after it when that name is taken."""
     base = f"sample-{(today or date.today()).isoformat()}"
     name, number = base, 1
-    while store.get_sample(db, name) is not None:
+    while sample_store.get_sample(db, name) is not None:
         number += 1
         name = f"{base}-{number}"
     return name
 
 
 def draw(db: Database, *, size: int, seed: int | None = None, name: str | None = None,
-         thread: Key | None = None, blind: bool = True, rule: store.PopulationRule | None = None) -> Drawn:
+         thread: Key | None = None, blind: bool = True, rule: sample_store.PopulationRule | None = None) -> Drawn:
     """Draw `size` replies at random from those in scope now (one thread's with `thread`) and record the sample.
 
     A name already in use is refused unless this draw is the one recorded under it (same seed, size, thread
@@ -97,12 +97,12 @@ def draw(db: Database, *, size: int, seed: int | None = None, name: str | None =
     coded blind to the model, and while it is, no page or queue shows the model's tags for its members. `rule`
     says what the population counts (default: the asker's own posts left out, quotes counted, a text one
     author posted several times counted once); it is recorded with the sample."""
-    rule = rule or store.PopulationRule()
+    rule = rule or sample_store.PopulationRule()
     if size < 1:
         raise EstimateError(f"--size must be at least 1, not {size}")
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise EstimateError(f"--seed must be a whole number from 0 to {MAX_SEED}, not {seed}")
-    units, left_out = store.population(db, thread, rule)
+    units, left_out = sample_store.population(db, thread, rule)
     if not units:
         where = f"thread {thread[0]}:{thread[1]}" if thread else "this database"
         raise EstimateError(f"no reply with text in {where} to sample from: harvest or import replies first")
@@ -111,23 +111,23 @@ def draw(db: Database, *, size: int, seed: int | None = None, name: str | None =
                             "codes every one of them")
     if name is not None:
         check_name(name)
-        recorded = store.get_sample(db, name)
+        recorded = sample_store.get_sample(db, name)
         if recorded is not None:
             same = (seed is not None and recorded["seed"] == seed and recorded["size"] == size
                     and recorded["thread"] == thread and recorded["population"] == len(units)
-                    and recorded["rule"] == rule and set(store.units(db, name)) == set(units))
+                    and recorded["rule"] == rule and set(sample_store.units(db, name)) == set(units))
             if not same:
                 raise EstimateError(
                     f"sample {name!r} already exists ({recorded['size']} of {recorded['population']} replies, seed "
                     f"{recorded['seed']}, drawn {recorded['created_at'][:10]}): choose another --name, or add "
                     f"members with `replies sample --extend M {name}`")
             return Drawn(name, recorded["seed"], recorded["size"], recorded["population"], recorded["thread"],
-                         store.units(db, name, recorded["size"]), new=False, rule=recorded["rule"],
+                         sample_store.units(db, name, recorded["size"]), new=False, rule=recorded["rule"],
                          left_out=recorded["left_out"])
     name = name or default_name(db)
     seed = new_seed() if seed is None else seed
     order = random_order(units, seed)
-    store.save_sample(db, name=name, seed=seed, order=order, size=size, thread=thread, tool_version=__version__,
+    sample_store.save_sample(db, name=name, seed=seed, order=order, size=size, thread=thread, tool_version=__version__,
                       blind=blind, rule=rule, left_out=left_out)
     return Drawn(name, seed, size, len(order), thread, order[:size], rule=rule, left_out=left_out)
 
@@ -144,8 +144,8 @@ def extend(db: Database, name: str, more: int) -> tuple[Drawn, list[Key]]:
             raise EstimateError(f"sample {name!r} holds {recorded['size']} of its {recorded['population']} replies: "
                                 f"only {left} more can be added" + (", so every reply is in it" if left == 0 else ""))
         size = recorded["size"] + more
-        store.set_size(db, name, size)
-    members = store.units(db, name, size)
+        sample_store.set_size(db, name, size)
+    members = sample_store.units(db, name, size)
     return (Drawn(name, recorded["seed"], size, recorded["population"], recorded["thread"], members,
                   rule=recorded["rule"], left_out=recorded["left_out"]),
             members[recorded["size"]:])
@@ -155,13 +155,13 @@ def draw_overlap(db: Database, name: str, size: int, coder: str, seed: int | Non
     """Draw `size` of the sample's members at random for a second coder, who codes them blind to the model and
     to the first coder: (seed, members in coding order). One overlap per sample and coder."""
     recorded = named_sample(db, name)
-    if store.overlap(db, name, coder) is not None:
+    if sample_store.overlap(db, name, coder) is not None:
         raise EstimateError(f"{coder} already has an overlap of sample {name!r}: code it with `replies review "
                             f"--sample {name} --reviewer {coder}`")
     if not 2 <= size <= recorded["size"]:
         raise EstimateError(f"--overlap {size}: an overlap holds 2 to {recorded['size']} of sample {name!r}'s "
                             f"{recorded['size']} members")
     seed = new_seed() if seed is None else seed
-    members = random_order(store.units(db, name, recorded["size"]), seed)[:size]
-    store.save_overlap(db, name, coder, seed, members)
+    members = random_order(sample_store.units(db, name, recorded["size"]), seed)[:size]
+    sample_store.save_overlap(db, name, coder, seed, members)
     return seed, members

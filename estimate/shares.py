@@ -12,8 +12,8 @@ from sqlite_utils import Database
 
 from replies import __version__
 from replies.codebook import Codebook
-from replies.db import labels as labels_store
-from replies.db import samples as store
+from replies.db import labels as label_store
+from replies.db import samples as sample_store
 from replies.db.schema import ADJUDICATED
 from replies.db.versions import Reader, differences
 
@@ -105,7 +105,7 @@ def choose_sample(db: Database, name: str | None, thread: tuple[str, str] | None
             raise EstimateError(f"sample {name!r} was not drawn from thread {thread[0]}:{thread[1]} alone: "
                                 f"`--by thread` gives each thread's share from it")
         return found
-    found = store.latest_sample(db, thread)
+    found = sample_store.latest_sample(db, thread)
     if found is None:
         where = f" from thread {thread[0]}:{thread[1]}" if thread else ""
         command = "replies sample --size 40" + (f" --thread {shlex.quote(f'{thread[0]}:{thread[1]}')}" if thread else "")
@@ -119,7 +119,7 @@ def model_totals(db: Database, sample: dict, codebook: Codebook) -> tuple[np.nda
     index = {c: j for j, c in enumerate(codebook.ids)}
     scored, total, tagged = np.zeros(len(index)), np.zeros(len(index)), np.zeros(len(index))
     sources: dict[tuple[str, str], int] = {}
-    for category, method, model, replies, score_sum, tags in store.score_totals(db, sample["name"], codebook.hash):
+    for category, method, model, replies, score_sum, tags in sample_store.score_totals(db, sample["name"], codebook.hash):
         j = index.get(category)
         if j is None:
             continue
@@ -148,15 +148,15 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
     if compare and by and compare[0] != by:
         raise EstimateError(f"--by {by} and --compare by {compare[0]}: compare groups of the grouping shown")
     by = by or (compare[0] if compare else None)
-    if by is not None and by not in store.GROUPINGS:
-        raise EstimateError(f"unknown grouping {by!r}: choose one of {', '.join(store.GROUPINGS)}")
+    if by is not None and by not in sample_store.GROUPINGS:
+        raise EstimateError(f"unknown grouping {by!r}: choose one of {', '.join(sample_store.GROUPINGS)}")
     try:
         z_value(level)  # refuses a level outside (0, MAX_LEVEL]
     except ValueError as exc:
         raise EstimateError(str(exc)) from None
     chosen = choose_sample(db, sample, thread)
     name = chosen["name"]
-    codes = store.member_codes(db, name, codebook.name, reviewer)
+    codes = sample_store.member_codes(db, name, codebook.name, reviewer)
     if not codes:
         who = f" by {reviewer}" if reviewer else ""
         raise EstimateError(f"none of the {chosen['size']} members of sample {name!r} is coded{who} with codebook "
@@ -171,7 +171,7 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
     row = {p: i for i, p in enumerate(positions)}
     index = {c: j for j, c in enumerate(codebook.ids)}
     member = np.full((len(index), len(positions)), np.nan)  # K × n: the coded members' scores
-    for position, category, score in store.member_scores(db, name, codebook.hash):
+    for position, category, score in sample_store.member_scores(db, name, codebook.hash):
         if position in row and category in index and score is not None:
             member[index[category], row[position]] = score
     coded = np.array([[int(c in readings[p].labels) for p in positions] for c in codebook.ids])  # K × n
@@ -183,7 +183,7 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
         scored_by=sources,
         coders=dict(Counter(code["reviewer"] for code in codes.values()).most_common()),
         disagreements=0 if reviewer else _disagreements(db, chosen, codebook),
-        reviewer=reviewer, uncodable=store.uncodable_members(db, name, codebook.name),
+        reviewer=reviewer, uncodable=sample_store.uncodable_members(db, name, codebook.name),
         versions=[d for d in differences(db, codebook.name, codebook.hash, codebook.ids) if d.version in other],
         drawn_at=chosen["created_at"], blind=chosen["blind"], tool_version=__version__,
         rule={**chosen["rule"].as_json(), "left_out": chosen["left_out"],
@@ -215,8 +215,8 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
     result.plan = plan(result)
     if by:
         blocked = {c.id for c in result.categories if c.not_estimated}
-        units = store.unit_groups(db, name, by)
-        found = group_shares(units, store.population_scores(db, name, codebook.hash, codebook.ids), positions,
+        units = sample_store.unit_groups(db, name, by)
+        found = group_shares(units, sample_store.population_scores(db, name, codebook.hash, codebook.ids), positions,
                              member, coded, codebook.ids, level, blocked)
         result.groups = {"by": by, "groups": found}
         if compare:
@@ -233,8 +233,8 @@ def estimate(db: Database, codebook: Codebook, *, sample: str | None = None, thr
 
 def _disagreements(db: Database, sample: dict, codebook: Codebook) -> int:
     """How many of the sample's members two or more reviewers coded differently, with no final decision."""
-    members = set(store.units(db, sample["name"], sample["size"]))
-    return sum(1 for platform, reply_id, decided in labels_store.disagreements(db, codebook.name, ADJUDICATED)
+    members = set(sample_store.units(db, sample["name"], sample["size"]))
+    return sum(1 for platform, reply_id, decided in label_store.disagreements(db, codebook.name, ADJUDICATED)
                if not decided and (platform, reply_id) in members)
 
 

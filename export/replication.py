@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from replies.codebook import Codebook
-from replies.db import samples as store
+from replies.db import samples as sample_store
 from replies.db.labels import codebook_content
 from replies.db.schema import ADJUDICATED
 from replies.db.versions import Reader
@@ -123,10 +123,10 @@ def write_package(db: Database, codebook: Codebook, sample: str, estimate: dict,
                   out: str | Path, version: str) -> dict[str, int]:
     """Write the package for `sample` (its estimate already made: `estimate`, as JSON) into the folder `out`,
     atomically; returns counts of what it holds."""
-    found = store.get_sample(db, sample)
+    found = sample_store.get_sample(db, sample)
     if found is None:
         raise ExportError(f"no sample called {sample!r}")
-    units = store.units(db, sample)
+    units = sample_store.units(db, sample)
     position = {key: i for i, key in enumerate(units)}
     members = set(units[: found["size"]])
     reader = Reader(db, codebook.hash, codebook.ids)

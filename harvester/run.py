@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from replies import __version__, platforms
-from replies import db as store
+from replies import __version__, db, platforms
 from replies.errors import ConfigurationError, RepliesError
 from replies.net.events import Events
 from replies.net.retry import RetryPolicy
@@ -116,17 +115,17 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
     try:
         root = source.fetch_root()
     except RepliesError as exc:
-        run_id = store.start_run(database, source.platform, url, __version__)
-        store.finish_run(database, run_id, "rate_limited" if isinstance(exc, RateLimited) else "error",
+        run_id = db.start_run(database, source.platform, url, __version__)
+        db.finish_run(database, run_id, "rate_limited" if isinstance(exc, RateLimited) else "error",
                          settings.redact(str(exc)), requests=source.requests)
         raise
-    store.upsert_thread(database, root.thread_row())
-    run_id = store.start_run(database, source.platform, root.id, __version__)
+    db.upsert_thread(database, root.thread_row())
+    run_id = db.start_run(database, source.platform, root.id, __version__)
     counted = 0
     stored = 0
 
     def read_cursor(name: str) -> str | None:
-        return store.get_cursor(database, source.platform, root.id, name)
+        return db.get_cursor(database, source.platform, root.id, name)
 
     outcome, error, coverage = "error", None, None
     guard = PageGuard(source.platform, root, deadline=settings.thread_deadline, clock=settings.clock)
@@ -142,7 +141,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
             rows = [p.reply_row(root.id, batch.source_url, __version__) for p in batch.posts]
             cursors = {(source.platform, root.id, k): v for k, v in batch.cursors.items()}
             delta, counted = source.requests - counted, source.requests
-            store.store_replies(database, rows, run_id=run_id, cursors=cursors, requests=delta)
+            db.store_replies(database, rows, run_id=run_id, cursors=cursors, requests=delta)
             stored += len(rows)
             events.progress(stored, root.reply_count)
         outcome = "ok"
@@ -160,7 +159,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
         error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        store.finish_run(database, run_id, outcome, settings.redact(error) if error else None,
+        db.finish_run(database, run_id, outcome, settings.redact(error) if error else None,
                          requests=source.requests - counted, coverage=coverage)
     row = database["harvest_runs"].get(run_id)
     total = database.execute(
@@ -171,7 +170,7 @@ def _harvest(database: Database, url: str, source: Source, settings: Settings, e
                     "stored without them (the raw JSON keeps them)")
     return HarvestResult(source.platform, root.id, root.url, row["new_count"], row["updated_count"],
                          row["requests"], total, run_id, row["found"], row["expected"], malformed, failed,
-                         store.unavailable_posts(database, source.platform, root.id))
+                         db.unavailable_posts(database, source.platform, root.id))
 
 
 MALFORMED_SHOWN = 10  # warnings about malformed fields per thread, before one that counts the rest
@@ -196,9 +195,9 @@ def _coverage(database: Database, platform: str, thread_id: str, events: Events)
     """(found, expected) after a complete pass; a shortfall is a warning, and so is a fall since the last
     pass that measured it."""
     found, expected = coverage(database, platform, thread_id)
-    before = store.previous_coverage(database, platform, thread_id)
+    before = db.previous_coverage(database, platform, thread_id)
     if expected is not None and found < expected:
-        shortfall = store.describe_coverage(found, expected, store.unavailable_posts(database, platform, thread_id))
+        shortfall = db.describe_coverage(found, expected, db.unavailable_posts(database, platform, thread_id))
         message = (f"coverage: {found} of the {expected} replies and quotes the platform counts were stored"
                    f"{shortfall.removeprefix(f'{found} of {expected}')}")
         if before and before[0] * expected > found * before[1]:

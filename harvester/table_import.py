@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from sqlite_utils import Database
 
-from replies import db as store
+from replies import db
 from replies.db.queries import select_in
 from replies.db.times import untrusted_epoch, untrusted_iso
 from replies.jsonl import read_jsonl
@@ -269,7 +269,7 @@ def store_table(database: Database, table: TableImport, source: str, question: s
         exists = database.execute("select text from threads where platform = ? and id = ?",
                                   [table.platform, table.thread_id]).fetchone()
         if exists is None or question:
-            store.upsert_thread(database, root.thread_row())
-        counts = store.store_replies(database, rows)
+            db.upsert_thread(database, root.thread_row())
+        counts = db.store_replies(database, rows)
     table.new, table.updated = counts.new, counts.updated
     return table

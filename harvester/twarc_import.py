@@ -14,8 +14,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from replies import __version__
-from replies import db as store
+from replies import __version__, db
 from replies.jsonl import read_jsonl
 
 from .errors import HarvestError
@@ -128,7 +127,7 @@ def import_twarc(database: Database, path: str | Path) -> ImportResult:
                 platform="x", id=thread_id, kind=ROOT, url=f"https://x.com/i/web/status/{thread_id}")
             exists = database.execute("select 1 from threads where platform='x' and id=?", [thread_id]).fetchone()
             if thread_id in roots or thread_id in quoting_roots or not exists:
-                store.upsert_thread(database, root.thread_row())
-        counts = store.store_replies(database, rows)
+                db.upsert_thread(database, root.thread_row())
+        counts = db.store_replies(database, rows)
     return ImportResult(len(everything) - len(retweets), counts.new, counts.updated, len(thread_ids),
                         len(retweets), skipped)

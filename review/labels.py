@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from replies.codebook import Codebook, LabelError
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db.queries import platforms_stored
 from replies.db.schema import ADJUDICATED
 from replies.jsonl import read_jsonl
@@ -56,7 +56,7 @@ def check(database: Database, codebook: Codebook, platform: str, reply_id: str, 
                          f"(known: {', '.join(codebook.ids)})")
     if known is not None and (platform, reply_id) in known:
         return
-    if not store.reply_exists(database, platform, reply_id):
+    if not label_store.reply_exists(database, platform, reply_id):
         raise LabelError(f"{where}no reply {platform}:{reply_id} in the database")
 
 
@@ -66,7 +66,7 @@ def label(database: Database, codebook: Codebook, ref: str, categories: list[str
     platform, reply_id = parse_ref(ref, known_platforms(database))
     check(database, codebook, platform, reply_id, categories)
     codebook.remember(database)
-    store.set_gold(database, [{"platform": platform, "id": reply_id, "codebook": codebook.name,
+    label_store.set_gold(database, [{"platform": platform, "id": reply_id, "codebook": codebook.name,
                                "codebook_hash": codebook.hash, "reviewer": reviewer, "labels": categories,
                                "note": note}])
 
@@ -136,6 +136,6 @@ def import_labels(database: Database, codebook: Codebook, path: str | Path, revi
     if not read:
         raise LabelError(f"{path}: no labels found")
     codebook.remember(database)
-    store.set_gold(database, ({"platform": p, "id": i, "codebook": codebook.name, "codebook_hash": codebook.hash,
+    label_store.set_gold(database, ({"platform": p, "id": i, "codebook": codebook.name, "codebook_hash": codebook.hash,
                                "reviewer": who, "labels": labels} for p, i, labels, _, who in rows()))
     return ImportCounts(read, len(replies))

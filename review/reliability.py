@@ -12,7 +12,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from replies.codebook import Codebook
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db.schema import ADJUDICATED
 from replies.db.versions import Reader
 
@@ -55,7 +55,7 @@ def reliability(db: Database, codebook: Codebook, *, sample: str | None = None, 
     that two or more reviewers coded; None when no reply has two coders. Seeded: the same codes give the same
     intervals."""
     reader = Reader(db, codebook.hash, codebook.ids)
-    by_reviewer = store.gold_by_reviewer(db, codebook.name, reader)
+    by_reviewer = label_store.gold_by_reviewer(db, codebook.name, reader)
     coders = sorted(name for name in by_reviewer if name != ADJUDICATED)
     members = None
     if sample:

@@ -308,13 +308,13 @@ def test_the_thread_page_shows_who_replied_to_whom_in_branches_that_open_and_clo
 def test_the_overview_says_when_figures_rest_on_few_replies(client, classified):
     """Two reviewers on five replies: the overview shows n/a where nothing can be measured and warns that five
     replies are too few, beside the model's figures and beside the reviewers' agreement."""
-    from replies.db import labels as store
+    from replies.db import labels as label_store
     from replies.db import open_db
 
     database = open_db(classified)
     keys = rows(classified, "select platform, id from replies where status = 'ok' order by id limit 5")
     for reviewer in ("ann", "bob"):
-        store.set_gold(database, [{"platform": k["platform"], "id": k["id"], "codebook": "lean_nhs",
+        label_store.set_gold(database, [{"platform": k["platform"], "id": k["id"], "codebook": "lean_nhs",
                                    "reviewer": reviewer, "labels": ["money"]} for k in keys])
     page = client.get("/overview").text
     assert 'id="small-sample"' in page and 'id="agreement-small-sample"' in page and "Only 5 replies" in page

@@ -13,7 +13,7 @@ from sqlite_utils import Database
 
 from replies import __version__
 from replies.codebook import Codebook
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db.queries import thread_filter
 
 from ..errors import ClassifierError
@@ -70,8 +70,8 @@ def _example_picker(database: Database, codebook: Codebook, replies: list[dict],
     reply itself, within EXAMPLE_BUDGET tokens."""
     import numpy as np
 
-    reviewed = store.gold(database, codebook.name)
-    texts = store.texts_for(database, reviewed)
+    reviewed = label_store.gold(database, codebook.name)
+    texts = label_store.texts_for(database, reviewed)
     keys = [k for k in reviewed if k in texts]
     if not keys:
         return (lambda row: []), 0
@@ -132,12 +132,12 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
     pick, result.examples = (_example_picker(database, codebook, replies, embedder_factory) if few_shot
                              else ((lambda row: []), 0))
 
-    same, other = store.llm_coded_history(database, model, codebook.hash)
+    same, other = label_store.llm_coded_history(database, model, codebook.hash)
     jobs: list[tuple[dict, list[dict], str]] = []
     for row in replies:
         messages = messages_for(codebook, row["text"], row["parent"], pick(row))
         digest = prompt_hash(model, messages)
-        known = None if redo else store.llm_answer(database, model, digest)
+        known = None if redo else label_store.llm_answer(database, model, digest)
         usable = _answer_from(known, codebook) if known and known["status"] == "ok" else None
         if usable is not None:
             result.reused += 1
@@ -167,7 +167,7 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
 
     if jobs:
         check_listening(settings)
-    remembered = store.llm_server(database, settings.base, model) or {}
+    remembered = label_store.llm_server(database, settings.base, model) or {}
     client = ChatClient(settings, retry, dialect=remembered.get("dialect"), extras=bool(remembered.get("extras", 1)))
     try:
         if jobs:
@@ -175,7 +175,7 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
     except BaseException:
         client.close()
         raise
-    run_id = store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash, method="llm",
+    run_id = label_store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash, method="llm",
                                       model=model, thresholds=json.dumps({c: THRESHOLD for c in codebook.ids}),
                                       gold=result.examples, tool_version=__version__)
     done = 0
@@ -190,7 +190,7 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
                 if answer.served_model:
                     result.served_models[answer.served_model] = result.served_models.get(answer.served_model, 0) + 1
                 if (client.dialect, client.extras) != (remembered.get("dialect"), bool(remembered.get("extras", 1))):
-                    store.remember_llm_server(database, settings.base, model, client.dialect, client.extras)
+                    label_store.remember_llm_server(database, settings.base, model, client.dialect, client.extras)
                     remembered = {"dialect": client.dialect, "extras": client.extras}
             else:
                 result.failed += 1
@@ -201,7 +201,7 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
         result.requests = client.requests
         result.dialect = client.dialect
         client.close()
-        store.finish_classify_run(database, run_id, replies=done, prompt_tokens=result.prompt_tokens,
+        label_store.finish_classify_run(database, run_id, replies=done, prompt_tokens=result.prompt_tokens,
                                   completion_tokens=result.completion_tokens, requests=result.requests,
                                   failed=result.failed)
     result.coded = result.reused + done - result.failed
@@ -260,4 +260,4 @@ def _store(database: Database, codebook: Codebook, model: str, row: dict, digest
          "category": cid, "score": answer.scores.get(cid, 1.0 if answer.labels.get(cid) else 0.0),
          "predicted": bool(answer.labels.get(cid)), "threshold": THRESHOLD, "method": "llm", "model": model}
         for cid in codebook.ids]
-    store.store_llm_answer(database, record, predictions)
+    label_store.store_llm_answer(database, record, predictions)

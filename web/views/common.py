@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import abort, g
 
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db.errors import UnknownThread
 from replies.platforms.refs import find_thread
 
@@ -20,6 +20,6 @@ def thread_of(ref: str):
 
 def reply_key(ref: str) -> tuple[str, str]:
     platform, sep, reply_id = ref.partition(":")
-    if not sep or not store.reply_exists(g.db, platform, reply_id):
+    if not sep or not label_store.reply_exists(g.db, platform, reply_id):
         abort(404, description=f"no reply {ref!r} in this database")
     return platform, reply_id

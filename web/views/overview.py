@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, render_template, request
 
 from replies.classifier.evaluate import SMALL_SAMPLE, evaluate, small_sample_note
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db import samples
 from replies.estimate.errors import EstimateError
 from replies.report.html import category_bars, category_chart, estimates_section, time_chart, timeline
@@ -45,6 +45,6 @@ def overview_chart():
 
 @bp.get("/codebook")
 def codebook_page():
-    typical = {c.id: store.top_scored(g.db, g.codebook.hash, c.id, hide_blind_for=g.codebook.name)
+    typical = {c.id: label_store.top_scored(g.db, g.codebook.hash, c.id, hide_blind_for=g.codebook.name)
                for c in g.codebook.categories}
     return render_template("codebook.html", title="Codebook", typical=typical)

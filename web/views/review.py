@@ -11,7 +11,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request
 from sqlite_utils import Database
 
 from replies.codebook import Codebook
-from replies.db import labels as store
+from replies.db import labels as label_store
 from replies.db import samples
 from replies.db.queries import has_replies
 from replies.db.schema import ADJUDICATED
@@ -116,7 +116,7 @@ def show_review(chosen: ReviewFilter, at: str | None, fresh: bool = False, messa
     if at:
         key = reply_key(at)
     else:
-        done = store.reviewed_by(g.db, g.codebook.name, g.reviewer) if chosen.scope == "unreviewed" else set()
+        done = label_store.reviewed_by(g.db, g.codebook.name, g.reviewer) if chosen.scope == "unreviewed" else set()
         key = next((k for k in keys if k not in done), None)
         if key is None:
             # a sample coded in an earlier visit is "coded", not "nothing matches": its queue starts empty
@@ -137,13 +137,13 @@ def show_review(chosen: ReviewFilter, at: str | None, fresh: bool = False, messa
         context["predictions"] = {}
     predicted = {c for c, row in context["predictions"].items() if row["predicted"]}
     chosen_labels = set(context["own_labels"]) if context["own_labels"] is not None else predicted
-    version = store.gold_version(g.db, *key, g.codebook.name, g.reviewer)
+    version = label_store.gold_version(g.db, *key, g.codebook.name, g.reviewer)
     progress = None
     if drawn:
         progress = {"name": chosen.sample, "size": drawn["size"], "blind": drawn["blind"],
                     "coded": samples.coded_count(g.db, chosen.sample, g.codebook.name)}
     return render_template(
-        "review.html", title="Review", filter=chosen, reviewers=store.reviewers(g.db, g.codebook.name),
+        "review.html", title="Review", filter=chosen, reviewers=label_store.reviewers(g.db, g.codebook.name),
         context=context, key=key, position=position, total=len(keys), previous=near(-1), following=near(1),
         chosen=chosen_labels, blind=blind, sample=progress, samples=samples.list_samples(g.db),
         version=version, message=message, saved=version != ""), status
@@ -165,7 +165,7 @@ def save_review():
     note = (request.form.get("note") or "").strip() or None
     row = {"platform": key[0], "id": key[1], "codebook": g.codebook.name, "codebook_hash": g.codebook.hash,
            "reviewer": g.reviewer, "labels": labels, "note": note}
-    found = store.set_gold_if_unchanged(g.db, row, request.form.get("version", ""))
+    found = label_store.set_gold_if_unchanged(g.db, row, request.form.get("version", ""))
     if found is not None:
         return show_review(chosen, f"{key[0]}:{key[1]}", message=(
             f"Not saved: {g.reviewer}'s decision on this reply changed after this page was loaded (another "
@@ -179,7 +179,7 @@ def adjudicate():
     return show_adjudication(request.args.get("at"))
 
 def show_adjudication(at: str | None, message: str = "", status: int = 200):
-    pending = store.disagreements(g.db, g.codebook.name, ADJUDICATED)
+    pending = label_store.disagreements(g.db, g.codebook.name, ADJUDICATED)
     keys = [(p, i) for p, i, _ in pending]
     open_count = sum(1 for *_, decided in pending if not decided)
     if at:
@@ -187,11 +187,11 @@ def show_adjudication(at: str | None, message: str = "", status: int = 200):
     elif pending and not pending[0][2]:
         key = keys[0]
     else:
-        reviewer_count = len([r for r in store.reviewers(g.db, g.codebook.name) if r != ADJUDICATED])
+        reviewer_count = len([r for r in label_store.reviewers(g.db, g.codebook.name) if r != ADJUDICATED])
         return render_template("adjudicate.html", title="Adjudicate", context=None, pending=pending,
                                open_count=open_count, reviewer_count=reviewer_count), status
     position = keys.index(key) if key in keys else None
-    everyone = store.decisions(g.db, *key, g.codebook.name)
+    everyone = label_store.decisions(g.db, *key, g.codebook.name)
     decisions = [d for d in everyone if d["reviewer"] != ADJUDICATED]
     final = next((d for d in everyone if d["reviewer"] == ADJUDICATED), None)
     agreed = set.intersection(*(set(d["labels"]) for d in decisions)) if decisions else set()
@@ -201,7 +201,7 @@ def show_adjudication(at: str | None, message: str = "", status: int = 200):
         "adjudicate.html", title="Adjudicate", context=context, key=key, decisions=decisions, final=final,
         chosen=set(final["labels"]) if final else agreed, pending=pending, open_count=open_count,
         position=position, following=following,
-        version=store.gold_version(g.db, *key, g.codebook.name, ADJUDICATED), message=message), status
+        version=label_store.gold_version(g.db, *key, g.codebook.name, ADJUDICATED), message=message), status
 
 @bp.post("/adjudicate")
 def save_adjudication():
@@ -213,7 +213,7 @@ def save_adjudication():
     row = {"platform": key[0], "id": key[1], "codebook": g.codebook.name, "codebook_hash": g.codebook.hash,
            "reviewer": ADJUDICATED,
            "labels": labels, "note": f"decided by {g.reviewer}" + (f": {note}" if note else "")}
-    if store.set_gold_if_unchanged(g.db, row, request.form.get("version", "")) is not None:
+    if label_store.set_gold_if_unchanged(g.db, row, request.form.get("version", "")) is not None:
         return show_adjudication(f"{key[0]}:{key[1]}", status=409, message=(
             "Not saved: someone recorded a final decision on this reply after this page was loaded. The page "
             "now shows it; decide again."))
