@@ -14,9 +14,6 @@ from replies.platforms import parse as parse_url
 from replies.platforms.refs import list_threads
 
 from .common import (
-    EXIT_CONFIG,
-    EXIT_PARTIAL,
-    EXIT_RATE_LIMITED,
     JsonLog,
     Seconds,
     StderrEvents,
@@ -129,31 +126,16 @@ def _report(outcome: ThreadOutcome, log) -> None:
 
 
 def _finish(outcomes: list[ThreadOutcome], log) -> None:
-    failed = [o for o in outcomes if o.outcome == "error"]
-    limited = [o for o in outcomes if o.outcome == "rate_limited"]
-    # a thread stored without fields its server sent malformed is harvested, but not whole
-    malformed = [o for o in outcomes if o.outcome == "ok" and o.result
-                 and (o.result.malformed_fields or o.result.failed_requests)]
-    # a token or setting that stops every thread is a configuration error, not a partial failure
-    all_config = outcomes and all(o.outcome == "error" and o.exit_code == EXIT_CONFIG for o in outcomes)
-    code = (EXIT_CONFIG if all_config else EXIT_PARTIAL if failed or malformed else EXIT_RATE_LIMITED if limited
-            else 0)
+    from replies.harvester.schedule import summarise
+
+    summary = summarise(outcomes)
     if log:
-        log.summary(outcomes, code)
-        if code:
-            sys.exit(code)
+        log.summary(outcomes, summary.code)
+        if summary.code:
+            sys.exit(summary.code)
         return
-    if code == EXIT_RATE_LIMITED:
-        fail(f"rate-limited on {len(limited)} of {len(outcomes)} threads; run again after the reset to carry on",
-             code)
-    elif code and not failed:
-        fields = sum(o.result.malformed_fields for o in malformed)
-        requests = sum(o.result.failed_requests for o in malformed)
-        missing = " and ".join(part for part in (f"{fields} fields their server sent malformed" if fields else "",
-                                                 f"what {requests} failed requests held" if requests else "") if part)
-        fail(f"{len(malformed)} of {len(outcomes)} threads were stored without {missing} (see the warnings)", code)
-    elif code:
-        fail(f"{len(failed)} of {len(outcomes)} threads failed; the others were harvested", code)
+    if summary.code:
+        fail(summary.message, summary.code)
 
 
 def _harvest_urls(database, urls, settings, options, *, wait, quiet, log) -> None:

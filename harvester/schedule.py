@@ -1,7 +1,8 @@
-"""`harvest --all`: poll every tracked thread that is still active, one after another.
+"""Harvesting several threads (the URLs given, or `harvest --all`: every tracked thread still active), one
+after another, and what they came to.
 
-A failure on one thread does not stop the others; the outcome of each is
-returned so the caller can print a line per thread and choose the exit code.
+A failure on one thread does not stop the others; the outcome of each is returned (`harvest_one`,
+`harvest_all`), and `summarise` turns them into the exit code and the one line a person reads.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 from sqlite_utils import Database
 
 from replies.db.tracking import link_thread, tracked
-from replies.errors import RepliesError
+from replies.errors import ConfigurationError, RepliesError
 from replies.net.events import Events
 
 from .errors import BadResponse, RateLimited
 from .run import HarvestResult, harvest
 from .settings import Settings
+
+PARTIAL = 5  # the exit code of a harvest where some threads failed or were stored incomplete
 
 
 @dataclass
@@ -67,3 +70,44 @@ def harvest_all(database: Database, settings: Settings, *, now: datetime | None 
         if report:
             report(outcome)
     return outcomes
+
+
+@dataclass
+class Summary:
+    """What a harvest of several threads came to: the exit code a program ends with (docs/settings.md) and,
+    when it is not 0, the one line a person reads; with the threads behind it."""
+
+    code: int
+    message: str | None
+    failed: list[ThreadOutcome]
+    rate_limited: list[ThreadOutcome]
+    incomplete: list[ThreadOutcome]  # harvested, but stored without fields or pages their server sent malformed
+
+
+def summarise(outcomes: list[ThreadOutcome]) -> Summary:
+    """The outcome policy of a harvest: every thread's settings wrong is a configuration error (4); a thread
+    failed, or stored without what its server sent malformed, a partial harvest (5); only rate limits, 3
+    (the next run carries on); else 0."""
+    failed = [o for o in outcomes if o.outcome == "error"]
+    limited = [o for o in outcomes if o.outcome == "rate_limited"]
+    # a thread stored without fields its server sent malformed is harvested, but not whole
+    incomplete = [o for o in outcomes if o.outcome == "ok" and o.result
+                  and (o.result.malformed_fields or o.result.failed_requests)]
+    # a token or setting that stops every thread is a configuration error, not a partial failure
+    all_config = bool(outcomes) and all(o.outcome == "error" and o.exit_code == ConfigurationError.exit_code
+                                        for o in outcomes)
+    code = (ConfigurationError.exit_code if all_config else PARTIAL if failed or incomplete
+            else RateLimited.exit_code if limited else 0)
+    message = None
+    if code == RateLimited.exit_code:
+        message = (f"rate-limited on {len(limited)} of {len(outcomes)} threads; run again after the reset to carry "
+                   "on")
+    elif code and not failed:
+        fields = sum(o.result.malformed_fields for o in incomplete)
+        requests = sum(o.result.failed_requests for o in incomplete)
+        missing = " and ".join(part for part in (f"{fields} fields their server sent malformed" if fields else "",
+                                                 f"what {requests} failed requests held" if requests else "") if part)
+        message = f"{len(incomplete)} of {len(outcomes)} threads were stored without {missing} (see the warnings)"
+    elif code:
+        message = f"{len(failed)} of {len(outcomes)} threads failed; the others were harvested"
+    return Summary(code, message, failed, limited, incomplete)

@@ -86,3 +86,22 @@ def test_package_docstrings_name_what_the_package_holds():
         if f"`{part}`" not in top:
             missing.append(f"replies/__init__.py does not name `{part}`")
     assert not missing, missing
+
+
+@pytest.mark.slow
+def test_the_python_api_example_runs_as_written(tmp_path):
+    """docs/python-api.md's example, run as a reader would paste it: harvest from the emulator, classify,
+    sample, code and estimate, all from Python; its printed figures are what the page's calls return."""
+    page = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    code, = re.findall(r"```python\n(.*?)```", page, re.S)
+    (tmp_path / "example.py").write_text(code, encoding="utf-8")
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("harvest: 0 [('x', ") and "('bluesky', " in lines[0] and "('mastodon', " in lines[0]
+    assert lines[1].startswith("classified: ") and int(lines[1].split()[1]) > 100
+    shares = [line.split() for line in lines[2:]]
+    assert [row[0] for row in shares] == ["workforce_protectionism", "policy", "money", "time_resources",
+                                          "healthcare_different", "lean_misconceptions", "leadership"]
+    for _, estimate, low, _, high in shares:  # "16.4%  10.3% to 25.0%": the estimate inside its interval
+        assert float(low.rstrip("%")) <= float(estimate.rstrip("%")) <= float(high.rstrip("%"))
