@@ -1,4 +1,6 @@
-"""`classify`: score every reply against a codebook and store labels with their provenance.
+"""`classify`: run a classification method (classifier.methods) over the replies; for the methods that score,
+the loop they share (`score_replies`: every category's score and decision stored with its provenance, the
+cuts calibrated) and the sentence encoder's scorer (`encoder_scorer`).
 
 Methods:
 - zero-shot: heads trained on the codebook's descriptions and examples only;
@@ -61,8 +63,11 @@ def _models_dir(database: Database) -> Path:
 def classify(database: Database, codebook: Codebook, *, method: str = "auto", model: str | None = None,
              threshold: float | None = None, thread: tuple[str, str] | None = None, batch_size: int = 64,
              redo: bool = False, device: str | None = None, progress: Progress | None = None,
-             encoder=None, backend: str = "fp32", labels_per_reply: float | None = None) -> ClassifyResult:
-    """Classify replies without a label from this codebook, method and model (all with `redo`).
+             encoder=None, **options):
+    """Classify replies without a label from this codebook, method and model (all with `redo`), with the
+    method called `method` (classifier.methods) and its own `options` (the encoder's `backend` and
+    `labels_per_reply`, the language model's `llm_base`, `concurrency`, ...). An option the method does not
+    take is refused, unless it is left at nothing.
 
     `encoder` reuses an already loaded `classifier.model.Encoder` for `model`. `backend` "int8" runs the
     encoder in ONNX Runtime, dynamically quantised, on the CPU (faster; its embeddings are cached apart and the heads are
@@ -72,30 +77,44 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     category's cut comes from the scores of every classified reply in scope (the thread's, with `thread`),
     expecting `labels_per_reply` labels a reply (default 1.2). A fixed `threshold` turns this off.
     """
-    if methods.get(method).engine not in ENGINES:
-        raise ClassifierError(f"method {method!r} is not run here: use classifier.llm.classify_llm")
+    chosen = methods.get(method)
+    for name, value in options.items():
+        if name not in chosen.takes() and value not in (None, False, "fp32"):
+            owners = [m.name for m in methods.registered().values() if name in m.takes()]
+            raise ClassifierError(f"method {method} does not take {name}" + (
+                f" (--method {' or '.join(owners)} does)" if owners else ""))
+    run = methods.Run(thread=thread, redo=redo, model=model, device=device, batch_size=batch_size,
+                      threshold=threshold, progress=progress, encoder=encoder)
+    return chosen.run(database, codebook, run, **{k: v for k, v in options.items() if k in chosen.takes()})
+
+
+def score_replies(method: methods.ScoringMethod, database: Database, codebook: Codebook, run: methods.Run,
+                  **options) -> ClassifyResult:
+    """The loop every scoring method shares: score each reply in scope with what `method.prepare` returns,
+    store every category's score and decision with their provenance, and calibrate the cuts."""
+    threshold = run.threshold
     if threshold is not None and not 0 < threshold < 1:
         raise ClassifierError(f"--threshold {threshold} must be between 0 and 1")
+    labels_per_reply = options.get("labels_per_reply")
     if labels_per_reply is not None and not 0 < labels_per_reply <= 5:
         raise ClassifierError(f"--labels-per-reply {labels_per_reply} must be above 0 and at most 5")
     labels_per_reply = labels_per_reply or LABELS_PER_REPLY
     if database.execute("select count(*) from replies where status = 'ok'").fetchone()[0] == 0:
         raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
-    progress = progress or (lambda stage, done, total: None)
+    progress = run.progress or (lambda stage, done, total: None)
+    run.progress = progress
+    thread, redo, batch_size = run.thread, run.redo, run.batch_size
     codebook.remember(database)
     k = len(codebook.categories)
-    result = ClassifyResult(method=method, model="", codebook=codebook.name, codebook_hash=codebook.hash)
 
     reviewed = label_store.gold(database, codebook.name)
     gold_texts = label_store.texts_for(database, reviewed)
-    keys = [key for key in reviewed if key in gold_texts]
-    result.gold = len(keys)
-
-    engine = ENGINES[methods.get(method).engine]
-    score, embedded = engine(database, codebook, result, method=method, model=model, device=device, encoder=encoder,
-                             backend=backend, batch_size=batch_size, threshold=threshold,
-                             labels_per_reply=labels_per_reply, reviewed=reviewed, gold_texts=gold_texts, keys=keys,
-                             progress=progress)
+    gold = methods.Gold(reviewed, gold_texts, [key for key in reviewed if key in gold_texts])
+    scorer = method.prepare(database, codebook, gold, run, **options)
+    score, embedded = scorer.score, scorer.embedded
+    result = ClassifyResult(method=scorer.method, model=scorer.model, codebook=codebook.name,
+                            codebook_hash=codebook.hash, gold=len(gold.keys), cv_zero_shot=scorer.cv_zero_shot,
+                            note=scorer.note)
 
     thresholds = np.full(k, threshold if threshold is not None else methods.get(result.method).threshold)
     result.thresholds = {c: float(t) for c, t in zip(codebook.ids, thresholds)}
@@ -143,20 +162,14 @@ def gold_shortfall(codebook: Codebook, gold: TrainingSet) -> str | None:
     return f"{total} more labels needed ({listed})"
 
 
-def _nli(database, codebook, result, *, model, device, batch_size, progress, **_):
-    """The MNLI pipeline's scores (no embeddings are cached, so every reply counts as embedded)."""
-    from .nli import NliScorer
-    progress("loading the model", 0, 1)
-    scorer = NliScorer(model, codebook, device)
-    progress("loading the model", 1, 1)
-    result.model = scorer.name
-    result.method = "nli"
-    return (lambda texts, on_share: scorer.scores(texts, batch_size)), None
-
-
-def _encoder(database, codebook, result, *, method, model, device, encoder, backend, batch_size, threshold,
-             labels_per_reply, reviewed, gold_texts, keys, progress):
-    """Zero-shot or few-shot on the sentence encoder; without a method named, few-shot once the gold suffices."""
+def encoder_scorer(method: str, database: Database, codebook: Codebook, gold: methods.Gold, run: methods.Run, *,
+                   backend: str = "fp32", labels_per_reply: float | None = None) -> methods.Scorer:
+    """Zero-shot or few-shot on the sentence encoder; `auto`: few-shot once the gold suffices."""
+    model, device, encoder, batch_size, threshold = run.model, run.device, run.encoder, run.batch_size, run.threshold
+    progress = run.progress
+    labels_per_reply = labels_per_reply or LABELS_PER_REPLY
+    reviewed, gold_texts, keys = gold.reviewed, gold.texts, gold.keys
+    cv_zero_shot, note = None, None
     base = CachedEmbedder(database, model, device=device, encoder=encoder, backend=backend, progress=progress)
     base_rows = codebook_rows(codebook)
     base_vectors = base.embed(base_rows.texts, batch_size, stage="embedding the codebook")
@@ -173,13 +186,13 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
             return scores >= rank_share_thresholds(scores, labels_per_reply)
 
         zero_gold = zero_shot().scores(base.embed(gold_set.texts, batch_size, stage="embedding the gold"))
-        result.cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
+        cv_zero_shot = macro_f1(gold_set.targets, decide(zero_gold).astype(int))
         short = gold_shortfall(codebook, gold_set)
         if short and method == "auto":
-            result.note = (f"zero-shot: few-shot waits until every category has {MIN_GOLD_PER_CATEGORY} reviewed "
+            note = (f"zero-shot: few-shot waits until every category has {MIN_GOLD_PER_CATEGORY} reviewed "
                            f"replies; {short}")
         elif short:
-            result.note = f"few-shot on little gold: {short}; its figures will be rough"
+            note = f"few-shot on little gold: {short}; its figures will be rough"
         if method == "auto" and not short:
             # no held-out fine-tuning to decide: it cost two fine-tunings more and, on the dev rows, chose no
             # better than few-shot always (docs/evaluation.md, "How classify chooses")
@@ -199,7 +212,6 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
     else:
         embedder = base
         models = ((base, zero_shot),)
-    result.method, result.model = chosen, embedder.key
     embedded = [0]
 
     def score(texts: list[str], on_share: Callable[[float], None]) -> np.ndarray:
@@ -216,10 +228,9 @@ def _encoder(database, codebook, result, *, method, model, device, encoder, back
         embedded[0] += embedder.computed - before
         return sum(out) / len(out)
 
-    return score, lambda: embedded[0]
+    return methods.Scorer(chosen, embedder.key, score, lambda: embedded[0], note=note, cv_zero_shot=cv_zero_shot)
 
 
-ENGINES = {"encoder": _encoder, "nli": _nli}  # the engines this module runs, by a method's `engine`
 
 
 def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, thread: tuple[str, str] | None,

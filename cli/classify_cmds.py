@@ -17,40 +17,37 @@ from .options import codebook_option, current_codebook, reviewer_option, say_ver
 from .output import write_rows
 
 
+def method_options(command):
+    """One option for each option a registered method declares (once, where methods share it): a method a
+    plugin adds brings its own."""
+    for option in reversed(methods.all_options()):
+        if option.type is bool:
+            decorator = click.option(option.flag, option.name, is_flag=True, help=option.help)
+        else:
+            kind = click.Choice(option.type) if isinstance(option.type, tuple) else option.type
+            decorator = click.option(option.flag, option.name, type=kind, default=option.default,
+                                     metavar=option.metavar, show_default=option.show_default, help=option.help)
+        command = decorator(command)
+    return command
+
+
 @click.command()
 @codebook_option
 @click.option("--method", type=click.Choice(methods.names()), default="auto",
-              show_default=True, help="; ".join(f"{m.name}: {m.summary}" for m in methods.METHODS.values())
+              show_default=True, help="; ".join(f"{m.name}: {m.summary}" for m in methods.registered().values())
               + " (REPLIES_LLM_BASE). A fine-tuned model is kept beside the database for reruns.")
 @click.option("--model", help="Encoder (or MNLI model for nli): a local folder or a cached hub name. "
                               "Default: the packaged all-MiniLM-L6-v2.")
 @click.option("--threshold", type=float,
               help="One fixed score at which every category is given. Default: zero-shot cuts each category "
                    "where the replies' own scores put it (see --labels-per-reply); nli uses 0.5.")
-@click.option("--labels-per-reply", type=float, metavar="N",
-              help="Zero-shot and few-shot calibration: how many categories a reply carries on average "
-                   "(default 1.2). Each category's cut is set from the scores of all replies in scope so "
-                   "that, together, they give about this many labels a reply.")
 @click.option("--thread", "thread_ref", help="Only this thread (URL, id or PLATFORM:ID).")
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
 @click.option("--redo", is_flag=True, help="Classify again replies that already have labels from this setup.")
 @click.option("--device", help="torch device, e.g. cpu or cuda (default: a GPU when present).")
-@click.option("--backend", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
-              help="int8: the encoder in ONNX Runtime, dynamically quantised, on the CPU: about 1.8x faster at "
-                   "nearly the same quality (docs/benchmarks.md).")
-@click.option("--llm-base", metavar="URL", help="llm: the server's OpenAI-compatible base URL (default "
-              "REPLIES_LLM_BASE), e.g. http://127.0.0.1:11434/v1 for Ollama.")
-@click.option("--llm-model", metavar="NAME", help="llm: the model name the server knows (default REPLIES_LLM_MODEL).")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="llm: requests in flight at once.")
-@click.option("--no-examples", is_flag=True, help="llm: no reviewed replies as worked examples in the prompt.")
-@click.option("--dry-run", is_flag=True, help="llm: build every prompt, show one whole, count the replies that "
-              "would be sent and why, and estimate the tokens; send nothing.")
-@click.option("--yes", is_flag=True, help="llm: agree to send reply texts to a server that is not on this machine, "
-              "and to send again more than half of the replies already coded (new worked examples, a new codebook).")
+@method_options
 @db_option
-def classify(codebook_path, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo, device, backend,
-             llm_base, llm_model, concurrency, no_examples, dry_run, yes, db_path):
+def classify(codebook_path, method, model, threshold, thread_ref, batch_size, redo, device, db_path, **options):
     """Tag each reply with the codebook's categories, with a score per category.
 
     Runs offline on the packaged all-MiniLM-L6-v2 model. Embeddings are cached
@@ -59,37 +56,47 @@ def classify(codebook_path, method, model, threshold, labels_per_reply, thread_r
     and threshold. With gold labels (`replies label`, `replies import-labels`)
     the few-shot method fine-tunes the encoder on them (a few minutes on a CPU).
     """
+    from replies.classifier.methods import Run
+
     ctx = click.get_current_context()
-    given = {option for param in ctx.command.params for option in param.opts
-             if ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE}
-    for name in methods.options_for_others(method):
-        if name in given:  # an option the chosen method would silently ignore
-            owners = [m.name for m in methods.METHODS.values() if name in m.options]
-            raise click.UsageError(f"{name} is for --method {' or '.join(owners)}, not {method}")
+    chosen = methods.get(method)
+    for option in methods.all_options():
+        given = ctx.get_parameter_source(option.name) is ParameterSource.COMMANDLINE
+        if given and option.name not in chosen.takes():  # an option the chosen method would silently ignore
+            raise click.UsageError(f"{option.flag} is for --method {' or '.join(methods.owners(option.flag))}, "
+                                   f"not {method}")
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
-    if methods.get(method).engine == "llm":
-        _classify_llm(database, book, llm_base, llm_model, thread_ref, redo, concurrency, not no_examples, dry_run,
-                      yes, model, device)
-        return
-    _classify_local(database, book, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo,
-                    device, backend)
-
-
-def _classify_local(database, book, method, model, threshold, labels_per_reply, thread_ref, batch_size, redo,
-                    device, backend) -> None:
-    """A method run on this machine (the encoder's, or nli's), with a progress bar."""
-    from replies.classifier.evaluate import small_sample_note
-    from replies.classifier.run import classify as run_classify
-
+    config = current_config()
     bar = StderrBar()
+
+    def retry():
+        from replies.net.retry import RetryPolicy
+
+        harvest = config.settings()
+        return RetryPolicy(StderrEvents(label="Coding"), max_attempts=harvest.max_attempts,
+                           max_wait=harvest.max_wait, clock=harvest.clock, sleep=harvest.sleep)
+
+    run = Run(thread=thread_key(database, thread_ref), redo=redo, model=model, device=device,
+              batch_size=batch_size, threshold=threshold, environ=config.values, retry=retry,
+              progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
+              note=lambda message: (bar.close(), click.echo(message, err=True)))
     try:
-        result = run_classify(database, book, method=method, model=model, threshold=threshold,
-                              thread=thread_key(database, thread_ref), batch_size=batch_size, redo=redo,
-                              device=device, progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
-                              backend=backend, labels_per_reply=labels_per_reply)
+        result = chosen.run(database, book, run, **{name: options[name] for name in chosen.takes()})
     finally:
         bar.close()
+    from replies.classifier.llm.run import LlmResult
+
+    if isinstance(result, LlmResult):
+        _print_llm(result, book)
+    else:
+        _print_scored(result)
+
+
+def _print_scored(result) -> None:
+    """What a scoring method's run came to (a ClassifyResult)."""
+    from replies.classifier.evaluate import small_sample_note
+
     if result.note:
         click.echo(f"Note: {result.note}.", err=True)
     if result.cv_zero_shot is not None:
@@ -106,30 +113,8 @@ def _classify_local(database, book, method, model, threshold, labels_per_reply, 
         click.echo(f"  {category:<{width}}  {n}")
 
 
-def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrency, few_shot, dry_run, yes,
-                  encoder_model, device) -> None:
-    from replies.classifier.embed import CachedEmbedder
-    from replies.classifier.llm import check_destination, classify_llm
-    from replies.net.retry import RetryPolicy
-
-    config = current_config()
-    settings = config.llm_settings(base, model_name)
-    warning = check_destination(settings, yes)
-    if warning:
-        click.echo(f"Warning: {warning}", err=True)
-    harvest = config.settings()
-    events = StderrEvents(label="Coding")
-    retry = RetryPolicy(events, max_attempts=harvest.max_attempts, max_wait=harvest.max_wait, clock=harvest.clock,
-                        sleep=harvest.sleep)
-    bar = StderrBar()
-    try:
-        result = classify_llm(database, book, settings, retry=retry, thread=thread_key(database, thread_ref),
-                              redo=redo, concurrency=concurrency, dry_run=dry_run, few_shot=few_shot,
-                              progress=lambda stage, done, total: bar(stage.capitalize(), done, total),
-                              embedder_factory=lambda: CachedEmbedder(database, encoder_model, device=device),
-                              resend_ok=yes, note=lambda message: (bar.close(), click.echo(message, err=True)))
-    finally:
-        bar.close()
+def _print_llm(result, book) -> None:
+    """What the language-model coder's run came to (an LlmResult)."""
     examples = f", up to 4 of {result.examples} reviewed replies as examples" if result.examples else ""
     if result.dry_run:
         if result.first_prompt:
@@ -139,24 +124,24 @@ def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrenc
                 click.echo(visible(message["content"]))
             click.echo("---")
         why = "; ".join(f"{n} {reason}" for reason, n in result.reasons.items())
-        click.echo(f"Dry run: {result.to_send} replies would be sent to {settings.model} at {settings.base}{examples}"
+        click.echo(f"Dry run: {result.to_send} replies would be sent to {result.model} at {result.base}{examples}"
                    + (f" ({why})" if why else "") + f"; about {result.estimated_prompt_tokens:,} prompt and "
                    f"{result.estimated_completion_tokens:,} completion tokens (4 characters a token); "
                    f"{result.reused} already answered. Nothing sent.")
         return
     scored = ", ".join(f"{n} scored by {how}" for how, n in sorted(result.scored_by.items()))
-    click.echo(f"{result.coded} replies coded by {settings.model} (llm), codebook {book.name} {book.hash}; "
+    click.echo(f"{result.coded} replies coded by {result.model} (llm), codebook {book.name} {book.hash}; "
                f"{result.reused} from earlier answers, {result.failed} failed{examples}"
                + (f"; {scored}" if scored else ""))
     click.echo(f"Tokens: {result.prompt_tokens:,} prompt + {result.completion_tokens:,} completion in "
                f"{result.requests} requests"
                + (f"; structured output as {result.dialect}, {result.concurrency} in flight at the end"
                   if result.requests else ""))
-    others = {name: n for name, n in result.served_models.items() if name not in (settings.model,
-                                                                                   f"{settings.model}:latest")}
+    others = {name: n for name, n in result.served_models.items() if name not in (result.model,
+                                                                                   f"{result.model}:latest")}
     if others:
         click.echo(f"Warning: the server says {sum(others.values())} answers came from "
-                   f"{', '.join(map(repr, others))}, not {settings.model!r} (stored with each answer, "
+                   f"{', '.join(map(repr, others))}, not {result.model!r} (stored with each answer, "
                    "llm_answers.served_model)", err=True)
     if result.failed:
         click.echo(f"Warning: {result.failed} replies got no usable answer after 3 tries; they keep no LLM label "
@@ -165,7 +150,7 @@ def _classify_llm(database, book, base, model_name, thread_ref, redo, concurrenc
     for category in book.ids:
         click.echo(f"  {category:<{width}}  {result.counts.get(category, 0)}")
     if result.failed and result.coded == result.reused:  # nothing this run sent came back as codes
-        fail(f"all {result.failed} replies sent to {settings.model} failed (the last reason is stored with each, "
+        fail(f"all {result.failed} replies sent to {result.model} failed (the last reason is stored with each, "
              "llm_answers.error): check the server and the model, then run again")
 
 

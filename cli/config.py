@@ -166,11 +166,8 @@ class Config:
     def llm_settings(self, base: str | None = None, model: str | None = None):
         """The language-model settings (--llm-base and --llm-model win over the settings)."""
         from replies.classifier.llm.settings import LlmSettings
-        timeout = self.settings().http_timeout
-        return LlmSettings(base=base or self.get("REPLIES_LLM_BASE"), model=model or self.get("REPLIES_LLM_MODEL"),
-                           api_key=self.get("REPLIES_LLM_API_KEY") or None,
-                           allow_host=(self.get("REPLIES_LLM_ALLOW_HOST") or "").lower() or None,
-                           timeout=max(timeout, 120.0))
+
+        return LlmSettings.from_env(self.values, base=base, model=model)
 
 
 def current_config() -> Config:

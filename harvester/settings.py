@@ -9,16 +9,14 @@ directly, and may inject `clock` and `sleep` so that back-off waits take no time
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from replies import platforms
-from replies.errors import ConfigurationError
 from replies.net.hosts import host_of, in_clear, is_local_url, is_loopback, redact, require_secure
-from replies.setting import Setting
+from replies.setting import Setting, http_timeout
 
 __all__ = ["Settings", "host_of", "in_clear", "is_local_url", "is_loopback", "redact", "require_secure"]
 
@@ -68,15 +66,8 @@ class Settings:
         """Settings from environment-style names (REPLIES_X_API_BASE, X_BEARER_TOKEN, ...): the process
         environment, or the mapping given (the CLI passes the environment merged with the config file)."""
         env = os.environ if environ is None else environ
-        timeout = env.get("REPLIES_HTTP_TIMEOUT")
-        try:
-            seconds = float(timeout) if timeout else 30.0
-        except ValueError:
-            seconds = math.nan
-        if not (math.isfinite(seconds) and seconds > 0):
-            raise ConfigurationError(f"REPLIES_HTTP_TIMEOUT={timeout!r} is not a number of seconds above 0")
         values = {name: setting.read(env) for name, setting in declared().items()}
-        return cls(**{**values, "http_timeout": seconds, **overrides})
+        return cls(**{**values, "http_timeout": http_timeout(env), **overrides})
 
     def redact(self, text: str) -> str:
         """`text` with this object's tokens replaced by ***, for anything stored or shown."""

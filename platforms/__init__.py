@@ -18,13 +18,12 @@ from __future__ import annotations
 import functools
 import importlib
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import distributions
 from typing import Any
 
 from replies.errors import RepliesError
+from replies.plugins import load_group
 from replies.setting import Setting
 
 GROUP = "replies.platforms"
@@ -110,29 +109,7 @@ def load(path: str) -> Any:
 
 @functools.cache
 def _registry() -> dict[str, Platform]:
-    found: dict[str, Platform] = {}
-    # every distribution's entry points, not only the first of each name: a stale copy of replies' own metadata
-    # earlier on the path (a build folder's egg-info) must not hide the installed one's
-    points, seen = [], set()
-    for distribution in distributions():
-        for point in distribution.entry_points:
-            if point.group == GROUP and point.name not in seen:  # the first on the path wins, as for any import
-                seen.add(point.name)
-                points.append(point)
-    points.sort(key=lambda p: (p.name not in BUILT_IN, BUILT_IN.index(p.name) if p.name in BUILT_IN else 0, p.name))
-    for point in points:
-        try:
-            platform = point.load()
-        except Exception as exc:  # a broken plugin must not stop every command: said, and left out
-            print(f"replies: platform plugin {point.name!r} ({point.value}) could not be loaded and is left out: "
-                  f"{exc}", file=sys.stderr)
-            continue
-        problem = _problem(point.name, platform)
-        if problem:
-            print(f"replies: platform plugin {point.name!r} ({point.value}) is left out: {problem}", file=sys.stderr)
-            continue
-        found[platform.name] = platform
-    return found
+    return load_group(GROUP, "platform", BUILT_IN, _problem)
 
 
 def _problem(name: str, platform: Any) -> str | None:

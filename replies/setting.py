@@ -5,6 +5,7 @@ settings once, in its own module."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,3 +74,16 @@ def is_secret(name: str, declared: Iterable[Setting]) -> bool:
 def url(text: str) -> str:
     """An address as given, without the trailing slash paths are joined to."""
     return text.rstrip("/")
+
+
+def http_timeout(environ: Mapping[str, str]) -> float:
+    """REPLIES_HTTP_TIMEOUT in seconds (default 30): how long one HTTP answer may take, for every client;
+    ConfigurationError for a value that is not a number above 0."""
+    text = environ.get("REPLIES_HTTP_TIMEOUT")
+    try:
+        seconds = float(text) if text else 30.0
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigurationError(f"REPLIES_HTTP_TIMEOUT={text!r} is not a number of seconds above 0")
+    return seconds

@@ -118,10 +118,8 @@ def main() -> None:
                         help="experiment: few-shot decided at a fixed 0.5 instead of calibrated")
     args = parser.parse_args()
     if args.few_shot_fixed:
-        import dataclasses
-
         from replies.classifier import methods
-        methods.METHODS["few-shot"] = dataclasses.replace(methods.METHODS["few-shot"], calibrated=False)
+        methods.get("few-shot").calibrated = False  # this run's registered few-shot only
     for name, title, book, dataset in labelled_sets(args.sets):
         with tempfile.TemporaryDirectory() as tmp:
             database, truth, split = load_set(Path(tmp), dataset)

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [
     ("the base error and the version", {"replies.errors", "replies"}),
     ("text, files, JSONL, lazy modules and setting declarations", {"replies.text", "replies.files", "replies.jsonl",
-                                                                 "replies.lazy", "replies.setting"}),
+                                                                 "replies.lazy", "replies.setting",
+                                                                 "replies.plugins"}),
     ("storage", {"replies.db"}),
     ("shared layers: network rules and codebooks", {"replies.net", "replies.codebook"}),
     ("the platforms' declarations and their registry", {"replies.platforms"}),

@@ -125,3 +125,61 @@ def test_a_broken_plugin_is_left_out_with_a_warning_and_the_others_still_work(tm
         sys.path.remove(str(site))
         importlib.invalidate_caches()
         platforms.reload()
+
+
+KEYWORD_METHOD = '''
+import numpy as np
+from replies.classifier.methods import Option, Scorer, ScoringMethod
+
+
+class Keyword(ScoringMethod):
+    """Scores 1 where a reply's text holds a category's id (underscores as spaces), else 0."""
+    name = "keyword"
+    summary = "a category wherever its name appears in the text"
+    options = (Option("ignore_case", "--ignore-case", "keyword: match whatever the case"),)
+
+    def prepare(self, database, codebook, gold, run, *, ignore_case=False):
+        fold = (lambda t: t.lower()) if ignore_case else (lambda t: t)
+        words = [fold(c.replace("_", " ")) for c in codebook.ids]
+        score = lambda texts, on_share: np.array([[float(w in fold(t)) for w in words] for t in texts])
+        return Scorer("keyword", "keyword-" + ("folded" if ignore_case else "exact"), score)
+'''
+
+
+def test_a_method_from_an_installed_plugin_is_one_class_and_one_registration(tmp_path):
+    """A scoring method registered through the `replies.methods` entry point: `replies classify` offers it
+    and its option, refuses its option for another method and another method's option for it, and stores
+    its labels with their provenance through the shared loop."""
+    from replies import db
+
+    site = tmp_path / "site"
+    (site / "keyword_method").mkdir(parents=True)
+    (site / "keyword_method" / "__init__.py").write_text(KEYWORD_METHOD)
+    info = site / "keyword_method-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: keyword-method\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[replies.methods]\nkeyword = keyword_method:Keyword\n")
+    database = db.open_db(tmp_path / "replies.db")
+    db.upsert_thread(database, {"platform": "x", "id": "1", "text": "Why is lean harder?"})
+    db.store_replies(database, [{"platform": "x", "id": str(i), "thread_id": "1", "kind": "reply", "status": "ok",
+                                 "text": text} for i, text in enumerate(
+        ["It is all about Money", "policy churn", "no money and bad policy", "nothing to add"], start=2)])
+    env = {"REPLIES_DB": str(tmp_path / "replies.db"), "PYTHONPATH": str(site),
+           "REPLIES_CONFIG": str(tmp_path / "none.toml")}
+
+    shown = replies("classify", "--help", env=env)
+    assert "keyword: a category wherever its name appears" in " ".join(shown.stdout.split())
+    assert "--ignore-case" in shown.stdout
+    refused = replies("classify", "--method", "zero-shot", "--ignore-case", env=env)
+    assert refused.returncode == 2 and "--ignore-case is for --method keyword, not zero-shot" in refused.stderr
+    refused = replies("classify", "--method", "keyword", "--backend", "int8", env=env)
+    assert refused.returncode == 2 and "--backend is for --method auto or zero-shot or few-shot, not keyword" \
+        in refused.stderr, refused.stderr
+
+    done = replies("classify", "--method", "keyword", "--ignore-case", "--threshold", "0.5", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "4 replies classified with keyword (keyword-folded)" in done.stdout, done.stdout
+    tagged = database.execute("select id, category, method, model from predictions where predicted = 1"
+                              " order by id, category").fetchall()
+    assert tagged == [("2", "money", "keyword", "keyword-folded"), ("3", "policy", "keyword", "keyword-folded"),
+                      ("4", "money", "keyword", "keyword-folded"), ("4", "policy", "keyword", "keyword-folded")]

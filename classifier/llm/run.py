@@ -49,6 +49,7 @@ class LlmResult:
     dialect: str | None = None  # how the server took structured output
     served_models: dict[str, int] = field(default_factory=dict)  # the models the answers say they came from
     concurrency: int = 0    # requests in flight at the end (it adapts to the server)
+    base: str = ""          # the server's base URL
 
 
 def _replies(database: Database, thread: tuple[str, str] | None) -> list[dict]:
@@ -125,7 +126,8 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
         raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
     codebook.remember(database)
     model = settings.model
-    result = LlmResult(model=model, codebook=codebook.name, codebook_hash=codebook.hash, dry_run=dry_run)
+    result = LlmResult(model=model, codebook=codebook.name, codebook_hash=codebook.hash, dry_run=dry_run,
+                       base=settings.base or "")
     if embedder_factory is None:
         from ..embed import CachedEmbedder
         embedder_factory = lambda: CachedEmbedder(database, None)  # noqa: E731

@@ -3,11 +3,12 @@ reply texts go to a server off this machine only where the user agreed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from replies.net.hosts import in_clear, is_local_url
-from replies.setting import Setting, check_secret
+from replies.setting import Setting, check_secret, http_timeout
 
 from ..errors import ClassifierError
 
@@ -37,6 +38,19 @@ class LlmSettings:
     @property
     def host(self) -> str:
         return (urlsplit(self.base or "").hostname or "").lower()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, base: str | None = None, model: str | None = None
+                 ) -> "LlmSettings":
+        """The settings from environment-style names (REPLIES_LLM_BASE, ...; the CLI passes the environment
+        merged with the config file); `base` and `model` win over them. A request may take as long as
+        REPLIES_HTTP_TIMEOUT, and never less than two minutes: a local model can be slow to answer."""
+        timeout = http_timeout(environ)
+        return cls(base=base or environ.get("REPLIES_LLM_BASE") or None,
+                   model=model or environ.get("REPLIES_LLM_MODEL") or None,
+                   api_key=environ.get("REPLIES_LLM_API_KEY") or None,
+                   allow_host=(environ.get("REPLIES_LLM_ALLOW_HOST") or "").lower() or None,
+                   timeout=max(timeout, 120.0))
 
 
 def check_destination(settings: LlmSettings, yes: bool) -> str | None:
