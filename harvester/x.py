@@ -1,12 +1,10 @@
-"""X / Twitter through tweepy's API v2 Client.
+"""X / Twitter through the X API v2, on the shared JSON client (replies.net.http.JsonClient) as every other
+platform: one deadline per answer, no redirect to another host, no answer over 64 MB, the environment's proxy,
+and the retry policy's waits on X's rate-limit headers (`x-rate-limit-reset`, an epoch).
 
-The root comes from `get_tweet`, replies from conversation search (recent or
-full archive) and quotes from `get_quote_tweets`. tweepy hard-codes its host,
-so a transport adapter mounted on the client's own requests session
-(`x_transport.py`) sends the requests to REPLIES_X_API_BASE instead, counts
-them, and sends them through the project's own HTTP layer (replies.net.http):
-one deadline per answer, headers included, no redirect to another host, no
-answer over 64 MB.
+The root comes from GET /2/tweets/:id, replies from conversation search (/2/tweets/search/recent, or /all
+with the full archive) and quotes from /2/tweets/:id/quote_tweets, each page followed by its `next_token`.
+X's errors are problem documents (`title`, `detail`, `type`), or `errors` beside partial data.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from replies import lazy
 from replies.db.times import parse_iso
 from replies.net.events import Events
 
@@ -29,12 +26,7 @@ from .source import Batch, CursorReader
 if TYPE_CHECKING:
     from replies.net.retry import RetryPolicy
 
-# loaded when an X harvest starts: reading X's settings (every command does) costs nothing
-tweepy = lazy.module("tweepy")
-requests = lazy.module("requests")
-
 PLATFORM = "x"
-TWEEPY_HOST = "https://api.twitter.com"
 TWEET_FIELDS = [
     "author_id", "conversation_id", "created_at", "in_reply_to_user_id", "referenced_tweets",
     "public_metrics", "lang", "entities", "note_tweet",
@@ -108,6 +100,30 @@ def _problem(page: dict) -> str:
     return errors[0].get("detail") or errors[0].get("title") or "unknown error" if errors else "no data"
 
 
+def _reset(headers) -> float | None:
+    """When X's rate-limit window ends: `x-rate-limit-reset`, seconds since the epoch."""
+    value = headers.get("x-rate-limit-reset")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def _messages(body) -> str:
+    """What an X error answer says: its problem document's detail or title, or its `errors`' messages."""
+    if not isinstance(body, dict):
+        return str(body)[:200]
+    said = [str(e.get("message") or e.get("detail") or "") for e in body.get("errors") or [] if isinstance(e, dict)]
+    said += [str(body[key]) for key in ("detail", "title") if body.get(key)][:1]
+    return "; ".join(m for m in said if m)[:300]
+
+
+def _params(**params) -> dict:
+    """X's query parameters as the API names them: tweet_fields -> tweet.fields, lists joined by commas."""
+    return {key.replace("_fields", ".fields"): ",".join(value) if isinstance(value, list) else value
+            for key, value in params.items()}
+
+
 class XSource:
     platform = PLATFORM
 
@@ -116,50 +132,34 @@ class XSource:
         if not settings.x_bearer_token:
             raise AuthMissing("X needs an API bearer token: set X_BEARER_TOKEN")
         self.tweet_id = tweet_id
-        self.retry = retry
         self.events = events
         self.full_archive = full_archive
-        self._count = [0]
-        from .x_transport import Rebase
+        from replies.net.http import JsonClient
 
-        self.client = tweepy.Client(bearer_token=settings.x_bearer_token, return_type=requests.Response)
-        self.client.session.mount(TWEEPY_HOST, Rebase(TWEEPY_HOST, settings.x_api_base, settings.http_timeout,
-                                                      self._count))
+        self.client = JsonClient(settings.x_api_base, retry, timeout=settings.http_timeout,
+                                 token=settings.x_bearer_token, label="X", reset_parser=_reset)
 
     @property
     def requests(self) -> int:
-        return self._count[0]
+        return self.client.requests
 
     def close(self) -> None:
-        self.client.session.close()
+        self.client.close()
 
-    def _call(self, what: str, method, *args, **params) -> dict:
-        from replies.net.retry import RateLimitHit, Transient
+    def _call(self, what: str, path: str, **params) -> dict:
+        """GET `path` and return its JSON object; HTTPStatusError for an answer of 400 and above but 401 (the
+        token refused: AuthRejected) and 429 (waited for, by the retry policy)."""
+        from replies.net.errors import HTTPStatusError
 
-        def attempt() -> dict:
-            try:
-                response = method(*args, **params)
-            except tweepy.TooManyRequests as exc:
-                raise RateLimitHit("429 Too Many Requests", exc.reset_time) from None
-            except tweepy.TwitterServerError as exc:
-                raise Transient(f"HTTP {exc.response.status_code}") from None
-            except tweepy.Unauthorized:
+        try:
+            page, _ = self.client.get(path, _params(**params), what=f"X {what}")
+        except HTTPStatusError as exc:
+            if exc.status == 401:
                 raise AuthRejected("X rejected the bearer token (401): check X_BEARER_TOKEN") from None
-            except requests.Timeout as exc:
-                raise Transient(str(exc) or "timed out") from None
-            except requests.ConnectionError as exc:
-                raise Transient(type(exc).__name__) from None
-            except requests.exceptions.ChunkedEncodingError:
-                raise Transient("connection broken mid-answer") from None
-            try:
-                page = response.json()
-            except ValueError:
-                raise Transient("answer was not JSON", bad_body=True) from None
-            if not isinstance(page, dict):
-                raise Transient("answer was not a JSON object", bad_body=True)
-            return page
-
-        return self.retry.call(attempt, f"X {what}")
+            raise
+        if not isinstance(page, dict):
+            raise BadResponse(f"X answered {what} with something other than a JSON object")
+        return page
 
     def fetch_root(self) -> Post:
         post = self._get_root(self.tweet_id)
@@ -184,15 +184,19 @@ class XSource:
         return post
 
     def _get_root(self, tweet_id: str) -> Post:
+        from replies.net.errors import HTTPStatusError
+
         try:
-            page = self._call("get_tweet", self.client.get_tweet, tweet_id, expansions=["author_id"],
+            page = self._call("get_tweet", f"/2/tweets/{tweet_id}", expansions=["author_id"],
                               tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS)
-        except tweepy.NotFound:
-            raise ThreadNotFound(f"X post {tweet_id} does not exist or was deleted") from None
-        except tweepy.Forbidden:
-            raise ThreadNotFound(f"X post {tweet_id} is not visible to this token (protected or withheld)") from None
-        except tweepy.HTTPException as exc:
-            raise HarvestError(f"X refused get_tweet for {tweet_id}: {'; '.join(exc.api_messages) or exc}") from None
+        except HTTPStatusError as exc:
+            if exc.status == 404:
+                raise ThreadNotFound(f"X post {tweet_id} does not exist or was deleted") from None
+            if exc.status == 403:
+                raise ThreadNotFound(f"X post {tweet_id} is not visible to this token (protected or withheld)") \
+                    from None
+            raise HarvestError(f"X refused get_tweet for {tweet_id}: HTTP {exc.status} {_messages(exc.body)}") \
+                from None
         data = page.get("data")
         if not isinstance(data, dict) or "id" not in data:
             problem = (page.get("errors") or [{}])[0].get("type", "")
@@ -208,7 +212,9 @@ class XSource:
         yield from self._quotes(root, cursor)
 
     def _replies(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
-        search = self.client.search_all_tweets if self.full_archive else self.client.search_recent_tweets
+        from replies.net.errors import HTTPStatusError
+
+        search = "/2/tweets/search/" + ("all" if self.full_archive else "recent")
         token = cursor("search.next_token")
         if token:  # carry on an interrupted pass with the since_id it started with
             since, newest = cursor("search.pass_since"), cursor("search.pass_newest")
@@ -224,15 +230,16 @@ class XSource:
             if token:
                 params["next_token"] = token
             try:
-                page = self._call("search", search, f"conversation_id:{root.id}", **params)
-            except tweepy.BadRequest as exc:
-                if since and "since_id" in " ".join(exc.api_messages) + str(exc):
+                page = self._call("search", search, query=f"conversation_id:{root.id}", **params)
+            except HTTPStatusError as exc:
+                said = _messages(exc.body)
+                if exc.status == 400 and since and "since_id" in said:
                     # The last harvest is older than search can reach: everything found is newer.
                     since = None
                     continue
-                raise HarvestError(f"X search refused: {'; '.join(exc.api_messages) or exc}") from None
-            except tweepy.Forbidden as exc:
-                raise HarvestError(f"X search is not available to this token: {'; '.join(exc.api_messages)}") from None
+                if exc.status == 403:
+                    raise HarvestError(f"X search is not available to this token: {said}") from None
+                raise HarvestError(f"X search refused: HTTP {exc.status} {said}") from None
             meta = page.get("meta")
             if not isinstance(meta, dict):
                 raise BadResponse("X search answered without its `meta` object")
@@ -245,7 +252,7 @@ class XSource:
             else:
                 cursors = {"search.next_token": None, "search.pass_since": None, "search.pass_newest": None,
                            "search.since_id": newest}
-            yield Batch(posts, cursors, source_url="/2/tweets/search/" + ("all" if self.full_archive else "recent"))
+            yield Batch(posts, cursors, source_url=search)
             if not token:
                 return
 
@@ -266,6 +273,8 @@ class XSource:
         return tolerant_each(lambda t: normalise_tweet(t, users), found, platform=PLATFORM, id_key="id")
 
     def _quotes(self, root: Post, cursor: CursorReader) -> Iterator[Batch]:
+        from replies.net.errors import HTTPStatusError
+
         token = cursor("quotes.next_token")
         retweets = 0
         while True:
@@ -274,9 +283,12 @@ class XSource:
             if token:
                 params["pagination_token"] = token
             try:
-                page = self._call("quote_tweets", self.client.get_quote_tweets, root.id, **params)
-            except tweepy.Forbidden as exc:
-                detail = "; ".join(exc.api_messages) or "403 Forbidden"
+                page = self._call("quote_tweets", f"/2/tweets/{root.id}/quote_tweets", **params)
+            except HTTPStatusError as exc:
+                if exc.status != 403:
+                    raise HarvestError(f"X refused quote_tweets for {root.id}: HTTP {exc.status} "
+                                       f"{_messages(exc.body)}") from None
+                detail = _messages(exc.body) or "403 Forbidden"
                 self.events.warn(f"X refused the quote-posts endpoint ({detail[:120]}); replies were "
                                  "harvested, quote posts were not")
                 return

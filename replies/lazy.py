@@ -1,5 +1,5 @@
-"""A module bound by name now and loaded when first used: for the libraries (tweepy, requests) that only the work
-itself needs, so that a module which also declares things every command reads (a platform's settings) is cheap
+"""A module bound by name now and loaded when first used: for the libraries (PyYAML) that only the work
+itself needs, so that a module which also declares things every command reads (the codebook loader) is cheap
 to import."""
 
 from __future__ import annotations

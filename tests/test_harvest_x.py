@@ -1,4 +1,4 @@
-"""Harvesting X threads through tweepy against the emulator over real HTTP."""
+"""Harvesting X threads through the X API v2 against the emulator over real HTTP."""
 
 from __future__ import annotations
 

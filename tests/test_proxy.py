@@ -49,7 +49,7 @@ def test_a_harvest_and_a_language_model_run_go_through_the_proxy(world, roots, r
 
 
 def test_https_goes_through_connect_and_the_proxy_never_sees_a_token(world, roots, tmp_path):
-    """X (tweepy's path) and Mastodon over https:// with their tokens, through HTTPS_PROXY with a user and
+    """X and Mastodon over https:// with their tokens, through HTTPS_PROXY with a user and
     password: the proxy sees CONNECT api.emulator.test and its own credentials, never a token or a reply."""
     trustme = pytest.importorskip("trustme")
     authority = trustme.CA()
