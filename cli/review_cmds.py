@@ -8,10 +8,11 @@ import textwrap
 
 import click
 
-from replies.db.labels import reviewed_by, set_gold
+from replies.db.labels import reviewed_by
 from replies.db.samples import coded_count
 from replies.estimate.draw import named_sample
-from replies.review.queue import MODEL_ORDERS, ORDERS, reply_context, review_queue
+from replies.review.queue import MODEL_ORDERS, ORDERS, review_queue
+from replies.review.session import DIGITS, Session
 from replies.text import clip, visible
 
 from .common import EXIT_INTERRUPTED, db_option, fail, open_database
@@ -22,7 +23,6 @@ from .options import (
     thread_key,
 )
 
-DIGITS = "1234567890"
 HELP = """Keys:
   1-9, 0    toggle category 1-10 (t then a number for more)
   a, Enter  accept the categories as marked and go to the next reply
@@ -37,80 +37,44 @@ CHAIN_SHOWN = 6
 
 
 class Review:
-    """The review loop. Keys come from `read_key`, so the loop runs on any terminal."""
+    """The terminal's side of a review session (`replies.review.session.Session`): keys come from `read_key`,
+    so the loop runs on any terminal; the session decides what each key does, this draws it."""
 
     def __init__(self, database, book, reviewer: str, queue: list[tuple[str, str]], order: str, read_key=None,
                  sample: dict | None = None, blind: bool = False):
+        self.session = Session(database, book, reviewer, queue, blind=blind)
         self.database, self.book, self.reviewer = database, book, reviewer
         self.queue, self.order = queue, order
         self.read_raw = read_key or (lambda: click.getchar())
         self.pending: list[str] = []  # keys that arrived together (typed quickly), taken one at a time
-        self.coded: set[tuple[str, str]] = set()  # replies coded this session: going back and accepting again
-        self.notice = ""  # said on the next screen: what the last decision recorded, where it is easy to miss
-        self.sample, self.blind = sample, blind  # blind: neither the model's scores nor its suggestion shown
+        self.sample, self.blind = sample, blind
 
     def run(self) -> int:
-        position = 0
-        while 0 <= position < len(self.queue):
-            step = self.one(position)
-            if step == "quit":
-                break
-            position = max(0, position + step)
-        else:
+        session, seen, message, notice = self.session, 0, "", ""
+        while not session.done:
+            if session.loads != seen:  # a reply newly on screen: what the last decision saved is said once
+                seen, message, notice = session.loads, "", session.take_notice()
+            self.draw(session.position, session.context, session.chosen, session.note, message, notice)
+            message = notice = ""
+            step = session.press(self.read_key())
+            if step.ask == "number":
+                session.toggle(click.prompt("Category number", type=click.IntRange(1, len(self.book.categories))) - 1)
+            elif step.ask == "note":
+                session.set_note(click.prompt("Note", default=session.note or "", show_default=False))
+            elif step.ask == "help":
+                message = self.help()
+            message = message or step.message
+        if not session.quit:
             click.clear()
-            if self.notice:
-                click.echo(self.notice)
+            notice = session.take_notice()
+            if notice:
+                click.echo(notice)
             click.echo(f"Nothing left to review ({self.saved} saved this session).")
         return self.saved
 
     @property
     def saved(self) -> int:
-        """How many replies this session coded (a reply coded twice, after going back, counts once)."""
-        return len(self.coded)
-
-    def one(self, position: int):
-        platform, reply_id = self.queue[position]
-        context = reply_context(self.database, platform, reply_id, codebook=self.book.name,
-                                codebook_hash=self.book.hash, reviewer=self.reviewer)
-        predicted = set() if self.blind else {c for c, row in context["predictions"].items() if row["predicted"]}
-        chosen = set(context["own_labels"]) if context["own_labels"] is not None else set(predicted)
-        note = context["own_note"]
-        message, notice, self.notice = "", self.notice, ""
-        while True:
-            self.draw(position, context, chosen, note, message, notice)
-            message = notice = ""
-            key = self.read_key()
-            if len(key) == 1 and key in DIGITS[: len(self.book.categories)]:
-                self.toggle(chosen, DIGITS.index(key))
-            elif key == "t" and len(self.book.categories) > 10:
-                number = click.prompt("Category number", type=click.IntRange(1, len(self.book.categories)))
-                self.toggle(chosen, number - 1)
-            elif key == "x":
-                chosen.clear()
-            elif key in ("a", "\r", "\n"):
-                set_gold(self.database, [{"platform": platform, "id": reply_id, "codebook": self.book.name,
-                                          "codebook_hash": self.book.hash, "reviewer": self.reviewer,
-                                          "labels": sorted(chosen), "note": note}])
-                self.coded.add((platform, reply_id))
-                if not chosen:
-                    self.notice = (f"Saved: no category applies to reply {position + 1} "
-                                   f"(@{visible(context['reply'].get('author_handle') or '?', keep_newlines=False)}).")
-                return 1
-            elif key == "s":
-                return 1
-            elif key == "b":
-                if position == 0:
-                    message = "This is the first reply."
-                    continue
-                return -1
-            elif key == "n":
-                note = click.prompt("Note", default=note or "", show_default=False).strip() or None
-            elif key == "q":
-                return "quit"
-            elif key == "?":
-                message = self.help()
-            else:
-                message = f"Unknown key {key!r}: press ? for the keys."
+        return self.session.saved
 
     def read_key(self) -> str:
         """One key. A terminal hands keys typed quickly over together ('xa'): they are taken one by one, in
@@ -139,10 +103,6 @@ class Review:
                                                keep_newlines=False), width, initial_indent=f" {key:>3}  ",
                                        subsequent_indent=" " * 6))
         return "\n".join(lines)
-
-    def toggle(self, chosen: set, index: int) -> None:
-        category = self.book.categories[index].id
-        chosen.symmetric_difference_update({category})
 
     def draw(self, position: int, context: dict, chosen: set, note: str | None, message: str,
              notice: str = "") -> None:

@@ -1,1 +1,3 @@
-"""Human review: the queue of replies to label and recording reviewers' labels (typed or imported)."""
+"""Human review: the queue of replies to label (`queue`), a reviewer's session over it as a state machine
+(`session`), and recording reviewers' labels (typed or imported: `labels`, `labelstudio`) and their agreement
+(`reliability`)."""

@@ -282,3 +282,43 @@ def test_going_back_counts_a_reply_once_and_the_screen_holds_the_chain_the_defin
     child.expect("1 reply reviewed by ann")
     child.expect(pexpect.EOF)
     assert rows(classified, "select count(*) as n from gold_labels")[0]["n"] == 1
+
+
+def test_a_review_session_is_a_state_machine_usable_from_python(classified):
+    """The session `replies review` drives, driven by keys from Python: toggles, a note, back, accept, the
+    notice after an empty decision, the end of the queue; every decision saved as it is made."""
+    from replies.codebook import load
+    from replies.db import open_db
+    from replies.review.queue import review_queue
+    from replies.review.session import Session, Step
+
+    database = open_db(classified)
+    book = load()
+    queue = review_queue(database, codebook=book.name, codebook_hash=book.hash, reviewer="py", order="newest",
+                         thread=None, category=None, unreviewed=True, sample=None, blind=True)[:3]
+    session = Session(database, book, "py", queue, blind=True)
+    assert session.chosen == set() and session.position == 0 and session.loads == 1  # blind: nothing marked
+    assert session.press("b").message == "This is the first reply."
+    session.press("1")
+    session.press("3")
+    session.press("1")
+    assert session.chosen == {book.ids[2]}
+    assert session.press("n").ask == "note"
+    session.set_note("  cites a board paper  ")
+    session.press("a")
+    assert session.position == 1 and session.take_notice() == ""
+    session.press("x")
+    session.press("\r")  # nothing marked: saved as "no category applies", said once on the next screen
+    assert session.take_notice().startswith("Saved: no category applies to reply 2 (@")
+    assert session.take_notice() == ""
+    assert session.press("?") == Step("help")
+    assert session.press("b") == Step()
+    assert session.position == 1 and session.chosen == set()  # back on reply 2, its saved decision shown
+    session.press("2")
+    session.press("a")  # reply 2 coded again: still one reply saved for it
+    assert session.press("z").message == "Unknown key 'z': press ? for the keys."
+    session.press("s")
+    assert session.done and not session.quit and session.saved == 2
+    saved = {(r["id"]): (json.loads(r["labels"]), r["note"]) for r in rows(
+        classified, "select id, labels, note from gold_current where reviewer = 'py'")}
+    assert saved == {queue[0][1]: ([book.ids[2]], "cites a board paper"), queue[1][1]: ([book.ids[1]], None)}
