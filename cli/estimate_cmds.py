@@ -4,11 +4,11 @@ a confidence interval."""
 from __future__ import annotations
 
 import json
-import textwrap
 
 import click
 
 from replies.db import samples as sample_store
+from replies.estimate.text import scope
 from replies.text import visible
 
 from .common import Level, db_option, open_database
@@ -16,11 +16,8 @@ from .options import codebook_option, current_codebook, say_versions, thread_key
 from .output import write_rows
 
 SQLITE_MAX = 2**63 - 1
-WIDTH = 100  # the text output fits a 100-column terminal
 
 
-def _scope(thread) -> str:
-    return f"thread {thread[0]}:{thread[1]}" if thread else "all threads"
 
 
 @click.command()
@@ -101,7 +98,7 @@ def sample(name, size, more, overlap, coder, seed, name_option, thread_ref, incl
             click.echo(json.dumps(drawn.as_json(), ensure_ascii=False))
             return
         click.echo(f"Sample {drawn.name}: {drawn.size} of {drawn.population} replies drawn at random from "
-                   f"{_scope(drawn.thread)} (seed {drawn.seed}).")
+                   f"{scope(drawn.thread)} (seed {drawn.seed}).")
         click.echo(f"Population: the {drawn.population} replies with text; {drawn.rule.describe(drawn.left_out)}.")
         _next_steps(drawn.name)
         return
@@ -121,7 +118,7 @@ def sample(name, size, more, overlap, coder, seed, name_option, thread_ref, incl
     if name:
         _show(database, name, book, fmt)
         return
-    rows = [{"name": s["name"], "drawn": s["created_at"][:16].replace("T", " "), "from": _scope(s["thread"]),
+    rows = [{"name": s["name"], "drawn": s["created_at"][:16].replace("T", " "), "from": scope(s["thread"]),
              "seed": s["seed"], "size": s["size"], "population": s["population"],
              "coded": sample_store.coded_count(database, s["name"], book.name)} for s in sample_store.list_samples(database)]
     if fmt == "json":
@@ -171,7 +168,7 @@ def _show(database, name: str, book, fmt: str) -> None:
                                "population": found["population"], "created_at": found["created_at"],
                                "history": found["history"], "members": rows}, ensure_ascii=False))
         return
-    click.echo(f"Sample {name}: {found['size']} of {found['population']} replies from {_scope(found['thread'])} "
+    click.echo(f"Sample {name}: {found['size']} of {found['population']} replies from {scope(found['thread'])} "
                f"(seed {found['seed']}, drawn {found['created_at'][:16].replace('T', ' ')}); {len(codes)} coded with "
                f"codebook {book.name}")
     write_rows(rows)
@@ -212,19 +209,13 @@ def estimate(sample_name, thread_ref, level, reviewer, by, compare, fmt, codeboo
     book = current_codebook(database, codebook_path)
     result = run_estimate(database, book, sample=sample_name, thread=thread_key(database, thread_ref), level=level,
                           reviewer=reviewer, by=by, compare=_comparison(compare))
-    if result.to_code:
-        click.echo(f"{result.to_code} of the {result.size} members of sample {result.sample} are still to code: "
-                   f"these figures use the {result.labelled} coded.", err=True)
-    if result.uncodable:
-        click.echo(f"{result.uncodable} member{'s' if result.uncodable > 1 else ''} of sample {result.sample} can no "
-                   f"longer be coded (deleted or removed since the draw): left out, as if like the others; "
-                   "nothing is left to do for them.", err=True)
+    from replies.estimate.text import disagreement, warnings
+
+    for note in warnings(result):
+        click.echo(note, err=True)
     say_versions(result.versions, book)
-    if result.disagreements:
-        click.echo(f"{result.disagreements} coded member{'s have' if result.disagreements > 1 else ' has'} "
-                   "reviewers who disagree and no final decision: the latest code was used for each. Record final "
-                   "decisions on the Adjudicate page of `replies serve`, or choose one coder with --reviewer.",
-                   err=True)
+    if disagreement(result):
+        click.echo(disagreement(result), err=True)
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), ensure_ascii=False))
         return
@@ -238,11 +229,7 @@ def estimate(sample_name, thread_ref, level, reviewer, by, compare, fmt, codeboo
 
             click.echo(visible(methods_text(result, reliability(database, book, sample=result.sample))))
         return
-    _print_estimate(result)
-    if result.groups:
-        _print_groups(result, book)
-    if result.comparison:
-        _print_comparison(result, book)
+    _print_estimate(result, book)
 
 
 def _comparison(text: str | None) -> tuple[str, str, str] | None:
@@ -260,84 +247,8 @@ def _comparison(text: str | None) -> tuple[str, str, str] | None:
     return parts[0][0], parts[0][2], parts[1][2]
 
 
-def _interval(entry: dict, key: str = "estimate") -> str:
-    if entry.get(key) is None:
-        return f"not estimated ({entry.get('not_estimated')})"
-    return f"{_percent(entry[key])}% ({_percent(entry['low'])}–{_percent(entry['high'])})"
+def _print_estimate(result, book) -> None:
+    from replies.estimate.text import lines
 
-
-def _print_groups(result, book) -> None:
-    labels = {c.id: visible(c.label, keep_newlines=False) for c in book.categories}
-    level = f"{100 * result.level:g}%"
-    click.echo(f"\nBy {result.groups['by']}: each group's share of its own replies, with {level} intervals:")
-    for group in result.groups["groups"]:
-        click.echo(f"\n  {visible(group['group'])}: {group['population']} replies, {group['coded']} coded")
-        for entry in group["categories"]:
-            click.echo(f"    {labels.get(entry['id'], entry['id'])[:30]:<30}  {_interval(entry)}")
-
-
-def _print_comparison(result, book) -> None:
-    labels = {c.id: visible(c.label, keep_newlines=False) for c in book.categories}
-    found = result.comparison
-    click.echo(f"\n{visible(found['first'])} minus {visible(found['second'])} ({found['by']}), in points, "
-               f"{100 * result.level:g}% intervals:")
-    for entry in found["categories"]:
-        shown = (f"{100 * entry['difference']:+.1f} ({100 * entry['low']:+.1f} to {100 * entry['high']:+.1f})"
-                 if entry["difference"] is not None else f"not estimated ({entry['not_estimated']})")
-        click.echo(f"  {labels.get(entry['id'], entry['id'])[:30]:<30}  {shown}")
-
-
-def _percent(value: float) -> str:
-    return f"{100 * value:.1f}"
-
-
-def _print_estimate(result) -> None:
-    level = f"{100 * result.level:g}%"
-    sources = ", ".join(f"{s['method'] or '?'} ({s['model'] or '?'})" for s in result.scored_by)
-    coders = ", ".join(f"{name} {n}" for name, n in result.coders.items())
-    # labels, names and reviewers come from files and people: nothing they hold may act on the terminal
-    say = lambda text: click.echo(visible(textwrap.fill(text, WIDTH, break_on_hyphens=False)))
-    say(f"Sample {result.sample}: {result.labelled} of {result.size} members coded, drawn from "
-        f"{result.population} replies ({_scope(result.thread)}, seed {result.seed}).")
-    say(f"Codebook {result.codebook} ({result.codebook_hash}); model scores: {sources}; codes: {coders}.")
-    say(f"Shares of the {result.population} replies, with {level} confidence intervals:")
-    click.echo()
-    rows = []
-    for c in result.categories:
-        human = c.human_only
-        label = visible(c.label, keep_newlines=False)
-        if c.not_estimated:
-            rows.append((label if len(label) <= 30 else label[:29] + "…", "—", "not estimated", "", "",
-                         f"{_percent(c.model_only)}"))
-            continue
-        rows.append((label if len(label) <= 30 else label[:29] + "…",
-                     f"{_percent(c.estimate)}%", f"{_percent(c.low)}–{_percent(c.high)}",
-                     f"{c.count:.0f} ({c.count_low:.0f}–{c.count_high:.0f})",
-                     f"{_percent(human['estimate'])} ({_percent(human['low'])}–{_percent(human['high'])})",
-                     f"{_percent(c.model_only)}"))
-    headers = ("Category", "Share", f"{level} interval", "Replies", "Coded only, %", "Model tags, %")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = lambda cells: "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                                   for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
-    click.echo(line(headers))
-    for row in rows:
-        click.echo(line(row))
-    click.echo()
-    for c in result.categories:
-        if c.not_estimated:
-            say(f"{c.label} is not estimated: {c.not_estimated}.")
-    say(f"Share and interval: the coded members' answers, made more precise by the model's scores on all "
-        f"{result.population} replies. Coded only: the same members without the model. Model tags: what the model "
-        "alone says, errors and all.")
-    plan = result.plan
-    if plan:
-        widest = next(c for c in result.categories if c.id == plan["category"])
-        points = f"±{100 * plan['half_width']:.1f} points"
-        if plan["more_coded"] <= 0:
-            say(f"Every interval is within ±{100 * plan['target']:.0f} points (the widest, {widest.label}, {points}).")
-        else:
-            advice = f"about {plan['more_coded']} more coded members would bring it to ±{100 * plan['target']:.0f}"
-            if plan["extend_by"]:
-                uncoded = f"code the {result.to_code} still uncoded, then " if result.to_code else ""
-                advice += f" ({uncoded}`replies sample --extend {plan['extend_by']} {result.sample}`)"
-            say(f"Widest interval: {widest.label}, {points}; {advice}.")
+    for line in lines(result, book):
+        click.echo(line)

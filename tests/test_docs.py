@@ -100,8 +100,10 @@ def test_the_python_api_example_runs_as_written(tmp_path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("harvest: 0 [('x', ") and "('bluesky', " in lines[0] and "('mastodon', " in lines[0]
     assert lines[1].startswith("classified: ") and int(lines[1].split()[1]) > 100
-    shares = [line.split() for line in lines[2:]]
+    shares = [line.split() for line in lines[2:9]]
     assert [row[0] for row in shares] == ["workforce_protectionism", "policy", "money", "time_resources",
                                           "healthcare_different", "lean_misconceptions", "leadership"]
     for _, estimate, low, _, high in shares:  # "16.4%  10.3% to 25.0%": the estimate inside its interval
         assert float(low.rstrip("%")) <= float(estimate.rstrip("%")) <= float(high.rstrip("%"))
+    assert lines[9].startswith("Sample sample-") and "40 of 40 members coded" in lines[9]
+    assert any(line.startswith("Shares of the ") for line in lines[10:])

@@ -174,3 +174,32 @@ def test_the_contract_fails_on_a_planted_upward_import_and_a_broken_one(tmp_path
     assert len(broken) == 2, broken
     wrong_way = upward(tmp_path)
     assert len(wrong_way) == 1 and "replies.net.hosts imports replies.harvester.run" in wrong_way[0], wrong_way
+
+
+def test_every_entry_point_and_every_path_a_declaration_names_exists_in_its_layer():
+    """The contract extended to what is named by text, not imported: the entry points pyproject.toml
+    registers (each platform's declaration in replies.platforms, each method a class in replies.classifier),
+    and the code each built-in platform's declaration names (its Source in replies.harvester, its API
+    emulator in replies.emulator), each a module of the tree that binds the name."""
+    found = modules()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    wanted = {"replies.platforms": "replies.platforms", "replies.methods": "replies.classifier"}
+    named = [(group, value) for group, points in project.items() for value in points.values()]
+    assert {group for group, _ in named} == set(wanted) and len(named) == 11
+
+    from replies import platforms
+
+    named += [("source", p.source) for p in platforms.registered().values()]
+    named += [("emulator", p.emulator + ":handle") for p in platforms.registered().values()]
+    named += [("emulator", p.emulator + ":serves") for p in platforms.registered().values()]
+    wanted.update({"source": "replies.harvester", "emulator": "replies.emulator"})
+    problems = []
+    for group, value in named:
+        module, _, attribute = value.partition(":")
+        if module not in found:
+            problems.append(f"{group}: {value} names no module of the tree")
+        elif package_of(module) != wanted[group]:
+            problems.append(f"{group}: {value} lies in {package_of(module)}, not {wanted[group]}")
+        elif attribute not in (bound_names(found[module]) or {attribute}):
+            problems.append(f"{group}: {module} binds no {attribute}")
+    assert not problems, "\n".join(problems)
