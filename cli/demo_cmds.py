@@ -103,12 +103,15 @@ def _summary(database, elapsed: float, path: Path) -> None:
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--sample/--empty", default=True, show_default=True, help="Serve the bundled sample thread.")
 def emulator(port, sample):
-    """Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads) on 127.0.0.1 until Ctrl-C.
+    """Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads, and any platform a plugin adds
+    with an emulator) on 127.0.0.1 until Ctrl-C.
 
     Point replies at it with the printed settings to try harvesting by hand.
     """
     world = World()
     roots = {**load_sample(world), **load_sample_elsewhere(world)} if sample else {}
+    extra = {name: platforms.load(platform.sample)(world) for name, platform in platforms.registered().items()
+             if sample and platform.sample}  # a plugin's sample thread: its URL
     server = Emulator(world, port=port, x_tokens=[_x_token()])
     try:
         server.start()
@@ -118,6 +121,8 @@ def emulator(port, sample):
     click.echo("export " + " ".join(f"{name}={value}" for name, value in platforms.emulator_environment(base).items()))
     for platform, root in roots.items():
         click.echo(f"{platform}: {post_url(server, root)}")
+    for platform, url in extra.items():
+        click.echo(f"{platform}: {url}")
     try:
         while True:
             time.sleep(3600)

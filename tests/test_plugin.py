@@ -103,6 +103,19 @@ def test_a_platform_from_an_installed_plugin_works_everywhere_a_built_in_one_doe
                    for line in config.stdout.splitlines())
         assert "[forum]" in replies("config", "--help", env=env).stdout
 
+    # `replies emulator` serves the plugin's API and its sample thread beside the built-in ones
+    served = subprocess.Popen([sys.executable, "-m", "replies", "emulator", "--port", "0"], text=True,
+                              env={**os.environ, "PYTHONPATH": str(installed)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        printed = [served.stdout.readline() for _ in range(8)]
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+    exported = printed[0]
+    assert "REPLIES_FORUM_API_BASE=http://127.0.0.1:" in exported and "FORUM_API_KEY=forum-key" in exported
+    assert printed[-1].startswith("forum: https://forum.example/t/"), printed
+
 
 def test_a_broken_plugin_is_left_out_with_a_warning_and_the_others_still_work(tmp_path, capsys):
     """An entry point that fails to load, or names something that is not a Platform, costs only itself."""
