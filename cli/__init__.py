@@ -59,7 +59,8 @@ COMMANDS = {
                "full, with the post each quotes."),
     "demo": ("demo_cmds", "demo", "Run the whole job on the bundled sample, offline."),
     "emulator": ("demo_cmds", "emulator",
-                 "Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads) on 127.0.0.1 until Ctrl-C."),
+                 "Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads, plugins' platforms) on "
+                 "127.0.0.1 until Ctrl-C."),
 }
 
 

@@ -11,24 +11,10 @@ from replies.classifier import methods
 from replies.review.labels import LABEL_FORMATS
 from replies.text import visible
 
-from .common import StderrBar, StderrEvents, db_option, fail, open_database
+from .common import StderrBar, StderrEvents, db_option, declared_options, fail, open_database
 from .config import current_config
 from .options import codebook_option, current_codebook, reviewer_option, say_versions, thread_key
 from .output import write_rows
-
-
-def method_options(command):
-    """One option for each option a registered method declares (once, where methods share it): a method a
-    plugin adds brings its own."""
-    for option in reversed(methods.all_options()):
-        if option.type is bool:
-            decorator = click.option(option.flag, option.name, is_flag=True, help=option.help)
-        else:
-            kind = click.Choice(option.type) if isinstance(option.type, tuple) else option.type
-            decorator = click.option(option.flag, option.name, type=kind, default=option.default,
-                                     metavar=option.metavar, show_default=option.show_default, help=option.help)
-        command = decorator(command)
-    return command
 
 
 @click.command()
@@ -45,7 +31,6 @@ def method_options(command):
 @click.option("--batch-size", type=click.IntRange(1, 1024), default=64, show_default=True)
 @click.option("--redo", is_flag=True, help="Classify again replies that already have labels from this setup.")
 @click.option("--device", help="torch device, e.g. cpu or cuda (default: a GPU when present).")
-@method_options
 @db_option
 def classify(codebook_path, method, model, threshold, thread_ref, batch_size, redo, device, db_path, **options):
     """Tag each reply with the codebook's categories, with a score per category.
@@ -91,6 +76,25 @@ def classify(codebook_path, method, model, threshold, thread_ref, batch_size, re
         _print_llm(result, book)
     else:
         _print_scored(result)
+
+
+def method_options(command: click.Command) -> None:
+    """Add to `command` an option for each option a registered method declares (once, where methods share it):
+    a method a plugin adds brings its own. One whose flag or name is taken already is left out, and said."""
+    declared = []
+    for option in methods.all_options():
+        if option.type is bool:
+            settings = {"is_flag": True, "help": option.help}
+        else:
+            kind = click.Choice(option.type) if isinstance(option.type, tuple) else option.type
+            settings = {"type": kind, "default": option.default, "metavar": option.metavar,
+                        "show_default": option.show_default, "help": option.help}
+        declared.append((" or ".join(methods.owners(option.flag)), option.flag, option.name, settings))
+    declared_options(command, declared)
+
+
+
+method_options(classify)
 
 
 def _print_scored(result) -> None:

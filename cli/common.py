@@ -6,6 +6,7 @@ import errno
 import json
 import math
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -263,3 +264,22 @@ class StderrEvents(Events):
 
     def finish(self) -> None:
         self.bar.close()
+
+
+FLAG_RE = re.compile(r"--[a-z][a-z0-9-]{1,40}")
+
+
+def declared_options(command: click.Command, declared: list[tuple[str, str, str, dict]]) -> None:
+    """Add to `command` an option for each (owner, flag, name, click settings) a plugin or a built-in part
+    declares, after the command's own. A malformed flag, or a flag or name the command (or an earlier
+    declaration) has already, would break the command for everyone: it is left out, and said on stderr."""
+    taken_flags = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)} | {"--help"}
+    taken_names = {param.name for param in command.params}
+    for owner, flag, name, settings in declared:
+        if not FLAG_RE.fullmatch(flag) or flag in taken_flags or not name.isidentifier() or name in taken_names:
+            click.echo(f"replies: the option {flag} ({name}) of {owner} is left out: its flag or name is "
+                       "malformed or taken", err=True)
+            continue
+        taken_flags.add(flag)
+        taken_names.add(name)
+        command.params.append(click.Option([flag, name], **settings))

@@ -103,8 +103,8 @@ def _summary(database, elapsed: float, path: Path) -> None:
               help="Port on 127.0.0.1 (0 picks a free one).")
 @click.option("--sample/--empty", default=True, show_default=True, help="Serve the bundled sample thread.")
 def emulator(port, sample):
-    """Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads, and any platform a plugin adds
-    with an emulator) on 127.0.0.1 until Ctrl-C.
+    """Serve the API emulator (X, Bluesky, Mastodon, Reddit, YouTube, Threads, plugins' platforms) on 127.0.0.1
+    until Ctrl-C.
 
     Point replies at it with the printed settings to try harvesting by hand.
     """

@@ -18,6 +18,7 @@ from .common import (
     Seconds,
     StderrEvents,
     db_option,
+    declared_options,
     fail,
     harvest_lock,
     kept_only_if_used,
@@ -48,14 +49,6 @@ class PlatformHelp(click.Command):
             self.help = original
 
 
-def platform_options(command):
-    """One flag for each harvesting option a registered platform declares (X's --full-archive, Mastodon's
-    --origin): a plugin's options appear here without an edit."""
-    for _, option in reversed(platforms.options()):
-        command = click.option(option.flag, option.name, is_flag=True, help=option.help)(command)
-    return command
-
-
 @click.command(cls=PlatformHelp)
 @click.argument("urls", nargs=-1, metavar="URL...")
 @click.option("--all", "all_tracked", is_flag=True,
@@ -70,7 +63,6 @@ def platform_options(command):
               help="Machine-readable log: one JSON object per line on stdout (thread results, warnings, "
                    "waits, errors, a final summary) instead of the human-readable lines.")
 @db_option
-@platform_options
 def harvest(urls, all_tracked, no_wait, max_wait, quiet, log_json, db_path, **options):
     """Harvest the question post at each URL and every reply and quote.
 
@@ -100,6 +92,12 @@ def harvest(urls, all_tracked, no_wait, max_wait, quiet, log_json, db_path, **op
             _harvest_tracked(database, settings, options, wait=not no_wait, quiet=quiet, log=log)
         else:
             _harvest_urls(database, urls, settings, options, wait=not no_wait, quiet=quiet, log=log)
+
+
+# One flag for each harvesting option a registered platform declares (X's --full-archive, Mastodon's --origin):
+# a plugin's options appear here without an edit.
+declared_options(harvest, [(name, option.flag, option.name, {"is_flag": True, "help": option.help})
+                           for name, option in platforms.options()])
 
 
 def _events(url: str, quiet: bool, log):

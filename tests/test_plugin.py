@@ -124,16 +124,25 @@ def test_a_broken_plugin_is_left_out_with_a_warning_and_the_others_still_work(tm
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[replies.platforms]\nbroken = no_such_module_here:PLATFORM\n"
-                                           "wrong = json:loads\n")
+                                           "wrong = json:loads\ngreedy = greedy_plugin:PLATFORM\n")
+    # a platform whose option would take a flag `replies harvest` has already
+    (site / "greedy_plugin.py").write_text(
+        "from replies.platforms import Option, Platform\n"
+        "PLATFORM = Platform(name='greedy', title='Greedy', url_forms=('https://greedy.example/ID',),\n"
+        "                    parse_url=lambda url: None, source='greedy_plugin:Source',\n"
+        "                    options=(Option('everything', '--all', 'takes --all'),))\n")
     sys.path.insert(0, str(site))
     importlib.invalidate_caches()
     platforms.reload()
     try:
-        assert platforms.names() == ("x", "bluesky", "mastodon", "reddit", "youtube", "threads")
+        assert platforms.names() == ("x", "bluesky", "mastodon", "reddit", "youtube", "threads", "greedy")
         said = capsys.readouterr().err
         assert "platform plugin 'broken' (no_such_module_here:PLATFORM) could not be loaded" in said, said
         assert "platform plugin 'wrong' (json:loads) is left out: it names a function, not a " \
                "replies.platforms.Platform" in said, said
+        shown = replies("harvest", "--help", env={"PYTHONPATH": str(site)})
+        assert shown.returncode == 0 and "Harvest every tracked thread" in shown.stdout  # --all is still its own
+        assert "the option --all (everything) of greedy is left out" in shown.stderr, shown.stderr
     finally:
         sys.path.remove(str(site))
         importlib.invalidate_caches()
