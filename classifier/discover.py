@@ -22,6 +22,7 @@ from sqlite_utils import Database
 
 from replies.codebook import Codebook
 from replies.db.discoveries import classified_count, discovery_replies, latest_discovery, save_discovery
+from replies.db.samples import text_key
 
 from .embed import CachedEmbedder
 from .errors import ClassifierError
@@ -173,12 +174,13 @@ MAX_SEED = 2**32 - 1  # k-means takes its seed as an unsigned 32-bit number
 
 
 def _one_of_each_text(order: list[int], rows: list[dict]) -> list[int]:
-    """`order` with each text once (the first, nearest the centre): the same reply cross-posted on several
-    platforms is one example, not four."""
+    """`order` with each text once (the first, nearest the centre), as copies share a text (`text_key`: without
+    the @mentions a platform puts first, case and spacing folded): the same reply cross-posted on several
+    platforms is one example, not four, whichever of them opens with the asker's handle."""
     seen: set[str] = set()
     kept = []
     for i in order:
-        key = " ".join(rows[i]["text"].split()).casefold()
+        key = text_key(rows[i]["text"])
         if key not in seen:
             seen.add(key)
             kept.append(i)

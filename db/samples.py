@@ -68,7 +68,7 @@ def population(db: Database, thread: Key | None = None, rule: PopulationRule | N
         key = (platform, reply_id)
         author = _author_key(platform, author_id, handle)
         if not rule.duplicates and author:
-            copy = (author, _text_key(text))
+            copy = (author, text_key(text))
             earlier = first_copy.get(copy)
             if earlier is not None:
                 left_out["duplicates"] += 1
@@ -107,18 +107,18 @@ def _author_key(platform: str, author_id, handle) -> str | None:
     return f"{platform}:{author_id}" if author_id else None
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
     """A text as its copies share it: without the @mentions a platform puts first, case and spacing folded."""
     text = re.sub(r"^(?:[@＠][\w.@:-]+\s+)+", "", text.strip())
     return " ".join(text.casefold().split())
 
 
 def one_of_each_text(rows: Iterable[dict], limit: int) -> list[dict]:
-    """The first `limit` rows with each text once, as copies share it (`_text_key`): an author's reply
+    """The first `limit` rows with each text once, as copies share it (`text_key`): an author's reply
     cross-posted on four platforms is one exemplar, not four."""
     kept, seen = [], set()
     for row in rows:
-        key = _text_key(row.get("text") or "")
+        key = text_key(row.get("text") or "")
         if key not in seen:
             seen.add(key)
             kept.append(row)

@@ -101,10 +101,11 @@ def test_a_reply_posted_on_several_platforms_is_one_example_in_the_draft(cli, cl
     conn = sqlite3.connect(classified)
     text = "Nobody gets backfill, so improvement work happens on our days off and then we burn out."
     thread = conn.execute("select platform, id from threads order by added_at limit 1").fetchone()
-    for n in range(6):  # the same reply, cross-posted: six copies
+    for n in range(6):  # the same reply, cross-posted: six copies, half opening with the asker's handle as X's do
         conn.execute("insert into replies (platform, id, thread_id, parent_id, kind, status, text, author_handle)"
                      " values (?, ?, ?, ?, 'reply', 'ok', ?, ?)",
-                     (thread[0], f"crossposted-{n}", thread[1], thread[1], text, f"poster{n}"))
+                     (thread[0], f"crossposted-{n}", thread[1], thread[1], f"@joy_improves {text}" if n % 2 else text,
+                      f"poster{n}"))
     conn.commit()
     draft = tmp_path / "codebook.yaml"
     cli("discover", "--out", draft)
@@ -153,3 +154,17 @@ def test_themes_are_not_named_after_another_language_s_stop_words_and_drafts_quo
         for example in category["examples"]:
             named = {m.lower() for m in re.findall(r"@([\w.-]+)", example)}
             assert not named & handles and named <= {"someone"}, example
+
+
+def test_drafts_and_reports_fold_copies_of_a_text_the_same_way():
+    """A draft's examples and the report's exemplars keep one of each text by the same rule: an X reply that
+    opens with the asker's handle is the same text as its Bluesky copy without it, whatever the case or spacing."""
+    from replies.classifier.discover import _one_of_each_text
+    from replies.db.samples import one_of_each_text
+
+    texts = ["@joy_improves Money follows activity, not improvement.", "Money follows  activity, not improvement.",
+             "money follows activity, not improvement.", "Time to improve is never protected.",
+             "@joy_improves @lean_gwen Time to improve is never protected."]
+    rows = [{"text": text} for text in texts]
+    assert _one_of_each_text(list(range(len(rows))), rows) == [0, 3]
+    assert one_of_each_text(rows, 10) == [rows[0], rows[3]]
