@@ -55,6 +55,11 @@ def test_the_wheel_holds_every_module_of_the_tree_and_its_data(wheel):
     for data in ("replies/codebooks/lean_nhs.yaml", "replies/emulator/data/", "replies/web/templates/",
                  "replies/web/static/"):
         assert any(name.startswith(data) for name in names), data
+    # the built-in platforms and methods are found through the wheel's own entry points, as a plugin's are
+    points, = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+    text = zipfile.ZipFile(wheel).read(points).decode()
+    assert "[replies.platforms]" in text and "x = replies.platforms.builtin.x:PLATFORM" in text
+    assert "[replies.methods]" in text and "llm = replies.classifier.methods:Llm" in text
 
 
 def test_the_wheel_check_sees_a_module_the_packages_miss(tmp_path):
