@@ -10,13 +10,12 @@ load when a method runs."""
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from replies.plugins import load_group
+from replies.plugins import Registry
 
 from .errors import ClassifierError
 
@@ -221,23 +220,18 @@ def _problem(name: str, found: Any) -> str | None:
     return None
 
 
-@functools.cache
-def _registry() -> dict[str, Method]:
-    return {name: cls() for name, cls in load_group(GROUP, "method", BUILT_IN, _problem).items()}
+_REGISTRY = Registry(GROUP, "classification method", BUILT_IN, _problem, make=lambda cls: cls(),
+                     missing=ClassifierError)
 
 
 def reload() -> None:
     """Read the entry points again (after a distribution was installed into a running process)."""
-    _registry.cache_clear()
+    _REGISTRY.reload()
 
 
 def registered() -> dict[str, Method]:
     """Every registered method by name: the built-in ones first, then the others by name."""
-    found = _registry()
-    if not found:
-        raise ClassifierError("no classification method is registered: replies' own entry points are missing, "
-                              "so reinstall it (pip install --force-reinstall replies)")
-    return found
+    return _REGISTRY.all()
 
 
 def names() -> tuple[str, ...]:

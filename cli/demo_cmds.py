@@ -110,7 +110,7 @@ def emulator(port, sample):
     """
     world = World()
     roots = {**load_sample(world), **load_sample_elsewhere(world)} if sample else {}
-    extra = {name: platforms.load(platform.sample)(world) for name, platform in platforms.registered().items()
+    extra = {name: platforms.resolve(platform.sample)(world) for name, platform in platforms.registered().items()
              if sample and platform.sample}  # a plugin's sample thread: its URL
     server = Emulator(world, port=port, x_tokens=[_x_token()])
     try:

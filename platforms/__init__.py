@@ -15,15 +15,13 @@ read their settings) loads no HTTP stack.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from replies.errors import RepliesError
-from replies.plugins import load_group
+from replies.plugins import Registry, resolve
 from replies.setting import Setting
 
 GROUP = "replies.platforms"
@@ -91,25 +89,13 @@ class Platform:
 
     def source_class(self) -> type:
         """The harvesting class, loaded now."""
-        return load(self.source)
+        return resolve(self.source)
 
     def emulator_module(self):
-        return importlib.import_module(self.emulator) if self.emulator else None
+        return resolve(self.emulator) if self.emulator else None
 
     def option_names(self) -> set[str]:
         return {option.name for option in self.options}
-
-
-def load(path: str) -> Any:
-    """The attribute a "module:attribute" path names."""
-    module, _, attribute = path.partition(":")
-    found = importlib.import_module(module)
-    return getattr(found, attribute) if attribute else found
-
-
-@functools.cache
-def _registry() -> dict[str, Platform]:
-    return load_group(GROUP, "platform", BUILT_IN, _problem)
 
 
 def _problem(name: str, platform: Any) -> str | None:
@@ -122,18 +108,17 @@ def _problem(name: str, platform: Any) -> str | None:
     return None
 
 
+_REGISTRY = Registry(GROUP, "platform", BUILT_IN, _problem)
+
+
 def reload() -> None:
     """Read the entry points again (after a distribution was installed into a running process)."""
-    _registry.cache_clear()
+    _REGISTRY.reload()
 
 
 def registered() -> dict[str, Platform]:
     """Every registered platform by name: the built-in ones first, then the others by name."""
-    found = _registry()
-    if not found:
-        raise RepliesError("no platform is registered: replies' own entry points are missing, so reinstall it "
-                           "(pip install --force-reinstall replies)")
-    return found
+    return _REGISTRY.all()
 
 
 def names() -> tuple[str, ...]:
@@ -143,7 +128,7 @@ def names() -> tuple[str, ...]:
 
 def get(name: str) -> Platform | None:
     """The platform called `name`, or None (a database may hold posts of a platform no longer installed)."""
-    return _registry().get(name)
+    return _REGISTRY.find(name)
 
 
 def parse(url: str) -> tuple[str, tuple]:

@@ -9,12 +9,25 @@ path, as `importlib.metadata` reads them, without importing it: that import alon
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from replies.errors import RepliesError
+
+
+def resolve(path: str) -> Any:
+    """What a "module:attribute" path names (an entry point's value, or code a declaration names): the module
+    alone without ":attribute", a dotted attribute followed, an entry point's [extras] ignored."""
+    module, _, attribute = path.partition(":")
+    found = importlib.import_module(module.strip())
+    for part in attribute.split("[", 1)[0].strip().split(".") if attribute else ():
+        found = getattr(found, part)
+    return found
 
 
 @dataclass(frozen=True)
@@ -23,11 +36,7 @@ class EntryPoint:
     value: str  # "module:attribute", as written in entry_points.txt
 
     def load(self) -> Any:
-        module, _, attribute = self.value.partition(":")
-        found = importlib.import_module(module.strip())
-        for part in attribute.split("[", 1)[0].strip().split(".") if attribute else ():
-            found = getattr(found, part)
-        return found
+        return resolve(self.value)
 
 
 def entry_points(group: str) -> list[EntryPoint]:
@@ -91,3 +100,32 @@ def load_group(group: str, what: str, built_in: tuple[str, ...],
             continue
         found[point.name] = loaded
     return found
+
+
+class Registry:
+    """One entry-point group's registered objects by name (`make` turns what an entry point names into what is
+    kept: a method class into its instance), read on first use; `reload` reads the entry points again, after a
+    distribution was installed into a running process."""
+
+    def __init__(self, group: str, what: str, built_in: tuple[str, ...],
+                 problem: Callable[[str, Any], str | None], make: Callable[[Any], Any] = lambda found: found,
+                 missing: type[RepliesError] = RepliesError):
+        self.what, self.missing = what, missing
+        self._read = functools.cache(lambda: {name: make(found) for name, found in
+                                              load_group(group, what, built_in, problem).items()})
+
+    def reload(self) -> None:
+        self._read.cache_clear()
+
+    def all(self) -> dict[str, Any]:
+        """Every registered object by name, the built-in ones first; `missing` (an error) when there is none,
+        which means replies' own metadata is missing."""
+        found = self._read()
+        if not found:
+            raise self.missing(f"no {self.what} is registered: replies' own entry points are missing, so reinstall "
+                               "it (pip install --force-reinstall replies)")
+        return found
+
+    def find(self, name: str) -> Any | None:
+        """The object registered as `name`, or None."""
+        return self._read().get(name)

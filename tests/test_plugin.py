@@ -56,7 +56,7 @@ def test_a_platform_from_an_installed_plugin_works_everywhere_a_built_in_one_doe
     assert "forum" in platforms.names()
     forum = platforms.get("forum")
     world = World()
-    url = platforms.load(forum.sample)(world)
+    url = platforms.resolve(forum.sample)(world)
     with Emulator(world) as server:
         env = {**platforms.emulator_environment(server.base_url), "REPLIES_DB": str(tmp_path / "replies.db"),
                "PYTHONPATH": str(installed), "REPLIES_CONFIG": str(tmp_path / "none.toml")}
