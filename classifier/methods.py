@@ -256,6 +256,6 @@ def all_options() -> list[Option]:
     return list(seen.values())
 
 
-def owners(flag: str) -> list[str]:
-    """The methods that take the option `flag`."""
-    return [method.name for method in registered().values() if any(o.flag == flag for o in method.options)]
+def owners(option: str) -> list[str]:
+    """The methods that take the option called `option` (its keyword)."""
+    return [method.name for method in registered().values() if option in method.takes()]

@@ -13,6 +13,7 @@ before (docs/evaluation.md says why no held-out fine-tuning decides it any more)
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -78,9 +79,10 @@ def classify(database: Database, codebook: Codebook, *, method: str = "auto", mo
     expecting `labels_per_reply` labels a reply (default 1.2). A fixed `threshold` turns this off.
     """
     chosen = methods.get(method)
+    defaults = {option.name: option.default for option in methods.all_options()}
     for name, value in options.items():
-        if name not in chosen.takes() and value not in (None, False, "fp32"):
-            owners = [m.name for m in methods.registered().values() if name in m.takes()]
+        if name not in chosen.takes() and value not in (None, False, defaults.get(name)):
+            owners = methods.owners(name)
             raise ClassifierError(f"method {method} does not take {name}" + (
                 f" (--method {' or '.join(owners)} does)" if owners else ""))
     run = methods.Run(thread=thread, redo=redo, model=model, device=device, batch_size=batch_size,
@@ -102,7 +104,7 @@ def score_replies(method: methods.ScoringMethod, database: Database, codebook: C
     if database.execute("select count(*) from replies where status = 'ok'").fetchone()[0] == 0:
         raise ClassifierError("no replies to classify: harvest a thread first (`replies harvest URL`)")
     progress = run.progress or (lambda stage, done, total: None)
-    run.progress = progress
+    run = dataclasses.replace(run, progress=progress)  # the method reports through it too; the caller's stays
     thread, redo, batch_size = run.thread, run.redo, run.batch_size
     codebook.remember(database)
     k = len(codebook.categories)
@@ -119,17 +121,18 @@ def score_replies(method: methods.ScoringMethod, database: Database, codebook: C
     thresholds = np.full(k, threshold if threshold is not None else methods.get(result.method).threshold)
     result.thresholds = {c: float(t) for c, t in zip(codebook.ids, thresholds)}
     run_id = label_store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash,
-                                      method=result.method, model=result.model,
-                                      thresholds=json.dumps(result.thresholds), gold=result.gold,
-                                      cv_zero_shot=result.cv_zero_shot, cv_few_shot=result.cv_few_shot,
-                                      tool_version=__version__)
+                                            method=result.method, model=result.model,
+                                            thresholds=json.dumps(result.thresholds), gold=result.gold,
+                                            cv_zero_shot=result.cv_zero_shot, cv_few_shot=result.cv_few_shot,
+                                            tool_version=__version__)
     total = _count_pending(database, codebook.hash, result, thread, redo)
     done = 0
     ids, digest = codebook.ids, codebook.hash
     # chunks of 64 model batches, each chunk sorted by token count inside the encoder: large enough that
     # padding is near a global sort, small enough that memory stays flat
     for batch in label_store.replies_to_classify(database, codebook.hash, thread=thread, redo=redo,
-                                           method=result.method, model=result.model, batch=batch_size * 64):
+                                                 method=result.method, model=result.model,
+                                                 batch=batch_size * 64):
         # the bar moves with each model batch embedded, not only once a chunk of 4,096 replies is stored
         scores = score([row["text"] for row in batch],
                        lambda share, start=done, n=len(batch): progress("classifying", start + int(share * n), total))
@@ -247,7 +250,8 @@ def _calibrate(database: Database, codebook: Codebook, result: ClassifyResult, t
 
 def _count_pending(database, codebook_hash, result, thread, redo) -> int:
     return sum(len(b) for b in label_store.replies_to_classify(database, codebook_hash, thread=thread, redo=redo,
-                                                         method=result.method, model=result.model, ids_only=True))
+                                                               method=result.method, model=result.model,
+                                                               ids_only=True))
 
 
 def _training_digest(*inputs) -> str:

@@ -48,7 +48,7 @@ def classify(codebook_path, method, model, threshold, thread_ref, batch_size, re
     for option in methods.all_options():
         given = ctx.get_parameter_source(option.name) is ParameterSource.COMMANDLINE
         if given and option.name not in chosen.takes():  # an option the chosen method would silently ignore
-            raise click.UsageError(f"{option.flag} is for --method {' or '.join(methods.owners(option.flag))}, "
+            raise click.UsageError(f"{option.flag} is for --method {' or '.join(methods.owners(option.name))}, "
                                    f"not {method}")
     database = open_database(db_path)
     book = current_codebook(database, codebook_path)
@@ -89,9 +89,8 @@ def method_options(command: click.Command) -> None:
             kind = click.Choice(option.type) if isinstance(option.type, tuple) else option.type
             settings = {"type": kind, "default": option.default, "metavar": option.metavar,
                         "show_default": option.show_default, "help": option.help}
-        declared.append((" or ".join(methods.owners(option.flag)), option.flag, option.name, settings))
+        declared.append((" or ".join(methods.owners(option.name)), option.flag, option.name, settings))
     declared_options(command, declared)
-
 
 
 method_options(classify)
