@@ -163,12 +163,6 @@ class Config:
         """The harvest settings these values describe."""
         return Settings.from_env(self.values, clock=self.clock, sleep=self.sleep)
 
-    def llm_settings(self, base: str | None = None, model: str | None = None):
-        """The language-model settings (--llm-base and --llm-model win over the settings)."""
-        from replies.classifier.llm.settings import LlmSettings
-
-        return LlmSettings.from_env(self.values, base=base, model=model)
-
 
 def current_config() -> Config:
     """The running command's Config; outside a command, one read from the environment now."""
