@@ -67,8 +67,8 @@ def label(database: Database, codebook: Codebook, ref: str, categories: list[str
     check(database, codebook, platform, reply_id, categories)
     codebook.remember(database)
     label_store.set_gold(database, [{"platform": platform, "id": reply_id, "codebook": codebook.name,
-                               "codebook_hash": codebook.hash, "reviewer": reviewer, "labels": categories,
-                               "note": note}])
+                                     "codebook_hash": codebook.hash, "reviewer": reviewer, "labels": categories,
+                                     "note": note}])
 
 
 def read_labels_file(path: Path, fmt: str = "auto") -> Iterator[tuple[str, str, list[str], str]]:
@@ -136,6 +136,7 @@ def import_labels(database: Database, codebook: Codebook, path: str | Path, revi
     if not read:
         raise LabelError(f"{path}: no labels found")
     codebook.remember(database)
-    label_store.set_gold(database, ({"platform": p, "id": i, "codebook": codebook.name, "codebook_hash": codebook.hash,
-                               "reviewer": who, "labels": labels} for p, i, labels, _, who in rows()))
+    label_store.set_gold(database, ({"platform": p, "id": i, "codebook": codebook.name,
+                                     "codebook_hash": codebook.hash, "reviewer": who, "labels": labels}
+                                    for p, i, labels, _, who in rows()))
     return ImportCounts(read, len(replies))

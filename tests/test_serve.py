@@ -315,7 +315,7 @@ def test_the_overview_says_when_figures_rest_on_few_replies(client, classified):
     keys = rows(classified, "select platform, id from replies where status = 'ok' order by id limit 5")
     for reviewer in ("ann", "bob"):
         label_store.set_gold(database, [{"platform": k["platform"], "id": k["id"], "codebook": "lean_nhs",
-                                   "reviewer": reviewer, "labels": ["money"]} for k in keys])
+                                         "reviewer": reviewer, "labels": ["money"]} for k in keys])
     page = client.get("/overview").text
     assert 'id="small-sample"' in page and 'id="agreement-small-sample"' in page and "Only 5 replies" in page
     assert "n/a" in page.split('id="reviewer-agreement"', 1)[1]

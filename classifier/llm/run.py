@@ -177,9 +177,10 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
     except BaseException:
         client.close()
         raise
-    run_id = label_store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash, method="llm",
-                                      model=model, thresholds=json.dumps({c: THRESHOLD for c in codebook.ids}),
-                                      gold=result.examples, tool_version=__version__)
+    run_id = label_store.start_classify_run(database, codebook=codebook.name, codebook_hash=codebook.hash,
+                                            method="llm", model=model,
+                                            thresholds=json.dumps({c: THRESHOLD for c in codebook.ids}),
+                                            gold=result.examples, tool_version=__version__)
     done = 0
     try:
         pace = Pace(concurrency, clock)
@@ -204,8 +205,8 @@ def classify_llm(database: Database, codebook: Codebook, settings: LlmSettings, 
         result.dialect = client.dialect
         client.close()
         label_store.finish_classify_run(database, run_id, replies=done, prompt_tokens=result.prompt_tokens,
-                                  completion_tokens=result.completion_tokens, requests=result.requests,
-                                  failed=result.failed)
+                                        completion_tokens=result.completion_tokens, requests=result.requests,
+                                        failed=result.failed)
     result.coded = result.reused + done - result.failed
     result.counts = {cid: int(n or 0) for cid, n in database.execute(
         "select category, sum(predicted) from coder_labels where codebook_hash = ? and method = 'llm' and model = ?"
