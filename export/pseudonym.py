@@ -62,6 +62,11 @@ class Pseudonymizer:
         self.salt = salt.encode("utf-8")
         self.strip_links = strip_links
         self.hosts = {host.lower() for host in hosts if host}
+        # what the registered platforms say, read once: each text and link is checked against it
+        registered = platforms.registered()
+        self.federated = frozenset(name for name, platform in registered.items() if platform.federated)
+        self.mentions = [(name, mention) for name, platform in registered.items() for mention in platform.mentions]
+        self.sites = tuple(site for platform in registered.values() for site in platform.sites) + OTHER_SOCIAL_HOSTS
         self.handles: dict[str, tuple[str, str]] = {}
         for platform, handle in handles:
             if handle and _bare_worthy(handle):
@@ -100,14 +105,15 @@ class Pseudonymizer:
         @user belongs to (the author's own), so an author and their own @mention match."""
         if not handle:
             return handle
-        return "user_" + self.token("user", f"{platform}:{_canonical(handle, platform, home)}")
+        home = home if platform in self.federated else None  # only a federated platform's users have a server
+        return "user_" + self.token("user", f"{platform}:{_canonical(handle, home)}")
 
     def text(self, text: str | None, platform: str = "", home: str | None = None) -> str | None:
         """`text` with every mention, u/name, Bluesky DID and at:// URI, link to a person or a post, and bare
         handle of a known author replaced (and every link, with strip_links)."""
         if not text:
             return text
-        for owner, mention in _mentions():  # each platform's own ways of naming its accounts and posts
+        for owner, mention in self.mentions:  # each platform's own ways of naming its accounts and posts
             text = mention.pattern.sub(lambda m: mention.prefix + self._named(m, mention, owner), text)
         text = LINK.sub(lambda m: _link_placeholder(m) if self.strip_links or self._names_someone(m.group())
                         else m.group(), text)
@@ -128,7 +134,7 @@ class Pseudonymizer:
         nor text is refused (TypeError), so a new field cannot slip through untreated."""
         platform = record.get("platform") or ""
         author = record.get("author") or ""
-        home = author.split("@", 1)[1] if _federated(platform) and "@" in author else None
+        home = author.split("@", 1)[1] if platform in self.federated and "@" in author else None
         out = {}
         for field, value in record.items():
             if field in IDS:
@@ -148,7 +154,7 @@ class Pseudonymizer:
     def _names_someone(self, link: str) -> bool:
         """Whether `link` leads to a platform's page or a server the database holds posts from."""
         host = _host(link if "://" in link else "https://" + link)
-        return host in self.hosts or any(host == site or host.endswith("." + site) for site in _social_hosts())
+        return host in self.hosts or any(host == site or host.endswith("." + site) for site in self.sites)
 
     def _named(self, match: re.Match, mention: platforms.Mention, owner: str) -> str:
         """A platform's own mention of an account (a person's pseudonym) or of a post (a salted token)."""
@@ -188,24 +194,11 @@ def _link_placeholder(m: re.Match) -> str:
     return "[link]" + link[len(kept):]
 
 
-def _canonical(handle: str, platform: str = "", home: str | None = None) -> str:
-    """One spelling per account: case-folded, without the @ (either width) or a trailing dot; on Mastodon
-    a bare user is qualified by the server it belongs to."""
+def _canonical(handle: str, home: str | None = None) -> str:
+    """One spelling per account: case-folded, without the @ (either width) or a trailing dot; on a federated
+    platform (given the user's `home` server) a bare user is qualified by the server it belongs to."""
     name = handle.replace("\uff20", "@").lstrip("@").rstrip(".-").lower()
-    if _federated(platform) and "@" not in name and home:
+    if "@" not in name and home:
         name = f"{name}@{home.lower()}"
     return name
 
-
-def _federated(platform: str) -> bool:
-    declared = platforms.get(platform)
-    return bool(declared and declared.federated)
-
-
-def _mentions() -> list[tuple[str, platforms.Mention]]:
-    """(platform, mention pattern) of every registered platform, in the registry's order."""
-    return [(name, mention) for name, platform in platforms.registered().items() for mention in platform.mentions]
-
-
-def _social_hosts() -> tuple[str, ...]:
-    return tuple(site for platform in platforms.registered().values() for site in platform.sites) + OTHER_SOCIAL_HOSTS
