@@ -55,7 +55,8 @@ def find_thread(db: Database, ref: str) -> dict:
     ref = ref.strip()
     rows = thread_rows_all(db)
     exact = [row for row in rows if ref in (row["id"], f"{row['platform']}:{row['id']}", row["url"])]
-    found = exact or [row for row in rows if _wanted(ref, row)]
+    key = None if exact else url_key(ref)  # the reference's URL form, worked out once for every row
+    found = exact or [row for row in rows if _wanted(ref, key, row)]
     if len(found) == 1:
         return found[0]
     if found:
@@ -90,14 +91,14 @@ def _any_case(platform: str) -> bool:
     return bool(declared and declared.case_insensitive_ids)
 
 
-def _wanted(ref: str, row: dict) -> bool:
-    """Whether `ref` is one of the other forms of `row`'s id or URL."""
+def _wanted(ref: str, key: str | None, row: dict) -> bool:
+    """Whether `ref` (whose `url_key` is `key`) is one of the other forms of `row`'s id or URL."""
     platform, _, rest = ref.partition(":")
-    if rest and platform == row["platform"] and (rest in _short_ids(row) or rest.lower() in _short_ids(row)):
+    ids = _short_ids(row)
+    if rest and platform == row["platform"] and (rest in ids or rest.lower() in ids):
         return True
-    if ref in _short_ids(row) or (_any_case(row["platform"]) and ref.lower() in _short_ids(row)):
+    if ref in ids or (_any_case(row["platform"]) and ref.lower() in ids):
         return True
-    key = url_key(ref)
     return key is not None and row["url"] is not None and key == url_key(row["url"])
 
 
