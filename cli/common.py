@@ -18,7 +18,7 @@ import click
 from replies import db
 from replies.db.lock import HarvestLock, LockHeld
 from replies.db.times import utc_now
-from replies.errors import RepliesError
+from replies.errors import PARTIAL_EXIT_CODE, RepliesError
 from replies.harvester.settings import redact as redact_tokens
 from replies.net.events import Events
 from replies.text import visible
@@ -26,7 +26,7 @@ from replies.text import visible
 from .config import current_config
 
 EXIT_ERROR, EXIT_USAGE, EXIT_RATE_LIMITED, EXIT_CONFIG = 1, 2, 3, 4
-EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = 5, 6, 130
+EXIT_PARTIAL, EXIT_LOCKED, EXIT_INTERRUPTED = PARTIAL_EXIT_CODE, 6, 130
 FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write refused for want of room
 
 

@@ -15,14 +15,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from replies.db.tracking import link_thread, tracked
-from replies.errors import ConfigurationError, RepliesError
+from replies.errors import PARTIAL_EXIT_CODE, ConfigurationError, RepliesError
 from replies.net.events import Events
 
 from .errors import BadResponse, RateLimited
 from .run import HarvestResult, harvest
 from .settings import Settings
-
-PARTIAL = 5  # the exit code of a harvest where some threads failed or were stored incomplete
 
 
 @dataclass
@@ -96,7 +94,7 @@ def summarise(outcomes: list[ThreadOutcome]) -> Summary:
     # a token or setting that stops every thread is a configuration error, not a partial failure
     all_config = bool(outcomes) and all(o.outcome == "error" and o.exit_code == ConfigurationError.exit_code
                                         for o in outcomes)
-    code = (ConfigurationError.exit_code if all_config else PARTIAL if failed or incomplete
+    code = (ConfigurationError.exit_code if all_config else PARTIAL_EXIT_CODE if failed or incomplete
             else RateLimited.exit_code if limited else 0)
     message = None
     if code == RateLimited.exit_code:

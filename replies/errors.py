@@ -4,6 +4,9 @@ from it, so a caller catches `RepliesError` once."""
 
 from __future__ import annotations
 
+# a harvest of several threads where some failed or were stored incomplete (no one error stands for it)
+PARTIAL_EXIT_CODE = 5
+
 
 class RepliesError(Exception):
     """A problem the user can act on; the message says what was wrong and what to do."""
