@@ -155,15 +155,20 @@ class Figures:
     coded: float
 
 
-def oracle_uncertainty(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """What no design has: each reply's true squared error, the residual of the true codes on the scores
-    (a regression per category on the whole population), summed over the categories."""
-    total = np.zeros(len(codes))
+def residuals(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """y - (a + b s) per category, a and b fitted on the whole population (an oracle fit)."""
+    out = np.empty_like(codes)
     for j in range(codes.shape[1]):
         design = np.column_stack([np.ones(len(codes)), scores[:, j]])
         coef, *_ = np.linalg.lstsq(design, codes[:, j], rcond=None)
-        total += (codes[:, j] - design @ coef) ** 2
-    return total
+        out[:, j] = codes[:, j] - design @ coef
+    return out
+
+
+def oracle_uncertainty(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """What no design has: each reply's true squared error, the residual of the true codes on the scores
+    (a regression per category on the whole population), summed over the categories."""
+    return (residuals(scores, codes) ** 2).sum(axis=1)
 
 
 def compare(scores: np.ndarray, codes: np.ndarray, n: int, draws: int, seed: int = 0, level: float = 0.95,

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from designs_sim import compare, pps_probabilities  # noqa: E402
+from designs_sim import compare, pps_probabilities, residuals, uncertainty  # noqa: E402
 from eval_estimate import load, store_parts  # noqa: E402
 from eval_quality import gold_draw, labelled_sets, read_items  # noqa: E402
 
@@ -78,16 +78,6 @@ def scores_and_codes(database, book, truth, part):
     scores = np.array([[found[(i, c)] for c in book.ids] for i in ids], dtype=float)
     codes = np.array([[c in truth[i] for c in book.ids] for i in ids], dtype=float)
     return scores, codes
-
-
-def residuals(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """y - (a + b s) per category, a and b fitted on the whole part."""
-    out = np.empty_like(codes)
-    for j in range(codes.shape[1]):
-        design = np.column_stack([np.ones(len(codes)), scores[:, j]])
-        coef, *_ = np.linalg.lstsq(design, codes[:, j], rcond=None)
-        out[:, j] = codes[:, j] - design @ coef
-    return out
 
 
 def srs_var(e: np.ndarray, n: int) -> np.ndarray:
@@ -192,9 +182,9 @@ def main() -> None:
             part = args.part if args.part in parts else "all"
             scores, codes = scores_and_codes(database, book, truth, part)
         e = residuals(scores, codes)
-        uncertainty = (scores * (1 - scores)).sum(axis=1)
-        cuts = np.quantile(uncertainty, np.linspace(0, 1, STRATA + 1)[1:-1])
-        strata = np.searchsorted(cuts, uncertainty, side="right")
+        uncertain = uncertainty(scores)
+        cuts = np.quantile(uncertain, np.linspace(0, 1, STRATA + 1)[1:-1])
+        strata = np.searchsorted(cuts, uncertain, side="right")
         sizes = np.bincount(strata, minlength=STRATA)
         model_spread = np.array([np.sqrt((scores[strata == h] * (1 - scores[strata == h])).mean())
                                  for h in range(STRATA)])
@@ -216,7 +206,7 @@ def main() -> None:
                     stratified_var(e[:, [j]], own, neyman(np.bincount(own, minlength=STRATA), np.array(
                         [np.sqrt((e[own == h, j] ** 2).mean()) for h in range(STRATA)]), n))[0]
                     for j, own in enumerate(own_strata)]),
-                "active": pps_var(e, np.maximum(np.sqrt(uncertainty), np.sqrt(uncertainty).mean() / 5), n)[0],
+                "active": pps_var(e, np.maximum(np.sqrt(uncertain), np.sqrt(uncertain).mean() / 5), n)[0],
                 "active, oracle": pps_var(e, np.maximum(rms, 1e-6), n)[0],
             }
             line = ", ".join(f"{label} {np.mean(np.sqrt(v) / base):.2f} / {np.max(np.sqrt(v) / base):.2f}"
