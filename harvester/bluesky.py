@@ -20,8 +20,6 @@ from .settings import Settings
 from .source import Batch, CursorReader
 
 if TYPE_CHECKING:  # the HTTP stack loads when a harvest starts, not when the platform's settings are read
-    import httpx
-
     from replies.net.retry import RetryPolicy
 
 PLATFORM = "bluesky"
@@ -29,14 +27,6 @@ MAX_DEPTH = 1000
 
 
 
-
-
-def _reset(headers: httpx.Headers) -> float | None:
-    value = headers.get("ratelimit-reset")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
 
 
 def _web_url(handle: str | None, did: str, uri: str) -> str:
@@ -91,10 +81,10 @@ class BlueskySource:
     def __init__(self, actor: str, rkey: str, settings: Settings, retry: RetryPolicy, events: Events):  # the AppView always has the whole thread
         self.actor, self.rkey = actor, rkey
         self.events = events
-        from replies.net.http import JsonClient
+        from replies.net.http import JsonClient, epoch_reset
 
         self.client = JsonClient(settings.bsky_api_base, retry, timeout=settings.http_timeout,
-                                 reset_parser=_reset, label="Bluesky")
+                                 reset_parser=epoch_reset("ratelimit-reset"), label="Bluesky")
         self._first: dict | None = None
 
     @property

@@ -100,15 +100,6 @@ def _problem(page: dict) -> str:
     return errors[0].get("detail") or errors[0].get("title") or "unknown error" if errors else "no data"
 
 
-def _reset(headers) -> float | None:
-    """When X's rate-limit window ends: `x-rate-limit-reset`, seconds since the epoch."""
-    value = headers.get("x-rate-limit-reset")
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
 def _messages(body) -> str:
     """What an X error answer says: its problem document's detail or title, or its `errors`' messages."""
     if not isinstance(body, dict):
@@ -134,10 +125,11 @@ class XSource:
         self.tweet_id = tweet_id
         self.events = events
         self.full_archive = full_archive
-        from replies.net.http import JsonClient
+        from replies.net.http import JsonClient, epoch_reset
 
         self.client = JsonClient(settings.x_api_base, retry, timeout=settings.http_timeout,
-                                 token=settings.x_bearer_token, label="X", reset_parser=_reset)
+                                 token=settings.x_bearer_token, label="X",
+                                 reset_parser=epoch_reset("x-rate-limit-reset"))
 
     @property
     def requests(self) -> int:

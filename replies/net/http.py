@@ -276,6 +276,21 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def epoch_reset(header: str) -> Callable[[httpx.Headers], float | None]:
+    """A JsonClient `reset_parser` for a platform that says when its rate-limit window ends as seconds since
+    the epoch in `header` (X's x-rate-limit-reset, Bluesky's ratelimit-reset); None where it says nothing
+    readable."""
+
+    def reset(headers: httpx.Headers) -> float | None:
+        value = headers.get(header)
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
+
+    return reset
+
+
 class JsonClient:
     def __init__(self, base_url: str, retry: RetryPolicy, *, timeout: float, token: str | None = None,
                  reset_parser: Callable[[httpx.Headers], float | None] = lambda h: None, label: str = "API",
